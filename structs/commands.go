@@ -1,0 +1,97 @@
+package structs
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// MessageType is the first byte of every Raft log entry mk writes. The
+// numbering is append-only: never reuse or reorder a value.
+type MessageType uint8
+
+const (
+	JobRegisterRequestType   MessageType = 0
+	JobDeregisterRequestType MessageType = 1
+)
+
+// IgnoreUnknownTypeFlag is set on message types that older servers may skip
+// when they do not know them, so new optional commands can roll out.
+const IgnoreUnknownTypeFlag MessageType = 128
+
+func (t MessageType) String() string {
+	switch t &^ IgnoreUnknownTypeFlag {
+	case JobRegisterRequestType:
+		return "JobRegister"
+	case JobDeregisterRequestType:
+		return "JobDeregister"
+	}
+	return fmt.Sprintf("MessageType(%d)", uint8(t))
+}
+
+// JobRegisterRequest registers a new job or a new version of one, with the
+// objects translated from it. Everything non-deterministic (SubmitTime, IDs)
+// is chosen before the request is proposed.
+type JobRegisterRequest struct {
+	Job     *Job
+	Objects *JobObjects
+	// EnforceIndex makes the write fail with ErrIndexConflict unless the
+	// stored job's JobModifyIndex equals JobModifyIndex (0: must not exist).
+	EnforceIndex   bool
+	JobModifyIndex uint64
+}
+
+// JobDeregisterRequest stops a job (its derived objects go, its history
+// stays) or, with Purge, deletes it with its history.
+type JobDeregisterRequest struct {
+	Namespace string
+	JobID     string
+	Purge     bool
+	// SubmitTime is the time of the stop, chosen before proposing.
+	SubmitTime int64
+}
+
+// JobRegisterResponse is what the FSM returns for a register.
+type JobRegisterResponse struct {
+	Index          uint64
+	JobModifyIndex uint64
+	Version        uint64
+	// Unchanged is true when the spec equalled the stored one.
+	Unchanged bool
+}
+
+// msgpackHandle is shared: codec handles are safe for concurrent use once
+// configured.
+var msgpackHandle = func() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{}
+	h.RawToString = true
+	h.WriteExt = true
+	return h
+}()
+
+// Encode serializes a command as its type byte followed by msgpack.
+func Encode(t MessageType, msg any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(uint8(t))
+	if err := codec.NewEncoder(&buf, msgpackHandle).Encode(msg); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode deserializes a msgpack payload (without its type byte) into out.
+func Decode(buf []byte, out any) error {
+	return codec.NewDecoderBytes(buf, msgpackHandle).Decode(out)
+}
+
+// EncodeValue writes one msgpack value to an encoder stream; used by
+// snapshots.
+func NewEncoder(w interface{ Write([]byte) (int, error) }) *codec.Encoder {
+	return codec.NewEncoder(w, msgpackHandle)
+}
+
+// NewDecoder reads msgpack values from a stream; used by snapshot restore.
+func NewDecoder(r interface{ Read([]byte) (int, error) }) *codec.Decoder {
+	return codec.NewDecoder(r, msgpackHandle)
+}

@@ -1,0 +1,91 @@
+package structs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. The HTTP layer maps them to status codes with errors.Is,
+// never by matching message text.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrIndexConflict = errors.New("index conflict")
+	ErrNoLeader      = errors.New("no cluster leader")
+	ErrPermission    = errors.New("permission denied")
+	ErrBadRequest    = errors.New("bad request")
+)
+
+// ValidationError is bad user input, located by a field path (as in
+// `job "web" group "frontend" task "nginx": resources.memory`) and, when it
+// comes from a file, by its position (file:line:col).
+type ValidationError struct {
+	// Field is the path of the offending field.
+	Field string
+	// Pos is file:line:col when known.
+	Pos string
+	Msg string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if e.Pos != "" {
+		b.WriteString(e.Pos)
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Is makes every ValidationError match ErrBadRequest.
+func (e *ValidationError) Is(target error) bool { return target == ErrBadRequest }
+
+// ValidationErrors collects every problem found in one input.
+type ValidationErrors []*ValidationError
+
+func (es ValidationErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Is makes ValidationErrors match ErrBadRequest.
+func (es ValidationErrors) Is(target error) bool { return target == ErrBadRequest }
+
+// ErrOrNil returns nil when there is no error, so a nil slice never becomes a
+// non-nil error interface.
+func (es ValidationErrors) ErrOrNil() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// First returns the first validation error inside err, if any.
+func FirstValidationError(err error) *ValidationError {
+	var one *ValidationError
+	if errors.As(err, &one) {
+		return one
+	}
+	var many ValidationErrors
+	if errors.As(err, &many) && len(many) > 0 {
+		return many[0]
+	}
+	return nil
+}
+
+// NewBadRequest returns an error matching ErrBadRequest with a message.
+func NewBadRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// NotFoundError names what was not found.
+func NotFoundError(kind, id string) error {
+	return fmt.Errorf("%s %q %w", kind, id, ErrNotFound)
+}
