@@ -20,7 +20,9 @@ var (
 // `job "web" group "frontend" task "nginx": resources.memory`) and, when it
 // comes from a file, by its position (file:line:col).
 type ValidationError struct {
-	// Field is the path of the offending field.
+	// Path locates the block, as `job "web" group "frontend" task "nginx"`.
+	Path string
+	// Field is the field within that block, as "resources.memory".
 	Field string
 	// Pos is file:line:col when known.
 	Pos string
@@ -33,12 +35,27 @@ func (e *ValidationError) Error() string {
 		b.WriteString(e.Pos)
 		b.WriteString(": ")
 	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
 	if e.Field != "" {
 		b.WriteString(e.Field)
-		b.WriteString(": ")
+		b.WriteString(" ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// FieldPath is the full path of the field, for the API's "field" member.
+func (e *ValidationError) FieldPath() string {
+	switch {
+	case e.Path == "":
+		return e.Field
+	case e.Field == "":
+		return e.Path
+	}
+	return e.Path + " " + e.Field
 }
 
 // Is makes every ValidationError match ErrBadRequest.
