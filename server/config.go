@@ -1,0 +1,94 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+)
+
+// Config is what a server needs to run. The agent builds it from HCL files
+// and flags.
+type Config struct {
+	// NodeName is the server's name, its Raft ID and its Serf member name.
+	NodeName   string
+	Datacenter string
+	// DataDir holds the Raft log, stable store, snapshots and Serf snapshot.
+	DataDir string
+	// BindAddr is the IP every listener binds; AdvertiseAddr the one peers
+	// use (defaults to BindAddr).
+	BindAddr      string
+	AdvertiseAddr string
+	HTTPPort      int
+	RaftPort      int
+	SerfPort      int
+	// BootstrapExpect is how many servers must be seen before the cluster
+	// bootstraps itself. 1 bootstraps a single server at once.
+	BootstrapExpect int
+	// RetryJoin are Serf addresses (host:port) to join, retried until one
+	// answers.
+	RetryJoin         []string
+	RetryJoinInterval time.Duration
+	// EncryptKey is the Serf gossip key (16, 24 or 32 bytes), or nil.
+	EncryptKey []byte
+	// RaftMultiplier scales Raft's timeouts; 1 is tuned for a LAN.
+	RaftMultiplier float64
+	// ApplyTimeout bounds how long a write waits to enter the Raft log.
+	ApplyTimeout time.Duration
+	// SnapshotThreshold is the number of log entries between snapshots.
+	SnapshotThreshold uint64
+	Logger            hclog.Logger
+}
+
+// DefaultConfig returns a config with mk's default ports on 127.0.0.1.
+func DefaultConfig() *Config {
+	return &Config{
+		Datacenter:        "dc1",
+		BindAddr:          "127.0.0.1",
+		HTTPPort:          6646,
+		RaftPort:          6647,
+		SerfPort:          6648,
+		BootstrapExpect:   1,
+		RetryJoinInterval: time.Second,
+		RaftMultiplier:    1,
+		ApplyTimeout:      10 * time.Second,
+		SnapshotThreshold: 8192,
+		Logger:            hclog.NewNullLogger(),
+	}
+}
+
+func (c *Config) advertiseIP() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	if c.BindAddr == "" || c.BindAddr == "0.0.0.0" || c.BindAddr == "::" {
+		return "127.0.0.1"
+	}
+	return c.BindAddr
+}
+
+// RaftAddr is the address peers reach this server's Raft transport at.
+func (c *Config) RaftAddr() string {
+	return net.JoinHostPort(c.advertiseIP(), strconv.Itoa(c.RaftPort))
+}
+
+// HTTPAddr is the address of this server's HTTP API.
+func (c *Config) HTTPAddr() string {
+	return net.JoinHostPort(c.advertiseIP(), strconv.Itoa(c.HTTPPort))
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.NodeName == "":
+		return fmt.Errorf("server config: name must be set")
+	case c.DataDir == "":
+		return fmt.Errorf("server config: data_dir must be set")
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("server config: bootstrap_expect must be >= 0")
+	case c.RaftMultiplier <= 0:
+		return fmt.Errorf("server config: raft_multiplier must be > 0")
+	}
+	return nil
+}

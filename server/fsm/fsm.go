@@ -1,0 +1,143 @@
+// Package fsm is mk's Raft finite state machine: it decodes each committed
+// log entry and applies it to the state store. Apply is a plain switch over
+// typed commands and never reads the clock or randomness, so every server
+// reaches the same state from the same log.
+package fsm
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// applyDuration is the time the FSM takes per command type.
+var applyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "mk_fsm_apply_seconds",
+	Help:    "Time to apply one Raft log entry to the state store, by command.",
+	Buckets: prometheus.ExponentialBuckets(0.00001, 2.5, 12),
+}, []string{"command"})
+
+// Collectors returns the FSM's Prometheus collectors.
+func Collectors() []prometheus.Collector { return []prometheus.Collector{applyDuration} }
+
+// FSM implements raft.FSM over a state store.
+type FSM struct {
+	logger hclog.Logger
+
+	mu    sync.RWMutex // guards state, swapped by Restore
+	state *state.StateStore
+}
+
+// New returns an FSM with an empty state store.
+func New(logger hclog.Logger) (*FSM, error) {
+	s, err := state.NewStateStore()
+	if err != nil {
+		return nil, err
+	}
+	return &FSM{logger: logger.Named("fsm"), state: s}, nil
+}
+
+// State returns the current state store. It changes on Restore, so callers
+// fetch it per query rather than keeping it.
+func (f *FSM) State() *state.StateStore {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state
+}
+
+// Apply applies one committed entry. The returned value is the command's
+// response or an error; raft hands it to the proposer's ApplyFuture.
+func (f *FSM) Apply(log *raft.Log) any {
+	if log.Type != raft.LogCommand || len(log.Data) == 0 {
+		return nil
+	}
+	msgType := structs.MessageType(log.Data[0])
+	buf := log.Data[1:]
+	defer func(start time.Time) {
+		applyDuration.WithLabelValues(msgType.String()).Observe(time.Since(start).Seconds())
+	}(time.Now())
+
+	switch msgType {
+	case structs.JobRegisterRequestType:
+		return f.applyJobRegister(buf, log.Index)
+	case structs.JobDeregisterRequestType:
+		return f.applyJobDeregister(buf, log.Index)
+	}
+	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
+		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", log.Index)
+		return nil
+	}
+	// An unknown command that may not be skipped means this server is older
+	// than the log: stopping is the only way not to diverge.
+	panic(fmt.Errorf("fsm: unknown command type %d at index %d", uint8(msgType), log.Index))
+}
+
+func (f *FSM) applyJobRegister(buf []byte, index uint64) any {
+	var req structs.JobRegisterRequest
+	if err := structs.Decode(buf, &req); err != nil {
+		return fmt.Errorf("decode job register at %d: %w", index, err)
+	}
+	if req.Job == nil {
+		return fmt.Errorf("%w: job register without a job", structs.ErrBadRequest)
+	}
+	resp, err := f.State().UpsertJob(index, &req)
+	if err != nil {
+		return err
+	}
+	return resp
+}
+
+func (f *FSM) applyJobDeregister(buf []byte, index uint64) any {
+	var req structs.JobDeregisterRequest
+	if err := structs.Decode(buf, &req); err != nil {
+		return fmt.Errorf("decode job deregister at %d: %w", index, err)
+	}
+	if err := f.State().DeregisterJob(index, &req); err != nil {
+		return err
+	}
+	return index
+}
+
+// Snapshot grabs an immutable view of the store; Persist writes it out
+// while Apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &snapshot{snap: f.State().Snapshot()}, nil
+}
+
+// Restore replaces the whole state with a snapshot and wakes every query
+// blocked on the old store.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s, err := state.Restore(rc)
+	if err != nil {
+		return fmt.Errorf("fsm restore: %w", err)
+	}
+	f.mu.Lock()
+	old := f.state
+	f.state = s
+	f.mu.Unlock()
+	old.Abandon()
+	return nil
+}
+
+type snapshot struct {
+	snap *state.Snapshot
+}
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.snap.Persist(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"net/http"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+func (h *HTTPServer) objectRoutes() {
+	h.handle("GET /v1/deployments", routeRead, listObjects[*structs.Deployment](h, state.TableDeployments))
+	h.handle("GET /v1/replicasets", routeRead, listObjects[*structs.ReplicaSet](h, state.TableReplicaSets))
+	h.handle("GET /v1/services", routeRead, listObjects[*structs.Service](h, state.TableServices))
+	h.handle("GET /v1/autoscalers", routeRead, listObjects[*structs.Autoscaler](h, state.TableAutoscalers))
+	h.handle("GET /v1/ingresses", routeRead, listObjects[*structs.Ingress](h, state.TableIngresses))
+	h.handle("GET /v1/service/{name}", routeRead, h.serviceGet)
+}
+
+// jobOwned is what every derived object has: its job.
+type jobOwned interface {
+	structs.Object
+	comparable
+}
+
+// listObjects serves a list of one table, optionally ?job=ID filtered.
+// ?namespace=* lists every namespace.
+func listObjects[T jobOwned](h *HTTPServer, table string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ns := r.URL.Query().Get("namespace")
+		if ns == "" {
+			ns = structs.DefaultNamespace
+		}
+		job := r.URL.Query().Get("job")
+		return h.blockingRead(w, r, tableRead(table, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
+			all, err := state.List[T](st, ws, table, ns)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]T, 0, len(all))
+			for _, o := range all {
+				if job == "" || o.Meta().Labels[structs.LabelJob] == job {
+					out = append(out, o)
+				}
+			}
+			return out, nil
+		}))
+	}
+}
+
+func (h *HTTPServer) serviceGet(w http.ResponseWriter, r *http.Request) (any, error) {
+	ns, name := namespace(r), r.PathValue("name")
+	return h.blockingRead(w, r, tableRead(state.TableServices, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
+		svc, err := st.ServiceByName(ws, ns, name)
+		if err == nil && svc == nil {
+			err = structs.NotFoundError("service", name)
+		}
+		return svc, err
+	}))
+}

@@ -1,0 +1,20 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mk-orchestrator/mk/server/fsm"
+)
+
+// raftApplyDuration is the time from proposing a command to its being
+// applied on this (leader) server: log write, replication and FSM apply.
+var raftApplyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "mk_raft_apply_seconds",
+	Help:    "Time from proposing a Raft command to its being applied on the leader.",
+	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+})
+
+// Collectors returns the server's Prometheus collectors, the FSM's included.
+func Collectors() []prometheus.Collector {
+	return append([]prometheus.Collector{raftApplyDuration}, fsm.Collectors()...)
+}

@@ -1,0 +1,166 @@
+package state
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// MaxJobVersions is how many versions of a job the store keeps for history
+// and revert; older ones are dropped as new ones are written.
+const MaxJobVersions = 10
+
+// UpsertJob registers a job version and its derived objects at index. It
+// owns req: the FSM decodes a fresh request per log entry.
+func (s *StateStore) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*structs.JobRegisterResponse, error) {
+	txn := s.writeTxn(index)
+	defer txn.Abort()
+
+	job := req.Job
+	existing, err := jobByID(txn.Txn, nil, job.Namespace, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	if req.EnforceIndex {
+		var cur uint64
+		if existing != nil {
+			cur = existing.JobModifyIndex
+		}
+		if cur != req.JobModifyIndex {
+			return nil, fmt.Errorf("%w: job %q has modify index %d, request expected %d",
+				structs.ErrIndexConflict, job.ID, cur, req.JobModifyIndex)
+		}
+	}
+	if existing != nil && !existing.Stop && structs.Equal(existing, job) {
+		return &structs.JobRegisterResponse{Index: existing.ModifyIndex, JobModifyIndex: existing.JobModifyIndex,
+			Version: existing.Version, Unchanged: true}, nil
+	}
+
+	job.CreateIndex, job.Version = index, 0
+	if existing != nil {
+		job.CreateIndex, job.Version = existing.CreateIndex, existing.Version+1
+	}
+	job.ModifyIndex, job.JobModifyIndex = index, index
+	job.Stop, job.Status = false, structs.JobStatusPending
+	if err := putJobVersion(txn, job); err != nil {
+		return nil, err
+	}
+	if err := replaceJobObjects(txn, job, req.Objects); err != nil {
+		return nil, err
+	}
+	if err := txn.commit(); err != nil {
+		return nil, err
+	}
+	return &structs.JobRegisterResponse{Index: index, JobModifyIndex: index, Version: job.Version}, nil
+}
+
+// DeregisterJob stops a job (a new, stopped version; derived objects go) or
+// purges it with its history.
+func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterRequest) error {
+	txn := s.writeTxn(index)
+	defer txn.Abort()
+
+	existing, err := jobByID(txn.Txn, nil, req.Namespace, req.JobID)
+	if err != nil {
+		return err
+	}
+	if existing == nil {
+		return structs.NotFoundError("job", req.JobID)
+	}
+	if err := replaceJobObjects(txn, existing, nil); err != nil {
+		return err
+	}
+	if req.Purge {
+		if err := txn.remove(TableJobs, existing); err != nil {
+			return err
+		}
+		versions, err := jobVersions(txn.Txn, nil, req.Namespace, req.JobID)
+		if err != nil {
+			return err
+		}
+		for _, v := range versions {
+			if err := txn.remove(TableJobVersions, v); err != nil {
+				return err
+			}
+		}
+		return txn.commit()
+	}
+	if !existing.Stop {
+		stopped := structs.Copy(existing)
+		stopped.Stop, stopped.Status = true, structs.JobStatusDead
+		stopped.Version++
+		stopped.ModifyIndex, stopped.JobModifyIndex = index, index
+		stopped.SubmitTime = req.SubmitTime
+		if err := putJobVersion(txn, stopped); err != nil {
+			return err
+		}
+	}
+	return txn.commit()
+}
+
+// putJobVersion writes a job and its version entry, dropping versions past
+// MaxJobVersions.
+func putJobVersion(txn *writeTxn, job *structs.Job) error {
+	if err := txn.upsert(TableJobs, job); err != nil {
+		return err
+	}
+	if err := txn.upsert(TableJobVersions, job); err != nil {
+		return err
+	}
+	if job.Version < MaxJobVersions {
+		return nil
+	}
+	old, err := txn.First(TableJobVersions, IndexID, job.Namespace, job.ID, job.Version-MaxJobVersions)
+	if err != nil || old == nil {
+		return err
+	}
+	return txn.remove(TableJobVersions, old)
+}
+
+// JobByID returns a job or nil.
+func (s *StateStore) JobByID(ws memdb.WatchSet, namespace, id string) (*structs.Job, error) {
+	return jobByID(s.db.Txn(false), ws, namespace, id)
+}
+
+func jobByID(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) (*structs.Job, error) {
+	watchCh, raw, err := txn.FirstWatch(TableJobs, IndexID, namespace, id)
+	if err != nil {
+		return nil, fmt.Errorf("job lookup %q: %w", id, err)
+	}
+	ws.Add(watchCh)
+	if raw == nil {
+		return nil, nil
+	}
+	return raw.(*structs.Job), nil
+}
+
+// Jobs lists the jobs of a namespace ("" or "*": all namespaces).
+func (s *StateStore) Jobs(ws memdb.WatchSet, namespace string) ([]*structs.Job, error) {
+	return listTable[*structs.Job](s.db.Txn(false), ws, TableJobs, namespace)
+}
+
+// JobVersions returns a job's kept versions, newest first.
+func (s *StateStore) JobVersions(ws memdb.WatchSet, namespace, id string) ([]*structs.Job, error) {
+	return jobVersions(s.db.Txn(false), ws, namespace, id)
+}
+
+func jobVersions(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) ([]*structs.Job, error) {
+	it, err := txn.Get(TableJobVersions, IndexID+"_prefix", namespace, id)
+	if err != nil {
+		return nil, fmt.Errorf("job versions %q: %w", id, err)
+	}
+	ws.Add(it.WatchCh())
+	var out []*structs.Job
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		j := raw.(*structs.Job)
+		if j.ID == id { // the prefix index also matches longer IDs
+			out = append(out, j)
+		}
+	}
+	for i, k := 0, len(out)-1; i < k; i, k = i+1, k-1 {
+		out[i], out[k] = out[k], out[i]
+	}
+	return out, nil
+}

@@ -1,0 +1,173 @@
+package state
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// AllNamespaces, given as a namespace, lists objects of every namespace.
+const AllNamespaces = "*"
+
+// replaceJobObjects makes the stored objects of a job equal to objs (nil:
+// none). Objects that keep their ID keep their CreateIndex. Replica sets of
+// older versions stay while the job runs: they are the history a rollout
+// scales down and a rollback returns to.
+func replaceJobObjects(txn *writeTxn, job *structs.Job, objs *structs.JobObjects) error {
+	keep := map[string]map[string]bool{}
+	if objs != nil {
+		var err error
+		objs.Each(func(kind string, obj structs.Object) {
+			if err != nil {
+				return
+			}
+			table, _ := TableForKind(kind)
+			if keep[table] == nil {
+				keep[table] = map[string]bool{}
+			}
+			keep[table][obj.Meta().ID] = true
+			err = upsertObject(txn, table, job, obj)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for kind, table := range objectTables {
+		if kind == structs.KindReplicaSet && objs != nil {
+			continue
+		}
+		existing, err := listByJob[structs.Object](txn.Txn, nil, table, job.Namespace, job.ID)
+		if err != nil {
+			return err
+		}
+		for _, obj := range existing {
+			if !keep[table][obj.Meta().ID] {
+				if err := txn.remove(table, obj); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func upsertObject(txn *writeTxn, table string, job *structs.Job, obj structs.Object) error {
+	m := obj.Meta()
+	if m.Namespace != job.Namespace {
+		return fmt.Errorf("%w: object %q is in namespace %q, its job in %q", structs.ErrBadRequest, m.ID, m.Namespace, job.Namespace)
+	}
+	raw, err := txn.First(table, IndexID, m.Namespace, m.ID)
+	if err != nil {
+		return fmt.Errorf("lookup %s %q: %w", table, m.ID, err)
+	}
+	m.CreateIndex = txn.index
+	if raw != nil {
+		prev := raw.(structs.Object).Meta()
+		if owner := jobIDOf(raw); owner != job.ID {
+			return fmt.Errorf("%w: %s %q already belongs to job %q", structs.ErrBadRequest, table, m.ID, owner)
+		}
+		m.CreateIndex = prev.CreateIndex
+	}
+	m.ModifyIndex = txn.index
+	setJobVersion(obj, job.Version)
+	return txn.upsert(table, obj)
+}
+
+func setJobVersion(obj structs.Object, v uint64) {
+	switch o := obj.(type) {
+	case *structs.Deployment:
+		o.JobVersion = v
+	case *structs.ReplicaSet:
+		o.JobVersion = v
+	}
+}
+
+func jobIDOf(raw any) string {
+	switch o := raw.(type) {
+	case *structs.Deployment:
+		return o.JobID
+	case *structs.ReplicaSet:
+		return o.JobID
+	case *structs.Service:
+		return o.JobID
+	case *structs.Autoscaler:
+		return o.JobID
+	case *structs.Ingress:
+		return o.JobID
+	}
+	return ""
+}
+
+// ObjectsByJob returns the objects derived from a job.
+func (s *StateStore) ObjectsByJob(ws memdb.WatchSet, namespace, jobID string) (*structs.JobObjects, error) {
+	txn := s.db.Txn(false)
+	var out structs.JobObjects
+	var err error
+	if out.Deployments, err = listByJob[*structs.Deployment](txn, ws, TableDeployments, namespace, jobID); err != nil {
+		return nil, err
+	}
+	if out.ReplicaSets, err = listByJob[*structs.ReplicaSet](txn, ws, TableReplicaSets, namespace, jobID); err != nil {
+		return nil, err
+	}
+	if out.Services, err = listByJob[*structs.Service](txn, ws, TableServices, namespace, jobID); err != nil {
+		return nil, err
+	}
+	if out.Autoscalers, err = listByJob[*structs.Autoscaler](txn, ws, TableAutoscalers, namespace, jobID); err != nil {
+		return nil, err
+	}
+	if out.Ingresses, err = listByJob[*structs.Ingress](txn, ws, TableIngresses, namespace, jobID); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List returns every object of a table in a namespace (or all).
+func List[T any](s *StateStore, ws memdb.WatchSet, table, namespace string) ([]T, error) {
+	return listTable[T](s.db.Txn(false), ws, table, namespace)
+}
+
+// ServiceByName returns a service or nil.
+func (s *StateStore) ServiceByName(ws memdb.WatchSet, namespace, name string) (*structs.Service, error) {
+	watchCh, raw, err := s.db.Txn(false).FirstWatch(TableServices, IndexID, namespace, name)
+	if err != nil {
+		return nil, fmt.Errorf("service lookup %q: %w", name, err)
+	}
+	ws.Add(watchCh)
+	if raw == nil {
+		return nil, nil
+	}
+	return raw.(*structs.Service), nil
+}
+
+func listTable[T any](txn *memdb.Txn, ws memdb.WatchSet, table, namespace string) ([]T, error) {
+	var it memdb.ResultIterator
+	var err error
+	if namespace == "" || namespace == AllNamespaces {
+		it, err = txn.Get(table, IndexID)
+	} else {
+		it, err = txn.Get(table, IndexNamespace, namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", table, err)
+	}
+	return collect[T](it, ws), nil
+}
+
+func listByJob[T any](txn *memdb.Txn, ws memdb.WatchSet, table, namespace, jobID string) ([]T, error) {
+	it, err := txn.Get(table, IndexJob, namespace, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("list %s of job %q: %w", table, jobID, err)
+	}
+	return collect[T](it, ws), nil
+}
+
+func collect[T any](it memdb.ResultIterator, ws memdb.WatchSet) []T {
+	ws.Add(it.WatchCh())
+	var out []T
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(T))
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package state
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// Table names.
+const (
+	TableIndex       = "index"
+	TableJobs        = "jobs"
+	TableJobVersions = "job_versions"
+	TableDeployments = "deployments"
+	TableReplicaSets = "replicasets"
+	TableServices    = "services"
+	TableAutoscalers = "autoscalers"
+	TableIngresses   = "ingresses"
+)
+
+// Index names.
+const (
+	IndexID        = "id"
+	IndexNamespace = "namespace"
+	IndexJob       = "job"
+	IndexOwner     = "owner"
+	IndexLabels    = "labels"
+)
+
+// IndexEntry records the Raft index of a table's last write.
+type IndexEntry struct {
+	Key   string
+	Value uint64
+}
+
+// tableTypes maps every table to a constructor of the type it stores. The
+// snapshot code walks it; a table missing here fails the round-trip test.
+var tableTypes = map[string]func() any{
+	TableIndex:       func() any { return new(IndexEntry) },
+	TableJobs:        func() any { return new(structs.Job) },
+	TableJobVersions: func() any { return new(structs.Job) },
+	TableDeployments: func() any { return new(structs.Deployment) },
+	TableReplicaSets: func() any { return new(structs.ReplicaSet) },
+	TableServices:    func() any { return new(structs.Service) },
+	TableAutoscalers: func() any { return new(structs.Autoscaler) },
+	TableIngresses:   func() any { return new(structs.Ingress) },
+}
+
+// objectTables are the tables of objects derived from jobs, by kind.
+var objectTables = map[string]string{
+	structs.KindDeployment: TableDeployments,
+	structs.KindReplicaSet: TableReplicaSets,
+	structs.KindService:    TableServices,
+	structs.KindAutoscaler: TableAutoscalers,
+	structs.KindIngress:    TableIngresses,
+}
+
+// TableForKind returns the table holding objects of a kind.
+func TableForKind(kind string) (string, error) {
+	t, ok := objectTables[kind]
+	if !ok {
+		return "", fmt.Errorf("unknown object kind %q", kind)
+	}
+	return t, nil
+}
+
+func schema() *memdb.DBSchema {
+	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		TableIndex: {
+			Name: TableIndex,
+			Indexes: map[string]*memdb.IndexSchema{
+				IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			},
+		},
+		TableJobs: namespacedTable(TableJobs),
+		TableJobVersions: {
+			Name: TableJobVersions,
+			Indexes: map[string]*memdb.IndexSchema{
+				IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+					&memdb.StringFieldIndex{Field: "Namespace"},
+					&memdb.StringFieldIndex{Field: "ID"},
+					&memdb.UintFieldIndex{Field: "Version"},
+				}}},
+			},
+		},
+	}}
+	for _, name := range objectTables {
+		t := namespacedTable(name)
+		t.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+			&memdb.StringFieldIndex{Field: "Namespace"},
+			&memdb.StringFieldIndex{Field: "JobID"},
+		}}}
+		s.Tables[name] = t
+	}
+	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{
+		Name: IndexOwner, AllowMissing: true,
+		Indexer: &memdb.CompoundIndex{AllowMissing: true, Indexes: []memdb.Indexer{
+			&memdb.StringFieldIndex{Field: "Namespace"},
+			&memdb.StringFieldIndex{Field: "DeploymentID"},
+		}},
+	}
+	return s
+}
+
+// namespacedTable is a table keyed by (Namespace, ID) with the indexes every
+// stored object has.
+func namespacedTable(name string) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: name,
+		Indexes: map[string]*memdb.IndexSchema{
+			IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+				&memdb.StringFieldIndex{Field: "Namespace"},
+				&memdb.StringFieldIndex{Field: "ID"},
+			}}},
+			IndexNamespace: {Name: IndexNamespace, Indexer: &memdb.StringFieldIndex{Field: "Namespace"}},
+			IndexLabels: {Name: IndexLabels, AllowMissing: true,
+				Indexer: &memdb.StringMapFieldIndex{Field: "Labels"}},
+		},
+	}
+}

@@ -1,0 +1,130 @@
+// Package state is mk's state store: go-memdb tables with indexes, watch
+// sets for blocking queries, and a per-table Raft index. Only the FSM
+// writes; everything else reads.
+package state
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// StateStore holds the cluster state. Reads may run concurrently with the
+// single writer (the FSM). Objects returned by reads are shared with the
+// store: callers must Copy before changing them.
+type StateStore struct {
+	db *memdb.MemDB
+	// abandonCh is closed when a snapshot restore replaces this store, so
+	// queries blocked on it wake up and read the new one.
+	abandonCh chan struct{}
+}
+
+// NewStateStore returns an empty store.
+func NewStateStore() (*StateStore, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("create state store: %w", err)
+	}
+	return &StateStore{db: db, abandonCh: make(chan struct{})}, nil
+}
+
+// AbandonCh is closed when the store has been replaced.
+func (s *StateStore) AbandonCh() <-chan struct{} { return s.abandonCh }
+
+// Abandon marks the store as replaced and wakes every blocked query.
+func (s *StateStore) Abandon() { close(s.abandonCh) }
+
+// Index returns the Raft index of the last write to a table (0 if none).
+func (s *StateStore) Index(table string) uint64 {
+	txn := s.db.Txn(false)
+	raw, err := txn.First(TableIndex, IndexID, table)
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*IndexEntry).Value
+}
+
+// LatestIndex is the highest index over all tables.
+func (s *StateStore) LatestIndex() uint64 {
+	txn := s.db.Txn(false)
+	it, err := txn.Get(TableIndex, IndexID)
+	if err != nil {
+		return 0
+	}
+	var max uint64
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if v := raw.(*IndexEntry).Value; v > max {
+			max = v
+		}
+	}
+	return max
+}
+
+// writeTxn is a write transaction at one Raft index. Every table it writes
+// gets that index at commit, so no write path can forget to bump it.
+type writeTxn struct {
+	*memdb.Txn
+	index   uint64
+	touched map[string]struct{}
+}
+
+func (s *StateStore) writeTxn(index uint64) *writeTxn {
+	return &writeTxn{Txn: s.db.Txn(true), index: index, touched: map[string]struct{}{}}
+}
+
+func (t *writeTxn) upsert(table string, obj any) error {
+	t.touched[table] = struct{}{}
+	if err := t.Insert(table, obj); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+func (t *writeTxn) remove(table string, obj any) error {
+	t.touched[table] = struct{}{}
+	if err := t.Delete(table, obj); err != nil {
+		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+func (t *writeTxn) commit() error {
+	for table := range t.touched {
+		if err := t.Insert(TableIndex, &IndexEntry{Key: table, Value: t.index}); err != nil {
+			return fmt.Errorf("update index of %s: %w", table, err)
+		}
+	}
+	t.Commit()
+	return nil
+}
+
+// QueryFn runs one read against a store, adding what it read to ws, and
+// returns the result with the index it reflects.
+type QueryFn func(ws memdb.WatchSet, s *StateStore) (any, uint64, error)
+
+// BlockingQuery runs fn until the index it returns passes minIndex, the
+// deadline passes or ctx ends; it then returns the latest result. current
+// returns the store to read: it changes when a snapshot is restored.
+func BlockingQuery(ctx context.Context, current func() *StateStore, minIndex uint64, wait time.Duration, fn QueryFn) (any, uint64, error) {
+	if wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	for {
+		s := current()
+		ws := memdb.NewWatchSet()
+		ws.Add(s.AbandonCh())
+		res, index, err := fn(ws, s)
+		if err != nil || minIndex == 0 || wait <= 0 || index > minIndex {
+			return res, index, err
+		}
+		// WatchCtx returns an error when ctx ends before any watched
+		// channel fires; return the latest (unchanged) result then.
+		if ws.WatchCtx(ctx) != nil {
+			return res, index, nil
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package structs
+
+// Bodies and results of the HTTP API that are not stored objects.
+
+// JobRegisterBody is the body of POST /v1/jobs.
+type JobRegisterBody struct {
+	Job *Job
+	// EnforceIndex makes the register fail with 409 unless the stored
+	// job's JobModifyIndex equals JobModifyIndex (0: the job must be new).
+	EnforceIndex   bool
+	JobModifyIndex uint64
+}
+
+// JobParseBody is the body of POST /v1/jobs/parse.
+type JobParseBody struct {
+	JobHCL    string
+	Filename  string            `json:",omitempty"`
+	Variables map[string]string `json:",omitempty"`
+}
+
+// JobPlanBody is the body of POST /v1/job/{id}/plan.
+type JobPlanBody struct {
+	Job *Job
+}
+
+// WriteResult is the answer to a write that returns only its index.
+type WriteResult struct {
+	Index uint64
+}
+
+// JobListStub is a job as listed by GET /v1/jobs.
+type JobListStub struct {
+	ID             string
+	Name           string
+	Namespace      string
+	Type           string
+	Status         string
+	Version        uint64
+	Stop           bool
+	Groups         int
+	SubmitTime     int64
+	CreateIndex    uint64
+	ModifyIndex    uint64
+	JobModifyIndex uint64
+}
+
+// Stub returns the list form of a job.
+func (j *Job) Stub() *JobListStub {
+	return &JobListStub{ID: j.ID, Name: j.Name, Namespace: j.Namespace, Type: j.Type, Status: j.Status,
+		Version: j.Version, Stop: j.Stop, Groups: len(j.Groups), SubmitTime: j.SubmitTime,
+		CreateIndex: j.CreateIndex, ModifyIndex: j.ModifyIndex, JobModifyIndex: j.JobModifyIndex}
+}
+
+// RaftServer is one member of the Raft configuration.
+type RaftServer struct {
+	ID      string
+	Address string
+	Leader  bool
+	Voter   bool
+}
+
+// RaftConfiguration is the answer of GET /v1/operator/raft/configuration.
+type RaftConfiguration struct {
+	Index   uint64
+	Servers []*RaftServer
+}
+
+// AgentMember is a Serf member as listed by GET /v1/agent/members.
+type AgentMember struct {
+	Name   string
+	Addr   string
+	Port   uint16
+	Status string
+	Tags   map[string]string
+}
