@@ -170,7 +170,7 @@ func (s *Server) PartitionRaft(cut bool) { s.layer.SetPartitioned(cut) }
 // then the server leaves Serf so the leader removes it from Raft.
 func (s *Server) Leave() error {
 	s.logger.Info("leaving cluster")
-	if s.IsLeader() {
+	if s.IsLeader() && s.numRaftServers() > 1 {
 		if err := s.raft.RemoveServer(raft.ServerID(s.config.NodeName), 0, 5*time.Second).Error(); err != nil {
 			s.logger.Warn("remove self from raft on leave", "error", err)
 		}
@@ -181,6 +181,14 @@ func (s *Server) Leave() error {
 		}
 	}
 	return nil
+}
+
+func (s *Server) numRaftServers() int {
+	future := s.raft.GetConfiguration()
+	if future.Error() != nil {
+		return 0
+	}
+	return len(future.Configuration().Servers)
 }
 
 // Shutdown stops the server without leaving: peers see it as failed, as

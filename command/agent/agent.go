@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/server"
+	"github.com/mk-orchestrator/mk/server/httpapi"
+)
+
+// Agent is a running mk agent.
+type Agent struct {
+	config *Config
+	logger hclog.Logger
+	server *server.Server
+	http   *httpapi.HTTPServer
+	// tempDir is removed at shutdown (dev mode's data dir).
+	tempDir string
+}
+
+// Start checks the config and starts the roles it enables.
+func Start(c *Config, logger hclog.Logger) (*Agent, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	a := &Agent{config: c, logger: logger}
+	if c.DataDir == "" {
+		dir, err := os.MkdirTemp("", "mk-dev-")
+		if err != nil {
+			return nil, err
+		}
+		c.DataDir, a.tempDir = dir, dir
+	}
+	if c.ClientEnabled() {
+		logger.Warn("the client role is not in this version yet; running the server role only")
+	}
+	sc, err := c.ToServerConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Logger = logger
+	if a.server, err = server.NewServer(sc); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	a.http = httpapi.New(a.server, logger)
+	if err := a.http.Start(sc.HTTPAddr()); err != nil {
+		a.server.Shutdown()
+		return nil, err
+	}
+	logger.Info("agent started", "name", sc.NodeName, "http", sc.HTTPAddr(), "raft", sc.RaftAddr(),
+		"serf", a.server.SerfAddr(), "data_dir", sc.DataDir, "bootstrap_expect", sc.BootstrapExpect)
+	return a, nil
+}
+
+// Check reports config errors that parsing alone cannot.
+func (c *Config) Check() error {
+	switch {
+	case !c.ServerEnabled() && c.ClientEnabled():
+		return fmt.Errorf("client-only agents are not in this version yet: enable the server block too")
+	case !c.ServerEnabled():
+		return fmt.Errorf("no role enabled: set server { enabled = true } or run with -dev")
+	case c.Name == "":
+		return fmt.Errorf("name must be set")
+	case c.TLS != nil:
+		return fmt.Errorf("tls: not supported in this version yet; remove the tls block")
+	case c.ACL != nil && c.ACL.Enabled:
+		return fmt.Errorf("acl: not supported in this version yet; remove the acl block")
+	}
+	return nil
+}
+
+// Leave leaves the cluster gracefully, then shuts down.
+func (a *Agent) Leave() {
+	if err := a.server.Leave(); err != nil {
+		a.logger.Warn("leave", "error", err)
+	}
+	a.Shutdown()
+}
+
+// Shutdown stops the agent without leaving.
+func (a *Agent) Shutdown() {
+	a.http.Shutdown()
+	a.server.Shutdown()
+	if a.tempDir != "" {
+		os.RemoveAll(a.tempDir)
+	}
+}

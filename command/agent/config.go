@@ -1,0 +1,234 @@
+// Package agent turns agent config files and flags into a running mk agent:
+// today a server with its HTTP API; the client role joins it later.
+package agent
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/mk-orchestrator/mk/server"
+)
+
+// Config is the agent config file (DESIGN §5). Every field is optional in
+// a file; Merge layers files and flags, later ones winning.
+type Config struct {
+	Name          string        `hcl:"name,optional"`
+	DataDir       string        `hcl:"data_dir,optional"`
+	BindAddr      string        `hcl:"bind_addr,optional"`
+	AdvertiseAddr string        `hcl:"advertise_addr,optional"`
+	Datacenter    string        `hcl:"datacenter,optional"`
+	LogLevel      string        `hcl:"log_level,optional"`
+	Ports         *Ports        `hcl:"ports,block"`
+	Server        *ServerConfig `hcl:"server,block"`
+	Client        *ClientConfig `hcl:"client,block"`
+	RetryJoin     []string      `hcl:"retry_join,optional"`
+	TLS           *TLSConfig    `hcl:"tls,block"`
+	ACL           *ACLConfig    `hcl:"acl,block"`
+}
+
+// Ports are the agent's listening ports.
+type Ports struct {
+	HTTP int `hcl:"http,optional"`
+	Raft int `hcl:"raft,optional"`
+	Serf int `hcl:"serf,optional"`
+}
+
+// ServerConfig is the server block.
+type ServerConfig struct {
+	Enabled         *bool   `hcl:"enabled,optional"`
+	BootstrapExpect int     `hcl:"bootstrap_expect,optional"`
+	Encrypt         string  `hcl:"encrypt,optional"`
+	RaftMultiplier  float64 `hcl:"raft_multiplier,optional"`
+}
+
+// ClientConfig is the client block. Its runtime arrives with the client
+// role; the block is parsed and checked now so config files stay valid.
+type ClientConfig struct {
+	Enabled *bool           `hcl:"enabled,optional"`
+	Servers []string        `hcl:"servers,optional"`
+	Network *ClientNetwork  `hcl:"network,block"`
+	Drivers []*DriverConfig `hcl:"driver,block"`
+}
+
+// ClientNetwork is client.network.
+type ClientNetwork struct {
+	PodCIDRPool string `hcl:"pod_cidr_pool,optional"`
+	ServiceCIDR string `hcl:"service_cidr,optional"`
+	ProxyMode   string `hcl:"proxy_mode,optional"`
+}
+
+// DriverConfig is a client.driver "name" block; options other than
+// enabled belong to the driver.
+type DriverConfig struct {
+	Name    string   `hcl:"name,label"`
+	Enabled *bool    `hcl:"enabled,optional"`
+	Options hcl.Body `hcl:",remain"`
+}
+
+// TLSConfig is the tls block.
+type TLSConfig struct {
+	CAFile   string `hcl:"ca_file,optional"`
+	CertFile string `hcl:"cert_file,optional"`
+	KeyFile  string `hcl:"key_file,optional"`
+}
+
+// ACLConfig is the acl block.
+type ACLConfig struct {
+	Enabled bool `hcl:"enabled,optional"`
+}
+
+// ParseConfigFile reads one agent config file. Errors name file:line:col.
+func ParseConfigFile(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, src)
+}
+
+// ParseConfig parses agent config HCL.
+func ParseConfig(filename string, src []byte) (*Config, error) {
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	var c Config
+	if diags := gohcl.DecodeBody(file.Body, nil, &c); diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	return &c, nil
+}
+
+// diagError renders HCL diagnostics one per line as file:line:col: text.
+func diagError(diags hcl.Diagnostics) error {
+	var lines []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += "; " + d.Detail
+		}
+		if d.Subject != nil {
+			msg = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
+		}
+		lines = append(lines, msg)
+	}
+	return fmt.Errorf("%s", strings.Join(lines, "\n"))
+}
+
+// Merge layers o over c: every field o sets wins.
+func (c *Config) Merge(o *Config) {
+	setStr := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setStr(&c.Name, o.Name)
+	setStr(&c.DataDir, o.DataDir)
+	setStr(&c.BindAddr, o.BindAddr)
+	setStr(&c.AdvertiseAddr, o.AdvertiseAddr)
+	setStr(&c.Datacenter, o.Datacenter)
+	setStr(&c.LogLevel, o.LogLevel)
+	if len(o.RetryJoin) > 0 {
+		c.RetryJoin = o.RetryJoin
+	}
+	if o.Ports != nil {
+		if c.Ports == nil {
+			c.Ports = &Ports{}
+		}
+		if o.Ports.HTTP != 0 {
+			c.Ports.HTTP = o.Ports.HTTP
+		}
+		if o.Ports.Raft != 0 {
+			c.Ports.Raft = o.Ports.Raft
+		}
+		if o.Ports.Serf != 0 {
+			c.Ports.Serf = o.Ports.Serf
+		}
+	}
+	if o.Server != nil {
+		if c.Server == nil {
+			c.Server = &ServerConfig{}
+		}
+		if o.Server.Enabled != nil {
+			c.Server.Enabled = o.Server.Enabled
+		}
+		if o.Server.BootstrapExpect != 0 {
+			c.Server.BootstrapExpect = o.Server.BootstrapExpect
+		}
+		setStr(&c.Server.Encrypt, o.Server.Encrypt)
+		if o.Server.RaftMultiplier != 0 {
+			c.Server.RaftMultiplier = o.Server.RaftMultiplier
+		}
+	}
+	if o.Client != nil {
+		c.Client = o.Client
+	}
+	if o.TLS != nil {
+		c.TLS = o.TLS
+	}
+	if o.ACL != nil {
+		c.ACL = o.ACL
+	}
+}
+
+// ServerEnabled reports whether the server role is on.
+func (c *Config) ServerEnabled() bool {
+	return c.Server != nil && c.Server.Enabled != nil && *c.Server.Enabled
+}
+
+// ClientEnabled reports whether the client role is on.
+func (c *Config) ClientEnabled() bool {
+	return c.Client != nil && c.Client.Enabled != nil && *c.Client.Enabled
+}
+
+// ServerConfig builds the server's config from the agent config.
+func (c *Config) ToServerConfig() (*server.Config, error) {
+	sc := server.DefaultConfig()
+	sc.NodeName = c.Name
+	sc.DataDir = c.DataDir
+	if c.BindAddr != "" {
+		sc.BindAddr = c.BindAddr
+	}
+	sc.AdvertiseAddr = c.AdvertiseAddr
+	if c.Datacenter != "" {
+		sc.Datacenter = c.Datacenter
+	}
+	if p := c.Ports; p != nil {
+		if p.HTTP != 0 {
+			sc.HTTPPort = p.HTTP
+		}
+		if p.Raft != 0 {
+			sc.RaftPort = p.Raft
+		}
+		if p.Serf != 0 {
+			sc.SerfPort = p.Serf
+		}
+	}
+	sc.RetryJoin = c.RetryJoin
+	if s := c.Server; s != nil {
+		sc.BootstrapExpect = s.BootstrapExpect
+		if s.RaftMultiplier != 0 {
+			sc.RaftMultiplier = s.RaftMultiplier
+		}
+		if s.Encrypt != "" {
+			key, err := base64.StdEncoding.DecodeString(s.Encrypt)
+			if err != nil {
+				return nil, fmt.Errorf("server.encrypt: not base64: %v", err)
+			}
+			if n := len(key); n != 16 && n != 24 && n != 32 {
+				return nil, fmt.Errorf("server.encrypt: key is %d bytes, want 16, 24 or 32", n)
+			}
+			sc.EncryptKey = key
+		}
+	}
+	return sc, nil
+}

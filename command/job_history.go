@@ -1,0 +1,64 @@
+package command
+
+import (
+	"strings"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// JobHistoryCommand lists a job's kept versions.
+type JobHistoryCommand struct{ Meta }
+
+func (c *JobHistoryCommand) Synopsis() string { return "Show the versions of a job" }
+
+func (c *JobHistoryCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk job history [options] NAME
+
+  Lists the kept versions of a job, newest first, with what changed from
+  the version before.
+
+Options:
+  -json        Print JSON.
+  -address     HTTP API address (default MK_ADDR or http://127.0.0.1:6646).
+  -namespace   Namespace (default MK_NAMESPACE or "default").
+`)
+}
+
+func (c *JobHistoryCommand) Run(args []string) int {
+	fs := c.FlagSet("job history", true)
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() != 1 {
+		return c.usageError("job history takes exactly one argument, the job name", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	versions, _, err := client.JobVersions(fs.Arg(0), nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(versions)
+	}
+	rows := []string{row("Version", "Stopped", "Submit Date", "Changes")}
+	for i, v := range versions {
+		changes := "<initial>"
+		if i+1 < len(versions) {
+			var paths []string
+			for _, d := range structs.Diff(versions[i+1], v) {
+				paths = append(paths, d.Path)
+			}
+			changes = strings.Join(paths, ",")
+			if changes == "" {
+				changes = "<none>"
+			}
+		}
+		rows = append(rows, row(v.Version, v.Stop, formatTime(v.SubmitTime), changes))
+	}
+	c.Ui.Output(formatList(rows))
+	return exitOK
+}
