@@ -67,6 +67,8 @@ var msgpackHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.RawToString = true
 	h.WriteExt = true
+	// Canonical sorts map keys, so equal states encode to equal bytes.
+	h.Canonical = true
 	return h
 }()
 
