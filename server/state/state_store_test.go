@@ -1,0 +1,316 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/jobspecs"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+func testJob(name string, count int) *structs.Job {
+	return &structs.Job{
+		ObjectMeta: structs.ObjectMeta{ID: name, Name: name, Namespace: structs.DefaultNamespace},
+		Type:       structs.JobTypeService,
+		Groups: []*structs.TaskGroup{{
+			Name:    "web",
+			Count:   count,
+			Scaling: &structs.ScalingPolicy{Min: 1, Max: 5, CPUPercent: 60},
+			Network: &structs.NetworkSpec{Ports: []*structs.Port{{Label: "http", To: 80}}},
+			Services: []*structs.ServiceSpec{{Name: name + "-svc", Port: "http", Type: structs.ServiceTypeClusterIP}},
+			Ingress:  &structs.IngressSpec{Host: "a.local", Paths: []*structs.IngressPath{{Path: "/", Service: name + "-svc", Port: 80}}},
+			Tasks: []*structs.Task{{Name: "main", Driver: "exec",
+				Config:    &structs.TaskConfig{Command: "/bin/sleep", Args: []string{"60"}},
+				Resources: &structs.Resources{CPU: 100, MemoryMB: 64}}},
+		}},
+	}
+}
+
+// registerReq builds a register request the way the server does, decoded
+// from its log encoding so the store owns it.
+func registerReq(t *testing.T, job *structs.Job) *structs.JobRegisterRequest {
+	t.Helper()
+	objs, err := jobspecs.Translate(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, err := structs.Encode(structs.JobRegisterRequestType, &structs.JobRegisterRequest{Job: job, Objects: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req structs.JobRegisterRequest
+	if err := structs.Decode(buf[1:], &req); err != nil {
+		t.Fatal(err)
+	}
+	return &req
+}
+
+func newStore(t *testing.T) *StateStore {
+	t.Helper()
+	s, err := NewStateStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestUpsertJobVersionsAndObjects(t *testing.T) {
+	s := newStore(t)
+	resp, err := s.UpsertJob(10, registerReq(t, testJob("web", 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Version != 0 || resp.JobModifyIndex != 10 || resp.Unchanged {
+		t.Fatalf("first register: %+v", resp)
+	}
+	for _, table := range []string{TableJobs, TableJobVersions, TableDeployments, TableReplicaSets, TableServices, TableAutoscalers, TableIngresses} {
+		if got := s.Index(table); got != 10 {
+			t.Errorf("index of %s = %d, want 10", table, got)
+		}
+	}
+
+	// The same spec again changes nothing.
+	resp, err = s.UpsertJob(11, registerReq(t, testJob("web", 2)))
+	if err != nil || !resp.Unchanged || resp.Version != 0 || s.Index(TableJobs) != 10 {
+		t.Fatalf("unchanged register: %+v, %v, index %d", resp, err, s.Index(TableJobs))
+	}
+
+	// A count change: new version, same replica set (count is not part of
+	// the template), replicas updated.
+	resp, err = s.UpsertJob(12, registerReq(t, testJob("web", 3)))
+	if err != nil || resp.Version != 1 {
+		t.Fatalf("count change: %+v, %v", resp, err)
+	}
+	objs, _ := s.ObjectsByJob(nil, "default", "web")
+	if len(objs.ReplicaSets) != 1 || objs.ReplicaSets[0].Replicas != 3 || objs.ReplicaSets[0].CreateIndex != 10 {
+		t.Fatalf("replica sets after count change: %+v", objs.ReplicaSets)
+	}
+
+	// A template change: a second replica set; the old one stays.
+	job := testJob("web", 3)
+	job.Groups[0].Tasks[0].Config.Args = []string{"120"}
+	if _, err := s.UpsertJob(13, registerReq(t, job)); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ = s.ObjectsByJob(nil, "default", "web")
+	if len(objs.ReplicaSets) != 2 || objs.Deployments[0].JobVersion != 2 {
+		t.Fatalf("after template change: %d replica sets, deployment version %d", len(objs.ReplicaSets), objs.Deployments[0].JobVersion)
+	}
+	versions, _ := s.JobVersions(nil, "default", "web")
+	if len(versions) != 3 || versions[0].Version != 2 || versions[2].Version != 0 {
+		t.Fatalf("versions: %d, newest %d", len(versions), versions[0].Version)
+	}
+}
+
+func TestUpsertJobEnforceIndex(t *testing.T) {
+	s := newStore(t)
+	req := registerReq(t, testJob("web", 1))
+	req.EnforceIndex, req.JobModifyIndex = true, 5
+	if _, err := s.UpsertJob(10, req); !errors.Is(err, structs.ErrIndexConflict) {
+		t.Fatalf("new job with index 5: %v, want conflict", err)
+	}
+	req = registerReq(t, testJob("web", 1))
+	req.EnforceIndex = true
+	if _, err := s.UpsertJob(10, req); err != nil {
+		t.Fatalf("new job with index 0: %v", err)
+	}
+	req = registerReq(t, testJob("web", 2))
+	req.EnforceIndex = true
+	if _, err := s.UpsertJob(11, req); !errors.Is(err, structs.ErrIndexConflict) {
+		t.Fatalf("existing job with index 0: %v, want conflict", err)
+	}
+	req = registerReq(t, testJob("web", 2))
+	req.EnforceIndex, req.JobModifyIndex = true, 10
+	if _, err := s.UpsertJob(11, req); err != nil {
+		t.Fatalf("matching index: %v", err)
+	}
+}
+
+func TestServiceNameOwnedByAnotherJob(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(10, registerReq(t, testJob("a", 1))); err != nil {
+		t.Fatal(err)
+	}
+	other := testJob("b", 1)
+	other.Groups[0].Services[0].Name = "a-svc"
+	_, err := s.UpsertJob(11, registerReq(t, other))
+	if !errors.Is(err, structs.ErrBadRequest) {
+		t.Fatalf("service taken by another job: %v, want bad request", err)
+	}
+	if j, _ := s.JobByID(nil, "default", "b"); j != nil {
+		t.Fatal("a failed register left the job behind")
+	}
+}
+
+func TestDeregisterStopAndPurge(t *testing.T) {
+	s := newStore(t)
+	for i, name := range []string{"web", "web2"} {
+		if _, err := s.UpsertJob(uint64(10+i), registerReq(t, testJob(name, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeregisterJob(20, &structs.JobDeregisterRequest{Namespace: "default", JobID: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := s.JobByID(nil, "default", "web")
+	objs, _ := s.ObjectsByJob(nil, "default", "web")
+	if !job.Stop || job.Status != structs.JobStatusDead || job.Version != 1 {
+		t.Fatalf("stopped job: stop=%v status=%s version=%d", job.Stop, job.Status, job.Version)
+	}
+	if n := len(objs.Deployments) + len(objs.ReplicaSets) + len(objs.Services) + len(objs.Autoscalers) + len(objs.Ingresses); n != 0 {
+		t.Fatalf("stopped job keeps %d objects", n)
+	}
+	if err := s.DeregisterJob(21, &structs.JobDeregisterRequest{Namespace: "default", JobID: "web", Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if job, _ := s.JobByID(nil, "default", "web"); job != nil {
+		t.Fatal("purged job still there")
+	}
+	if v, _ := s.JobVersions(nil, "default", "web"); len(v) != 0 {
+		t.Fatalf("purged job keeps %d versions", len(v))
+	}
+	if v, _ := s.JobVersions(nil, "default", "web2"); len(v) != 1 {
+		t.Fatalf("purging web removed versions of web2: %d left", len(v))
+	}
+	err := s.DeregisterJob(22, &structs.JobDeregisterRequest{Namespace: "default", JobID: "nope"})
+	if !errors.Is(err, structs.ErrNotFound) {
+		t.Fatalf("deregister of a missing job: %v", err)
+	}
+}
+
+func TestJobVersionsArePruned(t *testing.T) {
+	s := newStore(t)
+	for i := 0; i < MaxJobVersions+5; i++ {
+		if _, err := s.UpsertJob(uint64(10+i), registerReq(t, testJob("web", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions, _ := s.JobVersions(nil, "default", "web")
+	if len(versions) != MaxJobVersions || versions[0].Version != MaxJobVersions+4 {
+		t.Fatalf("%d versions kept, newest %d", len(versions), versions[0].Version)
+	}
+}
+
+func TestBlockingQuery(t *testing.T) {
+	s := newStore(t)
+	current := func() *StateStore { return s }
+	query := func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
+		j, err := st.JobByID(ws, "default", "web")
+		return j, st.Index(TableJobs), err
+	}
+	// Unblocks when a write passes the index.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_, _ = s.UpsertJob(7, registerReq(t, testJob("web", 1)))
+	}()
+	res, index, err := BlockingQuery(context.Background(), current, 1, 10*time.Second, query)
+	if err != nil || index != 7 || res.(*structs.Job) == nil {
+		t.Fatalf("blocking query: %v, index %d", err, index)
+	}
+	// Times out with the unchanged result.
+	start := time.Now()
+	_, index, err = BlockingQuery(context.Background(), current, 7, 100*time.Millisecond, query)
+	if err != nil || index != 7 || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("timeout: %v, index %d after %s", err, index, time.Since(start))
+	}
+}
+
+func TestBlockingQueryWakesOnRestore(t *testing.T) {
+	old := newStore(t)
+	if _, err := old.UpsertJob(5, registerReq(t, testJob("web", 1))); err != nil {
+		t.Fatal(err)
+	}
+	restored := newStore(t)
+	if _, err := restored.UpsertJob(9, registerReq(t, testJob("web", 2))); err != nil {
+		t.Fatal(err)
+	}
+	cur := old
+	swapped := make(chan struct{})
+	current := func() *StateStore {
+		select {
+		case <-swapped:
+			return restored
+		default:
+			return cur
+		}
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(swapped)
+		old.Abandon()
+	}()
+	_, index, err := BlockingQuery(context.Background(), current, 5, 10*time.Second,
+		func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
+			j, err := st.JobByID(ws, "default", "web")
+			return j, st.Index(TableJobs), err
+		})
+	if err != nil || index != 9 {
+		t.Fatalf("after restore: index %d, %v", index, err)
+	}
+}
+
+// TestSnapshotRoundTrip fills every table of the schema, persists and
+// restores, and compares table by table. A new table that the snapshot
+// code does not carry fails here.
+func TestSnapshotRoundTrip(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(10, registerReq(t, testJob("web", 2))); err != nil {
+		t.Fatal(err)
+	}
+	job := testJob("web", 3)
+	job.Groups[0].Tasks[0].Env = map[string]string{"A": "1"}
+	if _, err := s.UpsertJob(11, registerReq(t, job)); err != nil {
+		t.Fatal(err)
+	}
+	for name := range schema().Tables {
+		if n := countRows(t, s, name); n == 0 {
+			t.Fatalf("fixture leaves table %q empty; add a row so the round trip covers it", name)
+		}
+	}
+	var buf bytes.Buffer
+	if err := s.Snapshot().Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range schema().Tables {
+		if a, b := dumpTable(t, s, name), dumpTable(t, r, name); !reflect.DeepEqual(a, b) {
+			t.Errorf("table %s differs after restore:\n%#v\n%#v", name, a, b)
+		}
+	}
+}
+
+func TestRestoreRejectsNewerFormat(t *testing.T) {
+	var buf bytes.Buffer
+	if err := structs.NewEncoder(&buf).Encode(&snapshotHeader{Version: SnapshotFormatVersion + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(&buf); err == nil {
+		t.Fatal("a snapshot of a newer format was accepted")
+	}
+}
+
+func countRows(t *testing.T, s *StateStore, table string) int {
+	return len(dumpTable(t, s, table))
+}
+
+func dumpTable(t *testing.T, s *StateStore, table string) []any {
+	t.Helper()
+	it, err := s.db.Txn(false).Get(table, IndexID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []any
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw)
+	}
+	return out
+}
