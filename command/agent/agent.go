@@ -45,6 +45,9 @@ func Start(c *Config, logger hclog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	a.http = httpapi.New(a.server, logger)
+	if c.EnableDebug {
+		a.http.EnableDebug()
+	}
 	if err := a.http.Start(sc.HTTPAddr()); err != nil {
 		a.server.Shutdown()
 		return nil, err

@@ -24,6 +24,7 @@ type Config struct {
 	AdvertiseAddr string        `hcl:"advertise_addr,optional"`
 	Datacenter    string        `hcl:"datacenter,optional"`
 	LogLevel      string        `hcl:"log_level,optional"`
+	EnableDebug   bool          `hcl:"enable_debug,optional"`
 	Ports         *Ports        `hcl:"ports,block"`
 	Server        *ServerConfig `hcl:"server,block"`
 	Client        *ClientConfig `hcl:"client,block"`
@@ -137,6 +138,7 @@ func (c *Config) Merge(o *Config) {
 	setStr(&c.AdvertiseAddr, o.AdvertiseAddr)
 	setStr(&c.Datacenter, o.Datacenter)
 	setStr(&c.LogLevel, o.LogLevel)
+	c.EnableDebug = c.EnableDebug || o.EnableDebug
 	if len(o.RetryJoin) > 0 {
 		c.RetryJoin = o.RetryJoin
 	}

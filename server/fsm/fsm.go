@@ -5,6 +5,7 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -53,9 +54,51 @@ func (f *FSM) State() *state.StateStore {
 	return f.state
 }
 
-// Apply applies one committed entry. The returned value is the command's
-// response or an error; raft hands it to the proposer's ApplyFuture.
+// Apply applies one committed entry in a transaction of its own. The
+// returned value is the command's response or an error; raft hands it to
+// the proposer's ApplyFuture.
 func (f *FSM) Apply(log *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{log})[0]
+}
+
+// ApplyBatch applies a batch of committed entries in one state store
+// transaction, each command at its own index, so the costs of a write
+// transaction (path copying, commit, waking watchers) are paid once per
+// batch. Commands that fail do so before writing; should a write itself
+// fail, the batch is dropped and applied again entry by entry.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	txn := f.State().WriteTxn()
+	resps := make([]any, len(logs))
+	for i, log := range logs {
+		resps[i] = f.applyLog(txn, log)
+		if err, ok := resps[i].(error); ok && errors.Is(err, state.ErrWriteFailed) {
+			txn.Abort()
+			if len(logs) == 1 {
+				return resps
+			}
+			f.logger.Error("batch write failed; applying entries one by one", "index", log.Index, "error", err)
+			return f.applyEach(logs)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		for i := range resps {
+			resps[i] = err
+		}
+	}
+	return resps
+}
+
+func (f *FSM) applyEach(logs []*raft.Log) []any {
+	resps := make([]any, len(logs))
+	for i, log := range logs {
+		resps[i] = f.ApplyBatch([]*raft.Log{log})[0]
+	}
+	return resps
+}
+
+// applyLog decodes one entry and applies it into txn: a plain switch over
+// the typed commands.
+func (f *FSM) applyLog(txn *state.WriteTxn, log *raft.Log) any {
 	if log.Type != raft.LogCommand || len(log.Data) == 0 {
 		return nil
 	}
@@ -67,9 +110,9 @@ func (f *FSM) Apply(log *raft.Log) any {
 
 	switch msgType {
 	case structs.JobRegisterRequestType:
-		return f.applyJobRegister(buf, log.Index)
+		return applyJobRegister(txn, buf, log.Index)
 	case structs.JobDeregisterRequestType:
-		return f.applyJobDeregister(buf, log.Index)
+		return applyJobDeregister(txn, buf, log.Index)
 	}
 	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
 		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", log.Index)
@@ -80,7 +123,7 @@ func (f *FSM) Apply(log *raft.Log) any {
 	panic(fmt.Errorf("fsm: unknown command type %d at index %d", uint8(msgType), log.Index))
 }
 
-func (f *FSM) applyJobRegister(buf []byte, index uint64) any {
+func applyJobRegister(txn *state.WriteTxn, buf []byte, index uint64) any {
 	var req structs.JobRegisterRequest
 	if err := structs.Decode(buf, &req); err != nil {
 		return fmt.Errorf("decode job register at %d: %w", index, err)
@@ -88,19 +131,19 @@ func (f *FSM) applyJobRegister(buf []byte, index uint64) any {
 	if req.Job == nil {
 		return fmt.Errorf("%w: job register without a job", structs.ErrBadRequest)
 	}
-	resp, err := f.State().UpsertJob(index, &req)
+	resp, err := txn.UpsertJob(index, &req)
 	if err != nil {
 		return err
 	}
 	return resp
 }
 
-func (f *FSM) applyJobDeregister(buf []byte, index uint64) any {
+func applyJobDeregister(txn *state.WriteTxn, buf []byte, index uint64) any {
 	var req structs.JobDeregisterRequest
 	if err := structs.Decode(buf, &req); err != nil {
 		return fmt.Errorf("decode job deregister at %d: %w", index, err)
 	}
-	if err := f.State().DeregisterJob(index, &req); err != nil {
+	if err := txn.DeregisterJob(index, &req); err != nil {
 		return err
 	}
 	return index

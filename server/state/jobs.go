@@ -12,14 +12,34 @@ import (
 // and revert; older ones are dropped as new ones are written.
 const MaxJobVersions = 10
 
-// UpsertJob registers a job version and its derived objects at index. It
-// owns req: the FSM decodes a fresh request per log entry.
+// UpsertJob registers a job in a transaction of its own.
 func (s *StateStore) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*structs.JobRegisterResponse, error) {
-	txn := s.writeTxn(index)
-	defer txn.Abort()
+	txn := s.WriteTxn()
+	resp, err := txn.UpsertJob(index, req)
+	if err != nil {
+		txn.Abort()
+		return nil, err
+	}
+	return resp, txn.Commit()
+}
 
+// DeregisterJob stops or purges a job in a transaction of its own.
+func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterRequest) error {
+	txn := s.WriteTxn()
+	if err := txn.DeregisterJob(index, req); err != nil {
+		txn.Abort()
+		return err
+	}
+	return txn.Commit()
+}
+
+// UpsertJob registers a job version and its derived objects at index. It
+// owns req: the FSM decodes a fresh request per log entry. Conflicts are
+// found before anything is written.
+func (t *WriteTxn) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*structs.JobRegisterResponse, error) {
+	txn := t.at(index)
 	job := req.Job
-	existing, err := jobByID(txn.Txn, nil, job.Namespace, job.ID)
+	existing, err := jobByID(txn.txn, nil, job.Namespace, job.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -32,6 +52,9 @@ func (s *StateStore) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*
 			return nil, fmt.Errorf("%w: job %q has modify index %d, request expected %d",
 				structs.ErrIndexConflict, job.ID, cur, req.JobModifyIndex)
 		}
+	}
+	if err := checkObjects(txn, job, req.Objects); err != nil {
+		return nil, err
 	}
 	if existing != nil && !existing.Stop && structs.Equal(existing, job) {
 		return &structs.JobRegisterResponse{Index: existing.ModifyIndex, JobModifyIndex: existing.JobModifyIndex,
@@ -50,19 +73,14 @@ func (s *StateStore) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*
 	if err := replaceJobObjects(txn, job, req.Objects); err != nil {
 		return nil, err
 	}
-	if err := txn.commit(); err != nil {
-		return nil, err
-	}
 	return &structs.JobRegisterResponse{Index: index, JobModifyIndex: index, Version: job.Version}, nil
 }
 
 // DeregisterJob stops a job (a new, stopped version; derived objects go) or
 // purges it with its history.
-func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterRequest) error {
-	txn := s.writeTxn(index)
-	defer txn.Abort()
-
-	existing, err := jobByID(txn.Txn, nil, req.Namespace, req.JobID)
+func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest) error {
+	txn := t.at(index)
+	existing, err := jobByID(txn.txn, nil, req.Namespace, req.JobID)
 	if err != nil {
 		return err
 	}
@@ -76,7 +94,7 @@ func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterReque
 		if err := txn.remove(TableJobs, existing); err != nil {
 			return err
 		}
-		versions, err := jobVersions(txn.Txn, nil, req.Namespace, req.JobID)
+		versions, err := jobVersions(txn.txn, nil, req.Namespace, req.JobID)
 		if err != nil {
 			return err
 		}
@@ -85,7 +103,7 @@ func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterReque
 				return err
 			}
 		}
-		return txn.commit()
+		return nil
 	}
 	if !existing.Stop {
 		stopped := structs.Copy(existing)
@@ -93,16 +111,14 @@ func (s *StateStore) DeregisterJob(index uint64, req *structs.JobDeregisterReque
 		stopped.Version++
 		stopped.ModifyIndex, stopped.JobModifyIndex = index, index
 		stopped.SubmitTime = req.SubmitTime
-		if err := putJobVersion(txn, stopped); err != nil {
-			return err
-		}
+		return putJobVersion(txn, stopped)
 	}
-	return txn.commit()
+	return nil
 }
 
 // putJobVersion writes a job and its version entry, dropping versions past
 // MaxJobVersions.
-func putJobVersion(txn *writeTxn, job *structs.Job) error {
+func putJobVersion(txn *WriteTxn, job *structs.Job) error {
 	if err := txn.upsert(TableJobs, job); err != nil {
 		return err
 	}
@@ -112,7 +128,7 @@ func putJobVersion(txn *writeTxn, job *structs.Job) error {
 	if job.Version < MaxJobVersions {
 		return nil
 	}
-	old, err := txn.First(TableJobVersions, IndexID, job.Namespace, job.ID, job.Version-MaxJobVersions)
+	old, err := txn.txn.First(TableJobVersions, IndexID, job.Namespace, job.ID, job.Version-MaxJobVersions)
 	if err != nil || old == nil {
 		return err
 	}

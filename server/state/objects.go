@@ -15,7 +15,7 @@ const AllNamespaces = "*"
 // none). Objects that keep their ID keep their CreateIndex. Replica sets of
 // older versions stay while the job runs: they are the history a rollout
 // scales down and a rollback returns to.
-func replaceJobObjects(txn *writeTxn, job *structs.Job, objs *structs.JobObjects) error {
+func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) error {
 	keep := map[string]map[string]bool{}
 	if objs != nil {
 		var err error
@@ -38,7 +38,7 @@ func replaceJobObjects(txn *writeTxn, job *structs.Job, objs *structs.JobObjects
 		if kind == structs.KindReplicaSet && objs != nil {
 			continue
 		}
-		existing, err := listByJob[structs.Object](txn.Txn, nil, table, job.Namespace, job.ID)
+		existing, err := listByJob[structs.Object](txn.txn, nil, table, job.Namespace, job.ID)
 		if err != nil {
 			return err
 		}
@@ -53,22 +53,47 @@ func replaceJobObjects(txn *writeTxn, job *structs.Job, objs *structs.JobObjects
 	return nil
 }
 
-func upsertObject(txn *writeTxn, table string, job *structs.Job, obj structs.Object) error {
-	m := obj.Meta()
-	if m.Namespace != job.Namespace {
-		return fmt.Errorf("%w: object %q is in namespace %q, its job in %q", structs.ErrBadRequest, m.ID, m.Namespace, job.Namespace)
+// checkObjects finds, before anything is written, objects that a register
+// may not write: one in another namespace than its job, or one with the ID
+// of an object another job owns.
+func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) error {
+	if objs == nil {
+		return nil
 	}
-	raw, err := txn.First(table, IndexID, m.Namespace, m.ID)
+	var err error
+	objs.Each(func(kind string, obj structs.Object) {
+		if err != nil {
+			return
+		}
+		m := obj.Meta()
+		if m.Namespace != job.Namespace {
+			err = fmt.Errorf("%w: %s %q is in namespace %q, its job in %q", structs.ErrBadRequest, kind, m.ID, m.Namespace, job.Namespace)
+			return
+		}
+		table, _ := TableForKind(kind)
+		raw, lookupErr := txn.txn.First(table, IndexID, m.Namespace, m.ID)
+		if lookupErr != nil {
+			err = fmt.Errorf("lookup %s %q: %w", kind, m.ID, lookupErr)
+			return
+		}
+		if owner := jobIDOf(raw); raw != nil && owner != job.ID {
+			err = fmt.Errorf("%w: %s %q already belongs to job %q", structs.ErrBadRequest, kind, m.ID, owner)
+		}
+	})
+	return err
+}
+
+// upsertObject writes one object of a job; checkObjects has vetted it.
+// An object that keeps its ID keeps its CreateIndex.
+func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object) error {
+	m := obj.Meta()
+	raw, err := txn.txn.First(table, IndexID, m.Namespace, m.ID)
 	if err != nil {
-		return fmt.Errorf("lookup %s %q: %w", table, m.ID, err)
+		return fmt.Errorf("%w: lookup %s %q: %v", ErrWriteFailed, table, m.ID, err)
 	}
 	m.CreateIndex = txn.index
 	if raw != nil {
-		prev := raw.(structs.Object).Meta()
-		if owner := jobIDOf(raw); owner != job.ID {
-			return fmt.Errorf("%w: %s %q already belongs to job %q", structs.ErrBadRequest, table, m.ID, owner)
-		}
-		m.CreateIndex = prev.CreateIndex
+		m.CreateIndex = raw.(structs.Object).Meta().CreateIndex
 	}
 	m.ModifyIndex = txn.index
 	setJobVersion(obj, job.Version)
@@ -147,7 +172,8 @@ func listTable[T any](txn *memdb.Txn, ws memdb.WatchSet, table, namespace string
 	if namespace == "" || namespace == AllNamespaces {
 		it, err = txn.Get(table, IndexID)
 	} else {
-		it, err = txn.Get(table, IndexNamespace, namespace)
+		// (namespace, "") as a prefix matches exactly that namespace.
+		it, err = txn.Get(table, IndexID+"_prefix", namespace, "")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", table, err)

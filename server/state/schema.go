@@ -22,11 +22,9 @@ const (
 
 // Index names.
 const (
-	IndexID        = "id"
-	IndexNamespace = "namespace"
-	IndexJob       = "job"
-	IndexOwner     = "owner"
-	IndexLabels    = "labels"
+	IndexID    = "id"
+	IndexJob   = "job"
+	IndexOwner = "owner"
 )
 
 // IndexEntry records the Raft index of a table's last write.
@@ -104,8 +102,9 @@ func schema() *memdb.DBSchema {
 	return s
 }
 
-// namespacedTable is a table keyed by (Namespace, ID) with the indexes every
-// stored object has.
+// namespacedTable is a table keyed by (Namespace, ID). The ID index also
+// serves lists by namespace (a prefix query on its first component), so no
+// separate namespace index costs an insert per write.
 func namespacedTable(name string) *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: name,
@@ -114,9 +113,6 @@ func namespacedTable(name string) *memdb.TableSchema {
 				&memdb.StringFieldIndex{Field: "Namespace"},
 				&memdb.StringFieldIndex{Field: "ID"},
 			}}},
-			IndexNamespace: {Name: IndexNamespace, Indexer: &memdb.StringFieldIndex{Field: "Namespace"}},
-			IndexLabels: {Name: IndexLabels, AllowMissing: true,
-				Indexer: &memdb.StringMapFieldIndex{Field: "Labels"}},
 		},
 	}
 }

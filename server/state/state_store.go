@@ -5,6 +5,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,43 +63,65 @@ func (s *StateStore) LatestIndex() uint64 {
 	return max
 }
 
-// writeTxn is a write transaction at one Raft index. Every table it writes
-// gets that index at commit, so no write path can forget to bump it.
-type writeTxn struct {
-	*memdb.Txn
+// ErrWriteFailed marks an error that happened after a write transaction
+// had begun changing tables; the transaction must be aborted. Every other
+// error a write returns is found before anything changes, so the other
+// commands of a batch may still commit.
+var ErrWriteFailed = errors.New("state write failed")
+
+// WriteTxn is a write transaction that may carry several commands, each at
+// its own Raft index (the FSM applies a committed batch in one
+// transaction). Every table a command writes gets that command's index at
+// commit, so no write path can forget to bump it.
+type WriteTxn struct {
+	txn     *memdb.Txn
 	index   uint64
-	touched map[string]struct{}
+	touched map[string]uint64
 }
 
-func (s *StateStore) writeTxn(index uint64) *writeTxn {
-	return &writeTxn{Txn: s.db.Txn(true), index: index, touched: map[string]struct{}{}}
+// WriteTxn starts a write transaction. Only the FSM writes, one
+// transaction at a time.
+func (s *StateStore) WriteTxn() *WriteTxn {
+	return &WriteTxn{txn: s.db.Txn(true), touched: map[string]uint64{}}
 }
 
-func (t *writeTxn) upsert(table string, obj any) error {
-	t.touched[table] = struct{}{}
-	if err := t.Insert(table, obj); err != nil {
-		return fmt.Errorf("insert into %s: %w", table, err)
+// at sets the Raft index of the command being applied.
+func (t *WriteTxn) at(index uint64) *WriteTxn {
+	t.index = index
+	return t
+}
+
+func (t *WriteTxn) upsert(table string, obj any) error {
+	t.touched[table] = t.index
+	if err := t.txn.Insert(table, obj); err != nil {
+		return fmt.Errorf("%w: insert into %s: %v", ErrWriteFailed, table, err)
 	}
 	return nil
 }
 
-func (t *writeTxn) remove(table string, obj any) error {
-	t.touched[table] = struct{}{}
-	if err := t.Delete(table, obj); err != nil {
-		return fmt.Errorf("delete from %s: %w", table, err)
+func (t *WriteTxn) remove(table string, obj any) error {
+	t.touched[table] = t.index
+	if err := t.txn.Delete(table, obj); err != nil {
+		return fmt.Errorf("%w: delete from %s: %v", ErrWriteFailed, table, err)
 	}
 	return nil
 }
 
-func (t *writeTxn) commit() error {
-	for table := range t.touched {
-		if err := t.Insert(TableIndex, &IndexEntry{Key: table, Value: t.index}); err != nil {
-			return fmt.Errorf("update index of %s: %w", table, err)
+// Commit records the index of every touched table and makes the writes
+// visible, waking the watchers of what changed.
+func (t *WriteTxn) Commit() error {
+	for table, index := range t.touched {
+		if err := t.txn.Insert(TableIndex, &IndexEntry{Key: table, Value: index}); err != nil {
+			t.txn.Abort()
+			return fmt.Errorf("%w: update index of %s: %v", ErrWriteFailed, table, err)
 		}
 	}
-	t.Commit()
+	t.txn.Commit()
 	return nil
 }
+
+// Abort drops every write of the transaction.
+func (t *WriteTxn) Abort() { t.txn.Abort() }
 
 // QueryFn runs one read against a store, adding what it read to ws, and
 // returns the result with the index it reflects.

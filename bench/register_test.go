@@ -1,0 +1,131 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+// registerRow is one line of bench/results/register.json.
+type registerRow struct {
+	Writers  int     `json:"writers"`
+	Ops      int     `json:"ops"`
+	OpsPerS  float64 `json:"ops_per_s"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	Errors   int     `json:"errors"`
+	Duration float64 `json:"duration_s"`
+}
+
+func benchJob(name string) *structs.Job {
+	return &structs.Job{
+		ObjectMeta: structs.ObjectMeta{Name: name},
+		Type:       structs.JobTypeService,
+		Groups: []*structs.TaskGroup{{
+			Name:     "web",
+			Count:    3,
+			Network:  &structs.NetworkSpec{Ports: []*structs.Port{{Label: "http", To: 8080}}},
+			Services: []*structs.ServiceSpec{{Name: name, Port: "http"}},
+			Tasks: []*structs.Task{{Name: "server", Driver: "exec",
+				Config:    &structs.TaskConfig{Command: "/bin/busybox", Args: []string{"httpd", "-f", "-p", "8080"}},
+				Env:       map[string]string{"GREETING": "hello"},
+				Resources: &structs.Resources{CPU: 100, MemoryMB: 64}}},
+		}},
+	}
+}
+
+// TestBenchRegister measures job registers through the HTTP API of a
+// 3-server loopback cluster at 1, 16 and 64 concurrent writers. The
+// servers are real `mk agent` processes; the writers run here.
+func TestBenchRegister(t *testing.T) {
+	c := testutil.NewProcessCluster(t, 3)
+	leader := c.Agents[c.WaitForLeader(30*time.Second)]
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 10 * time.Second}
+	cl, err := api.NewClient(api.Config{Address: leader.Addr(), HTTPClient: httpClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perRun = 5 * time.Second
+	stop := maybeProfile(t)
+	var rows []registerRow
+	for _, writers := range []int{1, 16, 64} {
+		rows = append(rows, runRegister(cl, writers, perRun))
+	}
+	stop()
+	if os.Getenv("MK_BENCH_DEBUG") != "" {
+		resp, err := http.Get(leader.Addr() + "/v1/metrics")
+		if err == nil {
+			buf, _ := io.ReadAll(resp.Body)
+			for _, l := range strings.Split(string(buf), "\n") {
+				if strings.Contains(l, "_sum") || strings.Contains(l, "_count") {
+					if strings.Contains(l, "mk_raft_apply") || strings.Contains(l, "POST /v1/jobs") || strings.Contains(l, "mk_fsm") {
+						fmt.Println(l)
+					}
+				}
+			}
+		}
+	}
+
+	var table [][]string
+	for _, r := range rows {
+		table = append(table, []string{fmt.Sprint(r.Writers), fmt.Sprint(r.Ops), fmt.Sprintf("%.0f", r.OpsPerS),
+			fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprint(r.Errors)})
+	}
+	fmt.Println("\njob register, 3 servers on loopback, HTTP API of the leader")
+	printTable([]string{"writers", "ops", "ops/s", "p50 ms", "p99 ms", "errors"}, table)
+	last := rows[len(rows)-1]
+	verdict := "met"
+	if last.OpsPerS < 3000 || last.P99Ms > 50 {
+		verdict = "MISSED"
+	}
+	fmt.Printf("target at 64 writers: >= 3000 ops/s and p99 <= 50 ms: %s\n", verdict)
+	writeResults(t, "register", rows)
+}
+
+func runRegister(cl *api.Client, writers int, d time.Duration) registerRow {
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			myErrs := 0
+			for i := 0; time.Now().Before(deadline); i++ {
+				body := &structs.JobRegisterBody{Job: benchJob(fmt.Sprintf("w%d-%d-%d", writers, w, i))}
+				t0 := time.Now()
+				_, err := cl.RegisterJob(context.Background(), body)
+				if err != nil {
+					myErrs++
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += myErrs
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sortDurations(lat)
+	return registerRow{Writers: writers, Ops: len(lat), OpsPerS: float64(len(lat)) / elapsed.Seconds(),
+		P50Ms: ms(percentile(lat, 50)), P99Ms: ms(percentile(lat, 99)), Errors: errs, Duration: elapsed.Seconds()}
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make dev`: start `mk agent -dev` in the background, wait for its leader,
+# run an example job and show its status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mk=bin/mk
+job=jobspecs/examples/hello-exec.hcl
+mkdir -p .dev
+if [ -f .dev/agent.pid ] && kill -0 "$(cat .dev/agent.pid)" 2>/dev/null; then
+  echo "==> mk agent -dev is already running (pid $(cat .dev/agent.pid)); make dev-stop stops it"
+else
+  if curl -fsS -o /dev/null http://127.0.0.1:6646/v1/status/leader 2>/dev/null; then
+    echo "make dev: something already answers on 127.0.0.1:6646; stop it first" >&2
+    exit 1
+  fi
+  echo "==> starting mk agent -dev (log in .dev/agent.log)"
+  nohup "$mk" agent -dev >.dev/agent.log 2>&1 &
+  echo $! >.dev/agent.pid
+fi
+
+echo "==> waiting for a leader"
+for _ in $(seq 1 150); do
+  if leader=$(curl -fsS http://127.0.0.1:6646/v1/status/leader 2>/dev/null) && [ "$leader" != '""' ] \
+     && "$mk" job status >/dev/null 2>&1; then
+    break
+  fi
+  if ! kill -0 "$(cat .dev/agent.pid)" 2>/dev/null; then
+    echo "make dev: the agent exited; its log:" >&2
+    tail -n 20 .dev/agent.log >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "    leader at $leader"
+
+echo "==> mk job run $job"
+"$mk" job run "$job"
+echo
+echo "==> mk job status hello"
+"$mk" job status hello
+echo
+echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid))."
+echo "Try: bin/mk job status, bin/mk server members, bin/mk job plan $job"
+echo "Stop it with: make dev-stop"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# gofmt, go vet and staticcheck (pinned, fetched through the module proxy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go vet -tags bench ./bench
+go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Packages with concurrency run under
+# the race detector; the fuzz targets run briefly on top of their committed
+# corpus (which also runs as plain tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+echo "==> go vet"
+go vet ./...
+
+export MK_BIN="$PWD/bin/mk"
+echo "==> unit and cluster tests (race detector on the concurrent packages)"
+go test -count=1 -race -timeout 10m ./server/... ./testutil/... ./api/...
+echo "==> end-to-end, CLI and parser tests"
+go test -count=1 -timeout 15m ./structs/... ./jobspecs/... ./command/... ./e2e/...
+echo "==> fuzzing (brief)"
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./jobspecs
+go test -run '^$' -fuzz '^FuzzValidate$' -fuzztime 10s ./structs

@@ -1,0 +1,189 @@
+package testutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Agent is an `mk agent` process started from the built binary.
+type Agent struct {
+	Name     string
+	Dir      string
+	Config   string
+	HTTPAddr string
+	RaftAddr string
+	LogPath  string
+	cmd      *exec.Cmd
+	bin      string
+}
+
+// Addr is the agent's HTTP API base URL.
+func (a *Agent) Addr() string { return "http://" + a.HTTPAddr }
+
+// ProcessCluster is a set of server agents running as real processes on
+// loopback, each from its own config file.
+type ProcessCluster struct {
+	t      testing.TB
+	Agents []*Agent
+}
+
+// MkBinary returns the path of the built mk binary (bin/mk at the module
+// root, or MK_BIN), failing the test when it is missing.
+func MkBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("MK_BIN"); p != "" {
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ; dir != "/"; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			bin := filepath.Join(dir, "bin", "mk")
+			if _, err := os.Stat(bin); err != nil {
+				t.Fatalf("%s not found: run `make build` first (make test does)", bin)
+			}
+			return bin
+		}
+	}
+	t.Fatal("module root not found")
+	return ""
+}
+
+// NewProcessCluster writes n agent config files and starts the agents,
+// waiting for a leader.
+func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
+	t.Helper()
+	bin := MkBinary(t)
+	c := &ProcessCluster{t: t}
+	var joins []string
+	type ports struct{ http, raft, serf int }
+	var all []ports
+	for i := 0; i < n; i++ {
+		p := ports{FreePort(t), FreePort(t), FreePort(t)}
+		all = append(all, p)
+		joins = append(joins, fmt.Sprintf("%q", fmt.Sprintf("127.0.0.1:%d", p.serf)))
+	}
+	for i, p := range all {
+		dir := t.TempDir()
+		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin,
+			HTTPAddr: fmt.Sprintf("127.0.0.1:%d", p.http), RaftAddr: fmt.Sprintf("127.0.0.1:%d", p.raft),
+			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
+		conf := fmt.Sprintf(`name      = %q
+data_dir  = %q
+bind_addr = "127.0.0.1"
+log_level = "warn"
+enable_debug = true
+ports {
+  http = %d
+  raft = %d
+  serf = %d
+}
+server {
+  enabled          = true
+  bootstrap_expect = %d
+}
+retry_join = [%s]
+`, a.Name, filepath.Join(dir, "data"), p.http, p.raft, p.serf, n, strings.Join(joins, ", "))
+		if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.Agents = append(c.Agents, a)
+		c.Start(i)
+	}
+	t.Cleanup(c.Shutdown)
+	c.WaitForLeader(30 * time.Second)
+	return c
+}
+
+// Start starts agent i (again).
+func (c *ProcessCluster) Start(i int) {
+	c.t.Helper()
+	a := c.Agents[i]
+	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	a.cmd = exec.Command(a.bin, "agent", "-config", a.Config)
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", a.Name, err)
+	}
+	logf.Close()
+}
+
+// Kill sends SIGKILL to agent i and waits for it to exit.
+func (c *ProcessCluster) Kill(i int) { c.signal(i, syscall.SIGKILL) }
+
+// Stop sends SIGTERM (graceful leave) to agent i and waits for it.
+func (c *ProcessCluster) Stop(i int) { c.signal(i, syscall.SIGTERM) }
+
+func (c *ProcessCluster) signal(i int, sig syscall.Signal) {
+	a := c.Agents[i]
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(sig)
+	_ = a.cmd.Wait()
+	a.cmd = nil
+}
+
+// Shutdown kills every agent.
+func (c *ProcessCluster) Shutdown() {
+	for i := range c.Agents {
+		c.Kill(i)
+	}
+}
+
+// WaitForLeader waits until an agent reports a leader through a consistent
+// read, and returns the index of the leading agent.
+func (c *ProcessCluster) WaitForLeader(deadline time.Duration) int {
+	c.t.Helper()
+	leader := -1
+	WaitFor(c.t, deadline, func() (bool, error) {
+		for i, a := range c.Agents {
+			if a.cmd == nil {
+				continue
+			}
+			var addr string
+			if err := getJSON(a.Addr()+"/v1/status/leader", &addr); err != nil {
+				return false, err
+			}
+			for j, b := range c.Agents {
+				if b.RaftAddr == addr && b.cmd != nil {
+					leader = j
+				}
+			}
+			if leader < 0 {
+				return false, fmt.Errorf("agent %d sees leader %q", i, addr)
+			}
+			// A consistent read proves the leader is ready.
+			var jobs []any
+			return getJSON(c.Agents[leader].Addr()+"/v1/jobs", &jobs) == nil, nil
+		}
+		return false, fmt.Errorf("no agent running")
+	})
+	return leader
+}
+
+func getJSON(url string, out any) error {
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
