@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestClusterExamplesParse(t *testing.T) {
+	files, err := filepath.Glob("../../docs/cluster/*.hcl")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("want 3 example configs, got %v (%v)", files, err)
+	}
+	for _, f := range files {
+		c, err := ParseConfigFile(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if err := c.Check(); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		sc, err := c.ToServerConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.BootstrapExpect != 3 || len(sc.RetryJoin) != 3 || sc.HTTPPort == 0 {
+			t.Fatalf("%s: server config %+v", f, sc)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unknown attribute", "name = \"a\"\nbogus = 1\n", `agent.hcl:2:1: Unsupported argument; An argument named "bogus" is not expected here.`},
+		{"unknown block", "nope {\n}\n", `agent.hcl:1:1: Unsupported block type; Blocks of type "nope" are not expected here.`},
+		{"wrong type", "ports {\n  http = \"x\"\n}\n", `agent.hcl:2:11: Unsuitable value type; Unsuitable value: a number is required`},
+		{"syntax", "name = \n", `agent.hcl:1:8: Invalid expression; Expected the start of an expression, but found an invalid expression token.`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig("agent.hcl", []byte(tc.src))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMergeLaterWins(t *testing.T) {
+	a, _ := ParseConfig("a.hcl", []byte("name = \"a\"\nports {\n  http = 1\n  raft = 2\n}\nserver {\n  enabled = true\n  bootstrap_expect = 3\n}\n"))
+	b, _ := ParseConfig("b.hcl", []byte("ports {\n  http = 9\n}\nserver {\n  enabled = false\n}\n"))
+	a.Merge(b)
+	if a.Name != "a" || a.Ports.HTTP != 9 || a.Ports.Raft != 2 || a.ServerEnabled() || a.Server.BootstrapExpect != 3 {
+		t.Fatalf("merged %+v ports %+v server %+v", a, a.Ports, a.Server)
+	}
+}
+
+func TestCheckRefusesWhatIsNotBuilt(t *testing.T) {
+	for _, src := range []string{
+		"name = \"a\"\n",
+		"name = \"a\"\nserver {\n  enabled = true\n}\nacl {\n  enabled = true\n}\n",
+		"name = \"a\"\nserver {\n  enabled = true\n}\ntls {\n  ca_file = \"x\"\n}\n",
+		"name = \"a\"\nclient {\n  enabled = true\n}\n",
+	} {
+		c, err := ParseConfig("a.hcl", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Check(); err == nil {
+			t.Fatalf("config accepted:\n%s", src)
+		}
+	}
+}
