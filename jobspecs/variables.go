@@ -22,6 +22,8 @@ type variable struct {
 	block *hcl.Block
 	ty    cty.Type
 	val   cty.Value // cty.NilVal until a default or an input sets it
+	// bad is set when a value was given but was invalid (already reported).
+	bad bool
 }
 
 var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -62,7 +64,7 @@ func (d *decoder) variables(blocks hcl.Blocks, opts ParseOptions, funcs map[stri
 	vals := map[string]cty.Value{}
 	for _, name := range order {
 		v := decls[name]
-		if v.val == cty.NilVal {
+		if v.val == cty.NilVal && !v.bad {
 			d.errAt(v.block.DefRange, "Missing value for variable %q; it has no default: pass -var %q or set it in a -var-file", name, name+"=...")
 			continue
 		}
@@ -107,6 +109,7 @@ func (d *decoder) convertVar(v *variable, val cty.Value, r hcl.Range, what strin
 	out, err := convert.Convert(val, v.ty)
 	if err != nil {
 		d.errAt(r, "Invalid value for variable; %s of variable %q: %v", what, v.name, err)
+		v.bad = true
 		return cty.NilVal
 	}
 	return out
@@ -139,6 +142,7 @@ func (d *decoder) varFile(path string, decls map[string]*variable) {
 		}
 		val, diags := a.Expr.Value(nil)
 		d.diags(diags)
+		v.bad = v.bad || diags.HasErrors()
 		if !diags.HasErrors() {
 			if cv := d.convertVar(v, val, a.Expr.Range(), "-var-file value"); cv != cty.NilVal {
 				v.val = cv
@@ -162,12 +166,14 @@ func (d *decoder) cliVar(name, raw string, decls map[string]*variable) {
 		}
 		if diags.HasErrors() {
 			d.errs = append(d.errs, errWithPos("", `-var "`+name+`": `+oneLine(diags[0].Summary+"; "+diags[0].Detail)))
+			v.bad = true
 			return
 		}
 	}
 	out, err := convert.Convert(val, v.ty)
 	if err != nil {
 		d.errs = append(d.errs, errWithPos("", `-var "`+name+`": `+err.Error()))
+		v.bad = true
 		return
 	}
 	v.val = out
