@@ -43,10 +43,10 @@ func FuzzParse(f *testing.F) {
 		if err := job.Validate(); err != nil {
 			t.Fatalf("Parse returned an invalid job: %v", err)
 		}
-		again := *job
+		again := structs.Copy(job)
 		again.Canonicalize()
-		if !reflect.DeepEqual(&again, job) {
-			t.Fatalf("Parse returned a job that is not canonical: %v", structs.Diff(job, &again))
+		if !reflect.DeepEqual(again, job) {
+			t.Fatalf("Parse returned a job that is not canonical: %v", structs.Diff(job, again))
 		}
 	})
 }

@@ -62,9 +62,9 @@ func TestExamplesRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(job, &back) {
 				t.Fatalf("round trip changed the job: %v", structs.Diff(job, &back))
 			}
-			again := back
+			again := structs.Copy(&back)
 			again.Canonicalize()
-			if !reflect.DeepEqual(&again, &back) {
+			if !reflect.DeepEqual(again, &back) {
 				t.Fatal("Canonicalize is not idempotent")
 			}
 		})

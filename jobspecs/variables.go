@@ -96,6 +96,7 @@ func (d *decoder) declareVariable(b *hcl.Block, funcs map[string]function.Functi
 	if a, ok := content.Attributes["default"]; ok {
 		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: funcs})
 		d.diags(diags)
+		v.bad = diags.HasErrors()
 		if !diags.HasErrors() {
 			v.val = d.convertVar(v, val, a.Expr.Range(), "default")
 		}
