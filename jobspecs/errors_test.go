@@ -434,4 +434,27 @@ job "web" {
 }`,
 		want: `web.hcl:2:15: Call to unknown function; There is no function named "env".`,
 	},
+	{
+		name: "missing variable used by a local",
+		src: `variable "env" {
+  type = string
+}
+locals {
+  name = upper(var.env)
+}
+job "web" {
+  namespace = local.name
+}`,
+		want: `web.hcl:1:1: Missing value for variable "env"; it has no default: pass -var "env=..." or set it in a -var-file`,
+	},
+	{
+		name: "-var list of the wrong shape",
+		src: `variable "tags" {
+  type = list(string)
+}
+job "web" {
+}`,
+		opts: ParseOptions{Vars: map[string]string{"tags": "[1, [2]]"}},
+		want: `-var "tags": element 1: string required, but have tuple`,
+	},
 }

@@ -7,6 +7,7 @@
 package jobspecs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,7 +59,10 @@ func Parse(filename string, src []byte, opts ParseOptions) (*structs.Job, error)
 	}
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
-		errs := err.(structs.ValidationErrors)
+		var errs structs.ValidationErrors
+		if !errors.As(err, &errs) {
+			return nil, structs.ValidationErrors{errWithPos(filename, err.Error())}
+		}
 		for _, e := range errs {
 			e.Pos = d.lookupPos(e.Path, e.Field)
 		}
@@ -98,23 +102,20 @@ func (d *decoder) parse(opts ParseOptions) *structs.Job {
 	d.diags(diags)
 	funcs := functions(opts.BaseDir)
 	vars := d.variables(content.Blocks.OfType("variable"), opts, funcs)
-	d.ctx = d.locals(content.Blocks.OfType("locals"), vars, funcs)
 	jobs := content.Blocks.OfType("job")
-	if len(jobs) == 0 {
-		if len(d.errs) == 0 {
-			d.errs = append(d.errs, &structs.ValidationError{
-				Pos: d.filename + ":1:1",
-				Msg: `Missing job block; a job file must hold one job "name" {} block`,
-			})
-		}
-		return nil
-	}
-	for _, b := range jobs[1:] {
+	for _, b := range jobs[min(1, len(jobs)):] {
 		d.errAt(b.DefRange, "Duplicate job block; a job file holds exactly one job, the first is at %s", posString(jobs[0].DefRange))
 	}
 	if len(d.errs) > 0 {
-		// Variables or locals failed: decoding the job would only repeat
-		// their errors at every use.
+		// Evaluating locals or the job now would only repeat these errors
+		// at every use of a variable.
+		return nil
+	}
+	d.ctx = d.locals(content.Blocks.OfType("locals"), vars, funcs)
+	if len(jobs) == 0 {
+		d.errs = append(d.errs, errWithPos(d.filename+":1:1", `Missing job block; a job file must hold one job "name" {} block`))
+	}
+	if len(d.errs) > 0 {
 		return nil
 	}
 	return d.decodeJob(jobs[0])

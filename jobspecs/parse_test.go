@@ -212,3 +212,42 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestVarValuesAndFile(t *testing.T) {
+	src := `variable "tags" {
+  type = list(string)
+}
+variable "port" {}
+variable "debug" {}
+variable "name" {}
+job "web" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/echo"
+        args    = concat(var.tags, [tostring(var.port + 1), tostring(!var.debug), var.name])
+      }
+      env {
+        GREETING = trimspace(file("greeting.txt"))
+      }
+    }
+  }
+}`
+	opts := ParseOptions{
+		BaseDir: "testdata",
+		Vars:    map[string]string{"tags": `["a", "b"]`, "port": "8079", "debug": "true", "name": "web server"},
+	}
+	job, err := Parse("web.hcl", []byte(src), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := job.Groups[0].Tasks[0]
+	want := []string{"a", "b", "8080", "false", "web server"}
+	if !reflect.DeepEqual(task.Config.Args, want) {
+		t.Errorf("args %q, want %q", task.Config.Args, want)
+	}
+	if got := task.Env["GREETING"]; got != "hello from a file" {
+		t.Errorf("GREETING %q", got)
+	}
+}
