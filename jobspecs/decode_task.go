@@ -1,0 +1,85 @@
+package jobspecs
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+var taskBlocks = blocks("meta", "config", "env", "resources", "volume_mount")
+
+func (d *decoder) decodeTask(b *hcl.Block, groupPath string) *structs.Task {
+	t := &structs.Task{Name: b.Labels[0]}
+	c := d.content(b.Body, []field{
+		{"driver", &t.Driver},
+		{"user", &t.User},
+		{"kill_timeout", duration{&t.KillTimeout}},
+	}, taskBlocks...)
+	path := fmt.Sprintf("%s task %q", groupPath, t.Name)
+	d.record(path, "", b, c.Attributes)
+	d.pos[path+" name"] = b.LabelRanges[0]
+	if mb := d.single(c, "meta", "task"); mb != nil {
+		t.Meta = d.attrMap(mb)
+		d.recordMap(path, "meta", mb)
+	}
+	if cb := d.single(c, "config", "task"); cb != nil {
+		t.Config = d.decodeConfig(cb, path)
+	}
+	if eb := d.single(c, "env", "task"); eb != nil {
+		t.Env = d.attrMap(eb)
+		d.recordMap(path, "env", eb)
+	}
+	if rb := d.single(c, "resources", "task"); rb != nil {
+		t.Resources = d.decodeResources(rb, path)
+	}
+	for i, vb := range c.Blocks.OfType("volume_mount") {
+		t.VolumeMounts = append(t.VolumeMounts, d.decodeVolumeMount(vb, path, i))
+	}
+	return t
+}
+
+// decodeConfig decodes the one config schema every driver shares; validation
+// checks that the keys set belong to the task's driver.
+func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
+	cfg := &structs.TaskConfig{}
+	c := d.content(b.Body, []field{
+		{"image", &cfg.Image},
+		{"entrypoint", &cfg.Entrypoint},
+		{"pull", &cfg.Pull},
+		{"command", &cfg.Command},
+		{"args", &cfg.Args},
+		{"work_dir", &cfg.WorkDir},
+		{"script", &cfg.Script},
+		{"files", &cfg.Files},
+		{"gpus", &cfg.GPUs},
+		{"partition", &cfg.Partition},
+		{"time", duration{&cfg.Time}},
+	})
+	d.record(path, "config", b, c.Attributes)
+	return cfg
+}
+
+// decodeResources starts from the defaults, so a block that sets only cpu
+// keeps the default memory.
+func (d *decoder) decodeResources(b *hcl.Block, path string) *structs.Resources {
+	r := structs.DefaultResources()
+	c := d.content(b.Body, []field{
+		{"cpu", &r.CPU},
+		{"memory", &r.MemoryMB},
+		{"gpus", &r.GPUs},
+	})
+	d.record(path, "resources", b, c.Attributes)
+	return r
+}
+
+func (d *decoder) decodeVolumeMount(b *hcl.Block, path string, i int) *structs.VolumeMount {
+	m := &structs.VolumeMount{}
+	c := d.content(b.Body, []field{
+		{"volume", &m.Volume},
+		{"destination", &m.Destination},
+		{"read_only", &m.ReadOnly},
+	})
+	d.record(path, fmt.Sprintf("volume_mount[%d]", i), b, c.Attributes)
+	return m
+}

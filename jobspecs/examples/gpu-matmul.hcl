@@ -1,0 +1,18 @@
+# A GPU batch job: the gpu-slurm driver submits matmul.slurm with sbatch,
+# with matmul.cu copied beside it.
+job "matmul" {
+  type = "batch"
+
+  group "matmul" {
+    task "matmul" {
+      driver = "gpu-slurm"
+      config {
+        script    = file("matmul.slurm")
+        files     = { "matmul.cu" = file("matmul.cu") }
+        gpus      = 1
+        partition = "gpu"
+        time      = "10m"
+      }
+    }
+  }
+}

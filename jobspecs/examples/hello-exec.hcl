@@ -1,0 +1,20 @@
+# The job `make dev` runs: two pods, each printing a greeting every 5s.
+job "hello" {
+  type = "service"
+
+  group "hello" {
+    count = 2
+
+    task "greeter" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do echo \"hello from $HOSTNAME\"; sleep 5; done"]
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
