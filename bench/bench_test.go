@@ -8,13 +8,17 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mk-orchestrator/mk/testutil"
 )
 
 // writeResults writes rows as indented JSON to bench/results/NAME.json.
@@ -73,22 +77,40 @@ func sortDurations(d []time.Duration) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// maybeProfile starts a CPU profile when MK_BENCH_CPUPROFILE names a file.
-func maybeProfile(t *testing.T) func() {
-	path := os.Getenv("MK_BENCH_CPUPROFILE")
-	if path == "" {
-		return func() {}
+// profileAgents saves CPU profiles of every agent of the cluster, taken
+// over d through /debug/pprof, into MK_BENCH_PROFILE_DIR (when set) as
+// <agent>-<role>.prof.
+func profileAgents(t *testing.T, c *testutil.ProcessCluster, d time.Duration) {
+	dir := os.Getenv("MK_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	leader := c.WaitForLeader(time.Second)
+	var wg sync.WaitGroup
+	for i, a := range c.Agents {
+		role := "follower"
+		if i == leader {
+			role = "leader"
+		}
+		wg.Add(1)
+		go func(a *testutil.Agent, role string) {
+			defer wg.Done()
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), int(d.Seconds()))
+			resp, err := http.Get(url)
+			if err != nil {
+				fmt.Printf("profile %s: %v\n", a.Name, err)
+				return
+			}
+			defer resp.Body.Close()
+			path := filepath.Join(dir, a.Name+"-"+role+".prof")
+			f, err := os.Create(path)
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+			fmt.Printf("cpu profile of %s (%s) in %s\n", a.Name, role, path)
+		}(a, role)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-		fmt.Printf("cpu profile in %s\n", path)
-	}
+	wg.Wait()
 }

@@ -5,10 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,26 +55,15 @@ func TestBenchRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	const perRun = 5 * time.Second
-	stop := maybeProfile(t)
 	var rows []registerRow
 	for _, writers := range []int{1, 16, 64} {
+		if writers == 64 {
+			// MK_BENCH_PROFILE_DIR: CPU profiles of the leader and a
+			// follower while 64 writers run.
+			go profileAgents(t, c, perRun/2)
+		}
 		rows = append(rows, runRegister(cl, writers, perRun))
 	}
-	stop()
-	if os.Getenv("MK_BENCH_DEBUG") != "" {
-		resp, err := http.Get(leader.Addr() + "/v1/metrics")
-		if err == nil {
-			buf, _ := io.ReadAll(resp.Body)
-			for _, l := range strings.Split(string(buf), "\n") {
-				if strings.Contains(l, "_sum") || strings.Contains(l, "_count") {
-					if strings.Contains(l, "mk_raft_apply") || strings.Contains(l, "POST /v1/jobs") || strings.Contains(l, "mk_fsm") {
-						fmt.Println(l)
-					}
-				}
-			}
-		}
-	}
-
 	var table [][]string
 	for _, r := range rows {
 		table = append(table, []string{fmt.Sprint(r.Writers), fmt.Sprint(r.Ops), fmt.Sprintf("%.0f", r.OpsPerS),

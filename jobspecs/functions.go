@@ -19,8 +19,8 @@ import (
 const maxFileSize = 4 << 20
 
 // functions returns the functions a job file may call. file() reads paths
-// relative to baseDir.
-func functions(baseDir string) map[string]function.Function {
+// relative to baseDir, or is refused when noFiles is set.
+func functions(baseDir string, noFiles bool) map[string]function.Function {
 	return map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"base64decode":    base64DecodeFunc,
@@ -37,7 +37,7 @@ func functions(baseDir string) map[string]function.Function {
 		"csvdecode":       stdlib.CSVDecodeFunc,
 		"distinct":        stdlib.DistinctFunc,
 		"element":         stdlib.ElementFunc,
-		"file":            fileFunc(baseDir),
+		"file":            fileFunc(baseDir, noFiles),
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
 		"format":          stdlib.FormatFunc,
@@ -94,12 +94,15 @@ func functions(baseDir string) map[string]function.Function {
 
 // fileFunc returns file(path): the contents of a UTF-8 file, relative paths
 // read from baseDir.
-func fileFunc(baseDir string) function.Function {
+func fileFunc(baseDir string, noFiles bool) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reads the contents of a file as a string.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if noFiles {
+				return cty.NilVal, errors.New("file() is not available to jobs parsed by the server; run the job file through the CLI, which reads files locally")
+			}
 			name := args[0].AsString()
 			path := name
 			if !filepath.IsAbs(path) {

@@ -30,6 +30,9 @@ type ParseOptions struct {
 	// BaseDir is the directory file() reads relative paths from; the
 	// directory of the job file when empty.
 	BaseDir string
+	// NoFiles refuses file(): set for job files that arrive over the API,
+	// where a path would name a file of the server.
+	NoFiles bool
 }
 
 // ParseFile reads and parses the job file at path.
@@ -100,7 +103,7 @@ func (d *decoder) parse(opts ParseOptions) *structs.Job {
 	}
 	content, diags := file.Body.Content(rootSchema)
 	d.diags(diags)
-	funcs := functions(opts.BaseDir)
+	funcs := functions(opts.BaseDir, opts.NoFiles)
 	vars := d.variables(content.Blocks.OfType("variable"), opts, funcs)
 	jobs := content.Blocks.OfType("job")
 	for _, b := range jobs[min(1, len(jobs)):] {
