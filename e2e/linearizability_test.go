@@ -81,7 +81,10 @@ func TestModelRejectsStaleRead(t *testing.T) {
 func TestLinearizableJobs(t *testing.T) {
 	c := testutil.NewCluster(t, 3, testutil.ClusterOptions{})
 	const clients = 6
-	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+	var keys []string
+	for i := 0; i < 16; i++ {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
 
@@ -121,6 +124,10 @@ func TestLinearizableJobs(t *testing.T) {
 					// Back off after a failure so faults don't turn into
 					// thousands of unknown outcomes for the checker.
 					time.Sleep(100 * time.Millisecond)
+				} else {
+					// A little think time keeps the history small enough
+					// to check in seconds while ops still overlap.
+					time.Sleep(time.Duration(rng.Intn(3)) * time.Millisecond)
 				}
 			}
 		}(id)
@@ -166,7 +173,7 @@ func TestLinearizableJobs(t *testing.T) {
 	if writes < 50 || reads < 50 {
 		t.Fatalf("too few operations to judge: %d writes, %d reads", writes, reads)
 	}
-	res, info := porcupine.CheckOperationsVerbose(jobRegisterModel, history, 60*time.Second)
+	res, info := porcupine.CheckOperationsVerbose(jobRegisterModel, history, 120*time.Second)
 	if res != porcupine.Ok {
 		path := t.TempDir() + "/history.html"
 		if err := porcupine.VisualizePath(jobRegisterModel, info, path); err == nil {
