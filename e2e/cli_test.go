@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the CLI tests")
+
+// devAgent starts the built binary as `mk agent -dev` on free ports and
+// returns its API address.
+func devAgent(t *testing.T) string {
+	t.Helper()
+	bin := testutil.MkBinary(t)
+	dir := t.TempDir()
+	http, raft, serf := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	conf := filepath.Join(dir, "ports.hcl")
+	src := fmt.Sprintf("ports {\n  http = %d\n  raft = %d\n  serf = %d\n}\n", http, raft, serf)
+	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "agent", "-dev", "-name", "dev-1", "-config", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		logf.Close()
+	})
+	addr := fmt.Sprintf("http://127.0.0.1:%d", http)
+	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("agent exited (%v):\n%s", err, log)
+		default:
+		}
+		out, _, code := runMk(t, addr, "job", "status")
+		return code == 0, fmt.Errorf("job status: %s", out)
+	})
+	return addr
+}
+
+// runMk runs the built binary with -address and returns stdout, stderr
+// and the exit code.
+func runMk(t *testing.T, addr string, args ...string) (string, string, int) {
+	t.Helper()
+	full := args
+	if addr != "" && len(args) >= 2 {
+		// -address goes after the subcommand, as a user writes it.
+		n := 2
+		if args[0] == "operator" {
+			n = 3
+		}
+		if args[0] == "version" {
+			n = 1
+		}
+		full = append(append(append([]string{}, args[:n]...), "-address", addr), args[n:]...)
+	}
+	cmd := exec.Command(testutil.MkBinary(t), full...)
+	cmd.Dir = "../jobspecs/examples"
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`), "<TIME>"},
+	{regexp.MustCompile(`index \d+`), "index <N>"},
+	{regexp.MustCompile(`Index: \d+`), "Index: <N>"},
+	{regexp.MustCompile(`check-index \d+`), "check-index <N>"},
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:<PORT>"},
+	{regexp.MustCompile(`\s+\d{2,5}\s+alive`), " <PORT> alive"},
+	{regexp.MustCompile(`"(SubmitTime|CreateIndex|ModifyIndex|JobModifyIndex)": \d+`), `"$1": <N>`},
+	{regexp.MustCompile(`mk v(\S+) \(\w+\)`), "mk v$1 (<COMMIT>)"},
+}
+
+func normalize(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
+
+// TestCLIGolden runs a session of the built binary against `mk agent -dev`
+// and compares each command's output and exit code with golden files.
+func TestCLIGolden(t *testing.T) {
+	addr := devAgent(t)
+	snap := filepath.Join(t.TempDir(), "state.snap")
+	steps := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"status_empty", []string{"job", "status"}, 0},
+		{"plan_new", []string{"job", "plan", "hello-exec.hcl"}, 1},
+		{"run", []string{"job", "run", "hello-exec.hcl"}, 0},
+		{"run_again", []string{"job", "run", "-detach", "hello-exec.hcl"}, 0},
+		{"plan_unchanged", []string{"job", "plan", "hello-exec.hcl"}, 0},
+		{"run_vars", []string{"job", "run", "-detach", "-var", "replicas=3", "variables.hcl"}, 0},
+		{"plan_vars_changed", []string{"job", "plan", "-var", "replicas=5", "variables.hcl"}, 1},
+		{"run_vars_changed", []string{"job", "run", "-detach", "-var", "replicas=5", "variables.hcl"}, 0},
+		{"status_list", []string{"job", "status"}, 0},
+		{"status_one", []string{"job", "status", "api"}, 0},
+		{"history", []string{"job", "history", "api"}, 0},
+		{"stale_check_index", []string{"job", "run", "-check-index", "1", "hello-exec.hcl"}, 1},
+		{"bad_file", []string{"job", "run", "testdata-missing.hcl"}, 1},
+		{"inspect", []string{"job", "inspect", "hello"}, 0},
+		{"snapshot_save", []string{"operator", "snapshot", "save", snap}, 0},
+		{"stop", []string{"job", "stop", "hello"}, 0},
+		{"status_stopped", []string{"job", "status", "hello"}, 0},
+		{"stop_purge", []string{"job", "stop", "-purge", "hello"}, 0},
+		{"status_purged", []string{"job", "status", "hello"}, 1},
+		{"snapshot_restore", []string{"operator", "snapshot", "restore", snap}, 0},
+		{"status_restored", []string{"job", "status", "hello"}, 0},
+		{"members", []string{"server", "members"}, 0},
+		{"version", []string{"version"}, 0},
+		{"peers", []string{"operator", "raft", "list-peers"}, 0},
+	}
+	for _, st := range steps {
+		stdout, stderr, code := runMk(t, addr, st.args...)
+		got := fmt.Sprintf("$ mk %s\n%s%s[exit %d]\n", strings.Join(st.args, " "), stdout, stderr, code)
+		got = normalize(strings.ReplaceAll(got, snap, "<SNAPSHOT>"))
+		path := filepath.Join("testdata", "cli", st.name+".golden")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v (run with -update to create)", st.name, err)
+		}
+		if got != string(want) {
+			t.Errorf("%s: output differs from %s\n--- got\n%s--- want\n%s", st.name, path, got, want)
+		}
+		if code != st.code {
+			t.Errorf("%s: exit %d, want %d", st.name, code, st.code)
+		}
+	}
+}
+
+// TestCLIParseErrors: a bad job file fails before any request, with one
+// line naming file:line:col, and a non-zero exit.
+func TestCLIParseErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hcl")
+	src := "job \"web\" {\n  group \"g\" {\n    count = \"three\"\n  }\n}\n"
+	if err := os.WriteFile(bad, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No agent: the parse error must come first.
+	stdout, stderr, code := runMk(t, "http://127.0.0.1:1", "job", "run", bad)
+	want := bad + ":3:13: count: expected a number, got string\n"
+	if code != 1 || stdout != "" || !strings.HasPrefix(strings.TrimPrefix(stderr, "Error: "), want) {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q\nwant %q", code, stdout, stderr, want)
+	}
+}
