@@ -95,22 +95,27 @@ func profileAgents(t *testing.T, c *testutil.ProcessCluster, d time.Duration) {
 		wg.Add(1)
 		go func(a *testutil.Agent, role string) {
 			defer wg.Done()
-			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), int(d.Seconds()))
-			resp, err := http.Get(url)
-			if err != nil {
-				fmt.Printf("profile %s: %v\n", a.Name, err)
-				return
-			}
-			defer resp.Body.Close()
-			path := filepath.Join(dir, a.Name+"-"+role+".prof")
-			f, err := os.Create(path)
-			if err != nil {
-				return
-			}
-			defer f.Close()
-			_, _ = io.Copy(f, resp.Body)
-			fmt.Printf("cpu profile of %s (%s) in %s\n", a.Name, role, path)
+			cpu := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), int(d.Seconds()))
+			saveProfile(cpu, filepath.Join(dir, a.Name+"-"+role+".cpu.prof"))
+			saveProfile(a.Addr()+"/debug/pprof/allocs", filepath.Join(dir, a.Name+"-"+role+".allocs.prof"))
 		}(a, role)
 	}
 	wg.Wait()
+}
+
+// saveProfile fetches a pprof profile from url into path.
+func saveProfile(url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		fmt.Printf("profile %s: %v\n", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+	fmt.Printf("profile in %s\n", path)
 }

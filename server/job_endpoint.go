@@ -86,13 +86,13 @@ func (s *Server) PlanJob(job *structs.Job) (*structs.JobPlan, error) {
 func diffObjects(current, desired *structs.JobObjects) []*structs.ObjectDiff {
 	type key struct{ kind, id string }
 	have := map[key]structs.Object{}
-	current.Each(func(kind string, o structs.Object) { have[key{kind, o.Meta().ID}] = o })
+	current.Each(func(kind string, o structs.Object) { have[key{kind, o.Metadata().ID}] = o })
 	var out []*structs.ObjectDiff
 	seen := map[key]bool{}
 	desired.Each(func(kind string, o structs.Object) {
-		k := key{kind, o.Meta().ID}
+		k := key{kind, o.Metadata().ID}
 		seen[k] = true
-		d := &structs.ObjectDiff{Kind: kind, ID: o.Meta().ID, Type: structs.DiffAdded}
+		d := &structs.ObjectDiff{Kind: kind, ID: o.Metadata().ID, Type: structs.DiffAdded}
 		if old, ok := have[k]; ok {
 			d.Fields = structs.Diff(old, o)
 			d.Type = structs.DiffEdited

@@ -110,8 +110,11 @@ func (s *Server) setupRaft() error {
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.layer,
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  c.Logger.Named("raft-net"),
+		// Synchronous replication: each AppendEntries carries all that queued
+		// since the last, which batched better here than pipelining (raft#541).
+		MaxRPCsInFlight: 1,
+		Timeout:         10 * time.Second,
+		Logger:          c.Logger.Named("raft-net"),
 	})
 	s.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {

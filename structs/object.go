@@ -24,13 +24,13 @@ type ObjectMeta struct {
 	ModifyIndex uint64
 }
 
-// Meta returns the object's metadata; it lets generic code reach the
+// Metadata returns the object's metadata; it lets generic code reach the
 // embedded struct through the Object interface.
-func (m *ObjectMeta) Meta() *ObjectMeta { return m }
+func (m *ObjectMeta) Metadata() *ObjectMeta { return m }
 
 // Object is implemented by every stored object through ObjectMeta.
 type Object interface {
-	Meta() *ObjectMeta
+	Metadata() *ObjectMeta
 }
 
 // NamespaceOrDefault returns ns, or the default namespace when ns is empty.

@@ -40,7 +40,7 @@ func listObjects[T jobOwned](h *HTTPServer, table string) handlerFunc {
 			}
 			out := make([]T, 0, len(all))
 			for _, o := range all {
-				if job == "" || o.Meta().Labels[structs.LabelJob] == job {
+				if job == "" || o.Metadata().Labels[structs.LabelJob] == job {
 					out = append(out, o)
 				}
 			}

@@ -70,7 +70,9 @@ func (t *WriteTxn) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*st
 	if err := putJobVersion(txn, job); err != nil {
 		return nil, err
 	}
-	if err := replaceJobObjects(txn, job, req.Objects); err != nil {
+	// A new or stopped job has no objects: no stale ones to look for.
+	hasObjects := existing != nil && !existing.Stop
+	if err := replaceJobObjects(txn, job, req.Objects, hasObjects); err != nil {
 		return nil, err
 	}
 	return &structs.JobRegisterResponse{Index: index, JobModifyIndex: index, Version: job.Version}, nil
@@ -87,7 +89,7 @@ func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest
 	if existing == nil {
 		return structs.NotFoundError("job", req.JobID)
 	}
-	if err := replaceJobObjects(txn, existing, nil); err != nil {
+	if err := replaceJobObjects(txn, existing, nil, true); err != nil {
 		return err
 	}
 	if req.Purge {
@@ -163,7 +165,7 @@ func (s *StateStore) JobVersions(ws memdb.WatchSet, namespace, id string) ([]*st
 }
 
 func jobVersions(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) ([]*structs.Job, error) {
-	it, err := txn.Get(TableJobVersions, IndexID+"_prefix", namespace, id)
+	it, err := txn.Get(TableJobVersions, IndexID+"_prefix", namespace, id, "")
 	if err != nil {
 		return nil, fmt.Errorf("job versions %q: %w", id, err)
 	}

@@ -12,10 +12,10 @@ import (
 const AllNamespaces = "*"
 
 // replaceJobObjects makes the stored objects of a job equal to objs (nil:
-// none). Objects that keep their ID keep their CreateIndex. Replica sets of
+// none); scanStale says whether the job may have objects to delete. Objects that keep their ID keep their CreateIndex. Replica sets of
 // older versions stay while the job runs: they are the history a rollout
 // scales down and a rollback returns to.
-func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) error {
+func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects, scanStale bool) error {
 	keep := map[string]map[string]bool{}
 	if objs != nil {
 		var err error
@@ -27,12 +27,15 @@ func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects
 			if keep[table] == nil {
 				keep[table] = map[string]bool{}
 			}
-			keep[table][obj.Meta().ID] = true
+			keep[table][obj.Metadata().ID] = true
 			err = upsertObject(txn, table, job, obj)
 		})
 		if err != nil {
 			return err
 		}
+	}
+	if !scanStale {
+		return nil
 	}
 	for kind, table := range objectTables {
 		if kind == structs.KindReplicaSet && objs != nil {
@@ -43,7 +46,7 @@ func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects
 			return err
 		}
 		for _, obj := range existing {
-			if !keep[table][obj.Meta().ID] {
+			if !keep[table][obj.Metadata().ID] {
 				if err := txn.remove(table, obj); err != nil {
 					return err
 				}
@@ -65,7 +68,7 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 		if err != nil {
 			return
 		}
-		m := obj.Meta()
+		m := obj.Metadata()
 		if m.Namespace != job.Namespace {
 			err = fmt.Errorf("%w: %s %q is in namespace %q, its job in %q", structs.ErrBadRequest, kind, m.ID, m.Namespace, job.Namespace)
 			return
@@ -86,14 +89,14 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 // upsertObject writes one object of a job; checkObjects has vetted it.
 // An object that keeps its ID keeps its CreateIndex.
 func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object) error {
-	m := obj.Meta()
+	m := obj.Metadata()
 	raw, err := txn.txn.First(table, IndexID, m.Namespace, m.ID)
 	if err != nil {
 		return fmt.Errorf("%w: lookup %s %q: %v", ErrWriteFailed, table, m.ID, err)
 	}
 	m.CreateIndex = txn.index
 	if raw != nil {
-		m.CreateIndex = raw.(structs.Object).Meta().CreateIndex
+		m.CreateIndex = raw.(structs.Object).Metadata().CreateIndex
 	}
 	m.ModifyIndex = txn.index
 	setJobVersion(obj, job.Version)

@@ -69,36 +69,23 @@ func schema() *memdb.DBSchema {
 		TableIndex: {
 			Name: TableIndex,
 			Indexes: map[string]*memdb.IndexSchema{
-				IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+				IndexID: {Name: IndexID, Unique: true, Indexer: byIndexKey},
 			},
 		},
 		TableJobs: namespacedTable(TableJobs),
 		TableJobVersions: {
 			Name: TableJobVersions,
 			Indexes: map[string]*memdb.IndexSchema{
-				IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-					&memdb.StringFieldIndex{Field: "Namespace"},
-					&memdb.StringFieldIndex{Field: "ID"},
-					&memdb.UintFieldIndex{Field: "Version"},
-				}}},
+				IndexID: {Name: IndexID, Unique: true, Indexer: byVersion},
 			},
 		},
 	}}
 	for _, name := range objectTables {
 		t := namespacedTable(name)
-		t.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-			&memdb.StringFieldIndex{Field: "Namespace"},
-			&memdb.StringFieldIndex{Field: "JobID"},
-		}}}
+		t.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 		s.Tables[name] = t
 	}
-	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{
-		Name: IndexOwner, AllowMissing: true,
-		Indexer: &memdb.CompoundIndex{AllowMissing: true, Indexes: []memdb.Indexer{
-			&memdb.StringFieldIndex{Field: "Namespace"},
-			&memdb.StringFieldIndex{Field: "DeploymentID"},
-		}},
-	}
+	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byOwner}
 	return s
 }
 
@@ -109,10 +96,7 @@ func namespacedTable(name string) *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: name,
 		Indexes: map[string]*memdb.IndexSchema{
-			IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-				&memdb.StringFieldIndex{Field: "Namespace"},
-				&memdb.StringFieldIndex{Field: "ID"},
-			}}},
+			IndexID: {Name: IndexID, Unique: true, Indexer: byNamespaceID},
 		},
 	}
 }

@@ -1,0 +1,114 @@
+package state
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// keyIndexer is a memdb index over a tuple of strings taken from an object
+// by a typed function, so no index reads fields by reflection (memdb's
+// StringFieldIndex does, and the register benchmark's profile showed it).
+// Each component is terminated by a NUL, as memdb's compound indexes do; a
+// prefix query leaves the last given component open.
+type keyIndexer struct {
+	// key returns the components of obj's key, or false when obj has none.
+	key func(obj any) ([]string, bool)
+	// arity is the number of components of a full key.
+	arity int
+}
+
+func encodeKey(parts []string, openLast bool) []byte {
+	var b strings.Builder
+	for i, p := range parts {
+		b.WriteString(p)
+		if !openLast || i < len(parts)-1 {
+			b.WriteByte(0)
+		}
+	}
+	return []byte(b.String())
+}
+
+// FromObject implements memdb.SingleIndexer.
+func (k *keyIndexer) FromObject(obj any) (bool, []byte, error) {
+	parts, ok := k.key(obj)
+	if !ok {
+		return false, nil, nil
+	}
+	return true, encodeKey(parts, false), nil
+}
+
+// FromArgs implements memdb.Indexer: every component must be given.
+func (k *keyIndexer) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != k.arity {
+		return nil, fmt.Errorf("index needs %d arguments, got %d", k.arity, len(args))
+	}
+	parts, err := argStrings(args)
+	if err != nil {
+		return nil, err
+	}
+	return encodeKey(parts, false), nil
+}
+
+// PrefixFromArgs implements memdb.PrefixIndexer.
+func (k *keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
+	if len(args) == 0 || len(args) > k.arity {
+		return nil, fmt.Errorf("prefix needs 1 to %d arguments, got %d", k.arity, len(args))
+	}
+	parts, err := argStrings(args)
+	if err != nil {
+		return nil, err
+	}
+	return encodeKey(parts, true), nil
+}
+
+func argStrings(args []any) ([]string, error) {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = v
+		case uint64:
+			out[i] = versionKey(v)
+		default:
+			return nil, fmt.Errorf("index argument %d is %T, want a string", i, a)
+		}
+	}
+	return out, nil
+}
+
+// versionKey encodes a version so keys sort numerically.
+func versionKey(v uint64) string {
+	s := strconv.FormatUint(v, 10)
+	return strings.Repeat("0", 20-len(s)) + s
+}
+
+// Indexers of the schema.
+var (
+	// byNamespaceID keys every stored object by (namespace, ID).
+	byNamespaceID = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
+		m := obj.(structs.Object).Metadata()
+		return []string{m.Namespace, m.ID}, true
+	}}
+	// byVersion keys job versions by (namespace, ID, version).
+	byVersion = &keyIndexer{arity: 3, key: func(obj any) ([]string, bool) {
+		j := obj.(*structs.Job)
+		return []string{j.Namespace, j.ID, versionKey(j.Version)}, true
+	}}
+	// byJob keys derived objects by (namespace, job ID).
+	byJob = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
+		id := jobIDOf(obj)
+		return []string{obj.(structs.Object).Metadata().Namespace, id}, id != ""
+	}}
+	// byOwner keys replica sets by (namespace, deployment ID).
+	byOwner = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
+		rs := obj.(*structs.ReplicaSet)
+		return []string{rs.Namespace, rs.DeploymentID}, rs.DeploymentID != ""
+	}}
+	// byIndexKey keys the index table by table name.
+	byIndexKey = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+		return []string{obj.(*IndexEntry).Key}, true
+	}}
+)
