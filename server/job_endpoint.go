@@ -33,6 +33,11 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	}
 	// Chosen here, before proposing: the FSM never reads the clock.
 	job.SubmitTime = time.Now().UnixNano()
+	// The log carries each group once: the FSM points a replica set's
+	// template back at its group of the job.
+	for _, rs := range objs.ReplicaSets {
+		rs.Template = nil
+	}
 	req := &structs.JobRegisterRequest{Job: job, Objects: objs, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}
 	resp, _, err := s.raftApply(structs.JobRegisterRequestType, req)
 	if err != nil {

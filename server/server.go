@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/hashicorp/serf/serf"
+	"go.etcd.io/bbolt"
 
 	"github.com/mk-orchestrator/mk/server/fsm"
 	"github.com/mk-orchestrator/mk/server/state"
@@ -116,7 +117,19 @@ func (s *Server) setupRaft() error {
 		Timeout:         10 * time.Second,
 		Logger:          c.Logger.Named("raft-net"),
 	})
-	s.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	s.boltStore, err = raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(raftDir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout: 5 * time.Second,
+			// Reserve address space up front so the growing log does not
+			// remap (and stall every write) as often.
+			InitialMmapSize: 256 << 20,
+			// The freelist is rebuilt on open instead of written with
+			// every commit: less to write per append.
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("open raft store: %w", err)
 	}

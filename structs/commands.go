@@ -63,14 +63,20 @@ type JobRegisterResponse struct {
 
 // msgpackHandle is shared: codec handles are safe for concurrent use once
 // configured.
-var msgpackHandle = func() *codec.MsgpackHandle {
+var msgpackHandle = newMsgpackHandle(false)
+
+// canonicalHandle sorts map keys, so equal states encode to equal bytes;
+// snapshots use it (state hashes compare them), log entries need not pay
+// for the sort.
+var canonicalHandle = newMsgpackHandle(true)
+
+func newMsgpackHandle(canonical bool) *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.RawToString = true
 	h.WriteExt = true
-	// Canonical sorts map keys, so equal states encode to equal bytes.
-	h.Canonical = true
+	h.Canonical = canonical
 	return h
-}()
+}
 
 // Encode serializes a command as its type byte followed by msgpack.
 func Encode(t MessageType, msg any) ([]byte, error) {
@@ -87,10 +93,9 @@ func Decode(buf []byte, out any) error {
 	return codec.NewDecoderBytes(buf, msgpackHandle).Decode(out)
 }
 
-// EncodeValue writes one msgpack value to an encoder stream; used by
-// snapshots.
+// NewEncoder returns a canonical msgpack encoder; used by snapshots.
 func NewEncoder(w interface{ Write([]byte) (int, error) }) *codec.Encoder {
-	return codec.NewEncoder(w, msgpackHandle)
+	return codec.NewEncoder(w, canonicalHandle)
 }
 
 // NewDecoder reads msgpack values from a stream; used by snapshot restore.

@@ -53,6 +53,13 @@ func (t *WriteTxn) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*st
 				structs.ErrIndexConflict, job.ID, cur, req.JobModifyIndex)
 		}
 	}
+	if req.Objects != nil {
+		for _, rs := range req.Objects.ReplicaSets {
+			if rs.Template == nil {
+				rs.Template = job.LookupGroup(rs.Group)
+			}
+		}
+	}
 	if err := checkObjects(txn, job, req.Objects); err != nil {
 		return nil, err
 	}

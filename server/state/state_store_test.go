@@ -314,3 +314,19 @@ func dumpTable(t *testing.T, s *StateStore, table string) []any {
 	}
 	return out
 }
+
+// TestReplicaSetTemplateFromJob: the log carries a replica set without its
+// template; the store points it at the job's group.
+func TestReplicaSetTemplateFromJob(t *testing.T) {
+	s := newStore(t)
+	req := registerReq(t, testJob("web", 2))
+	req.Objects.ReplicaSets[0].Template = nil
+	if _, err := s.UpsertJob(10, req); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := s.ObjectsByJob(nil, "default", "web")
+	tmpl := objs.ReplicaSets[0].Template
+	if tmpl == nil || tmpl.Name != "web" || len(tmpl.Tasks) != 1 {
+		t.Fatalf("replica set template = %+v", tmpl)
+	}
+}
