@@ -2,8 +2,8 @@ package command
 
 import (
 	"os"
-	"runtime/debug"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 

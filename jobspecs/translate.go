@@ -85,7 +85,8 @@ func replicaSetFor(job *structs.Job, g *structs.TaskGroup, groupID string, label
 		TemplateHash: hash,
 		Replicas:     g.Count,
 		Selector:     copyLabels(labels),
-		Template:     structs.Copy(g),
+		// Shared with the job, not copied: stored objects are immutable.
+		Template: g,
 	}, nil
 }
 

@@ -157,6 +157,7 @@ func (s *Server) raftConfig() *raft.Config {
 	rc.Logger = s.config.Logger.Named("raft")
 	rc.NotifyCh = s.leaderNotifyCh
 	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
 	rc.SnapshotThreshold = s.config.SnapshotThreshold
 	m := s.config.RaftMultiplier
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * m) }

@@ -207,9 +207,15 @@ func (h *HTTPServer) writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		code, buf = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
+	}
+	buf = append(buf, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(buf)
 }
 
 // decodeBody reads a JSON request body into out; unknown fields are errors.
