@@ -1,8 +1,6 @@
 package jobspecs
 
 import (
-	"sort"
-
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -58,11 +56,7 @@ func (d *decoder) localAttrs(blocks hcl.Blocks) (map[string]*hcl.Attribute, []st
 	for _, b := range blocks {
 		attrs, diags := b.Body.JustAttributes()
 		d.diags(diags)
-		list := make([]*hcl.Attribute, 0, len(attrs))
-		for _, a := range attrs {
-			list = append(list, a)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].Range.Start.Byte < list[j].Range.Start.Byte })
+		list := sortedAttributes(attrs)
 		for _, a := range list {
 			if prev, dup := all[a.Name]; dup {
 				d.errAt(a.NameRange, "Duplicate local value; local.%s was already defined at %s", a.Name, posString(prev.NameRange))

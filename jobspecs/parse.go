@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -124,9 +125,16 @@ func (d *decoder) parse(opts ParseOptions) *structs.Job {
 	return d.decodeJob(jobs[0])
 }
 
-// diags records the errors among HCL diagnostics, one line each, as
-// "Summary; Detail".
+// diags records the errors among HCL diagnostics.
 func (d *decoder) diags(diags hcl.Diagnostics) {
+	d.errs = append(d.errs, DiagnosticErrors(diags)...)
+}
+
+// DiagnosticErrors turns the errors among HCL diagnostics into validation
+// errors, one line each, as "file:line:col: Summary; Detail". Every HCL
+// file mk reads (job files, agent config) reports through it.
+func DiagnosticErrors(diags hcl.Diagnostics) structs.ValidationErrors {
+	var out structs.ValidationErrors
 	for _, diag := range diags {
 		if diag.Severity != hcl.DiagError {
 			continue
@@ -139,8 +147,19 @@ func (d *decoder) diags(diags hcl.Diagnostics) {
 		if diag.Subject != nil {
 			e.Pos = posString(*diag.Subject)
 		}
-		d.errs = append(d.errs, e)
+		out = append(out, e)
 	}
+	return out
+}
+
+// sortedAttributes returns attributes in the order they appear in the file.
+func sortedAttributes(attrs hcl.Attributes) []*hcl.Attribute {
+	list := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		list = append(list, a)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Range.Start.Byte < list[j].Range.Start.Byte })
+	return list
 }
 
 // errAt records an error at a source range.

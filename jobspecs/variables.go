@@ -130,11 +130,7 @@ func (d *decoder) varFile(path string, decls map[string]*variable) {
 	}
 	attrs, diags := file.Body.JustAttributes()
 	d.diags(diags)
-	list := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		list = append(list, a)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Range.Start.Byte < list[j].Range.Start.Byte })
+	list := sortedAttributes(attrs)
 	for _, a := range list {
 		v, ok := decls[a.Name]
 		if !ok {

@@ -6,12 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/server"
 )
 
@@ -108,21 +108,7 @@ func ParseConfig(filename string, src []byte) (*Config, error) {
 
 // diagError renders HCL diagnostics one per line as file:line:col: text.
 func diagError(diags hcl.Diagnostics) error {
-	var lines []string
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		msg := d.Summary
-		if d.Detail != "" {
-			msg += "; " + d.Detail
-		}
-		if d.Subject != nil {
-			msg = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
-		}
-		lines = append(lines, msg)
-	}
-	return fmt.Errorf("%s", strings.Join(lines, "\n"))
+	return jobspecs.DiagnosticErrors(diags).ErrOrNil()
 }
 
 // Merge layers o over c: every field o sets wins.
