@@ -23,7 +23,7 @@ func job(name string, count int) *structs.Job {
 	}
 }
 
-func logOf(t *testing.T, index uint64, mt structs.MessageType, msg any) *raft.Log {
+func logOf(t testing.TB, index uint64, mt structs.MessageType, msg any) *raft.Log {
 	t.Helper()
 	buf, err := structs.Encode(mt, msg)
 	if err != nil {
@@ -32,7 +32,7 @@ func logOf(t *testing.T, index uint64, mt structs.MessageType, msg any) *raft.Lo
 	return &raft.Log{Index: index, Type: raft.LogCommand, Data: buf}
 }
 
-func registerLog(t *testing.T, index uint64, j *structs.Job) *raft.Log {
+func registerLog(t testing.TB, index uint64, j *structs.Job) *raft.Log {
 	objs, err := jobspecs.Translate(j)
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +40,10 @@ func registerLog(t *testing.T, index uint64, j *structs.Job) *raft.Log {
 	return logOf(t, index, structs.JobRegisterRequestType, &structs.JobRegisterRequest{Job: j, Objects: objs})
 }
 
+func nullLogger() hclog.Logger { return hclog.NewNullLogger() }
+
 func newFSM(t *testing.T) *FSM {
-	f, err := New(hclog.NewNullLogger())
+	f, err := New(nullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
