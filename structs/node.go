@@ -1,0 +1,69 @@
+package structs
+
+// Node status values.
+const (
+	NodeStatusInit  = "initializing"
+	NodeStatusReady = "ready"
+	NodeStatusDown  = "down"
+	NodeStatusLeft  = "left"
+)
+
+// Node scheduling eligibility.
+const (
+	NodeEligible   = "eligible"
+	NodeIneligible = "ineligible"
+)
+
+// Node is a client machine that runs pods. Its ID is chosen by the client
+// once and kept in its local state, so a restarted client is the same node.
+type Node struct {
+	ObjectMeta
+	Datacenter string
+	// Address is the client's HTTP API (host:port); servers forward pod
+	// logs, exec and stats there.
+	Address string
+	Status  string
+	// Eligibility says whether the scheduler may place new pods here.
+	Eligibility string
+	// Drain moves the node's pods elsewhere; it implies ineligible.
+	Drain bool `json:",omitempty"`
+	// Resources are what the node offers to pods (after its reservation).
+	Resources *NodeResources
+	// Drivers found by fingerprinting, by name.
+	Drivers map[string]*DriverInfo `json:",omitempty"`
+	// Attributes are fingerprinted facts for constraints: kernel.name,
+	// cpu.arch, os.name, unique.hostname, ...
+	Attributes map[string]string `json:",omitempty"`
+	// PodCIDR is the node's pod subnet, allocated by the leader.
+	PodCIDR string `json:",omitempty"`
+	// StatusUpdatedAt is when Status last changed (unix nanos), chosen by
+	// the server that proposed the change.
+	StatusUpdatedAt int64
+}
+
+// NodeResources are a node's capacity.
+type NodeResources struct {
+	CPU      int // MHz
+	MemoryMB int
+	GPUs     int `json:",omitempty"`
+}
+
+// DriverInfo is a fingerprinted driver.
+type DriverInfo struct {
+	Detected bool
+	Healthy  bool
+	// HealthDescription says why a driver is unhealthy.
+	HealthDescription string            `json:",omitempty"`
+	Attributes        map[string]string `json:",omitempty"`
+}
+
+// Ready reports whether the scheduler may place pods on the node.
+func (n *Node) Ready() bool {
+	return n.Status == NodeStatusReady && n.Eligibility != NodeIneligible && !n.Drain
+}
+
+// HasDriver reports whether the node has a healthy driver.
+func (n *Node) HasDriver(name string) bool {
+	d, ok := n.Drivers[name]
+	return ok && d.Detected && d.Healthy
+}

@@ -1,0 +1,120 @@
+package structs
+
+// Pod phases.
+const (
+	PodPhasePending   = "pending"
+	PodPhaseRunning   = "running"
+	PodPhaseSucceeded = "succeeded"
+	PodPhaseFailed    = "failed"
+	PodPhaseLost      = "lost"
+)
+
+// Pod desired statuses, set by the servers.
+const (
+	PodDesiredRun  = "run"
+	PodDesiredStop = "stop"
+)
+
+// Task states within a pod.
+const (
+	TaskStatePending = "pending"
+	TaskStateRunning = "running"
+	TaskStateDead    = "dead"
+)
+
+// Owner kinds of a pod.
+const (
+	OwnerReplicaSet = "ReplicaSet"
+	OwnerJob        = "Job"
+)
+
+// Pod is one instance of a task group: its tasks share a network
+// namespace, an IP and the group's volumes.
+type Pod struct {
+	ObjectMeta
+	JobID      string
+	Group      string
+	JobVersion uint64
+	// OwnerKind and OwnerID name what keeps this pod: the replica set of a
+	// service group, or the job for batch and system groups.
+	OwnerKind string
+	OwnerID   string
+	// NodeID is where the pod is placed ("" while unplaced).
+	NodeID   string `json:",omitempty"`
+	NodeName string `json:",omitempty"`
+	// Template is the group the pod runs.
+	Template *TaskGroup
+	// Resources is the sum of the tasks' resources.
+	Resources *Resources
+
+	// DesiredStatus is what the servers want; Phase is what the client
+	// reports.
+	DesiredStatus string
+	// DesiredReason says why the servers stopped the pod.
+	DesiredReason string `json:",omitempty"`
+	Phase         string
+	// PendingReason says why an unplaced pod could not be placed.
+	PendingReason string                `json:",omitempty"`
+	IP            string                `json:",omitempty"`
+	TaskStates    map[string]*TaskState `json:",omitempty"`
+	// ReplacedBy is the ID of the pod that took this one's place.
+	ReplacedBy string `json:",omitempty"`
+
+	// CreateTime and ModifyTime are unix nanos chosen by the proposer.
+	CreateTime int64
+	ModifyTime int64
+	// ClientModifyIndex is the Raft index of the client's last status
+	// report.
+	ClientModifyIndex uint64 `json:",omitempty"`
+}
+
+// TaskState is a task's state as its client reports it.
+type TaskState struct {
+	State      string
+	Failed     bool `json:",omitempty"`
+	Restarts   int
+	ExitCode   int          `json:",omitempty"`
+	Signal     int          `json:",omitempty"`
+	PID        int          `json:",omitempty"`
+	StartedAt  int64        `json:",omitempty"`
+	FinishedAt int64        `json:",omitempty"`
+	Events     []*TaskEvent `json:",omitempty"`
+}
+
+// TaskEvent is one thing that happened to a task.
+type TaskEvent struct {
+	Type     string
+	Message  string `json:",omitempty"`
+	Time     int64
+	ExitCode int `json:",omitempty"`
+	Signal   int `json:",omitempty"`
+}
+
+// Terminal reports whether the pod's phase is final.
+func (p *Pod) Terminal() bool {
+	switch p.Phase {
+	case PodPhaseSucceeded, PodPhaseFailed, PodPhaseLost:
+		return true
+	}
+	return false
+}
+
+// Active reports whether the pod holds resources on its node: placed, and
+// neither stopped nor finished.
+func (p *Pod) Active() bool {
+	return p.NodeID != "" && p.DesiredStatus == PodDesiredRun && !p.Terminal()
+}
+
+// GroupResources sums the resources of a group's tasks.
+func GroupResources(g *TaskGroup) *Resources {
+	total := &Resources{}
+	for _, t := range g.Tasks {
+		if t.Resources == nil {
+			continue
+		}
+		total.CPU += t.Resources.CPU
+		total.MemoryMB += t.Resources.MemoryMB
+		total.GPUs += t.Resources.GPUs
+	}
+	return total
+}
