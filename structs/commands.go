@@ -14,8 +14,14 @@ import (
 type MessageType uint8
 
 const (
-	JobRegisterRequestType   MessageType = 0
-	JobDeregisterRequestType MessageType = 1
+	JobRegisterRequestType    MessageType = 0
+	JobDeregisterRequestType  MessageType = 1
+	NodeRegisterRequestType   MessageType = 2
+	NodeStatusRequestType     MessageType = 3
+	NodeSchedulingRequestType MessageType = 4
+	PodsUpsertRequestType     MessageType = 5
+	PodStatusRequestType      MessageType = 6
+	PodsDeleteRequestType     MessageType = 7
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -28,6 +34,18 @@ func (t MessageType) String() string {
 		return "JobRegister"
 	case JobDeregisterRequestType:
 		return "JobDeregister"
+	case NodeRegisterRequestType:
+		return "NodeRegister"
+	case NodeStatusRequestType:
+		return "NodeStatus"
+	case NodeSchedulingRequestType:
+		return "NodeScheduling"
+	case PodsUpsertRequestType:
+		return "PodsUpsert"
+	case PodStatusRequestType:
+		return "PodStatus"
+	case PodsDeleteRequestType:
+		return "PodsDelete"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -52,6 +70,54 @@ type JobDeregisterRequest struct {
 	Purge     bool
 	// SubmitTime is the time of the stop, chosen before proposing.
 	SubmitTime int64
+}
+
+// NodeRegisterRequest registers a node or refreshes its fingerprint.
+type NodeRegisterRequest struct {
+	Node *Node
+}
+
+// NodeStatusRequest changes a node's status; UpdatedAt is chosen by the
+// proposer.
+type NodeStatusRequest struct {
+	NodeID    string
+	Status    string
+	UpdatedAt int64
+}
+
+// NodeSchedulingRequest changes a node's drain and eligibility.
+type NodeSchedulingRequest struct {
+	NodeID      string
+	Drain       *bool  `json:",omitempty"`
+	Eligibility string `json:",omitempty"`
+}
+
+// PodsUpsertRequest writes the servers' side of pods: new pods, placements
+// (a plan), stops, lost marks. What clients report is kept.
+type PodsUpsertRequest struct {
+	Pods []*Pod
+}
+
+// PodStatusUpdate is a client's report on one of its pods.
+type PodStatusUpdate struct {
+	Namespace  string
+	PodID      string
+	Phase      string
+	IP         string                `json:",omitempty"`
+	TaskStates map[string]*TaskState `json:",omitempty"`
+}
+
+// PodStatusRequest is a batch of pod reports from one node.
+type PodStatusRequest struct {
+	NodeID  string
+	Updates []*PodStatusUpdate
+	// UpdatedAt is the time of the report, chosen by the proposer.
+	UpdatedAt int64
+}
+
+// PodsDeleteRequest deletes terminal pods (garbage collection).
+type PodsDeleteRequest struct {
+	Pods []NamespacedID
 }
 
 // JobRegisterResponse is what the FSM returns for a register.

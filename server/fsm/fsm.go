@@ -113,6 +113,23 @@ func (f *FSM) applyLog(txn *state.WriteTxn, log *raft.Log) any {
 		return applyJobRegister(txn, buf, log.Index)
 	case structs.JobDeregisterRequestType:
 		return applyJobDeregister(txn, buf, log.Index)
+	case structs.NodeRegisterRequestType:
+		return apply(buf, log.Index, func(r *structs.NodeRegisterRequest) error {
+			if r.Node == nil || r.Node.ID == "" {
+				return fmt.Errorf("%w: node register without a node ID", structs.ErrBadRequest)
+			}
+			return txn.UpsertNode(log.Index, r.Node)
+		})
+	case structs.NodeStatusRequestType:
+		return apply(buf, log.Index, func(r *structs.NodeStatusRequest) error { return txn.UpdateNodeStatus(log.Index, r) })
+	case structs.NodeSchedulingRequestType:
+		return apply(buf, log.Index, func(r *structs.NodeSchedulingRequest) error { return txn.UpdateNodeScheduling(log.Index, r) })
+	case structs.PodsUpsertRequestType:
+		return apply(buf, log.Index, func(r *structs.PodsUpsertRequest) error { return txn.UpsertPods(log.Index, r.Pods) })
+	case structs.PodStatusRequestType:
+		return apply(buf, log.Index, func(r *structs.PodStatusRequest) error { return txn.UpdatePodStatus(log.Index, r) })
+	case structs.PodsDeleteRequestType:
+		return apply(buf, log.Index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(log.Index, r.Pods) })
 	}
 	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
 		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", log.Index)
@@ -136,6 +153,19 @@ func applyJobRegister(txn *state.WriteTxn, buf []byte, index uint64) any {
 		return err
 	}
 	return resp
+}
+
+// apply decodes a command of type T and applies it with fn; the response
+// is the entry's index or the error.
+func apply[T any](buf []byte, index uint64, fn func(*T) error) any {
+	req := new(T)
+	if err := structs.Decode(buf, req); err != nil {
+		return fmt.Errorf("decode %T at %d: %w", req, index, err)
+	}
+	if err := fn(req); err != nil {
+		return err
+	}
+	return index
 }
 
 func applyJobDeregister(txn *state.WriteTxn, buf []byte, index uint64) any {

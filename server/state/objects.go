@@ -124,6 +124,8 @@ func jobIDOf(raw any) string {
 		return o.JobID
 	case *structs.Ingress:
 		return o.JobID
+	case *structs.Pod:
+		return o.JobID
 	}
 	return ""
 }

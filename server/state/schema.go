@@ -18,6 +18,8 @@ const (
 	TableServices    = "services"
 	TableAutoscalers = "autoscalers"
 	TableIngresses   = "ingresses"
+	TableNodes       = "nodes"
+	TablePods        = "pods"
 )
 
 // Index names.
@@ -25,6 +27,7 @@ const (
 	IndexID    = "id"
 	IndexJob   = "job"
 	IndexOwner = "owner"
+	IndexNode  = "node"
 )
 
 // IndexEntry records the Raft index of a table's last write.
@@ -44,6 +47,8 @@ var tableTypes = map[string]func() any{
 	TableServices:    func() any { return new(structs.Service) },
 	TableAutoscalers: func() any { return new(structs.Autoscaler) },
 	TableIngresses:   func() any { return new(structs.Ingress) },
+	TableNodes:       func() any { return new(structs.Node) },
+	TablePods:        func() any { return new(structs.Pod) },
 }
 
 // objectTables are the tables of objects derived from jobs, by kind.
@@ -86,6 +91,13 @@ func schema() *memdb.DBSchema {
 		s.Tables[name] = t
 	}
 	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byOwner}
+	// Nodes are cluster-wide: their namespace is always empty.
+	s.Tables[TableNodes] = namespacedTable(TableNodes)
+	pods := namespacedTable(TablePods)
+	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
+	pods.Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byPodOwner}
+	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
+	s.Tables[TablePods] = pods
 	return s
 }
 

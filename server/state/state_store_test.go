@@ -268,6 +268,20 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if _, err := s.UpsertJob(11, registerReq(t, job)); err != nil {
 		t.Fatal(err)
 	}
+	txn := s.WriteTxn()
+	node := &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "node-1"}, Status: structs.NodeStatusReady,
+		Resources: &structs.NodeResources{CPU: 4000, MemoryMB: 8192}, Drivers: map[string]*structs.DriverInfo{"exec": {Detected: true, Healthy: true}}}
+	if err := txn.UpsertNode(12, node); err != nil {
+		t.Fatal(err)
+	}
+	pod := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Name: "web-web-0", Namespace: "default"}, JobID: "web",
+		Group: "web", OwnerKind: structs.OwnerReplicaSet, OwnerID: "rs", NodeID: "n1", DesiredStatus: structs.PodDesiredRun}
+	if err := txn.UpsertPods(12, []*structs.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	for name := range schema().Tables {
 		if n := countRows(t, s, name); n == 0 {
 			t.Fatalf("fixture leaves table %q empty; add a row so the round trip covers it", name)

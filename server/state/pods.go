@@ -1,0 +1,138 @@
+package state
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// UpsertPods writes the servers' side of pods. For a pod that exists, what
+// its client reported (phase, task states, IP) is kept, except that the
+// servers may declare a pod lost.
+func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
+	t.at(index)
+	for _, p := range pods {
+		existing, err := podByID(t.txn, nil, p.Namespace, p.ID)
+		if err != nil {
+			return err
+		}
+		p.CreateIndex = index
+		if existing != nil {
+			p.CreateIndex = existing.CreateIndex
+			p.ClientModifyIndex = existing.ClientModifyIndex
+			p.TaskStates, p.IP = existing.TaskStates, existing.IP
+			if p.Phase != structs.PodPhaseLost {
+				p.Phase = existing.Phase
+			}
+		}
+		if p.Phase == "" {
+			p.Phase = structs.PodPhasePending
+		}
+		p.ModifyIndex = index
+		if err := t.upsert(TablePods, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdatePodStatus records a node's reports on its pods. Reports on pods
+// that are gone or placed elsewhere are dropped: they come from a client
+// that has not caught up.
+func (t *WriteTxn) UpdatePodStatus(index uint64, req *structs.PodStatusRequest) error {
+	t.at(index)
+	for _, u := range req.Updates {
+		existing, err := podByID(t.txn, nil, u.Namespace, u.PodID)
+		if err != nil {
+			return err
+		}
+		if existing == nil || existing.NodeID != req.NodeID {
+			continue
+		}
+		p := structs.Copy(existing)
+		p.Phase, p.TaskStates = u.Phase, u.TaskStates
+		if u.IP != "" {
+			p.IP = u.IP
+		}
+		p.ModifyIndex, p.ClientModifyIndex, p.ModifyTime = index, index, req.UpdatedAt
+		if err := t.upsert(TablePods, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeletePods removes pods (garbage collection of terminal ones).
+func (t *WriteTxn) DeletePods(index uint64, ids []structs.NamespacedID) error {
+	t.at(index)
+	for _, id := range ids {
+		existing, err := podByID(t.txn, nil, id.Namespace, id.ID)
+		if err != nil {
+			return err
+		}
+		if existing != nil {
+			if err := t.remove(TablePods, existing); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PodByID returns a pod or nil.
+func (s *StateStore) PodByID(ws memdb.WatchSet, namespace, id string) (*structs.Pod, error) {
+	return podByID(s.db.Txn(false), ws, namespace, id)
+}
+
+func podByID(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) (*structs.Pod, error) {
+	watchCh, raw, err := txn.FirstWatch(TablePods, IndexID, namespace, id)
+	if err != nil {
+		return nil, fmt.Errorf("pod lookup %q: %w", id, err)
+	}
+	ws.Add(watchCh)
+	if raw == nil {
+		return nil, nil
+	}
+	return raw.(*structs.Pod), nil
+}
+
+// PodsByIDPrefix returns the pods of a namespace whose ID starts with
+// prefix, so users may give unique prefixes.
+func (s *StateStore) PodsByIDPrefix(ws memdb.WatchSet, namespace, prefix string) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).Get(TablePods, IndexID+"_prefix", namespace, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("pod prefix %q: %w", prefix, err)
+	}
+	return collect[*structs.Pod](it, ws), nil
+}
+
+// Pods lists the pods of a namespace ("" or "*": all).
+func (s *StateStore) Pods(ws memdb.WatchSet, namespace string) ([]*structs.Pod, error) {
+	return listTable[*structs.Pod](s.db.Txn(false), ws, TablePods, namespace)
+}
+
+// PodsByJob lists a job's pods.
+func (s *StateStore) PodsByJob(ws memdb.WatchSet, namespace, jobID string) ([]*structs.Pod, error) {
+	return listByJob[*structs.Pod](s.db.Txn(false), ws, TablePods, namespace, jobID)
+}
+
+// PodsByOwner lists the pods of a replica set (or of a job, for batch and
+// system groups).
+func (s *StateStore) PodsByOwner(ws memdb.WatchSet, namespace, ownerID string) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).Get(TablePods, IndexOwner, namespace, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("pods of %q: %w", ownerID, err)
+	}
+	return collect[*structs.Pod](it, ws), nil
+}
+
+// PodsByNode lists the pods placed on a node.
+func (s *StateStore) PodsByNode(ws memdb.WatchSet, nodeID string) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).Get(TablePods, IndexNode, nodeID)
+	if err != nil {
+		return nil, fmt.Errorf("pods of node %q: %w", nodeID, err)
+	}
+	return collect[*structs.Pod](it, ws), nil
+}

@@ -1,0 +1,86 @@
+package state
+
+import (
+	"testing"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+func commit(t *testing.T, s *StateStore, fn func(txn *WriteTxn) error) {
+	t.Helper()
+	txn := s.WriteTxn()
+	if err := fn(txn); err != nil {
+		txn.Abort()
+		t.Fatal(err)
+	}
+	if err := txn.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNodeReRegisterKeepsOperatorFields(t *testing.T) {
+	s := newStore(t)
+	node := func() *structs.Node {
+		return &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "a"}, Status: structs.NodeStatusReady}
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(1, node()) })
+	drain := true
+	commit(t, s, func(txn *WriteTxn) error {
+		return txn.UpdateNodeScheduling(2, &structs.NodeSchedulingRequest{NodeID: "n1", Drain: &drain})
+	})
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(3, node()) })
+	n, _ := s.NodeByID(nil, "n1")
+	if !n.Drain || n.Eligibility != structs.NodeIneligible || n.CreateIndex != 1 || n.ModifyIndex != 3 {
+		t.Fatalf("after re-register: %+v", n)
+	}
+	err := s.WriteTxn().UpdateNodeStatus(4, &structs.NodeStatusRequest{NodeID: "nope", Status: structs.NodeStatusDown})
+	if err == nil {
+		t.Fatal("status of a missing node accepted")
+	}
+}
+
+func TestPodStatusOwnership(t *testing.T) {
+	s := newStore(t)
+	pod := func() *structs.Pod {
+		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Namespace: "default"}, JobID: "web",
+			OwnerID: "rs1", NodeID: "n1", DesiredStatus: structs.PodDesiredRun}
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(1, []*structs.Pod{pod()}) })
+	report := func(node, phase string) *structs.PodStatusRequest {
+		return &structs.PodStatusRequest{NodeID: node, Updates: []*structs.PodStatusUpdate{{Namespace: "default", PodID: "p1", Phase: phase,
+			TaskStates: map[string]*structs.TaskState{"t": {State: structs.TaskStateRunning, PID: 42}}}}}
+	}
+	// A report from another node is dropped.
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpdatePodStatus(2, report("n2", structs.PodPhaseRunning)) })
+	if p, _ := s.PodByID(nil, "default", "p1"); p.Phase != structs.PodPhasePending {
+		t.Fatalf("report from the wrong node applied: %s", p.Phase)
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpdatePodStatus(3, report("n1", structs.PodPhaseRunning)) })
+	// A server-side update (say, a stop) keeps what the client reported.
+	stopped := pod()
+	stopped.DesiredStatus = structs.PodDesiredStop
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(4, []*structs.Pod{stopped}) })
+	p, _ := s.PodByID(nil, "default", "p1")
+	if p.Phase != structs.PodPhaseRunning || p.TaskStates["t"].PID != 42 || p.DesiredStatus != structs.PodDesiredStop || p.ClientModifyIndex != 3 {
+		t.Fatalf("server update lost client fields: %+v", p)
+	}
+	// The servers may declare it lost.
+	lost := pod()
+	lost.Phase = structs.PodPhaseLost
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{lost}) })
+	if p, _ := s.PodByID(nil, "default", "p1"); p.Phase != structs.PodPhaseLost {
+		t.Fatalf("phase %s, want lost", p.Phase)
+	}
+	byNode, _ := s.PodsByNode(nil, "n1")
+	byOwner, _ := s.PodsByOwner(nil, "default", "rs1")
+	byPrefix, _ := s.PodsByIDPrefix(nil, "default", "p")
+	if len(byNode) != 1 || len(byOwner) != 1 || len(byPrefix) != 1 {
+		t.Fatalf("indexes: node %d owner %d prefix %d", len(byNode), len(byOwner), len(byPrefix))
+	}
+	commit(t, s, func(txn *WriteTxn) error {
+		return txn.DeletePods(6, []structs.NamespacedID{{Namespace: "default", ID: "p1"}})
+	})
+	if p, _ := s.PodByID(nil, "default", "p1"); p != nil {
+		t.Fatal("pod not deleted")
+	}
+}
