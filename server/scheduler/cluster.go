@@ -1,0 +1,231 @@
+package scheduler
+
+import (
+	"container/heap"
+	"sort"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// nodeState is a node with what it has given out so far in one Place call:
+// the resources of its active pods plus those of earlier placements.
+type nodeState struct {
+	node *structs.Node
+	used structs.Resources
+}
+
+// cluster is the scheduler's working copy of the cluster for one Place
+// call. It reads State once, then tracks usage as pods are placed.
+type cluster struct {
+	job   *structs.Job
+	nodes []nodeState // sorted by node ID
+	// colloc counts, per group of job, the pods of that group on each node
+	// (indexed like nodes): active ones and those placed in this call.
+	colloc map[string][]int
+	// static caches the node-level checks of each group spec.
+	static map[staticKey]*staticResult
+}
+
+// staticKey identifies a group spec: its name and job version.
+type staticKey struct {
+	group   string
+	version uint64
+}
+
+// staticResult is the outcome of the checks that depend only on the node
+// and the group spec, which placements in the call do not change.
+type staticResult struct {
+	feasible []int          // node indexes that passed
+	filtered map[string]int // reason → number of nodes
+}
+
+// newCluster reads every node and its pods once. Pods in exclude are being
+// placed and do not count where they may already be recorded.
+func newCluster(st State, job *structs.Job, exclude map[string]bool) *cluster {
+	all := st.Nodes()
+	nodes := make([]nodeState, 0, len(all))
+	for _, n := range all {
+		if n != nil {
+			nodes = append(nodes, nodeState{node: n})
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].node.ID < nodes[j].node.ID })
+	cl := &cluster{
+		job:    job,
+		nodes:  nodes,
+		colloc: map[string][]int{},
+		static: map[staticKey]*staticResult{},
+	}
+	ns := structs.NamespaceOrDefault(job.Namespace)
+	for i := range nodes {
+		for _, p := range st.PodsByNode(nodes[i].node.ID) {
+			if !p.Active() || exclude[p.ID] {
+				continue
+			}
+			nodes[i].used = addResources(nodes[i].used, podAsk(p, nil))
+			if p.JobID == job.ID && structs.NamespaceOrDefault(p.Namespace) == ns {
+				cl.collocFor(p.Group)[i]++
+			}
+		}
+	}
+	return cl
+}
+
+// collocFor returns the per-node pod counts of a group of the job.
+func (cl *cluster) collocFor(group string) []int {
+	c := cl.colloc[group]
+	if c == nil {
+		c = make([]int, len(cl.nodes))
+		cl.colloc[group] = c
+	}
+	return c
+}
+
+// staticFor runs the node-level checkers for a batch's group spec, once per
+// spec and call.
+func (cl *cluster) staticFor(b *batch) *staticResult {
+	k := staticKey{group: b.key.group, version: b.key.version}
+	if r := cl.static[k]; r != nil {
+		return r
+	}
+	chain := staticCheckers(b.group)
+	r := &staticResult{filtered: map[string]int{}}
+	c := &Candidate{Job: cl.job, Group: b.group}
+	for i := range cl.nodes {
+		c.Node = cl.nodes[i].node
+		if ok, reason := runChain(chain, c); ok {
+			r.feasible = append(r.feasible, i)
+		} else {
+			r.filtered[reason]++
+		}
+	}
+	cl.static[k] = r
+	return r
+}
+
+// runChain runs checkers in order and stops at the first that fails.
+func runChain(chain []Checker, c *Candidate) (bool, string) {
+	for _, ch := range chain {
+		if ok, reason := ch.Check(c); !ok {
+			return false, reason
+		}
+	}
+	return true, ""
+}
+
+// batchRun places one batch: its dynamic checkers, its ranker and the heap
+// of nodes that can still take one of its pods.
+type batchRun struct {
+	cl       *cluster
+	b        *batch
+	colloc   []int
+	chain    []Checker
+	rank     Ranker
+	cand     Candidate
+	filtered map[string]int
+	heap     nodeHeap
+}
+
+// evaluate checks node i for one more pod of the batch and scores it.
+func (r *batchRun) evaluate(i int) (ok bool, score float64, reason string) {
+	c := &r.cand
+	c.Node = r.cl.nodes[i].node
+	c.Used = r.cl.nodes[i].used
+	c.Collocated = r.colloc[i]
+	if ok, reason := runChain(r.chain, c); !ok {
+		return false, 0, reason
+	}
+	return true, r.rank.Score(c), ""
+}
+
+// placeBatch places the pods of b one by one on the best node left.
+func (cl *cluster) placeBatch(b *batch, res *Result) {
+	st := cl.staticFor(b)
+	r := &batchRun{
+		cl:       cl,
+		b:        b,
+		colloc:   cl.collocFor(b.key.group),
+		chain:    dynamicCheckers(b.group),
+		rank:     rankerFor(cl.job, b.group),
+		cand:     Candidate{Job: cl.job, Group: b.group, Ask: b.key.ask},
+		filtered: make(map[string]int, len(st.filtered)+2),
+		heap:     nodeHeap{nodes: cl.nodes},
+	}
+	for reason, n := range st.filtered {
+		r.filtered[reason] = n
+	}
+	for _, i := range st.feasible {
+		if ok, score, reason := r.evaluate(i); ok {
+			r.heap.items = append(r.heap.items, heapItem{node: i, score: score})
+		} else {
+			r.filtered[reason]++
+		}
+	}
+	heap.Init(&r.heap)
+	summary := ""
+	for _, p := range b.pods {
+		if r.heap.Len() == 0 {
+			if summary == "" {
+				summary = summarize(len(cl.nodes), r.filtered)
+			}
+			res.Failures = append(res.Failures, Failure{PodID: p.ID, Reason: summary})
+			continue
+		}
+		i := r.heap.items[0].node
+		n := &cl.nodes[i]
+		n.used = addResources(n.used, b.key.ask)
+		r.colloc[i]++
+		res.Placements = append(res.Placements, Placement{
+			PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask,
+		})
+		if ok, score, reason := r.evaluate(i); ok {
+			r.heap.items[0].score = score
+			heap.Fix(&r.heap, 0)
+		} else {
+			heap.Pop(&r.heap)
+			r.filtered[reason]++
+		}
+	}
+}
+
+// heapItem is a feasible node and its score for the batch's next pod.
+type heapItem struct {
+	node  int
+	score float64
+}
+
+// nodeHeap orders feasible nodes best first: highest score, then lowest
+// node ID, so the choice is deterministic.
+type nodeHeap struct {
+	nodes []nodeState
+	items []heapItem
+}
+
+func (h *nodeHeap) Len() int { return len(h.items) }
+
+func (h *nodeHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return h.nodes[a.node].node.ID < h.nodes[b.node].node.ID
+}
+
+func (h *nodeHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+
+func (h *nodeHeap) Push(x any) { h.items = append(h.items, x.(heapItem)) }
+
+func (h *nodeHeap) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
+}
+
+// addResources returns a + b.
+func addResources(a, b structs.Resources) structs.Resources {
+	return structs.Resources{
+		CPU:      a.CPU + b.CPU,
+		MemoryMB: a.MemoryMB + b.MemoryMB,
+		GPUs:     a.GPUs + b.GPUs,
+	}
+}

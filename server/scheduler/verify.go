@@ -1,0 +1,62 @@
+package scheduler
+
+import (
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// VerifyPlan is the plan applier's check, as in Nomad's optimistic
+// concurrency: a plan was computed on a snapshot that other committed plans
+// may have outdated, so before committing it the leader re-checks each
+// placement against the newest state. A placement is accepted when its
+// node still exists, is ready (ready, eligible, not draining) and has room
+// for the pod beside its active pods and the placements of this plan
+// accepted before it; otherwise it is rejected and its pod goes back to the
+// scheduler. Placements are checked in order, so the result is
+// deterministic.
+//
+// Pods named by the plan do not count where state may already record them,
+// so a pod that moves is not counted twice.
+func VerifyPlan(st State, placements []Placement) (accepted, rejected []Placement) {
+	nodes := map[string]*structs.Node{}
+	for _, n := range st.Nodes() {
+		if n != nil {
+			nodes[n.ID] = n
+		}
+	}
+	inPlan := make(map[string]bool, len(placements))
+	for _, p := range placements {
+		inPlan[p.PodID] = true
+	}
+	used := map[string]structs.Resources{}
+	for _, p := range placements {
+		n := nodes[p.NodeID]
+		if n == nil || !n.Ready() {
+			rejected = append(rejected, p)
+			continue
+		}
+		u, ok := used[n.ID]
+		if !ok {
+			u = nodeUsage(st, n.ID, inPlan)
+		}
+		if fitReason(n.Resources, u, p.Resources) != "" {
+			used[n.ID] = u
+			rejected = append(rejected, p)
+			continue
+		}
+		used[n.ID] = addResources(u, p.Resources)
+		accepted = append(accepted, p)
+	}
+	return accepted, rejected
+}
+
+// nodeUsage sums the resources of the node's active pods, leaving out those
+// in exclude.
+func nodeUsage(st State, nodeID string, exclude map[string]bool) structs.Resources {
+	var u structs.Resources
+	for _, p := range st.PodsByNode(nodeID) {
+		if p.Active() && !exclude[p.ID] {
+			u = addResources(u, podAsk(p, nil))
+		}
+	}
+	return u
+}
