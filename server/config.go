@@ -39,23 +39,40 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// SnapshotThreshold is the number of log entries between snapshots.
 	SnapshotThreshold uint64
+	// HeartbeatTTL is how often clients heartbeat; a node silent for
+	// HeartbeatTTL+HeartbeatGrace is marked down. After a leader change
+	// nodes get FailoverHeartbeatGrace instead, so a failover never marks
+	// the fleet down.
+	HeartbeatTTL           time.Duration
+	HeartbeatGrace         time.Duration
+	FailoverHeartbeatGrace time.Duration
+	// PodGCAge is how long terminal pods are kept before collection.
+	PodGCAge time.Duration
+	// ReconcileInterval bounds how long the leader's controllers go
+	// without recomputing from state when nothing changes.
+	ReconcileInterval time.Duration
 	Logger            hclog.Logger
 }
 
 // DefaultConfig returns a config with mk's default ports on 127.0.0.1.
 func DefaultConfig() *Config {
 	return &Config{
-		Datacenter:        "dc1",
-		BindAddr:          "127.0.0.1",
-		HTTPPort:          6646,
-		RaftPort:          6647,
-		SerfPort:          6648,
-		BootstrapExpect:   1,
-		RetryJoinInterval: time.Second,
-		RaftMultiplier:    1,
-		ApplyTimeout:      10 * time.Second,
-		SnapshotThreshold: 8192,
-		Logger:            hclog.NewNullLogger(),
+		Datacenter:             "dc1",
+		BindAddr:               "127.0.0.1",
+		HTTPPort:               6646,
+		RaftPort:               6647,
+		SerfPort:               6648,
+		BootstrapExpect:        1,
+		RetryJoinInterval:      time.Second,
+		RaftMultiplier:         1,
+		ApplyTimeout:           10 * time.Second,
+		SnapshotThreshold:      8192,
+		HeartbeatTTL:           10 * time.Second,
+		HeartbeatGrace:         10 * time.Second,
+		FailoverHeartbeatGrace: 30 * time.Second,
+		PodGCAge:               time.Hour,
+		ReconcileInterval:      5 * time.Second,
+		Logger:                 hclog.NewNullLogger(),
 	}
 }
 

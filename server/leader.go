@@ -50,8 +50,9 @@ func (s *Server) monitorLeadership() {
 }
 
 // leaderLoop runs while this server leads: it first applies a barrier so
-// every entry of earlier terms is in the state store, then keeps Raft
-// membership in line with Serf.
+// every entry of earlier terms is in the state store, then starts the
+// node heartbeat timers and the controllers, and keeps Raft membership in
+// line with Serf.
 func (s *Server) leaderLoop(stopCh chan struct{}) {
 	for {
 		err := s.raft.Barrier(time.Minute).Error()
@@ -66,6 +67,14 @@ func (s *Server) leaderLoop(stopCh chan struct{}) {
 		}
 	}
 	s.leaderReady.Store(true)
+	s.heartbeats.start()
+	defer s.heartbeats.stop()
+	controllersDone := make(chan struct{})
+	go func() {
+		defer close(controllersDone)
+		s.controllerLoop(stopCh)
+	}()
+	defer func() { <-controllersDone }()
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {

@@ -45,6 +45,11 @@ type Server struct {
 	reconcileCh   chan struct{}
 	peerHTTPCheck func(httpAddr string) (bool, error)
 
+	heartbeats     *heartbeats
+	controllerKick chan struct{}
+	// planMu serializes the plan applier.
+	planMu sync.Mutex
+
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
 	wg           sync.WaitGroup
@@ -65,6 +70,8 @@ func NewServer(config *Config) (*Server, error) {
 		shutdownCh:     make(chan struct{}),
 	}
 	s.peerHTTPCheck = s.peerHasRaftPeers
+	s.heartbeats = newHeartbeats(s)
+	s.controllerKick = make(chan struct{}, 1)
 	var err error
 	if s.fsm, err = fsm.New(config.Logger); err != nil {
 		return nil, err

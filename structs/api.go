@@ -73,3 +73,30 @@ type AgentMember struct {
 	Status string
 	Tags   map[string]string
 }
+
+// NodeRegisterBody is the body of PUT /v1/node/register.
+type NodeRegisterBody struct {
+	Node *Node
+}
+
+// NodeRegisterResponse answers a register or a heartbeat.
+type NodeRegisterResponse struct {
+	Index uint64
+	// HeartbeatTTL is how often the client must heartbeat ("10s").
+	HeartbeatTTL string
+}
+
+// NodeDrainBody is the body of POST /v1/node/{id}/drain.
+type NodeDrainBody struct {
+	Enable bool
+}
+
+// NodeEligibilityBody is the body of POST /v1/node/{id}/eligibility.
+type NodeEligibilityBody struct {
+	Eligible bool
+}
+
+// PodStatusBody is the body of PUT /v1/node/{id}/pods/status.
+type PodStatusBody struct {
+	Updates []*PodStatusUpdate
+}

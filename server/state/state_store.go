@@ -151,3 +151,12 @@ func BlockingQuery(ctx context.Context, current func() *StateStore, minIndex uin
 		}
 	}
 }
+
+// TableWatch returns a channel closed on the next write to a table.
+func (s *StateStore) TableWatch(table string) <-chan struct{} {
+	it, err := s.db.Txn(false).Get(table, IndexID)
+	if err != nil {
+		return nil
+	}
+	return it.WatchCh()
+}

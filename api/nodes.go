@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// Nodes lists the nodes.
+func (c *Client) Nodes(q *QueryOptions) ([]*structs.Node, *QueryMeta, error) {
+	var out []*structs.Node
+	meta, err := c.get("/v1/nodes", q, &out)
+	return out, meta, err
+}
+
+// Node reads one node by ID, unique ID prefix or name.
+func (c *Client) Node(ref string, q *QueryOptions) (*structs.Node, error) {
+	var out structs.Node
+	if _, err := c.get("/v1/node/"+url.PathEscape(ref), q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RegisterNode registers a client's node.
+func (c *Client) RegisterNode(ctx context.Context, node *structs.Node) (*structs.NodeRegisterResponse, error) {
+	var out structs.NodeRegisterResponse
+	if _, err := c.do(ctx, http.MethodPut, "/v1/node/register", nil, &structs.NodeRegisterBody{Node: node}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Heartbeat tells the servers a node is alive.
+func (c *Client) Heartbeat(ctx context.Context, nodeID string) (*structs.NodeRegisterResponse, error) {
+	var out structs.NodeRegisterResponse
+	if _, err := c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(nodeID)+"/heartbeat", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// NodePods reads (or, with WaitIndex, watches) the pods placed on a node.
+func (c *Client) NodePods(ctx context.Context, nodeID string, q *QueryOptions) ([]*structs.Pod, *QueryMeta, error) {
+	var out []*structs.Pod
+	meta, err := c.do(ctx, http.MethodGet, "/v1/node/"+url.PathEscape(nodeID)+"/pods", q, nil, &out)
+	return out, meta, err
+}
+
+// UpdatePodStatus reports a batch of a node's pod states.
+func (c *Client) UpdatePodStatus(ctx context.Context, nodeID string, updates []*structs.PodStatusUpdate) error {
+	_, err := c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(nodeID)+"/pods/status", nil, &structs.PodStatusBody{Updates: updates}, nil)
+	return err
+}
+
+// DrainNode enables or disables a node's drain.
+func (c *Client) DrainNode(ctx context.Context, ref string, enable bool) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/node/"+url.PathEscape(ref)+"/drain", nil, &structs.NodeDrainBody{Enable: enable}, nil)
+	return err
+}
+
+// SetNodeEligibility makes a node eligible or ineligible for new pods.
+func (c *Client) SetNodeEligibility(ctx context.Context, ref string, eligible bool) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/node/"+url.PathEscape(ref)+"/eligibility", nil, &structs.NodeEligibilityBody{Eligible: eligible}, nil)
+	return err
+}
+
+// Pods lists pods, all or of one job.
+func (c *Client) Pods(job string, q *QueryOptions) ([]*structs.Pod, *QueryMeta, error) {
+	opts := &QueryOptions{}
+	if q != nil {
+		*opts = *q
+	}
+	if job != "" {
+		opts.Params = map[string]string{"job": job}
+	}
+	var out []*structs.Pod
+	meta, err := c.get("/v1/pods", opts, &out)
+	return out, meta, err
+}
+
+// Pod reads one pod by ID or unique ID prefix.
+func (c *Client) Pod(ref string, q *QueryOptions) (*structs.Pod, error) {
+	var out structs.Pod
+	if _, err := c.get("/v1/pod/"+url.PathEscape(ref), q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// StopPod stops a pod; its owner replaces it when it should run.
+func (c *Client) StopPod(ctx context.Context, ref string) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/pod/"+url.PathEscape(ref)+"/stop", nil, nil, nil)
+	return err
+}

@@ -1,0 +1,179 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// NodeStatusCommand lists nodes or shows one.
+type NodeStatusCommand struct{ Meta }
+
+func (c *NodeStatusCommand) Synopsis() string { return "List client nodes or show one" }
+
+func (c *NodeStatusCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk node status [options] [ID]
+
+  Without ID, lists the client nodes. With ID (a unique prefix or the node
+  name), shows the node, its resources, drivers and pods.
+
+Options:
+  -verbose     Show full IDs and the node's attributes.
+  -json        Print JSON.
+  -address     HTTP API address (default MK_ADDR or http://127.0.0.1:6646).
+`)
+}
+
+func (c *NodeStatusCommand) Run(args []string) int {
+	fs := c.FlagSet("node status", true)
+	verbose := fs.Bool("verbose", false, "")
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() > 1 {
+		return c.usageError("node status takes at most one argument, the node ID", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if fs.NArg() == 0 {
+		nodes, _, err := client.Nodes(nil)
+		if err != nil {
+			return c.fail(err)
+		}
+		if c.json {
+			return c.printJSON(nodes)
+		}
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		rows := []string{row("ID", "Name", "DC", "Address", "Status", "Eligibility", "Drain")}
+		for _, n := range nodes {
+			rows = append(rows, row(shortID(n.ID, *verbose), n.Name, n.Datacenter, n.Address, n.Status, n.Eligibility, n.Drain))
+		}
+		c.Ui.Output(formatList(rows))
+		return exitOK
+	}
+	node, err := client.Node(fs.Arg(0), nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	pods, _, err := client.NodePods(context.Background(), node.ID, nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(map[string]any{"Node": node, "Pods": pods})
+	}
+	c.Ui.Output(formatNode(node, pods, *verbose))
+	return exitOK
+}
+
+func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
+	var drivers []string
+	for name, d := range n.Drivers {
+		if d.Healthy {
+			drivers = append(drivers, name)
+		}
+	}
+	sort.Strings(drivers)
+	res := n.Resources
+	if res == nil {
+		res = &structs.NodeResources{}
+	}
+	var b strings.Builder
+	b.WriteString(formatKV([]string{
+		row("ID", shortID(n.ID, verbose)), row("Name", n.Name), row("Datacenter", n.Datacenter),
+		row("Address", n.Address), row("Status", n.Status), row("Eligibility", n.Eligibility),
+		row("Drain", n.Drain), row("Drivers", strings.Join(drivers, ",")),
+		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
+	}))
+	if verbose && len(n.Attributes) > 0 {
+		var attrs []string
+		for k, v := range n.Attributes {
+			attrs = append(attrs, row(k, v))
+		}
+		sort.Strings(attrs)
+		b.WriteString("\n\nAttributes\n" + formatKV(attrs))
+	}
+	b.WriteString("\n\nPods\n" + formatPods(pods, verbose))
+	return b.String()
+}
+
+// shortID shortens an ID to 8 characters unless verbose.
+func shortID(id string, verbose bool) string {
+	if verbose || len(id) <= 8 {
+		return id
+	}
+	return id[:8]
+}
+
+// NodeDrainCommand enables or disables a node's drain.
+type NodeDrainCommand struct{ Meta }
+
+func (c *NodeDrainCommand) Synopsis() string { return "Drain a node of its pods" }
+
+func (c *NodeDrainCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk node drain -enable|-disable [options] ID
+
+  -enable stops the node's pods so their owners replace them on other
+  nodes, and makes the node ineligible; -disable ends the drain and makes
+  the node eligible again.
+`)
+}
+
+func (c *NodeDrainCommand) Run(args []string) int {
+	return c.toggle(args, "node drain", "enable", "disable", func(id string, on bool) error {
+		client, err := c.Client()
+		if err != nil {
+			return err
+		}
+		return client.DrainNode(context.Background(), id, on)
+	}, c.Help())
+}
+
+// NodeEligibilityCommand toggles whether new pods may be placed on a node.
+type NodeEligibilityCommand struct{ Meta }
+
+func (c *NodeEligibilityCommand) Synopsis() string { return "Toggle a node's scheduling eligibility" }
+
+func (c *NodeEligibilityCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk node eligibility -enable|-disable [options] ID
+
+  Makes a node eligible (-enable) or ineligible (-disable) for new pods.
+  Pods already there keep running.
+`)
+}
+
+func (c *NodeEligibilityCommand) Run(args []string) int {
+	return c.toggle(args, "node eligibility", "enable", "disable", func(id string, on bool) error {
+		client, err := c.Client()
+		if err != nil {
+			return err
+		}
+		return client.SetNodeEligibility(context.Background(), id, on)
+	}, c.Help())
+}
+
+// toggle parses -on|-off ID and runs fn.
+func (m *Meta) toggle(args []string, name, on, off string, fn func(id string, on bool) error, help string) int {
+	fs := m.FlagSet(name, false)
+	enable := fs.Bool(on, false, "")
+	disable := fs.Bool(off, false, "")
+	if !m.parseFlags(fs, args) {
+		return exitError
+	}
+	if *enable == *disable || fs.NArg() != 1 {
+		return m.usageError(fmt.Sprintf("%s takes one of -%s or -%s and a node ID", name, on, off), help)
+	}
+	if err := fn(fs.Arg(0), *enable); err != nil {
+		return m.fail(err)
+	}
+	m.Ui.Output(fmt.Sprintf("Node %q: %s %sd", fs.Arg(0), strings.TrimPrefix(name, "node "), map[bool]string{true: on, false: off}[*enable]))
+	return exitOK
+}

@@ -1,0 +1,186 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// PodListCommand lists pods.
+type PodListCommand struct{ Meta }
+
+func (c *PodListCommand) Synopsis() string { return "List pods" }
+
+func (c *PodListCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk pod list [options]
+
+  Lists the pods of the namespace with their node and phase.
+
+Options:
+  -job NAME    Only the pods of one job.
+  -verbose     Full IDs.
+  -json        Print JSON.
+`)
+}
+
+func (c *PodListCommand) Run(args []string) int {
+	fs := c.FlagSet("pod list", true)
+	job := fs.String("job", "", "")
+	verbose := fs.Bool("verbose", false, "")
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	pods, _, err := client.Pods(*job, nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(pods)
+	}
+	c.Ui.Output(formatPods(pods, *verbose))
+	return exitOK
+}
+
+// formatPods renders pods as a table.
+func formatPods(pods []*structs.Pod, verbose bool) string {
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	rows := []string{row("ID", "Name", "Node", "Desired", "Phase", "Restarts", "Reason")}
+	for _, p := range pods {
+		restarts := 0
+		for _, ts := range p.TaskStates {
+			restarts += ts.Restarts
+		}
+		node := p.NodeName
+		if node == "" {
+			node = "<unplaced>"
+		}
+		reason := p.PendingReason
+		if reason == "" {
+			reason = p.DesiredReason
+		}
+		if reason == "" {
+			reason = "-"
+		}
+		rows = append(rows, row(shortID(p.ID, verbose), p.Name, node, p.DesiredStatus, p.Phase, restarts, reason))
+	}
+	return formatList(rows)
+}
+
+// PodStatusCommand shows one pod.
+type PodStatusCommand struct{ Meta }
+
+func (c *PodStatusCommand) Synopsis() string { return "Show a pod: tasks, events, restarts, node" }
+
+func (c *PodStatusCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk pod status [options] ID
+
+  Shows a pod (ID or unique prefix): its node, phase, resources, and per
+  task the state, restarts, exit code and recent events.
+
+Options:
+  -json        Print JSON.
+`)
+}
+
+func (c *PodStatusCommand) Run(args []string) int {
+	fs := c.FlagSet("pod status", true)
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() != 1 {
+		return c.usageError("pod status takes exactly one argument, the pod ID", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	pod, err := client.Pod(fs.Arg(0), nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		return c.printJSON(pod)
+	}
+	c.Ui.Output(formatPod(pod))
+	return exitOK
+}
+
+func formatPod(p *structs.Pod) string {
+	res := p.Resources
+	if res == nil {
+		res = &structs.Resources{}
+	}
+	var b strings.Builder
+	b.WriteString(formatKV([]string{
+		row("ID", p.ID), row("Name", p.Name), row("Job", p.JobID), row("Group", p.Group),
+		row("Node", p.NodeName), row("IP", p.IP), row("Desired", p.DesiredStatus), row("Phase", p.Phase),
+		row("Reason", firstNonEmpty(p.PendingReason, p.DesiredReason, "-")),
+		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB", res.CPU, res.MemoryMB)),
+		row("Created", formatTime(p.CreateTime)),
+	}))
+	names := make([]string, 0, len(p.TaskStates))
+	for name := range p.TaskStates {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ts := p.TaskStates[name]
+		fmt.Fprintf(&b, "\n\nTask %q is %q (restarts %d, exit code %d)\n", name, ts.State, ts.Restarts, ts.ExitCode)
+		rows := []string{row("Time", "Type", "Description")}
+		for _, e := range ts.Events {
+			rows = append(rows, row(formatTime(e.Time), e.Type, firstNonEmpty(e.Message, "-")))
+		}
+		b.WriteString(formatList(rows))
+	}
+	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// PodStopCommand stops a pod.
+type PodStopCommand struct{ Meta }
+
+func (c *PodStopCommand) Synopsis() string { return "Stop a pod (its owner replaces it)" }
+
+func (c *PodStopCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk pod stop [options] ID
+
+  Stops a pod (ID or unique prefix). A pod of a replica set is replaced.
+`)
+}
+
+func (c *PodStopCommand) Run(args []string) int {
+	fs := c.FlagSet("pod stop", false)
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() != 1 {
+		return c.usageError("pod stop takes exactly one argument, the pod ID", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := client.StopPod(context.Background(), fs.Arg(0)); err != nil {
+		return c.fail(err)
+	}
+	c.Ui.Output(fmt.Sprintf("==> Pod %q stopping", fs.Arg(0)))
+	return exitOK
+}

@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/server"
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+// fastLiveness makes node failure detection quick enough for tests.
+func fastLiveness(i int, c *server.Config) {
+	c.HeartbeatTTL = 300 * time.Millisecond
+	c.HeartbeatGrace = 300 * time.Millisecond
+	c.FailoverHeartbeatGrace = time.Second
+	c.ReconcileInterval = 500 * time.Millisecond
+}
+
+func simNodes(t *testing.T, addr string, n int, drivers ...string) []*testutil.SimNode {
+	t.Helper()
+	var out []*testutil.SimNode
+	for i := 0; i < n; i++ {
+		sn, err := testutil.NewSimNode(addr, fmt.Sprintf("node-%d", i+1), drivers, structs.NodeResources{CPU: 4000, MemoryMB: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sn.Stop)
+		out = append(out, sn)
+	}
+	return out
+}
+
+func runJob(t *testing.T, cl *api.Client, job *structs.Job) {
+	t.Helper()
+	if _, err := cl.RegisterJob(context.Background(), &structs.JobRegisterBody{Job: job}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// podsWhere waits until the job's pods that match keep number want.
+func waitPods(t *testing.T, cl *api.Client, job string, want int, keep func(p *structs.Pod) bool) []*structs.Pod {
+	t.Helper()
+	var got []*structs.Pod
+	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		pods, _, err := cl.Pods(job, nil)
+		if err != nil {
+			return false, err
+		}
+		got = got[:0]
+		for _, p := range pods {
+			if keep(p) {
+				got = append(got, p)
+			}
+		}
+		return len(got) == want, fmt.Errorf("%d matching pods of %s, want %d", len(got), job, want)
+	})
+	return got
+}
+
+func running(p *structs.Pod) bool {
+	return p.DesiredStatus == structs.PodDesiredRun && p.Phase == structs.PodPhaseRunning && p.NodeID != ""
+}
+
+func spreadJob(name string, count int, driver string) *structs.Job {
+	j := testJob(name, "1")
+	j.Meta["mk.scheduler"] = "spread"
+	j.Groups[0].Count = count
+	j.Groups[0].Tasks[0].Driver = driver
+	if driver == "docker" {
+		j.Groups[0].Tasks[0].Config = &structs.TaskConfig{Image: "mk/busybox:test"}
+	}
+	return j
+}
+
+// TestServiceSpreadsHealsAndReplacesLostNode: a count=3 service spreads
+// over 3 nodes; a stopped pod is replaced; a node that stops heartbeating
+// is marked down and its pod is replaced on the others.
+func TestServiceSpreadsHealsAndReplacesLostNode(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	nodes := simNodes(t, c.Nodes[0].Addr(), 3, "exec")
+	runJob(t, cl, spreadJob("web", 3, "exec"))
+	pods := waitPods(t, cl, "web", 3, running)
+	onNode := map[string]int{}
+	for _, p := range pods {
+		onNode[p.NodeID]++
+	}
+	if len(onNode) != 3 {
+		t.Fatalf("spread placed pods on %d nodes, want 3: %v", len(onNode), onNode)
+	}
+
+	// A stopped pod is replaced.
+	if err := cl.StopPod(context.Background(), pods[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitPods(t, cl, "web", 3, func(p *structs.Pod) bool { return running(p) && p.ID != pods[0].ID })
+
+	// A node that goes silent: down, its pod lost and replaced elsewhere.
+	victim := nodes[0]
+	victim.Stop()
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		n, err := cl.Node(victim.Node.ID, nil)
+		return err == nil && n.Status == structs.NodeStatusDown, fmt.Errorf("node status: %v %v", n, err)
+	})
+	waitPods(t, cl, "web", 3, func(p *structs.Pod) bool { return running(p) && p.NodeID != victim.Node.ID })
+	lost := waitPods(t, cl, "web", 1, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseLost })
+	if lost[0].NodeID != victim.Node.ID {
+		t.Fatalf("lost pod on %s, want %s", lost[0].NodeID, victim.Node.ID)
+	}
+}
+
+// TestUnplaceablePodsWaitWithReason: a pod whose driver no node has stays
+// pending with the reason, and is placed once a node with it joins.
+func TestUnplaceablePodsWaitWithReason(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	simNodes(t, c.Nodes[0].Addr(), 2, "exec")
+	runJob(t, cl, spreadJob("db", 1, "docker"))
+	pending := waitPods(t, cl, "db", 1, func(p *structs.Pod) bool { return p.PendingReason != "" })
+	if !strings.Contains(pending[0].PendingReason, `driver "docker"`) {
+		t.Fatalf("pending reason %q does not name the driver", pending[0].PendingReason)
+	}
+	simNodes(t, c.Nodes[0].Addr(), 1, "exec", "docker")
+	waitPods(t, cl, "db", 1, running)
+}
+
+// TestBatchRunsOnceAcrossFailover: a batch job's pods succeed and are not
+// run again, not even after the leader changes.
+func TestBatchRunsOnceAcrossFailover(t *testing.T) {
+	c := testutil.NewCluster(t, 3, testutil.ClusterOptions{Configure: fastLiveness})
+	leader := c.Nodes[c.Leader()]
+	// The simulated clients talk to a follower, which survives the kill.
+	follower := c.Nodes[(c.Leader()+1)%3]
+	nodes := simNodes(t, follower.Addr(), 2, "exec")
+	for _, n := range nodes {
+		n.Outcome = func(p *structs.Pod) string { return structs.PodPhaseSucceeded }
+	}
+	job := testJob("once", "1")
+	job.Type = structs.JobTypeBatch
+	job.Groups[0].Count = 2
+	cl := client(t, leader)
+	runJob(t, cl, job)
+	waitPods(t, cl, "once", 2, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseSucceeded })
+
+	c.Kill(c.Leader())
+	newLeader := c.Nodes[c.WaitForLeader(10*time.Second)]
+	cl = client(t, newLeader)
+	// Proof that the new leader's controllers have run: a new job's pods
+	// get placed and succeed. Only then count the first job's pods.
+	probe := testJob("probe", "1")
+	probe.Type = structs.JobTypeBatch
+	runJob(t, cl, probe)
+	waitPods(t, cl, "probe", 1, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseSucceeded })
+	pods, _, err := cl.Pods("once", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 2 {
+		t.Fatalf("batch job has %d pods after failover, want the 2 that succeeded", len(pods))
+	}
+}
+
+// TestSystemJobOnEveryNode: one pod per node, including a node that joins
+// later; stopping the job stops them all.
+func TestSystemJobOnEveryNode(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	simNodes(t, c.Nodes[0].Addr(), 2, "exec")
+	job := testJob("agent", "1")
+	job.Type = structs.JobTypeSystem
+	runJob(t, cl, job)
+	waitPods(t, cl, "agent", 2, running)
+	simNodes(t, c.Nodes[0].Addr(), 1, "exec")
+	waitPods(t, cl, "agent", 3, running)
+
+	if _, err := cl.DeregisterJob(context.Background(), "agent", false); err != nil {
+		t.Fatal(err)
+	}
+	waitPods(t, cl, "agent", 3, func(p *structs.Pod) bool { return p.DesiredStatus == structs.PodDesiredStop })
+}
+
+// TestDrainMovesPods: draining a node stops its pods and the replica set
+// places them on the others.
+func TestDrainMovesPods(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	nodes := simNodes(t, c.Nodes[0].Addr(), 2, "exec")
+	runJob(t, cl, spreadJob("web", 2, "exec"))
+	waitPods(t, cl, "web", 2, running)
+	drained := nodes[0].Node.ID
+	if err := cl.DrainNode(context.Background(), drained, true); err != nil {
+		t.Fatal(err)
+	}
+	waitPods(t, cl, "web", 2, func(p *structs.Pod) bool { return running(p) && p.NodeID != drained })
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// podsPerEntry bounds how many pods one PodsUpsert log entry carries, so a
+// job of 10,000 pods is a handful of entries, not 10,000 and not one huge
+// one.
+const podsPerEntry = 1000
+
+// kickControllers wakes the leader's controller loop at once.
+func (s *Server) kickControllers() {
+	select {
+	case s.controllerKick <- struct{}{}:
+	default:
+	}
+}
+
+// controllerLoop runs on the leader. It is level-triggered: every pass
+// recomputes what should be from the state store alone (jobs, replica
+// sets, nodes, pods), never from remembered events, so a restart or a
+// failover loses nothing. A pass runs when a watched table changes, when
+// kicked, or every ReconcileInterval.
+func (s *Server) controllerLoop(stopCh chan struct{}) {
+	for {
+		st := s.State()
+		ws := memdb.NewWatchSet()
+		for _, table := range []string{state.TableJobs, state.TableReplicaSets, state.TableDeployments, state.TablePods, state.TableNodes} {
+			watchTable(st, ws, table)
+		}
+		ws.Add(st.AbandonCh())
+		if err := s.reconcile(st); err != nil {
+			s.logger.Error("controllers: reconcile failed", "error", err)
+		}
+		timeout := time.NewTimer(s.config.ReconcileInterval)
+		watchCtx, cancelWatch := context.WithCancel(context.Background())
+		changed := ws.WatchCh(watchCtx)
+		select {
+		case <-changed:
+		case <-s.controllerKick:
+		case <-timeout.C:
+		case <-stopCh:
+		}
+		cancelWatch()
+		timeout.Stop()
+		select {
+		case <-stopCh:
+			return
+		default:
+		}
+		// Let a burst of writes land before the next pass.
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-stopCh:
+			return
+		}
+	}
+}
+
+func watchTable(st *state.StateStore, ws memdb.WatchSet, table string) {
+	if ch := st.TableWatch(table); ch != nil {
+		ws.Add(ch)
+	}
+}
+
+// reconcile is one controller pass: lost and drained pods, then each
+// owner's desired count, then placement of what is unplaced, then garbage
+// collection.
+func (s *Server) reconcile(st *state.StateStore) error {
+	now := time.Now().UnixNano()
+	view, err := loadView(st)
+	if err != nil {
+		return err
+	}
+	changes := newPodChanges(now)
+	view.markLostAndDrained(changes)
+	view.reconcileOwners(changes)
+	if err := s.writePods(changes.list()); err != nil {
+		return err
+	}
+	if err := s.scheduleUnplaced(now); err != nil {
+		return err
+	}
+	return s.collectGarbage(view, now)
+}
+
+// writePods proposes server-side pod changes in chunks.
+func (s *Server) writePods(pods []*structs.Pod) error {
+	for start := 0; start < len(pods); start += podsPerEntry {
+		end := min(start+podsPerEntry, len(pods))
+		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: pods[start:end]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectGarbage deletes terminal, stopped pods older than PodGCAge.
+func (s *Server) collectGarbage(v *view, now int64) error {
+	cutoff := now - int64(s.config.PodGCAge)
+	var ids []structs.NamespacedID
+	for _, p := range v.pods {
+		if p.Terminal() && p.DesiredStatus == structs.PodDesiredStop && p.ModifyTime < cutoff {
+			ids = append(ids, structs.NamespacedID{Namespace: p.Namespace, ID: p.ID})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, _, err := s.raftApply(structs.PodsDeleteRequestType, &structs.PodsDeleteRequest{Pods: ids})
+	return err
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"sort"
+
+	"github.com/mk-orchestrator/mk/server/scheduler"
+	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// schedulerState adapts a state store to what the scheduler reads.
+type schedulerState struct{ st *state.StateStore }
+
+func (a schedulerState) Nodes() []*structs.Node {
+	nodes, _ := a.st.Nodes(nil)
+	return nodes
+}
+
+func (a schedulerState) PodsByNode(nodeID string) []*structs.Pod {
+	pods, _ := a.st.PodsByNode(nil, nodeID)
+	return pods
+}
+
+// scheduleUnplaced places every pod that should run and has no node, job
+// by job: feasibility and ranking in the scheduler, then the plan applier.
+// Pods that fit nowhere stay pending with the reason, and are tried again
+// on the next pass (when nodes or resources change).
+func (s *Server) scheduleUnplaced(now int64) error {
+	st := s.State()
+	pods, err := st.Pods(nil, state.AllNamespaces)
+	if err != nil {
+		return err
+	}
+	byJob := map[string][]*structs.Pod{}
+	var keys []string
+	for _, p := range pods {
+		if p.NodeID != "" || !live(p) {
+			continue
+		}
+		k := key(p.Namespace, p.JobID)
+		if _, ok := byJob[k]; !ok {
+			keys = append(keys, k)
+		}
+		byJob[k] = append(byJob[k], p)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		jobPods := byJob[k]
+		job, err := st.JobByID(nil, jobPods[0].Namespace, jobPods[0].JobID)
+		if err != nil || job == nil {
+			continue
+		}
+		res := scheduler.Place(schedulerState{st}, jobPods, job)
+		if err := s.applyPlan(jobPods, res, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyPlan is the plan applier: it re-checks the placements against the
+// latest state (optimistic concurrency, as Nomad's plan applier does), so a
+// node that filled up or went away since the plan was made is never
+// overcommitted; rejected pods stay unplaced for the next pass.
+func (s *Server) applyPlan(pods []*structs.Pod, res *scheduler.Result, now int64) error {
+	s.planMu.Lock()
+	defer s.planMu.Unlock()
+	byID := make(map[string]*structs.Pod, len(pods))
+	for _, p := range pods {
+		byID[p.ID] = p
+	}
+	accepted, rejected := scheduler.VerifyPlan(schedulerState{s.State()}, res.Placements)
+	if len(rejected) > 0 {
+		s.logger.Debug("plan applier rejected placements", "count", len(rejected))
+	}
+	changes := newPodChanges(now)
+	for _, pl := range accepted {
+		p := changes.edit(byID[pl.PodID])
+		p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
+	}
+	for _, f := range res.Failures {
+		if p := byID[f.PodID]; p.PendingReason != f.Reason {
+			changes.edit(p).PendingReason = f.Reason
+		}
+	}
+	return s.writePods(changes.list())
+}

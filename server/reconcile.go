@@ -1,0 +1,266 @@
+package server
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/google/uuid"
+
+	"github.com/mk-orchestrator/mk/server/scheduler"
+	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// view is what one controller pass reads from a store.
+type view struct {
+	nodes map[string]*structs.Node
+	jobs  []*structs.Job
+	pods  []*structs.Pod
+	// podsByOwner indexes pods by namespace/owner ID.
+	podsByOwner map[string][]*structs.Pod
+	objects     map[string]*structs.JobObjects // by namespace/job ID
+	jobByKey    map[string]*structs.Job
+}
+
+func key(ns, id string) string { return ns + "/" + id }
+
+func loadView(st *state.StateStore) (*view, error) {
+	v := &view{nodes: map[string]*structs.Node{}, podsByOwner: map[string][]*structs.Pod{},
+		objects: map[string]*structs.JobObjects{}, jobByKey: map[string]*structs.Job{}}
+	nodes, err := st.Nodes(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		v.nodes[n.ID] = n
+	}
+	if v.jobs, err = st.Jobs(nil, state.AllNamespaces); err != nil {
+		return nil, err
+	}
+	for _, j := range v.jobs {
+		v.jobByKey[key(j.Namespace, j.ID)] = j
+		objs, err := st.ObjectsByJob(nil, j.Namespace, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		v.objects[key(j.Namespace, j.ID)] = objs
+	}
+	if v.pods, err = st.Pods(nil, state.AllNamespaces); err != nil {
+		return nil, err
+	}
+	for _, p := range v.pods {
+		k := key(p.Namespace, p.OwnerID)
+		v.podsByOwner[k] = append(v.podsByOwner[k], p)
+	}
+	return v, nil
+}
+
+// podChanges collects the pods a pass creates or changes, each once.
+type podChanges struct {
+	now     int64
+	changed map[string]*structs.Pod
+	order   []string
+}
+
+func newPodChanges(now int64) *podChanges {
+	return &podChanges{now: now, changed: map[string]*structs.Pod{}}
+}
+
+// edit returns a copy of p to change, the same copy on every call.
+func (c *podChanges) edit(p *structs.Pod) *structs.Pod {
+	k := key(p.Namespace, p.ID)
+	if cp, ok := c.changed[k]; ok {
+		return cp
+	}
+	cp := structs.Copy(p)
+	cp.ModifyTime = c.now
+	c.changed[k] = cp
+	c.order = append(c.order, k)
+	return cp
+}
+
+func (c *podChanges) add(p *structs.Pod) {
+	k := key(p.Namespace, p.ID)
+	c.changed[k] = p
+	c.order = append(c.order, k)
+}
+
+func (c *podChanges) stop(p *structs.Pod, reason string) {
+	if p.DesiredStatus == structs.PodDesiredStop {
+		return
+	}
+	cp := c.edit(p)
+	cp.DesiredStatus, cp.DesiredReason = structs.PodDesiredStop, reason
+}
+
+func (c *podChanges) list() []*structs.Pod {
+	out := make([]*structs.Pod, 0, len(c.order))
+	for _, k := range c.order {
+		out = append(out, c.changed[k])
+	}
+	return out
+}
+
+// live reports whether a pod counts toward its owner's count: wanted
+// running and not finished.
+func live(p *structs.Pod) bool {
+	return p.DesiredStatus == structs.PodDesiredRun && !p.Terminal()
+}
+
+// markLostAndDrained: pods on down nodes are lost (their owners replace
+// them); pods on draining nodes are stopped (and replaced elsewhere).
+func (v *view) markLostAndDrained(c *podChanges) {
+	for _, p := range v.pods {
+		if p.NodeID == "" || !live(p) {
+			continue
+		}
+		node := v.nodes[p.NodeID]
+		switch {
+		case node == nil || node.Status == structs.NodeStatusDown || node.Status == structs.NodeStatusLeft:
+			cp := c.edit(p)
+			cp.Phase, cp.DesiredStatus, cp.DesiredReason = structs.PodPhaseLost, structs.PodDesiredStop, "node down"
+		case node.Drain:
+			c.stop(p, "node drained")
+		}
+	}
+}
+
+// reconcileOwners brings every owner (replica set, batch or system group)
+// to its desired pods and stops the pods of stopped or purged jobs.
+func (v *view) reconcileOwners(c *podChanges) {
+	for _, p := range v.pods {
+		job := v.jobByKey[key(p.Namespace, p.JobID)]
+		if live(p) && (job == nil || job.Stop) {
+			c.stop(p, "job stopped")
+		}
+	}
+	for _, job := range v.jobs {
+		if job.Stop {
+			continue
+		}
+		switch job.Type {
+		case structs.JobTypeService:
+			v.reconcileService(c, job)
+		case structs.JobTypeBatch:
+			v.reconcileBatch(c, job)
+		case structs.JobTypeSystem:
+			v.reconcileSystem(c, job)
+		}
+	}
+}
+
+// reconcileService keeps the current replica set of each deployment at its
+// count and older replica sets at zero.
+func (v *view) reconcileService(c *podChanges, job *structs.Job) {
+	objs := v.objects[key(job.Namespace, job.ID)]
+	current := map[string]bool{}
+	for _, d := range objs.Deployments {
+		current[d.ReplicaSetID] = true
+	}
+	for _, rs := range objs.ReplicaSets {
+		desired := 0
+		if current[rs.ID] {
+			desired = rs.Replicas
+		}
+		owned := v.livePods(job.Namespace, rs.ID)
+		toStart, toStop := scheduler.ReconcileCount(desired, owned)
+		for _, p := range toStop {
+			c.stop(p, "replica set scaled down")
+		}
+		v.startPods(c, job, rs.Template, structs.OwnerReplicaSet, rs.ID, owned, toStart, "")
+	}
+}
+
+// reconcileBatch runs each batch group to completion: pods that
+// succeeded count as done and are never run again.
+func (v *view) reconcileBatch(c *podChanges, job *structs.Job) {
+	for _, g := range job.Groups {
+		owner := job.ID + "-" + g.Name
+		var succeeded int
+		for _, p := range v.podsByOwner[key(job.Namespace, owner)] {
+			if p.Phase == structs.PodPhaseSucceeded {
+				succeeded++
+			}
+		}
+		owned := v.livePods(job.Namespace, owner)
+		toStart, toStop := scheduler.ReconcileCount(max(g.Count-succeeded, 0), owned)
+		for _, p := range toStop {
+			c.stop(p, "batch group complete")
+		}
+		v.startPods(c, job, g, structs.OwnerJob, owner, owned, toStart, "")
+	}
+}
+
+// reconcileSystem keeps one pod of each system group on every ready node
+// that has the group's drivers, including nodes that join later.
+func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
+	nodeIDs := make([]string, 0, len(v.nodes))
+	for id := range v.nodes {
+		nodeIDs = append(nodeIDs, id)
+	}
+	sort.Strings(nodeIDs)
+	for _, g := range job.Groups {
+		owner := job.ID + "-" + g.Name
+		owned := v.livePods(job.Namespace, owner)
+		onNode := map[string]bool{}
+		for _, p := range owned {
+			onNode[p.NodeID] = true
+		}
+		for _, id := range nodeIDs {
+			n := v.nodes[id]
+			if !n.Ready() || onNode[id] || !nodeHasDrivers(n, g) {
+				continue
+			}
+			v.startPods(c, job, g, structs.OwnerJob, owner, owned, 1, id)
+			owned = append(owned, c.changed[c.order[len(c.order)-1]])
+		}
+	}
+}
+
+func (v *view) livePods(ns, owner string) []*structs.Pod {
+	var out []*structs.Pod
+	for _, p := range v.podsByOwner[key(ns, owner)] {
+		if live(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// startPods adds n new pending pods of a group. nodeID pins them (system
+// jobs); otherwise the scheduler places them.
+func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, ownerKind, ownerID string, owned []*structs.Pod, n int, nodeID string) {
+	used := map[string]bool{}
+	for _, p := range owned {
+		used[p.Name] = true
+	}
+	next := 0
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, next)
+		for used[name] {
+			next++
+			name = fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, next)
+		}
+		used[name] = true
+		c.add(&structs.Pod{
+			ObjectMeta: structs.ObjectMeta{ID: uuid.NewString(), Name: name, Namespace: job.Namespace,
+				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name}},
+			JobID: job.ID, Group: g.Name, JobVersion: job.Version,
+			OwnerKind: ownerKind, OwnerID: ownerID, NodeID: nodeID,
+			Template: g, Resources: structs.GroupResources(g),
+			DesiredStatus: structs.PodDesiredRun, Phase: structs.PodPhasePending,
+			CreateTime: c.now, ModifyTime: c.now,
+		})
+	}
+}
+
+// nodeHasDrivers reports whether a node has every driver a group's tasks
+// use; a system group goes only where it can run.
+func nodeHasDrivers(n *structs.Node, g *structs.TaskGroup) bool {
+	for _, t := range g.Tasks {
+		if !n.HasDriver(t.Driver) {
+			return false
+		}
+	}
+	return true
+}
