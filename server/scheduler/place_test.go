@@ -20,106 +20,18 @@ func describe(r *Result) (placed, failed []string) {
 	return placed, failed
 }
 
-func TestPlace(t *testing.T) {
-	web := testJob("web", testGroup("g", 400, 400))
-	spreadJob := testJob("web", testGroup("g", 100, 100))
-	spreadJob.Meta = map[string]string{MetaScheduler: "spread"}
-	distinct := testJob("web", testGroup("g", 100, 100))
-	distinct.Groups[0].Constraints = []*structs.Constraint{{Operator: "distinct_hosts", Value: "true"}}
-	docker := testJob("web", testGroup("g", 400, 400))
-	docker.Groups[0].Tasks[0].Driver = "docker"
-	dc2 := testJob("web", testGroup("g", 400, 400))
-	dc2.Datacenters = []string{"dc2"}
-	windows := testJob("web", testGroup("g", 400, 400))
-	windows.Groups[0].Constraints = []*structs.Constraint{
-		{Attribute: "${attr.kernel.name}", Operator: "=", Value: "windows"}}
-	other := testJob("other", testGroup("g", 100, 100))
-	withDocker := func(n *structs.Node) {
-		n.Drivers["docker"] = &structs.DriverInfo{Detected: true, Healthy: true}
-	}
+// placeCase is one row of a Place table test.
+type placeCase struct {
+	name   string
+	st     *testState
+	job    *structs.Job
+	pods   []*structs.Pod
+	placed []string
+	failed []string
+}
 
-	cases := []struct {
-		name   string
-		st     *testState
-		job    *structs.Job
-		pods   []*structs.Pod
-		placed []string
-		failed []string
-	}{
-		{name: "no nodes", st: newTestState(), job: web, pods: testPods(web, "g", 2, "p"),
-			failed: []string{"p-0000: no nodes registered", "p-0001: no nodes registered"}},
-		{name: "bin-pack fills the lowest ID first",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000), testNode("n3", 1000, 1000)),
-			job: web, pods: testPods(web, "g", 3, "p"),
-			placed: []string{"p-0000>n1", "p-0001>n1", "p-0002>n2"}},
-		{name: "bin-pack prefers the fuller node",
-			st: newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)).
-				add(runningOn(testPods(other, "g", 1, "o")[0], "n2")),
-			job: web, pods: testPods(web, "g", 1, "p"), placed: []string{"p-0000>n2"}},
-		{name: "earlier placements of the plan count",
-			st:  newTestState(with(testNode("n1", 2000, 1000), func(*structs.Node) {})),
-			job: web, pods: testPods(web, "g", 3, "p"),
-			placed: []string{"p-0000>n1", "p-0001>n1"},
-			failed: []string{"p-0002: memory exhausted on 1 node"}},
-		{name: "spread round robin",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000), testNode("n3", 1000, 1000)),
-			job: spreadJob, pods: testPods(spreadJob, "g", 6, "p"),
-			placed: []string{"p-0000>n1", "p-0001>n2", "p-0002>n3", "p-0003>n1", "p-0004>n2", "p-0005>n3"}},
-		{name: "spread counts pods already there, then utilisation",
-			st: newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000), testNode("n3", 1000, 1000)).
-				add(runningOn(testPods(spreadJob, "g", 1, "old")[0], "n1"),
-					runningOn(testPods(other, "g", 1, "o")[0], "n2")),
-			job: spreadJob, pods: testPods(spreadJob, "g", 3, "p"),
-			// After two placements every node holds one pod of the group and
-			// n1 and n3 are equally used: the tie goes to the lower ID.
-			placed: []string{"p-0000>n3", "p-0001>n2", "p-0002>n1"}},
-		{name: "distinct hosts",
-			st: newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000), testNode("n3", 1000, 1000)).
-				add(runningOn(testPods(distinct, "g", 1, "old")[0], "n2")),
-			job: distinct, pods: testPods(distinct, "g", 2, "p"),
-			placed: []string{"p-0000>n1", "p-0001>n3"}},
-		{name: "distinct hosts exhausted",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
-			job: distinct, pods: testPods(distinct, "g", 3, "p"),
-			placed: []string{"p-0000>n1", "p-0001>n2"},
-			failed: []string{"p-0002: distinct_hosts on 2 nodes"}},
-		{name: "mixed reasons",
-			st: newTestState(with(testNode("n1", 1000, 100), withDocker), with(testNode("n2", 1000, 300), withDocker),
-				testNode("n3", 1000, 1000)),
-			job: docker, pods: testPods(docker, "g", 1, "p"),
-			failed: []string{`p-0000: memory exhausted on 2 nodes, missing driver "docker" on 1 node`}},
-		{name: "no node has the driver",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
-			job: docker, pods: testPods(docker, "g", 1, "p"),
-			failed: []string{`p-0000: no node has driver "docker"`}},
-		{name: "datacenter",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
-			job: dc2, pods: testPods(dc2, "g", 1, "p"),
-			failed: []string{`p-0000: 0 nodes in datacenter "dc2"`}},
-		{name: "constraint",
-			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
-			job: windows, pods: testPods(windows, "g", 1, "p"),
-			failed: []string{"p-0000: constraint ${attr.kernel.name} = windows on 2 nodes"}},
-		{name: "not ready nodes, dead pods free nothing else",
-			st: newTestState(with(testNode("n1", 1000, 1000), func(n *structs.Node) { n.Drain = true }),
-				testNode("n2", 400, 400)).
-				add(with2(runningOn(testPods(other, "g", 1, "dead")[0], "n2"), func(p *structs.Pod) {
-					p.Phase = structs.PodPhaseFailed
-				}), with2(runningOn(testPods(other, "g", 1, "stopped")[0], "n2"), func(p *structs.Pod) {
-					p.DesiredStatus = structs.PodDesiredStop
-				})),
-			job: web, pods: testPods(web, "g", 2, "p"),
-			placed: []string{"p-0000>n2"},
-			failed: []string{"p-0001: cpu exhausted on 1 node, node not ready on 1 node"}},
-		{name: "a pod being placed does not count where it was",
-			st: newTestState(testNode("n1", 400, 400)).
-				add(runningOn(testPods(web, "g", 1, "p")[0], "n1")),
-			job: web, pods: testPods(web, "g", 1, "p"), placed: []string{"p-0000>n1"}},
-		{name: "pod of an unknown group",
-			st:  newTestState(testNode("n1", 1000, 1000)),
-			job: web, pods: []*structs.Pod{{ObjectMeta: structs.ObjectMeta{ID: "x"}, Group: "nope"}},
-			failed: []string{`x: group "nope" not found in job "web"`}},
-	}
+func runPlaceCases(t *testing.T, cases []placeCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			placed, failed := describe(Place(tc.st, tc.pods, tc.job))
@@ -131,6 +43,104 @@ func TestPlace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// threeNodes is n1, n2 and n3, each 1000 MHz and 1000 MB.
+func threeNodes() *testState {
+	return newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000), testNode("n3", 1000, 1000))
+}
+
+// jobWith is job "web" of one group "g" asking for cpu and memory, changed
+// by f.
+func jobWith(cpu, mem int, f func(j *structs.Job)) *structs.Job {
+	j := testJob("web", testGroup("g", cpu, mem))
+	f(j)
+	return j
+}
+
+func TestPlaceRanking(t *testing.T) {
+	web := testJob("web", testGroup("g", 400, 400))
+	other := testJob("other", testGroup("g", 100, 100))
+	spread := jobWith(100, 100, func(j *structs.Job) { j.Meta = map[string]string{MetaScheduler: "spread"} })
+	distinct := jobWith(100, 100, func(j *structs.Job) {
+		j.Groups[0].Constraints = []*structs.Constraint{{Operator: "distinct_hosts", Value: "true"}}
+	})
+	runPlaceCases(t, []placeCase{
+		{name: "bin-pack fills the lowest ID first", st: threeNodes(), job: web, pods: testPods(web, "g", 3, "p"),
+			placed: []string{"p-0000>n1", "p-0001>n1", "p-0002>n2"}},
+		{name: "bin-pack prefers the fuller node",
+			st:  threeNodes().add(runningOn(testPods(other, "g", 1, "o")[0], "n2")),
+			job: web, pods: testPods(web, "g", 1, "p"), placed: []string{"p-0000>n2"}},
+		{name: "earlier placements of the plan count",
+			st:  newTestState(testNode("n1", 2000, 1000)),
+			job: web, pods: testPods(web, "g", 3, "p"),
+			placed: []string{"p-0000>n1", "p-0001>n1"},
+			failed: []string{"p-0002: memory exhausted on 1 node"}},
+		{name: "spread round robin", st: threeNodes(), job: spread, pods: testPods(spread, "g", 6, "p"),
+			placed: []string{"p-0000>n1", "p-0001>n2", "p-0002>n3", "p-0003>n1", "p-0004>n2", "p-0005>n3"}},
+		{name: "spread counts pods already there, then utilisation",
+			st: threeNodes().add(runningOn(testPods(spread, "g", 1, "old")[0], "n1"),
+				runningOn(testPods(other, "g", 1, "o")[0], "n2")),
+			job: spread, pods: testPods(spread, "g", 3, "p"),
+			// After two placements every node holds one pod of the group and
+			// n1 and n3 are equally used: the tie goes to the lower ID.
+			placed: []string{"p-0000>n3", "p-0001>n2", "p-0002>n1"}},
+		{name: "distinct hosts",
+			st:  threeNodes().add(runningOn(testPods(distinct, "g", 1, "old")[0], "n2")),
+			job: distinct, pods: testPods(distinct, "g", 2, "p"),
+			placed: []string{"p-0000>n1", "p-0001>n3"}},
+		{name: "distinct hosts exhausted",
+			st:  newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
+			job: distinct, pods: testPods(distinct, "g", 3, "p"),
+			placed: []string{"p-0000>n1", "p-0001>n2"},
+			failed: []string{"p-0002: distinct_hosts on 2 nodes"}},
+		{name: "a pod being placed does not count where it was",
+			st:  newTestState(testNode("n1", 400, 400)).add(runningOn(testPods(web, "g", 1, "p")[0], "n1")),
+			job: web, pods: testPods(web, "g", 1, "p"), placed: []string{"p-0000>n1"}},
+	})
+}
+
+func TestPlaceReasons(t *testing.T) {
+	web := testJob("web", testGroup("g", 400, 400))
+	other := testJob("other", testGroup("g", 100, 100))
+	docker := jobWith(400, 400, func(j *structs.Job) { j.Groups[0].Tasks[0].Driver = "docker" })
+	dc2 := jobWith(400, 400, func(j *structs.Job) { j.Datacenters = []string{"dc2"} })
+	windows := jobWith(400, 400, func(j *structs.Job) {
+		j.Groups[0].Constraints = []*structs.Constraint{
+			{Attribute: "${attr.kernel.name}", Operator: "=", Value: "windows"}}
+	})
+	withDocker := func(n *structs.Node) {
+		n.Drivers["docker"] = &structs.DriverInfo{Detected: true, Healthy: true}
+	}
+	runPlaceCases(t, []placeCase{
+		{name: "no nodes", st: newTestState(), job: web, pods: testPods(web, "g", 2, "p"),
+			failed: []string{"p-0000: no nodes registered", "p-0001: no nodes registered"}},
+		{name: "mixed reasons",
+			st: newTestState(with(testNode("n1", 1000, 100), withDocker), with(testNode("n2", 1000, 300), withDocker),
+				testNode("n3", 1000, 1000)),
+			job: docker, pods: testPods(docker, "g", 1, "p"),
+			failed: []string{`p-0000: memory exhausted on 2 nodes, missing driver "docker" on 1 node`}},
+		{name: "no node has the driver", st: threeNodes(), job: docker, pods: testPods(docker, "g", 1, "p"),
+			failed: []string{`p-0000: no node has driver "docker"`}},
+		{name: "datacenter", st: threeNodes(), job: dc2, pods: testPods(dc2, "g", 1, "p"),
+			failed: []string{`p-0000: 0 nodes in datacenter "dc2"`}},
+		{name: "constraint", st: threeNodes(), job: windows, pods: testPods(windows, "g", 1, "p"),
+			failed: []string{"p-0000: constraint ${attr.kernel.name} = windows on 3 nodes"}},
+		{name: "not ready nodes, dead and stopped pods hold nothing",
+			st: newTestState(with(testNode("n1", 1000, 1000), func(n *structs.Node) { n.Drain = true }),
+				testNode("n2", 400, 400)).
+				add(with2(runningOn(testPods(other, "g", 1, "dead")[0], "n2"), func(p *structs.Pod) {
+					p.Phase = structs.PodPhaseFailed
+				}), with2(runningOn(testPods(other, "g", 1, "stopped")[0], "n2"), func(p *structs.Pod) {
+					p.DesiredStatus = structs.PodDesiredStop
+				})),
+			job: web, pods: testPods(web, "g", 2, "p"),
+			placed: []string{"p-0000>n2"},
+			failed: []string{"p-0001: cpu exhausted on 1 node, node not ready on 1 node"}},
+		{name: "pod of an unknown group", st: threeNodes(), job: web,
+			pods:   []*structs.Pod{{ObjectMeta: structs.ObjectMeta{ID: "x"}, Group: "nope"}},
+			failed: []string{`x: group "nope" not found in job "web"`}},
+	})
 }
 
 // with2 applies changes to a pod and returns it.
