@@ -35,5 +35,6 @@ func ReconcileCount(desired int, pods []*structs.Pod) (toStart int, toStop []*st
 		}
 		return a.ID > b.ID
 	})
-	return 0, live[: len(live)-desired : len(live)-desired]
+	surplus := len(live) - desired
+	return 0, live[:surplus:surplus]
 }

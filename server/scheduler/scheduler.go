@@ -64,7 +64,8 @@ type Result struct {
 // Pods are placed batch by batch, a batch being the pods of one group, job
 // version and resource ask, in the order each batch first appears in pods;
 // within a batch, pods keep their order. Pods being placed do not count
-// against the node they may already be recorded on.
+// against the node they may already be recorded on. Pods of one group and
+// job version are taken to share one template; nil pods are skipped.
 //
 // Place evaluates every node once per batch, then keeps the feasible nodes
 // in a heap ordered by score; a placement changes only the chosen node's
@@ -75,7 +76,9 @@ func Place(st State, pods []*structs.Pod, job *structs.Job) *Result {
 	}
 	exclude := make(map[string]bool, len(pods))
 	for _, p := range pods {
-		exclude[p.ID] = true
+		if p != nil {
+			exclude[p.ID] = true
+		}
 	}
 	cl := newCluster(st, job, exclude)
 	res := &Result{}
@@ -111,6 +114,9 @@ type batch struct {
 func makeBatches(pods []*structs.Pod, job *structs.Job) (batches []*batch, orphans []*structs.Pod) {
 	index := map[batchKey]*batch{}
 	for _, p := range pods {
+		if p == nil {
+			continue
+		}
 		g := p.Template
 		if g == nil {
 			g = job.LookupGroup(p.Group)
