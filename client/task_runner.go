@@ -1,0 +1,232 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// Task event types.
+const (
+	EventStarted    = "Started"
+	EventRecovered  = "Recovered"
+	EventTerminated = "Terminated"
+	EventRestarting = "Restarting"
+	EventNotRestart = "Not Restarting"
+	EventDriverErr  = "Driver Failure"
+	EventKilled     = "Killed"
+)
+
+// maxEvents bounds the events kept per task.
+const maxEvents = 10
+
+// taskRunner runs one task of a pod through its driver for the task's
+// whole life: start (or recover), wait, restart per the group's restart
+// policy, stop. Its state is reported through update.
+type taskRunner struct {
+	pod     *structs.Pod
+	task    *structs.Task
+	driver  drivers.Driver
+	dir     string
+	podDir  string
+	restart *structs.RestartPolicy
+	batch   bool
+	logger  hclog.Logger
+	// persist stores a new handle; update publishes a new task state.
+	persist func(*drivers.TaskHandle) error
+	update  func(name string, st *structs.TaskState)
+
+	state *structs.TaskState
+	// restartTimes are the starts counted against the policy's interval.
+	restartTimes []time.Time
+}
+
+func (r *taskRunner) config() *drivers.TaskConfig {
+	return &drivers.TaskConfig{
+		ID: drivers.TaskID(r.pod.ID, r.task.Name), PodID: r.pod.ID, Name: r.task.Name, Task: r.withEnv(),
+		TaskDir:    r.dir,
+		StdoutPath: filepath.Join(r.dir, "stdout.log"),
+		StderrPath: filepath.Join(r.dir, "stderr.log"),
+	}
+}
+
+// withEnv adds mk's variables to the task's environment.
+func (r *taskRunner) withEnv() *structs.Task {
+	t := structs.Copy(r.task)
+	if t.Env == nil {
+		t.Env = map[string]string{}
+	}
+	t.Env["MK_POD_ID"], t.Env["MK_POD_NAME"], t.Env["MK_TASK_NAME"] = r.pod.ID, r.pod.Name, r.task.Name
+	t.Env["MK_JOB_NAME"], t.Env["MK_GROUP_NAME"] = r.pod.JobID, r.pod.Group
+	t.Env["MK_TASK_DIR"], t.Env["MK_POD_DIR"] = r.dir, r.podDir
+	for _, v := range r.pod.Template.Volumes {
+		t.Env["MK_VOLUME_"+v.Name] = filepath.Join(r.podDir, "volumes", v.Name)
+	}
+	return t
+}
+
+func (r *taskRunner) event(typ, msg string, exit *drivers.ExitResult) {
+	e := &structs.TaskEvent{Type: typ, Message: msg, Time: time.Now().UnixNano()}
+	if exit != nil {
+		e.ExitCode, e.Signal = exit.ExitCode, exit.Signal
+	}
+	r.state.Events = append(r.state.Events, e)
+	if len(r.state.Events) > maxEvents {
+		r.state.Events = r.state.Events[len(r.state.Events)-maxEvents:]
+	}
+	r.update(r.task.Name, structs.Copy(r.state))
+}
+
+// run drives the task until ctx ends (the pod stops) or the task is done
+// for good. recovered says the task was reattached, not started.
+func (r *taskRunner) run(ctx context.Context, recovered bool) {
+	if !recovered {
+		if !r.start(ctx) {
+			return
+		}
+	} else {
+		r.state.State = structs.TaskStateRunning
+		r.event(EventRecovered, "task reattached after a client restart", nil)
+	}
+	for {
+		exit := r.wait(ctx)
+		if exit == nil { // ctx done: the pod is stopping
+			return
+		}
+		r.state.State, r.state.ExitCode, r.state.Signal = structs.TaskStateDead, exit.ExitCode, exit.Signal
+		r.state.FinishedAt = time.Now().UnixNano()
+		r.event(EventTerminated, exitMessage(exit), exit)
+		if r.batch && exit.Successful() {
+			return
+		}
+		delay, ok := r.shouldRestart()
+		if !ok {
+			r.state.Failed = true
+			r.event(EventNotRestart, "restart attempts exhausted", exit)
+			return
+		}
+		r.event(EventRestarting, fmt.Sprintf("restarting in %s", delay), nil)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		r.state.Restarts++
+		if !r.start(ctx) {
+			return
+		}
+	}
+}
+
+// start starts the task; a start that fails is terminal for the task.
+func (r *taskRunner) start(ctx context.Context) bool {
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		r.fail(fmt.Sprintf("create task dir: %v", err))
+		return false
+	}
+	handle, err := r.driver.StartTask(r.config())
+	if err != nil {
+		r.fail(err.Error())
+		return false
+	}
+	if err := r.persist(handle); err != nil {
+		r.logger.Error("persist task handle", "task", r.task.Name, "error", err)
+	}
+	r.restartTimes = append(r.restartTimes, time.Now())
+	if st, err := r.driver.InspectTask(handle.TaskID()); err == nil {
+		r.state.PID = st.PID
+	}
+	r.state.State, r.state.StartedAt = structs.TaskStateRunning, time.Now().UnixNano()
+	r.event(EventStarted, "", nil)
+	return true
+}
+
+func (r *taskRunner) fail(msg string) {
+	r.state.State, r.state.Failed = structs.TaskStateDead, true
+	r.event(EventDriverErr, msg, nil)
+}
+
+// wait returns the task's exit, or nil when ctx ends first.
+func (r *taskRunner) wait(ctx context.Context) *drivers.ExitResult {
+	ch, err := r.driver.WaitTask(ctx, drivers.TaskID(r.pod.ID, r.task.Name))
+	if err != nil {
+		return &drivers.ExitResult{ExitCode: -1, Err: err}
+	}
+	select {
+	case res, ok := <-ch:
+		if !ok || res == nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return &drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("wait ended without a result")}
+		}
+		return res
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// shouldRestart applies the restart policy: attempts within interval, then
+// mode "fail" gives up and mode "delay" waits out the interval.
+func (r *taskRunner) shouldRestart() (time.Duration, bool) {
+	p := r.restart
+	if p == nil {
+		p = structs.DefaultRestartPolicy(structs.JobTypeService)
+	}
+	interval, _ := structs.ParseDuration(p.Interval)
+	delay, _ := structs.ParseDuration(p.Delay)
+	cutoff := time.Now().Add(-interval)
+	recent := 0
+	for _, t := range r.restartTimes {
+		if t.After(cutoff) {
+			recent++
+		}
+	}
+	// The first start is not a restart.
+	if recent-1 < p.Attempts {
+		return delay, true
+	}
+	if p.Mode == structs.RestartModeDelay {
+		return interval, true
+	}
+	return 0, false
+}
+
+func exitMessage(e *drivers.ExitResult) string {
+	switch {
+	case e.Err != nil:
+		return e.Err.Error()
+	case e.OOMKilled:
+		return "OOM killed: memory limit exceeded"
+	case e.Signal != 0:
+		return fmt.Sprintf("killed by signal %d", e.Signal)
+	}
+	return fmt.Sprintf("exit code %d", e.ExitCode)
+}
+
+// stop stops the task (signal, grace, kill) and releases it.
+func (r *taskRunner) stop() {
+	id := drivers.TaskID(r.pod.ID, r.task.Name)
+	grace := 5 * time.Second
+	if d, err := structs.ParseDuration(r.task.KillTimeout); err == nil && d > 0 {
+		grace = d
+	}
+	if err := r.driver.StopTask(id, grace, ""); err != nil {
+		r.logger.Debug("stop task", "task", id, "error", err)
+	}
+	if r.state.State == structs.TaskStateRunning {
+		r.state.State = structs.TaskStateDead
+		r.state.FinishedAt = time.Now().UnixNano()
+		r.event(EventKilled, "stopped by the servers", nil)
+	}
+	if err := r.driver.DestroyTask(id, true); err != nil {
+		r.logger.Debug("destroy task", "task", id, "error", err)
+	}
+}
