@@ -71,10 +71,10 @@ type Driver interface {
 // TaskConfig is what the client gives a driver to start a task.
 type TaskConfig struct {
 	// ID is unique on the node: the pod ID, "/", the task name.
-	ID     string
-	PodID  string
-	Name   string
-	Task   *structs.Task
+	ID    string
+	PodID string
+	Name  string
+	Task  *structs.Task
 	// TaskDir is the task's private directory; the default working
 	// directory.
 	TaskDir string
