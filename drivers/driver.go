@@ -1,0 +1,189 @@
+// Package drivers defines the interface between the client and a task
+// driver (DESIGN §10). A driver runs the tasks of pods: exec runs host
+// processes, docker runs containers, and so on. Drivers run out of process
+// as go-plugin plugins (package drivers/plugin); this package holds only
+// the interface and the types that cross it.
+package drivers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// ErrTaskNotFound is returned for a task ID the driver does not know: never
+// started, already destroyed, or not recovered after a restart.
+var ErrTaskNotFound = errors.New("task not found")
+
+// ErrTaskRunning is returned by DestroyTask without force for a task that
+// is still running.
+var ErrTaskRunning = errors.New("task is still running")
+
+// Driver runs tasks.
+//
+// Concurrency: every method is safe to call from many goroutines at once,
+// for the same task or for different tasks. Calls for one task are not
+// ordered by the driver: the caller (the task runner) serialises the life
+// cycle of a task (Start, then Wait/Stop/Inspect/Stats/Exec in any order,
+// then Destroy). Channels returned by WaitTask and TaskStats are owned by
+// the driver, which closes them; WaitTask's channel delivers exactly one
+// result. Cancelling the context passed to WaitTask or TaskStats releases
+// the goroutine behind the channel and closes it.
+//
+// Restart: a driver keeps no state on disk. The client persists the
+// TaskHandle returned by StartTask and hands it to RecoverTask after the
+// driver (or the client) restarted; a recovered task is then known to the
+// driver like one it started.
+type Driver interface {
+	// Fingerprint reports whether the driver can run on this node.
+	Fingerprint(ctx context.Context) (*Fingerprint, error)
+	// StartTask starts a task and returns the handle the client persists.
+	// A task that cannot start (missing binary, bad working directory)
+	// returns an error naming the reason, and leaves nothing behind.
+	StartTask(cfg *TaskConfig) (*TaskHandle, error)
+	// WaitTask returns a channel that receives the task's exit result once
+	// it exits (at once when it has already exited) and is then closed.
+	WaitTask(ctx context.Context, taskID string) (<-chan *ExitResult, error)
+	// StopTask sends signal (SIGTERM when empty) to the task, waits up to
+	// timeout for it to exit, then kills it and everything it started.
+	// It returns once the task is dead.
+	StopTask(taskID string, timeout time.Duration, signal string) error
+	// DestroyTask releases everything the driver holds for the task
+	// (cgroups, goroutines). A running task is an error (ErrTaskRunning)
+	// unless force is set, in which case it is killed first.
+	DestroyTask(taskID string, force bool) error
+	// InspectTask returns the task's current status.
+	InspectTask(taskID string) (*TaskStatus, error)
+	// TaskStats sends the task's resource usage every interval until ctx is
+	// done or the task exits, then closes the channel.
+	TaskStats(ctx context.Context, taskID string, interval time.Duration) (<-chan *TaskResourceUsage, error)
+	// RecoverTask reattaches to a task from its persisted handle. It fails
+	// when the task is no longer running (or its PID now belongs to
+	// another process); the client then treats the task as lost.
+	RecoverTask(handle *TaskHandle) error
+	// ExecTask runs cmd inside the task's environment (its environment
+	// variables, working directory and cgroup) and returns its output.
+	ExecTask(taskID string, cmd []string, timeout time.Duration) (*ExecResult, error)
+}
+
+// TaskConfig is what the client gives a driver to start a task.
+type TaskConfig struct {
+	// ID is unique on the node: the pod ID, "/", the task name.
+	ID    string
+	PodID string
+	Name  string
+	Task  *structs.Task
+	// TaskDir is the task's private directory; the default working
+	// directory.
+	TaskDir string
+	// StdoutPath and StderrPath are the task's log files.
+	StdoutPath string
+	StderrPath string
+	// NetNSPath is the pod's network namespace ("" for the host's). Not
+	// used yet.
+	NetNSPath string `json:",omitempty"`
+}
+
+// TaskID builds a TaskConfig ID from a pod ID and a task name.
+func TaskID(podID, taskName string) string { return podID + "/" + taskName }
+
+// Env returns the task's environment variables, nil-safe.
+func (c *TaskConfig) Env() map[string]string {
+	if c.Task == nil {
+		return nil
+	}
+	return c.Task.Env
+}
+
+// TaskHandle is what the client persists for a started task: enough for
+// the same driver to reattach to it after a restart.
+type TaskHandle struct {
+	// Driver is the name of the driver that started the task.
+	Driver string
+	// Config is the config the task was started with.
+	Config *TaskConfig
+	// DriverState is opaque to the client (for exec: PID, process start
+	// time, cgroup).
+	DriverState []byte
+}
+
+// TaskID returns the ID of the handle's task.
+func (h *TaskHandle) TaskID() string {
+	if h == nil || h.Config == nil {
+		return ""
+	}
+	return h.Config.ID
+}
+
+// Fingerprint says whether a driver can run tasks on this node.
+type Fingerprint struct {
+	// Detected: the driver's prerequisites exist on this node.
+	Detected bool
+	// Healthy: the driver can start tasks now.
+	Healthy bool
+	// Description says why the driver is unhealthy, or what it runs.
+	Description string
+	// Attributes are added to the node's attributes ("driver.exec.cgroup").
+	Attributes map[string]string
+}
+
+// ExitResult is how a task ended.
+type ExitResult struct {
+	ExitCode int
+	// Signal is the signal that killed the task, 0 when it exited.
+	Signal int
+	// OOMKilled is set when the kernel killed the task for passing its
+	// memory limit.
+	OOMKilled bool
+	// Err is set when the driver could not learn how the task ended.
+	Err error
+}
+
+// Successful reports whether the task exited 0 on its own.
+func (r *ExitResult) Successful() bool {
+	return r.ExitCode == 0 && r.Signal == 0 && !r.OOMKilled && r.Err == nil
+}
+
+// Task states reported by InspectTask.
+const (
+	TaskStateRunning = "running"
+	TaskStateExited  = "exited"
+)
+
+// TaskStatus is a task's current status.
+type TaskStatus struct {
+	ID    string
+	Name  string
+	State string
+	PID   int
+	// StartedAt and CompletedAt are unix nanos; CompletedAt is 0 while
+	// running.
+	StartedAt   int64
+	CompletedAt int64
+	// ExitResult is set once the task has exited.
+	ExitResult *ExitResult
+}
+
+// TaskResourceUsage is one sample of a task's resource use.
+type TaskResourceUsage struct {
+	// Timestamp is unix nanos.
+	Timestamp int64
+	// CPUPercent is the share of one core used since the last sample
+	// (200 = two full cores).
+	CPUPercent float64
+	// CPUTotalNanos is the CPU time used since the task started.
+	CPUTotalNanos uint64
+	// MemoryRSS is the task's resident anonymous memory in bytes.
+	MemoryRSS uint64
+	// MemoryUsage is all memory charged to the task (RSS and page cache).
+	MemoryUsage uint64
+}
+
+// ExecResult is the outcome of ExecTask.
+type ExecResult struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+}

@@ -1,0 +1,245 @@
+package exec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// gateScript holds a new process until the driver has put it into its
+// cgroup: the driver writes "go" to fd 3 after cgroup placement, and the
+// shell then execs the task's command in its place (same PID, same process
+// group). Without it the task could allocate memory or fork before it is
+// limited. If the driver dies first, the read sees EOF and the task never
+// runs.
+const gateScript = `read -r mk_gate <&3 && [ "$mk_gate" = go ] || exit 125; exec 3<&-; unset mk_gate; exec "$@"`
+
+// gateShell runs gateScript.
+const gateShell = "/bin/sh"
+
+// gatedCommand is a started process waiting at the gate.
+type gatedCommand struct {
+	cmd  *osexec.Cmd
+	gate *os.File
+}
+
+// startGated starts argv (argv[0] already resolved) held at the gate.
+// The caller places it in its cgroup, then calls release.
+func startGated(argv []string, env []string, dir string, stdout, stderr io.Writer) (*gatedCommand, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("gate pipe: %w", err)
+	}
+	defer r.Close()
+	args := append([]string{"-c", gateScript, "mk-exec"}, argv...)
+	cmd := osexec.Command(gateShell, args...)
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdin = nil
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// With buffers for output, stop copying once the process exits even if
+	// something it started still holds the pipes.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	return &gatedCommand{cmd: cmd, gate: w}, nil
+}
+
+// release lets the process exec its command.
+func (g *gatedCommand) release() error {
+	defer g.gate.Close()
+	if _, err := g.gate.Write([]byte("go\n")); err != nil {
+		return fmt.Errorf("release gate: %w", err)
+	}
+	return nil
+}
+
+// abort kills the held process and reaps it.
+func (g *gatedCommand) abort() {
+	g.gate.Close()
+	_ = g.cmd.Process.Kill()
+	_ = g.cmd.Wait()
+}
+
+// lookPath resolves a task's command the way exec(3p) would in the task:
+// a name with a slash is a path (relative to dir), a bare name is searched
+// in the task's PATH (the driver's own when the task sets none).
+func lookPath(name string, env []string, dir string) (string, error) {
+	if name == "" {
+		return "", errors.New("no command given")
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if err := checkExecutable(p); err != nil {
+			return "", fmt.Errorf("command %q: %w", name, err)
+		}
+		return p, nil
+	}
+	pathEnv := os.Getenv("PATH")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		p := filepath.Join(d, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("command %q: not found in PATH %q", name, pathEnv)
+}
+
+// checkExecutable returns an error unless p is an executable file.
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if fi.Mode()&0o111 == 0 {
+		return errors.New("permission denied: not executable")
+	}
+	return nil
+}
+
+// checkDir returns an error unless dir is an existing directory.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("working directory %s: not a directory", dir)
+	}
+	return nil
+}
+
+// procStartTime returns a process's start time in clock ticks since boot
+// (field 22 of /proc/PID/stat). With the PID it names one process for
+// good: a reused PID has a later start time.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read process %d: %w", pid, err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("process %d: malformed stat", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("process %d: short stat", pid)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, fmt.Errorf("process %d: has exited", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// foreignProcess is a process that is not our child (one recovered after
+// a restart), watched through a pidfd: waitpid cannot tell when it exits.
+type foreignProcess struct {
+	pidfd int
+}
+
+// openForeign opens a pidfd on pid and checks it is the process that
+// started at startTime.
+func openForeign(pid int, startTime uint64) (*foreignProcess, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open process %d: %w", pid, err)
+	}
+	// The pidfd pins the process; a start time read after opening it
+	// cannot belong to a later process with the same PID.
+	st, err := procStartTime(pid)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if st != startTime {
+		unix.Close(fd)
+		return nil, fmt.Errorf("process %d started at tick %d, not %d: the PID was reused", pid, st, startTime)
+	}
+	return &foreignProcess{pidfd: fd}, nil
+}
+
+// wait blocks until the process exits or stop is closed (then returns
+// false).
+func (p *foreignProcess) wait(stop <-chan struct{}) bool {
+	defer p.close()
+	for {
+		fds := []unix.PollFd{{Fd: int32(p.pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 200)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return true
+		}
+		if n > 0 {
+			return true
+		}
+		select {
+		case <-stop:
+			return false
+		default:
+		}
+	}
+}
+
+// close releases the pidfd.
+func (p *foreignProcess) close() { _ = unix.Close(p.pidfd) }
+
+// signalGroup sends sig to the process group pgid; a group that is gone
+// is not an error.
+func signalGroup(pgid int, sig syscall.Signal) error {
+	if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %s to process group %d: %w", sig, pgid, err)
+	}
+	return nil
+}
+
+// parseSignal maps "SIGTERM", "TERM", "term" or "15" to a signal; "" is
+// SIGTERM.
+func parseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return syscall.SIGTERM, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
