@@ -44,6 +44,9 @@ type taskRunner struct {
 	update  func(name string, st *structs.TaskState)
 
 	state *structs.TaskState
+	// lostOnRecover: the task was running before a client restart and is
+	// gone now; it is handled as an exit.
+	lostOnRecover bool
 	// restartTimes are the starts counted against the policy's interval.
 	restartTimes []time.Time
 }
@@ -87,16 +90,25 @@ func (r *taskRunner) event(typ, msg string, exit *drivers.ExitResult) {
 // run drives the task until ctx ends (the pod stops) or the task is done
 // for good. recovered says the task was reattached, not started.
 func (r *taskRunner) run(ctx context.Context, recovered bool) {
-	if !recovered {
+	switch {
+	case recovered:
+		r.state.State = structs.TaskStateRunning
+		r.event(EventRecovered, "task reattached after a client restart", nil)
+	case r.lostOnRecover:
+		r.restartTimes = append(r.restartTimes, time.Now())
+	default:
 		if !r.start(ctx) {
 			return
 		}
-	} else {
-		r.state.State = structs.TaskStateRunning
-		r.event(EventRecovered, "task reattached after a client restart", nil)
 	}
 	for {
-		exit := r.wait(ctx)
+		var exit *drivers.ExitResult
+		if r.lostOnRecover {
+			r.lostOnRecover = false
+			exit = &drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("task died while the client was down")}
+		} else {
+			exit = r.wait(ctx)
+		}
 		if exit == nil { // ctx done: the pod is stopping
 			return
 		}
@@ -119,6 +131,11 @@ func (r *taskRunner) run(ctx context.Context, recovered bool) {
 			return
 		}
 		r.state.Restarts++
+		// The driver still holds the dead task; release it before starting
+		// it again under the same ID.
+		if err := r.driver.DestroyTask(drivers.TaskID(r.pod.ID, r.task.Name), true); err != nil {
+			r.logger.Debug("destroy exited task", "task", r.task.Name, "error", err)
+		}
 		if !r.start(ctx) {
 			return
 		}

@@ -244,7 +244,7 @@ func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, 
 		used[name] = true
 		c.add(&structs.Pod{
 			ObjectMeta: structs.ObjectMeta{ID: uuid.NewString(), Name: name, Namespace: job.Namespace,
-				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name}},
+				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name, structs.LabelJobType: job.Type}},
 			JobID: job.ID, Group: g.Name, JobVersion: job.Version,
 			OwnerKind: ownerKind, OwnerID: ownerID, NodeID: nodeID,
 			Template: g, Resources: structs.GroupResources(g),

@@ -10,6 +10,8 @@ const DefaultNamespace = "default"
 const (
 	LabelJob   = "mk/job"
 	LabelGroup = "mk/group"
+	// LabelJobType is set on pods so clients know how to run them.
+	LabelJobType = "mk/job-type"
 )
 
 // ObjectMeta is embedded in every stored object. Its fields are flattened in

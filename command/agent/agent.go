@@ -1,11 +1,15 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/mk-orchestrator/mk/client"
 	"github.com/mk-orchestrator/mk/server"
 	"github.com/mk-orchestrator/mk/server/httpapi"
 )
@@ -16,6 +20,9 @@ type Agent struct {
 	logger hclog.Logger
 	server *server.Server
 	http   *httpapi.HTTPServer
+	client *client.Client
+	// stopDrivers ends the driver plugins.
+	stopDrivers func()
 	// tempDir is removed at shutdown (dev mode's data dir).
 	tempDir string
 }
@@ -32,9 +39,6 @@ func Start(c *Config, logger hclog.Logger) (*Agent, error) {
 			return nil, err
 		}
 		c.DataDir, a.tempDir = dir, dir
-	}
-	if c.ClientEnabled() {
-		logger.Warn("the client role is not in this version yet; running the server role only")
 	}
 	sc, err := c.ToServerConfig()
 	if err != nil {
@@ -54,14 +58,43 @@ func Start(c *Config, logger hclog.Logger) (*Agent, error) {
 	}
 	logger.Info("agent started", "name", sc.NodeName, "http", sc.HTTPAddr(), "raft", sc.RaftAddr(),
 		"serf", a.server.SerfAddr(), "data_dir", sc.DataDir, "bootstrap_expect", sc.BootstrapExpect)
+	if c.ClientEnabled() {
+		if err := a.startClient(sc.HTTPAddr()); err != nil {
+			a.Shutdown()
+			return nil, fmt.Errorf("start client: %w", err)
+		}
+	}
 	return a, nil
+}
+
+// startClient starts the client role against this agent's own API, which
+// forwards to the leader.
+func (a *Agent) startClient(httpAddr string) error {
+	drivers, err := a.launchDrivers()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(a.config.DataDir, "client")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	a.client, err = client.New(&client.Config{
+		NodeName: a.config.Name, Datacenter: a.config.Datacenter, DataDir: dir,
+		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return a.client.Start(ctx)
 }
 
 // Check reports config errors that parsing alone cannot.
 func (c *Config) Check() error {
 	switch {
 	case !c.ServerEnabled() && c.ClientEnabled():
-		return fmt.Errorf("client-only agents are not in this version yet: enable the server block too")
+		return fmt.Errorf("client-only agents are not in this version yet: enable the server block too (the client uses the local server's API)")
 	case !c.ServerEnabled():
 		return fmt.Errorf("no role enabled: set server { enabled = true } or run with -dev")
 	case c.Name == "":
@@ -82,8 +115,15 @@ func (a *Agent) Leave() {
 	a.Shutdown()
 }
 
-// Shutdown stops the agent without leaving.
+// Shutdown stops the agent without leaving. Tasks keep running: a client
+// started again on the same data_dir reattaches to them.
 func (a *Agent) Shutdown() {
+	if a.client != nil {
+		a.client.Shutdown()
+	}
+	if a.stopDrivers != nil {
+		a.stopDrivers()
+	}
 	a.http.Shutdown()
 	a.server.Shutdown()
 	if a.tempDir != "" {

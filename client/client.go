@@ -1,0 +1,251 @@
+// Package client is the mk client: it fingerprints its node, registers it
+// through the servers, heartbeats, watches the pods placed on it with a
+// blocking query, runs them through driver plugins and reports their state.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/client/state"
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// Config configures a client.
+type Config struct {
+	NodeName   string
+	Datacenter string
+	// DataDir holds the local state and the pods' directories.
+	DataDir string
+	// Server is the HTTP address of a server (or of the local agent, which
+	// forwards to the leader).
+	Server string
+	// Address is this client's HTTP address, where servers reach it.
+	Address string
+	// Drivers are the drivers this client runs tasks with, by name.
+	Drivers map[string]drivers.Driver
+	// StatusWindow is how long pod reports are batched (a few ms).
+	StatusWindow time.Duration
+	Logger       hclog.Logger
+}
+
+// Client runs the pods of one node.
+type Client struct {
+	config *Config
+	logger hclog.Logger
+	db     *state.DB
+	api    *api.Client
+	status *statusBatcher
+	nodeID string
+	node   *structs.Node
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	runners map[string]*podRunner
+}
+
+// New opens the client's local state; Start runs it.
+func New(config *Config) (*Client, error) {
+	db, err := state.Open(config.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := api.NewClient(api.Config{Address: config.Server, HTTPClient: &http.Client{Timeout: 6 * time.Minute}})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if config.StatusWindow == 0 {
+		config.StatusWindow = 5 * time.Millisecond
+	}
+	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{}}
+	c.status = newStatusBatcher(c, config.StatusWindow)
+	if c.nodeID, err = db.NodeID(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if c.nodeID == "" {
+		c.nodeID = uuid.NewString()
+		if err := db.SetNodeID(c.nodeID); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// NodeID is this client's node ID, kept across restarts.
+func (c *Client) NodeID() string { return c.nodeID }
+
+// Start reattaches to the pods of the local state, registers the node and
+// starts heartbeating and watching. It returns once the node is registered.
+func (c *Client) Start(ctx context.Context) error {
+	c.node = c.fingerprint(ctx)
+	ttl, err := c.register(ctx)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.recoverPods()
+	c.goFunc(func() { c.status.run(runCtx) })
+	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
+	c.goFunc(func() { c.watch(runCtx) })
+	c.logger.Info("client started", "node", c.node.Name, "id", c.nodeID)
+	return nil
+}
+
+func (c *Client) goFunc(fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
+
+// register registers the node, retrying until a server answers or ctx ends.
+func (c *Client) register(ctx context.Context) (time.Duration, error) {
+	for {
+		resp, err := c.api.RegisterNode(ctx, c.node)
+		if err == nil {
+			return time.ParseDuration(resp.HeartbeatTTL)
+		}
+		c.logger.Warn("register node failed; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("register node: %w", err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Client) heartbeat(ctx context.Context, ttl time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ttl / 2):
+		}
+		if _, err := c.api.Heartbeat(ctx, c.nodeID); err != nil {
+			var apiErr *api.Error
+			if ok := asAPIError(err, &apiErr); ok && apiErr.StatusCode == http.StatusNotFound {
+				_, _ = c.register(ctx) // the servers lost the node (restore): register again
+				continue
+			}
+			c.logger.Warn("heartbeat failed", "error", err)
+		}
+	}
+}
+
+// watch follows the pods placed on this node and reconciles the runners.
+func (c *Client) watch(ctx context.Context) {
+	var index uint64
+	for ctx.Err() == nil {
+		pods, meta, err := c.api.NodePods(ctx, c.nodeID, &api.QueryOptions{WaitIndex: index, WaitTime: 5 * time.Minute})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger.Warn("watch pods failed; retrying", "error", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		index = meta.LastIndex
+		c.reconcile(pods)
+	}
+}
+
+// reconcile starts runners for pods to run and stops those of pods to stop
+// (or that are gone).
+func (c *Client) reconcile(pods []*structs.Pod) {
+	seen := map[string]bool{}
+	for _, p := range pods {
+		seen[p.ID] = true
+		c.mu.Lock()
+		r, running := c.runners[p.ID]
+		c.mu.Unlock()
+		switch {
+		case p.DesiredStatus == structs.PodDesiredRun && !running && !p.Terminal():
+			c.startRunner(p, nil, false)
+		case p.DesiredStatus == structs.PodDesiredStop && running:
+			go c.stopRunner(p.ID, r)
+		}
+	}
+	c.mu.Lock()
+	for id, r := range c.runners {
+		if !seen[id] {
+			go c.stopRunner(id, r)
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) startRunner(p *structs.Pod, states map[string]*structs.TaskState, recover bool) {
+	r := newPodRunner(c, p, states)
+	c.mu.Lock()
+	c.runners[p.ID] = r
+	c.mu.Unlock()
+	go r.run(recover)
+}
+
+func (c *Client) stopRunner(id string, r *podRunner) {
+	r.stop()
+	c.mu.Lock()
+	if c.runners[id] == r {
+		delete(c.runners, id)
+	}
+	c.mu.Unlock()
+}
+
+// recoverPods reattaches to the tasks of the pods in the local state: a
+// restarted client keeps its running tasks (same PIDs) and restart counts.
+func (c *Client) recoverPods() {
+	recs, err := c.db.Pods()
+	if err != nil {
+		c.logger.Error("read local pods", "error", err)
+		return
+	}
+	for _, rec := range recs {
+		if rec.Pod.DesiredStatus != structs.PodDesiredRun {
+			continue
+		}
+		c.logger.Info("recovering pod", "pod", rec.Pod.Name)
+		c.startRunner(rec.Pod, rec.TaskStates, true)
+	}
+}
+
+func (c *Client) driver(name string) (drivers.Driver, bool) {
+	d, ok := c.config.Drivers[name]
+	return d, ok
+}
+
+// isBatch reports whether a pod belongs to a batch job: its tasks run to
+// completion instead of being restarted after they succeed.
+func (c *Client) isBatch(p *structs.Pod) bool {
+	return p.Labels[structs.LabelJobType] == structs.JobTypeBatch
+}
+
+func asAPIError(err error, target **api.Error) bool { return errors.As(err, target) }
+
+// Shutdown stops the client's loops without stopping its tasks: a client
+// that restarts reattaches to them.
+func (c *Client) Shutdown() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	c.db.Close()
+}

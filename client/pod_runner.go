@@ -1,0 +1,178 @@
+package client
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/mk-orchestrator/mk/client/state"
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// podRunner runs the tasks of one pod and derives the pod's phase from
+// them. Every change is persisted locally and queued for the servers.
+type podRunner struct {
+	c      *Client
+	pod    *structs.Pod
+	dir    string
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	tasks   map[string]*taskRunner
+	states  map[string]*structs.TaskState
+	stopped bool
+}
+
+func newPodRunner(c *Client, pod *structs.Pod, states map[string]*structs.TaskState) *podRunner {
+	if states == nil {
+		states = map[string]*structs.TaskState{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &podRunner{c: c, pod: pod, dir: filepath.Join(c.config.DataDir, "pods", pod.ID), ctx: ctx, cancel: cancel,
+		tasks: map[string]*taskRunner{}, states: states, done: make(chan struct{})}
+}
+
+// run starts (or, with recover, reattaches to) every task and waits for
+// them.
+func (r *podRunner) run(recover bool) {
+	ctx := r.ctx
+	defer close(r.done)
+	for _, v := range r.pod.Template.Volumes {
+		_ = os.MkdirAll(filepath.Join(r.dir, "volumes", v.Name), 0o755)
+	}
+	var wg sync.WaitGroup
+	for _, t := range r.pod.Template.Tasks {
+		tr, recovered, ok := r.taskRunnerFor(t, recover)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr.run(ctx, recovered)
+		}()
+	}
+	r.publish()
+	wg.Wait()
+}
+
+// taskRunnerFor builds a task's runner; with recover it reattaches to the
+// persisted handle first, and reports whether that worked.
+func (r *podRunner) taskRunnerFor(t *structs.Task, recover bool) (*taskRunner, bool, bool) {
+	driver, ok := r.c.driver(t.Driver)
+	st := r.states[t.Name]
+	if st == nil {
+		st = &structs.TaskState{State: structs.TaskStatePending}
+	}
+	tr := &taskRunner{pod: r.pod, task: t, driver: driver, dir: filepath.Join(r.dir, t.Name), podDir: r.dir,
+		restart: r.pod.Template.Restart, batch: r.c.isBatch(r.pod), logger: r.c.logger,
+		persist: r.c.db.PutHandle, update: r.setTaskState, state: st}
+	r.mu.Lock()
+	r.tasks[t.Name], r.states[t.Name] = tr, st
+	r.mu.Unlock()
+	if !ok {
+		tr.fail("driver " + t.Driver + " is not available on this node")
+		return nil, false, false
+	}
+	if !recover {
+		return tr, false, true
+	}
+	if st.State == structs.TaskStateDead {
+		// Finished before the restart (failed for good, or a batch task
+		// that succeeded): nothing to run again.
+		return nil, false, false
+	}
+	h, err := r.c.db.Handle(drivers.TaskID(r.pod.ID, t.Name))
+	if err == nil && h != nil && driver.RecoverTask(h) == nil {
+		return tr, true, true
+	}
+	if st.State == structs.TaskStateRunning {
+		// It died while the client was down: the restart policy decides.
+		tr.lostOnRecover = true
+	}
+	return tr, false, true
+}
+
+func (r *podRunner) setTaskState(name string, st *structs.TaskState) {
+	r.mu.Lock()
+	r.states[name] = st
+	r.mu.Unlock()
+	r.publish()
+}
+
+// phase derives the pod's phase from its tasks.
+func (r *podRunner) phase() string {
+	if len(r.states) < len(r.pod.Template.Tasks) {
+		return structs.PodPhasePending
+	}
+	running, succeeded := 0, 0
+	for _, st := range r.states {
+		switch {
+		case st.Failed:
+			return structs.PodPhaseFailed
+		case st.State == structs.TaskStateRunning:
+			running++
+		case st.State == structs.TaskStateDead && st.ExitCode == 0 && st.Signal == 0:
+			succeeded++
+		}
+	}
+	switch {
+	case running == len(r.states):
+		return structs.PodPhaseRunning
+	case succeeded == len(r.states):
+		return structs.PodPhaseSucceeded
+	case r.stopped && running == 0:
+		return structs.PodPhaseFailed
+	case running > 0:
+		return structs.PodPhaseRunning
+	}
+	return structs.PodPhasePending
+}
+
+// publish persists the pod's state and queues a report for the servers.
+func (r *podRunner) publish() {
+	r.mu.Lock()
+	states := structs.Copy(r.states)
+	phase := r.phase()
+	r.mu.Unlock()
+	if err := r.c.db.PutPod(&state.PodRecord{Pod: r.pod, TaskStates: states}); err != nil {
+		r.c.logger.Error("persist pod", "pod", r.pod.ID, "error", err)
+	}
+	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states})
+}
+
+// stop stops every task and waits for the runner to end.
+func (r *podRunner) stop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = true
+	tasks := make([]*taskRunner, 0, len(r.tasks))
+	for _, t := range r.tasks {
+		tasks = append(tasks, t)
+	}
+	r.mu.Unlock()
+	// End the task runners first, so only this goroutine touches the
+	// tasks' states from here on.
+	r.cancel()
+	<-r.done
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		if t.driver == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(t *taskRunner) {
+			defer wg.Done()
+			t.stop()
+		}(t)
+	}
+	wg.Wait()
+	r.publish()
+}
