@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -93,5 +94,22 @@ func (c *Client) Pod(ref string, q *QueryOptions) (*structs.Pod, error) {
 // StopPod stops a pod; its owner replaces it when it should run.
 func (c *Client) StopPod(ctx context.Context, ref string) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/pod/"+url.PathEscape(ref)+"/stop", nil, nil, nil)
+	return err
+}
+
+// PodLogs streams a task's log into w (stdout, or stderr); with follow it
+// streams until ctx ends.
+func (c *Client) PodLogs(ctx context.Context, ref, task string, stderr, follow bool, w io.Writer) error {
+	q := &QueryOptions{Params: map[string]string{"type": "stdout"}}
+	if stderr {
+		q.Params["type"] = "stderr"
+	}
+	if task != "" {
+		q.Params["task"] = task
+	}
+	if follow {
+		q.Params["follow"] = "true"
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/pod/"+url.PathEscape(ref)+"/logs", q, nil, w)
 	return err
 }

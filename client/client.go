@@ -240,6 +240,27 @@ func (c *Client) isBatch(p *structs.Pod) bool {
 
 func asAPIError(err error, target **api.Error) bool { return errors.As(err, target) }
 
+// Destroy stops every pod this client runs, then shuts it down. Dev agents
+// use it: their data dir goes with them, so nothing could reattach later.
+func (c *Client) Destroy() {
+	c.mu.Lock()
+	runners := make(map[string]*podRunner, len(c.runners))
+	for id, r := range c.runners {
+		runners[id] = r
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for id, r := range runners {
+		wg.Add(1)
+		go func(id string, r *podRunner) {
+			defer wg.Done()
+			c.stopRunner(id, r)
+		}(id, r)
+	}
+	wg.Wait()
+	c.Shutdown()
+}
+
 // Shutdown stops the client's loops without stopping its tasks: a client
 // that restarts reattaches to them.
 func (c *Client) Shutdown() {

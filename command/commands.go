@@ -53,6 +53,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"pod list":                  func() (cli.Command, error) { return &PodListCommand{Meta: meta()}, nil },
 		"pod status":                func() (cli.Command, error) { return &PodStatusCommand{Meta: meta()}, nil },
 		"pod stop":                  func() (cli.Command, error) { return &PodStopCommand{Meta: meta()}, nil },
+		"pod logs":                  func() (cli.Command, error) { return &PodLogsCommand{Meta: meta()}, nil },
 		"server":                    func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect the servers"}, nil },
 		"server members":            func() (cli.Command, error) { return &ServerMembersCommand{Meta: meta()}, nil },
 		"operator":                  func() (cli.Command, error) { return &groupCommand{synopsis: "Cluster operations"}, nil },

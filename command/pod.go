@@ -3,6 +3,8 @@ package command
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
 
@@ -182,5 +184,47 @@ func (c *PodStopCommand) Run(args []string) int {
 		return c.fail(err)
 	}
 	c.Ui.Output(fmt.Sprintf("==> Pod %q stopping", fs.Arg(0)))
+	return exitOK
+}
+
+// PodLogsCommand prints a task's log.
+type PodLogsCommand struct{ Meta }
+
+func (c *PodLogsCommand) Synopsis() string { return "Print a pod's task log" }
+
+func (c *PodLogsCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk pod logs [options] ID
+
+  Prints the stdout (or, with -stderr, the stderr) log of a pod's task. The
+  node that runs the pod serves it; servers forward the request there.
+
+Options:
+  -f           Follow the log as the task writes it.
+  -stderr      The stderr log instead of stdout.
+  -task NAME   The task (needed when the pod has several).
+`)
+}
+
+func (c *PodLogsCommand) Run(args []string) int {
+	fs := c.FlagSet("pod logs", false)
+	follow := fs.Bool("f", false, "")
+	stderr := fs.Bool("stderr", false, "")
+	task := fs.String("task", "", "")
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() != 1 {
+		return c.usageError("pod logs takes exactly one argument, the pod ID", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := client.PodLogs(ctx, fs.Arg(0), *task, *stderr, *follow, os.Stdout); err != nil && ctx.Err() == nil {
+		return c.fail(err)
+	}
 	return exitOK
 }

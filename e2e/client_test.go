@@ -62,7 +62,6 @@ func TestClientRunsRestartsAndRecovers(t *testing.T) {
 	cli := startClient(t, c.Nodes[0].Addr(), "worker-1", dir)
 	runJob(t, cl, sleeperJob("sleepy", 2))
 	pods := waitPods(t, cl, "sleepy", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
-	t.Cleanup(func() { _, _ = cl.DeregisterJob(context.Background(), "sleepy", true) })
 
 	// Kill a task's process: it restarts within the pod.
 	victim := pods[0]
@@ -95,7 +94,7 @@ func TestClientRunsRestartsAndRecovers(t *testing.T) {
 	}
 	cli.Shutdown()
 	cli = startClient(t, c.Nodes[0].Addr(), "worker-1", dir)
-	t.Cleanup(cli.Shutdown)
+	t.Cleanup(cli.Destroy) // stop the test's processes
 	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
 		after, _, err := cl.Pods("sleepy", nil)
 		if err != nil {

@@ -87,7 +87,11 @@ func (a *Agent) startClient(httpAddr string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return a.client.Start(ctx)
+	if err := a.client.Start(ctx); err != nil {
+		return err
+	}
+	a.http.SetLogSource(a.client)
+	return nil
 }
 
 // Check reports config errors that parsing alone cannot.
@@ -119,7 +123,11 @@ func (a *Agent) Leave() {
 // started again on the same data_dir reattaches to them.
 func (a *Agent) Shutdown() {
 	if a.client != nil {
-		a.client.Shutdown()
+		if a.tempDir != "" {
+			a.client.Destroy() // dev mode: its tasks cannot outlive it
+		} else {
+			a.client.Shutdown()
+		}
 	}
 	if a.stopDrivers != nil {
 		a.stopDrivers()

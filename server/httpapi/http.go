@@ -61,6 +61,7 @@ type HTTPServer struct {
 	forward  *forwarder
 	httpSrv  *http.Server
 	ln       net.Listener
+	logs     LogSource
 }
 
 // New builds the API handler for a server; Start serves it.

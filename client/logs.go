@@ -1,0 +1,81 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// StreamLogs copies a task's stdout or stderr log to w; with follow it
+// keeps copying what the task appends until ctx ends. A truncation (the
+// driver's copy-truncate rotation) starts the copy over at the new end.
+func (c *Client) StreamLogs(ctx context.Context, podID, task, stream string, follow bool, w io.Writer) error {
+	if stream != "stdout" && stream != "stderr" {
+		return structs.NewBadRequest("log type must be stdout or stderr, got %q", stream)
+	}
+	rec, err := c.podRecord(podID)
+	if err != nil {
+		return err
+	}
+	if task == "" {
+		if len(rec.Pod.Template.Tasks) != 1 {
+			return structs.NewBadRequest("pod %s has %d tasks: name one with -task", rec.Pod.Name, len(rec.Pod.Template.Tasks))
+		}
+		task = rec.Pod.Template.Tasks[0].Name
+	}
+	path := filepath.Join(c.config.DataDir, "pods", podID, task, stream+".log")
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: no %s log for task %q of pod %s", structs.ErrNotFound, stream, task, rec.Pod.Name)
+	}
+	defer f.Close()
+	flusher, _ := w.(interface{ Flush() })
+	var offset int64
+	for {
+		n, err := io.Copy(w, f)
+		offset += n
+		if err != nil {
+			return err
+		}
+		if !follow {
+			return nil
+		}
+		if flusher != nil && n > 0 {
+			flusher.Flush()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		if st, err := f.Stat(); err == nil && st.Size() < offset {
+			offset, _ = f.Seek(0, io.SeekStart)
+		}
+	}
+}
+
+func (c *Client) podRecord(podID string) (*podRecordView, error) {
+	c.mu.Lock()
+	r, ok := c.runners[podID]
+	c.mu.Unlock()
+	if ok {
+		return &podRecordView{Pod: r.pod}, nil
+	}
+	recs, err := c.db.Pods()
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		if rec.Pod.ID == podID {
+			return &podRecordView{Pod: rec.Pod}, nil
+		}
+	}
+	return nil, structs.NotFoundError("pod on this node", podID)
+}
+
+type podRecordView struct{ Pod *structs.Pod }
