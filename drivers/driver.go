@@ -28,9 +28,10 @@ var ErrTaskRunning = errors.New("task is still running")
 // ordered by the driver: the caller (the task runner) serialises the life
 // cycle of a task (Start, then Wait/Stop/Inspect/Stats/Exec in any order,
 // then Destroy). Channels returned by WaitTask and TaskStats are owned by
-// the driver, which closes them; WaitTask's channel delivers exactly one
-// result. Cancelling the context passed to WaitTask or TaskStats releases
-// the goroutine behind the channel and closes it.
+// the driver, which closes them; WaitTask's channel delivers one result
+// and is closed, or is closed without one when its context is cancelled.
+// Cancelling the context passed to WaitTask or TaskStats releases the
+// goroutine behind the channel and closes it.
 //
 // Restart: a driver keeps no state on disk. The client persists the
 // TaskHandle returned by StartTask and hands it to RecoverTask after the
@@ -134,8 +135,9 @@ type ExitResult struct {
 	ExitCode int
 	// Signal is the signal that killed the task, 0 when it exited.
 	Signal int
-	// OOMKilled is set when the kernel killed the task for passing its
-	// memory limit.
+	// OOMKilled is set when the kernel OOM-killed a process of the task
+	// for passing the task's memory limit (the main process, or one it
+	// started: then ExitCode is what the main process made of that).
 	OOMKilled bool
 	// Err is set when the driver could not learn how the task ended.
 	Err error

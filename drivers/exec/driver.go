@@ -1,6 +1,30 @@
 // Package exec is the exec driver: it runs a task's command as a host
 // process in its own process group and cgroup, with its output in log
 // files (DESIGN §10).
+//
+// Start: /bin/sh is started in a new process group, held at a gate (a
+// pipe on fd 3) until the driver has moved it into the task's cgroup, then
+// it execs the command in place, so the task's PID is its process group ID
+// and nothing the task runs escapes its limits. The command is resolved in
+// the task's PATH and the working directory checked first, so a task that
+// cannot start fails StartTask with the reason.
+//
+// Cgroups (containerd/cgroups): v1 when the host mounts v1 controllers
+// (legacy or hybrid), v2 when it is unified. cpu shares = MHz, memory
+// limit = MB. An OOM kill is read from the cgroup's oom_kill counter after
+// the task exits.
+//
+// Stop: the signal to the process group, then SIGKILL to the group after
+// the timeout. When the task's main process exits, what is left of its
+// group is killed; DestroyTask also kills whatever is left in its cgroup.
+//
+// Recovery: the handle records the PID, its start time in /proc and the
+// cgroup paths. RecoverTask opens a pidfd on the PID, checks the start
+// time (so a reused PID is not adopted), loads the cgroup and watches the
+// pidfd for the exit. A recovered task is not the driver's child, so its
+// exit status cannot be read: its ExitResult has Err set, Signal the last
+// signal the driver sent it, and OOMKilled from the cgroup. Logs are files
+// (see logs.go), so they survive a driver restart.
 package exec
 
 import (
@@ -188,6 +212,10 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 	if err != nil {
 		return nil, err
 	}
+	cred, err := credential(cfg.Task.User)
+	if err != nil {
+		return nil, err
+	}
 	stdout, err := openLog(cfg.StdoutPath)
 	if err != nil {
 		return nil, fmt.Errorf("stdout: %w", err)
@@ -203,7 +231,7 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 		return nil, err
 	}
 	argv := append([]string{bin}, cfg.Task.Config.Args...)
-	g, err := startGated(argv, env, dir, stdout, stderr)
+	g, err := startGated(argv, env, dir, cred, stdout, stderr)
 	if err != nil {
 		_ = cg.Delete()
 		return nil, err
@@ -223,7 +251,7 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 	}
 	st := driverState{PID: pid, StartTime: startTime, StartedAt: time.Now().UnixNano(), Cgroup: cg.State()}
 	t := newTask(cfg, st, cg, d.logger.With("task_id", cfg.ID))
-	t.env, t.dir = env, dir
+	t.env, t.dir, t.cred = env, dir, cred
 	t.rotator = startRotator(d.logCfg, t.logger, cfg.StdoutPath, cfg.StderrPath)
 	go t.watchChild(g.cmd)
 	d.logger.Info("task started", "task_id", cfg.ID, "pid", pid, "command", bin)

@@ -189,6 +189,32 @@ func TestWorkDirFromConfig(t *testing.T) {
 	}
 }
 
+func TestRunsAsUser(t *testing.T) {
+	d := newTestDriver(t)
+	cfg := testConfig(t, "id", "-u")
+	cfg.Task.User = "nobody"
+	// t.TempDir's directories are 0700: let nobody into the task dir.
+	for _, p := range []string{filepath.Dir(cfg.TaskDir), cfg.TaskDir} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.StartTask(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if res := waitResult(t, d, cfg.ID, 10*time.Second); !res.Successful() {
+		t.Fatalf("result = %+v", res)
+	}
+	if got := strings.TrimSpace(readFile(t, cfg.StdoutPath)); got != "65534" {
+		t.Fatalf("uid = %q, want nobody's", got)
+	}
+	bad := testConfig(t, "true")
+	bad.Task.User = "mk-no-such-user"
+	if _, err := d.StartTask(bad); err == nil || !strings.Contains(err.Error(), "mk-no-such-user") {
+		t.Fatalf("err = %v, want unknown user named", err)
+	}
+}
+
 func TestStopTaskSIGTERM(t *testing.T) {
 	d := newTestDriver(t)
 	cfg := testConfig(t, "sleep", "300")

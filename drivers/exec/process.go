@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	osexec "os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ type gatedCommand struct {
 
 // startGated starts argv (argv[0] already resolved) held at the gate.
 // The caller places it in its cgroup, then calls release.
-func startGated(argv []string, env []string, dir string, stdout, stderr io.Writer) (*gatedCommand, error) {
+func startGated(argv []string, env []string, dir string, cred *syscall.Credential, stdout, stderr io.Writer) (*gatedCommand, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("gate pipe: %w", err)
@@ -49,7 +50,7 @@ func startGated(argv []string, env []string, dir string, stdout, stderr io.Write
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{r}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	// With buffers for output, stop copying once the process exits even if
 	// something it started still holds the pipes.
 	cmd.WaitDelay = 2 * time.Second
@@ -74,6 +75,31 @@ func (g *gatedCommand) abort() {
 	g.gate.Close()
 	_ = g.cmd.Process.Kill()
 	_ = g.cmd.Wait()
+}
+
+// credential returns the uid and gids to run as user, nil for "" (the
+// driver's own).
+func credential(name string) (*syscall.Credential, error) {
+	if name == "" {
+		return nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("user: %w", err)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("user %s: %w", name, err)
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	gids, _ := u.GroupIds()
+	for _, g := range gids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			cred.Groups = append(cred.Groups, uint32(n))
+		}
+	}
+	return cred, nil
 }
 
 // lookPath resolves a task's command the way exec(3p) would in the task:

@@ -91,7 +91,7 @@ func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
 	}
 	var stdout, stderr bytes.Buffer
-	g, err := startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, &stdout, &stderr)
+	g, err := startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, t.cred, &stdout, &stderr)
 	if err != nil {
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
 	}

@@ -55,6 +55,7 @@ type task struct {
 	state   driverState
 	env     []string
 	dir     string
+	cred    *syscall.Credential
 	cgroup  taskCgroup
 	rotator *rotator
 	logger  hclog.Logger

@@ -1,0 +1,270 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/drivers/exec"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// TestMain makes the test binary a driver plugin when it is run as
+// `BINARY plugin exec`, the way Launch runs `mk plugin exec`; the tests
+// then talk to it over real gRPC in a subprocess.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == "plugin" && os.Args[2] == exec.Name {
+		logger := PluginLogger("driver.exec")
+		Serve(exec.New(logger), logger)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a log sink safe for the plugin's log goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testLogger collects host and plugin logs and prints them if the test
+// fails.
+func testLogger(t *testing.T) hclog.Logger {
+	buf := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("logs:\n" + buf.String())
+		}
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Debug, Output: buf})
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the exec driver needs root")
+	}
+}
+
+func selfBinary(t *testing.T) string {
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func taskConfig(t *testing.T, id string, command string, args ...string) *drivers.TaskConfig {
+	dir := t.TempDir()
+	return &drivers.TaskConfig{
+		ID:    drivers.TaskID(id, "main"),
+		PodID: id,
+		Name:  "main",
+		Task: &structs.Task{
+			Name: "main", Driver: exec.Name,
+			Config:    &structs.TaskConfig{Command: command, Args: args},
+			Env:       map[string]string{"WHO": "plugin"},
+			Resources: &structs.Resources{CPU: 100, MemoryMB: 64},
+		},
+		TaskDir:    dir,
+		StdoutPath: filepath.Join(dir, "stdout.log"),
+		StderrPath: filepath.Join(dir, "stderr.log"),
+	}
+}
+
+func waitExit(t *testing.T, ch <-chan *drivers.ExitResult, within time.Duration) *drivers.ExitResult {
+	t.Helper()
+	select {
+	case res, ok := <-ch:
+		if !ok || res == nil {
+			t.Fatal("wait channel closed without a result")
+		}
+		return res
+	case <-time.After(within):
+		t.Fatalf("no exit within %s", within)
+	}
+	return nil
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPluginOverGRPC(t *testing.T) {
+	requireRoot(t)
+	d, client, err := Launch(selfBinary(t), exec.Name, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Kill()
+
+	fp, err := d.Fingerprint(context.Background())
+	if err != nil || !fp.Healthy || fp.Attributes["driver.exec.cgroup"] == "" {
+		t.Fatalf("fingerprint = %+v, %v", fp, err)
+	}
+
+	cfg := taskConfig(t, "pod-grpc-1", "/bin/sh", "-c", `echo hi $WHO; exit 3`)
+	h, err := d.StartTask(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Driver != exec.Name || h.Config.Task.Config.Command != "/bin/sh" || len(h.DriverState) == 0 {
+		t.Fatalf("handle = %+v", h)
+	}
+	ch, err := d.WaitTask(context.Background(), cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, ch, 10*time.Second); res.ExitCode != 3 || res.Err != nil {
+		t.Fatalf("result = %+v, want exit 3", res)
+	}
+	if b, _ := os.ReadFile(cfg.StdoutPath); string(b) != "hi plugin\n" {
+		t.Fatalf("stdout = %q", b)
+	}
+	st, err := d.InspectTask(cfg.ID)
+	if err != nil || st.State != drivers.TaskStateExited || st.ExitResult.ExitCode != 3 {
+		t.Fatalf("inspect = %+v, %v", st, err)
+	}
+	if err := d.DestroyTask(cfg.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	// Error kinds survive the wire.
+	if _, err := d.InspectTask(cfg.ID); !errors.Is(err, drivers.ErrTaskNotFound) {
+		t.Fatalf("err = %v, want ErrTaskNotFound", err)
+	}
+	if _, err := d.WaitTask(context.Background(), "no/such"); !errors.Is(err, drivers.ErrTaskNotFound) {
+		t.Fatalf("err = %v, want ErrTaskNotFound", err)
+	}
+}
+
+func TestPluginStopStatsExec(t *testing.T) {
+	requireRoot(t)
+	d, client, err := Launch(selfBinary(t), exec.Name, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Kill()
+	cfg := taskConfig(t, "pod-grpc-2", "sleep", "300")
+	if _, err := d.StartTask(cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.DestroyTask(cfg.ID, true) }()
+	if err := d.DestroyTask(cfg.ID, false); !errors.Is(err, drivers.ErrTaskRunning) {
+		t.Fatalf("err = %v, want ErrTaskRunning", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stats, err := d.TaskStats(ctx, cfg.ID, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := <-stats; u == nil || u.MemoryUsage == 0 || u.Timestamp == 0 {
+		t.Fatalf("stats = %+v", u)
+	}
+	cancel()
+
+	res, err := d.ExecTask(cfg.ID, []string{"/bin/sh", "-c", "echo $WHO; exit 2"}, 5*time.Second)
+	if err != nil || string(res.Stdout) != "plugin\n" || res.ExitCode != 2 {
+		t.Fatalf("exec = %+v, %v", res, err)
+	}
+
+	ch, err := d.WaitTask(context.Background(), cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StopTask(cfg.ID, 5*time.Second, "SIGTERM"); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitExit(t, ch, 5*time.Second); r.Signal != int(syscall.SIGTERM) {
+		t.Fatalf("result = %+v, want SIGTERM", r)
+	}
+}
+
+func TestSupervisorRecoversTasksOfCrashedPlugin(t *testing.T) {
+	requireRoot(t)
+	s, err := NewSupervisor(selfBinary(t), exec.Name, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	cfg := taskConfig(t, "pod-sup-1", "sleep", "300")
+	if _, err := s.StartTask(cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.DestroyTask(cfg.ID, true) }()
+	before, err := s.InspectTask(cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := s.WaitTask(context.Background(), cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	oldPID := s.PluginPID()
+	if oldPID == 0 {
+		t.Fatal("no plugin pid")
+	}
+	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the plugin to be relaunched", func() bool { return s.Restarts() == 1 })
+	if pid := s.PluginPID(); pid == oldPID || pid == 0 {
+		t.Fatalf("plugin pid = %d after restart, was %d", pid, oldPID)
+	}
+
+	// The task kept running and the new plugin knows it.
+	after, err := s.InspectTask(cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != drivers.TaskStateRunning || after.PID != before.PID {
+		t.Fatalf("after restart: %+v, want running pid %d", after, before.PID)
+	}
+	select {
+	case res := <-wait:
+		t.Fatalf("wait ended by the plugin crash: %+v", res)
+	default:
+	}
+
+	// The wait begun before the crash reports the stop done after it.
+	if err := s.StopTask(cfg.ID, 5*time.Second, ""); err != nil {
+		t.Fatal(err)
+	}
+	res := waitExit(t, wait, 10*time.Second)
+	if res.Signal != int(syscall.SIGTERM) || errors.Is(res.Err, ErrPluginUnavailable) {
+		t.Fatalf("result = %+v, want the SIGTERM sent after recovery", res)
+	}
+	if !strings.Contains(res.Err.Error(), "recovered") {
+		t.Fatalf("result error = %v, want the unknown-status note", res.Err)
+	}
+}
