@@ -18,12 +18,13 @@ func Run(args []string) int {
 // RunWithUi runs the CLI writing to ui; tests use it to capture output.
 func RunWithUi(args []string, ui cli.Ui) int {
 	c := &cli.CLI{
-		Name:         "mk",
-		Version:      version.String(),
-		Args:         args,
-		Commands:     Commands(ui),
-		HelpWriter:   os.Stdout,
-		Autocomplete: false,
+		HiddenCommands: []string{"plugin"},
+		Name:           "mk",
+		Version:        version.String(),
+		Args:           args,
+		Commands:       Commands(ui),
+		HelpWriter:     os.Stdout,
+		Autocomplete:   false,
 	}
 	code, err := c.Run()
 	if err != nil {
@@ -64,6 +65,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator snapshot save":    func() (cli.Command, error) { return &SnapshotSaveCommand{Meta: meta()}, nil },
 		"operator snapshot restore": func() (cli.Command, error) { return &SnapshotRestoreCommand{Meta: meta()}, nil },
 		"version":                   func() (cli.Command, error) { return &VersionCommand{Meta: meta()}, nil },
+		"plugin":                    func() (cli.Command, error) { return &PluginCommand{Meta: meta()}, nil },
 	}
 }
 

@@ -1,18 +1,37 @@
 package agent
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/mk-orchestrator/mk/drivers"
-	"github.com/mk-orchestrator/mk/drivers/exec"
+	"github.com/mk-orchestrator/mk/drivers/plugin"
 )
 
-// launchDrivers starts the drivers the client config enables. exec is
-// always on (unless disabled with driver "exec" { enabled = false }).
+// launchDrivers starts the driver plugins the client config enables, each
+// as `mk plugin <name>` in a subprocess under a supervisor that restarts it
+// and recovers its tasks when it dies. exec is on unless disabled with
+// driver "exec" { enabled = false }.
 func (a *Agent) launchDrivers() (map[string]drivers.Driver, error) {
-	out := map[string]drivers.Driver{}
-	if a.driverEnabled("exec", true) {
-		out["exec"] = exec.New(a.logger.Named("driver.exec"))
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the mk binary for driver plugins: %w", err)
 	}
-	a.stopDrivers = func() {}
+	out := map[string]drivers.Driver{}
+	var sups []*plugin.Supervisor
+	a.stopDrivers = func() {
+		for _, s := range sups {
+			s.Shutdown()
+		}
+	}
+	if a.driverEnabled("exec", true) {
+		sup, err := plugin.NewSupervisor(bin, "exec", a.logger.Named("plugin.exec"))
+		if err != nil {
+			return nil, fmt.Errorf("launch exec driver plugin: %w", err)
+		}
+		sups = append(sups, sup)
+		out["exec"] = sup
+	}
 	return out, nil
 }
 
