@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/structs"
@@ -23,7 +24,11 @@ Usage: mk job run [options] FILE
   result. A job whose spec did not change is left as it is.
 
 Options:
-  -detach             Return as soon as the job is registered.
+  -detach             Return as soon as the job is registered; without it,
+                      job run follows the pods until they all run (batch:
+                      succeed) and exits 0, or exits 2 when a pod fails or
+                      cannot be placed.
+  -timeout D          How long to follow the pods (default 5m).
   -var 'key=value'    Set a variable of the job file (may repeat).
   -var-file FILE      Read variables from an HCL file (may repeat).
   -check-index N      Register only if the job's modify index is still N
@@ -70,6 +75,7 @@ func (c *JobRunCommand) Run(args []string) int {
 	files.register(fs)
 	detach := fs.Bool("detach", false, "")
 	checkIndex := fs.Int64("check-index", -1, "")
+	timeout := fs.Duration("timeout", 5*time.Minute, "")
 	if !c.parseFlags(fs, args) {
 		return exitError
 	}
@@ -101,15 +107,8 @@ func (c *JobRunCommand) Run(args []string) int {
 	if *detach {
 		return exitOK
 	}
-	// Without -detach, show what the servers made of the job.
-	objs, err := client.JobObjects(job.ID, nil)
-	if err != nil {
-		return c.fail(err)
-	}
-	if out := formatObjects(job, objs); out != "" {
-		c.Ui.Output(out)
-	}
-	return exitOK
+	// Without -detach, follow the pods until they run (or fail).
+	return c.monitorJob(client, job, resp.Index, *timeout)
 }
 
 // stringSlice is a repeatable string flag.

@@ -77,8 +77,12 @@ func (c *JobStatusCommand) show(client *api.Client, id string) int {
 	if err != nil {
 		return c.fail(err)
 	}
+	pods, _, err := client.Pods(id, nil)
+	if err != nil {
+		return c.fail(err)
+	}
 	if c.json {
-		return c.printJSON(map[string]any{"Job": job, "Objects": objs})
+		return c.printJSON(map[string]any{"Job": job, "Objects": objs, "Pods": pods})
 	}
 	c.Ui.Output(formatKV([]string{
 		row("ID", job.ID),
@@ -90,6 +94,9 @@ func (c *JobStatusCommand) show(client *api.Client, id string) int {
 		row("Submit Date", formatTime(job.SubmitTime)),
 	}))
 	c.Ui.Output(formatObjects(job, objs))
+	if len(pods) > 0 {
+		c.Ui.Output("\nPods\n" + formatPods(pods, false))
+	}
 	return exitOK
 }
 

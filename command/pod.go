@@ -53,7 +53,16 @@ func (c *PodListCommand) Run(args []string) int {
 
 // formatPods renders pods as a table.
 func formatPods(pods []*structs.Pod, verbose bool) string {
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	sort.Slice(pods, func(i, j int) bool {
+		a, b := pods[i], pods[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.DesiredStatus != b.DesiredStatus {
+			return a.DesiredStatus < b.DesiredStatus // run before stop
+		}
+		return a.CreateIndex < b.CreateIndex
+	})
 	rows := []string{row("ID", "Name", "Node", "Desired", "Phase", "Restarts", "Reason")}
 	for _, p := range pods {
 		restarts := 0

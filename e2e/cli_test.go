@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
 )
 
@@ -106,6 +108,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\s+\d{2,5}\s+alive`), " <PORT> alive"},
 	{regexp.MustCompile(`"(SubmitTime|CreateIndex|ModifyIndex|JobModifyIndex)": \d+`), `"$1": <N>`},
 	{regexp.MustCompile(`mk v(\S+) \(\w+\)`), "mk v$1 (<COMMIT>)"},
+	{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<ID>"},
 }
 
 func normalize(s string) string {
@@ -120,6 +123,37 @@ func normalize(s string) string {
 func TestCLIGolden(t *testing.T) {
 	addr := devAgent(t)
 	snap := filepath.Join(t.TempDir(), "state.snap")
+	cl, err := api.NewClient(api.Config{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// settled waits until every pod of a job satisfies ok, so the next
+	// command's output does not depend on timing.
+	settled := func(job string, ok func(p *structs.Pod) bool) func() {
+		return func() {
+			testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+				pods, _, err := cl.Pods(job, nil)
+				if err != nil {
+					return false, err
+				}
+				for _, p := range pods {
+					if !ok(p) {
+						return false, fmt.Errorf("pod %s: desired %s phase %s reason %q", p.Name, p.DesiredStatus, p.Phase, p.PendingReason)
+					}
+				}
+				return len(pods) > 0, fmt.Errorf("no pods of %s", job)
+			})
+		}
+	}
+	placedOrWaiting := func(p *structs.Pod) bool {
+		return p.Terminal() || p.DesiredStatus == structs.PodDesiredStop || p.PendingReason != "" || p.Phase == structs.PodPhaseRunning
+	}
+	// Steps whose output would depend on timing wait for the pods first.
+	before := map[string]func(){
+		"status_one":      settled("api", placedOrWaiting),
+		"status_stopped":  settled("hello", (*structs.Pod).Terminal),
+		"status_restored": settled("hello", running),
+	}
 	steps := []struct {
 		name string
 		args []string
@@ -151,6 +185,9 @@ func TestCLIGolden(t *testing.T) {
 		{"peers", []string{"operator", "raft", "list-peers"}, 0},
 	}
 	for _, st := range steps {
+		if wait := before[st.name]; wait != nil {
+			wait()
+		}
 		stdout, stderr, code := runMk(t, addr, st.args...)
 		got := fmt.Sprintf("$ mk %s\n%s%s[exit %d]\n", strings.Join(st.args, " "), stdout, stderr, code)
 		got = normalize(strings.ReplaceAll(got, snap, "<SNAPSHOT>"))

@@ -91,6 +91,10 @@ func (c *podChanges) stop(p *structs.Pod, reason string) {
 	}
 	cp := c.edit(p)
 	cp.DesiredStatus, cp.DesiredReason = structs.PodDesiredStop, reason
+	if cp.NodeID == "" {
+		// No client ever had it: it ends here.
+		cp.Phase, cp.PendingReason = structs.PodPhaseFailed, ""
+	}
 }
 
 func (c *podChanges) list() []*structs.Pod {

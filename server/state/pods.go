@@ -23,7 +23,9 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 			p.CreateIndex = existing.CreateIndex
 			p.ClientModifyIndex = existing.ClientModifyIndex
 			p.TaskStates, p.IP = existing.TaskStates, existing.IP
-			if p.Phase != structs.PodPhaseLost {
+			// The servers set the phase only of pods no client has (never
+			// placed) and when they declare a pod lost.
+			if p.Phase != structs.PodPhaseLost && existing.NodeID != "" {
 				p.Phase = existing.Phase
 			}
 		}
