@@ -37,7 +37,9 @@ func (h *HTTPServer) jobList(w http.ResponseWriter, r *http.Request) (any, error
 		jobs, err := st.Jobs(ws, ns)
 		out := make([]*structs.JobListStub, 0, len(jobs))
 		for _, j := range jobs {
-			out = append(out, j.Stub())
+			stub := j.Stub()
+			stub.Status = st.JobStatus(nil, j)
+			out = append(out, stub)
 		}
 		return out, err
 	}))
@@ -91,7 +93,12 @@ func (h *HTTPServer) jobGet(w http.ResponseWriter, r *http.Request) (any, error)
 		if err == nil && job == nil {
 			err = structs.NotFoundError("job", id)
 		}
-		return job, err
+		if err != nil {
+			return nil, err
+		}
+		out := *job // shallow: only Status changes
+		out.Status = st.JobStatus(nil, job)
+		return &out, nil
 	}))
 }
 

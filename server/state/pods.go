@@ -138,3 +138,34 @@ func (s *StateStore) PodsByNode(ws memdb.WatchSet, nodeID string) ([]*structs.Po
 	}
 	return collect[*structs.Pod](it, ws), nil
 }
+
+// JobStatus derives a job's status from its pods: running while any pod
+// of it runs, dead once stopped (or, for batch, done) with nothing left
+// running, pending otherwise.
+func (s *StateStore) JobStatus(ws memdb.WatchSet, job *structs.Job) string {
+	pods, err := s.PodsByJob(ws, job.Namespace, job.ID)
+	if err != nil {
+		return job.Status
+	}
+	live, running, succeeded := 0, 0, 0
+	for _, p := range pods {
+		switch {
+		case p.Phase == structs.PodPhaseSucceeded:
+			succeeded++
+		case p.DesiredStatus == structs.PodDesiredRun && !p.Terminal():
+			live++
+			if p.Phase == structs.PodPhaseRunning {
+				running++
+			}
+		}
+	}
+	switch {
+	case running > 0:
+		return structs.JobStatusRunning
+	case job.Stop && live == 0:
+		return structs.JobStatusDead
+	case job.Type == structs.JobTypeBatch && live == 0 && succeeded > 0:
+		return structs.JobStatusDead
+	}
+	return structs.JobStatusPending
+}
