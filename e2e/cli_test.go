@@ -23,6 +23,12 @@ var update = flag.Bool("update", false, "rewrite the golden files of the CLI tes
 // devAgent starts the built binary as `mk agent -dev` on free ports and
 // returns its API address.
 func devAgent(t *testing.T) string {
+	addr, _ := devAgentProcess(t)
+	return addr
+}
+
+// devAgentProcess is devAgent, also returning the agent's PID.
+func devAgentProcess(t *testing.T) (string, int) {
 	t.Helper()
 	bin := testutil.MkBinary(t)
 	dir := t.TempDir()
@@ -63,7 +69,7 @@ func devAgent(t *testing.T) string {
 		out, _, code := runMk(t, addr, "job", "status")
 		return code == 0, fmt.Errorf("job status: %s", out)
 	})
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 // runMk runs the built binary with -address and returns stdout, stderr

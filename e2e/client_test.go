@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -112,4 +113,84 @@ func TestClientRunsRestartsAndRecovers(t *testing.T) {
 		}
 		return n == 2, fmt.Errorf("%d running pods after client restart, want 2", n)
 	})
+}
+
+// TestClientsSpreadAndNodeLoss: three real clients; a count=3 service
+// spreads one pod per node; a client that dies has its pod replaced on the
+// others within the heartbeat grace; when it comes back it stops the pod
+// that was replaced.
+func TestClientsSpreadAndNodeLoss(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	var clients []*mkclient.Client
+	var dirs []string
+	for i := 0; i < 3; i++ {
+		dir := t.TempDir()
+		dirs = append(dirs, dir)
+		cli := startClient(t, c.Nodes[0].Addr(), fmt.Sprintf("worker-%d", i+1), dir)
+		clients = append(clients, cli)
+	}
+	t.Cleanup(func() {
+		for _, cli := range clients {
+			cli.Destroy()
+		}
+	})
+	job := sleeperJob("spread", 3)
+	job.Meta["mk.scheduler"] = "spread"
+	runJob(t, cl, job)
+	pods := waitPods(t, cl, "spread", 3, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		nodes[p.NodeID] = true
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("3 pods on %d nodes, want one per node", len(nodes))
+	}
+
+	// Kill the first client (its loops stop; its task keeps running as
+	// after kill -9 of the agent).
+	dead := clients[0]
+	deadNode := dead.NodeID()
+	var orphan *structs.Pod
+	for _, p := range pods {
+		if p.NodeID == deadNode {
+			orphan = p
+		}
+	}
+	dead.Shutdown()
+	start := time.Now()
+	waitPods(t, cl, "spread", 3, func(p *structs.Pod) bool { return running(p) && p.NodeID != deadNode })
+	t.Logf("pod of the dead client replaced after %s", time.Since(start))
+
+	// It comes back: the replaced pod is stopped, its process ends.
+	clients[0] = startClient(t, c.Nodes[0].Addr(), "worker-1", dirs[0])
+	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		err := syscall.Kill(taskPID(orphan), 0)
+		return err != nil, fmt.Errorf("process %d of the replaced pod still runs", taskPID(orphan))
+	})
+}
+
+// TestMemoryLimitOOM: a task that passes its memory limit is OOM-killed
+// and the event says so.
+func TestMemoryLimitOOM(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	cli := startClient(t, c.Nodes[0].Addr(), "worker-1", t.TempDir())
+	t.Cleanup(cli.Destroy)
+	job := testJob("hog", "1")
+	job.Type = structs.JobTypeBatch
+	job.Groups[0].Restart = &structs.RestartPolicy{Attempts: 0, Interval: "1m", Delay: "1s", Mode: structs.RestartModeFail}
+	job.Groups[0].Tasks[0].Config = &structs.TaskConfig{Command: "/usr/bin/tail", Args: []string{"/dev/zero"}}
+	job.Groups[0].Tasks[0].Resources.MemoryMB = 32
+	runJob(t, cl, job)
+	failed := waitPods(t, cl, "hog", 1, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseFailed })
+	var oom bool
+	for _, e := range failed[0].TaskStates["main"].Events {
+		if e.Type == "Terminated" && strings.Contains(e.Message, "OOM") {
+			oom = true
+		}
+	}
+	if !oom {
+		t.Fatalf("no OOM event in %+v", failed[0].TaskStates["main"].Events)
+	}
 }

@@ -39,7 +39,12 @@ func testJob(name, value string) *structs.Job {
 
 func client(t testing.TB, n *testutil.Node) *api.Client {
 	t.Helper()
-	c, err := api.NewClient(api.Config{Address: n.Addr(), HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	return clientAt(t, n.Addr())
+}
+
+func clientAt(t testing.TB, addr string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: addr, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
