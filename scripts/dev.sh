@@ -39,7 +39,17 @@ echo "==> mk job run $job"
 echo
 echo "==> mk job status hello"
 "$mk" job status hello
+pod=$("$mk" pod list -json -job hello | sed -n 's/^    "ID": "\([0-9a-f-]*\)",$/\1/p' | head -n 1)
 echo
-echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid))."
-echo "Try: bin/mk job status, bin/mk server members, bin/mk job plan $job"
-echo "Stop it with: make dev-stop"
+echo "==> mk pod logs ${pod:0:8}"
+for _ in $(seq 1 25); do
+  out=$("$mk" pod logs "${pod:0:8}" 2>/dev/null || true)
+  [ -n "$out" ] && break
+  sleep 0.2
+done
+echo "$out"
+echo
+echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid)), with its pods."
+echo "Try: bin/mk pod list, bin/mk pod status ${pod:0:8}, bin/mk node status, bin/mk server members"
+echo "Kill a task (pkill -f 'hello from') and watch bin/mk pod list: it restarts."
+echo "Stop it with: make dev-stop (stops the pods too)"

@@ -9,7 +9,7 @@ job "hello" {
       driver = "exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "while true; do echo \"hello from $HOSTNAME\"; sleep 5; done"]
+        args    = ["-c", "while true; do echo \"hello from $MK_POD_NAME\"; sleep 5; done"]
       }
       resources {
         cpu    = 100
