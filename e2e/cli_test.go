@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,54 +22,12 @@ var update = flag.Bool("update", false, "rewrite the golden files of the CLI tes
 // devAgent starts the built binary as `mk agent -dev` on free ports and
 // returns its API address.
 func devAgent(t *testing.T) string {
-	addr, _ := devAgentProcess(t)
+	addr, _ := testutil.StartDevAgent(t)
 	return addr
 }
 
 // devAgentProcess is devAgent, also returning the agent's PID.
-func devAgentProcess(t *testing.T) (string, int) {
-	t.Helper()
-	bin := testutil.MkBinary(t)
-	dir := t.TempDir()
-	http, raft, serf := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
-	conf := filepath.Join(dir, "ports.hcl")
-	src := fmt.Sprintf("ports {\n  http = %d\n  raft = %d\n  serf = %d\n}\n", http, raft, serf)
-	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "agent.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "agent", "-dev", "-name", "dev-1", "-config", conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		logf.Close()
-	})
-	addr := fmt.Sprintf("http://127.0.0.1:%d", http)
-	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("agent exited (%v):\n%s", err, log)
-		default:
-		}
-		out, _, code := runMk(t, addr, "job", "status")
-		return code == 0, fmt.Errorf("job status: %s", out)
-	})
-	return addr, cmd.Process.Pid
-}
+func devAgentProcess(t *testing.T) (string, int) { return testutil.StartDevAgent(t) }
 
 // runMk runs the built binary with -address and returns stdout, stderr
 // and the exit code.

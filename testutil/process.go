@@ -187,3 +187,51 @@ func getJSON(url string, out any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// StartDevAgent starts the built binary as `mk agent -dev` (server and
+// client, exec driver plugin) on free ports, waits until it answers, and
+// stops it (SIGTERM: its pods stop too) when the test ends. It returns the
+// API address and the agent's PID.
+func StartDevAgent(t testing.TB) (string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	http, raft, serf := FreePort(t), FreePort(t), FreePort(t)
+	conf := filepath.Join(dir, "ports.hcl")
+	src := fmt.Sprintf("ports {\n  http = %d\n  raft = %d\n  serf = %d\n}\n", http, raft, serf)
+	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(MkBinary(t), "agent", "-dev", "-name", "dev-1", "-config", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		logf.Close()
+	})
+	addr := fmt.Sprintf("http://127.0.0.1:%d", http)
+	WaitFor(t, 20*time.Second, func() (bool, error) {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("agent exited (%v):\n%s", err, log)
+		default:
+		}
+		var jobs []any
+		err := getJSON(addr+"/v1/jobs", &jobs)
+		return err == nil, err
+	})
+	return addr, cmd.Process.Pid
+}
