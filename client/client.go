@@ -243,6 +243,11 @@ func asAPIError(err error, target **api.Error) bool { return errors.As(err, targ
 // Destroy stops every pod this client runs, then shuts it down. Dev agents
 // use it: their data dir goes with them, so nothing could reattach later.
 func (c *Client) Destroy() {
+	// Stop watching first, so no new pod starts while the others stop.
+	if c.cancel != nil {
+		c.cancel()
+		c.wg.Wait()
+	}
 	c.mu.Lock()
 	runners := make(map[string]*podRunner, len(c.runners))
 	for id, r := range c.runners {
@@ -258,15 +263,25 @@ func (c *Client) Destroy() {
 		}(id, r)
 	}
 	wg.Wait()
-	c.Shutdown()
+	c.status.flush(context.Background())
+	c.db.Close()
 }
 
-// Shutdown stops the client's loops without stopping its tasks: a client
-// that restarts reattaches to them.
+// Shutdown stops the client's loops and detaches from its tasks without
+// stopping them: a client that restarts reattaches to them.
 func (c *Client) Shutdown() {
 	if c.cancel != nil {
 		c.cancel()
 	}
 	c.wg.Wait()
+	c.mu.Lock()
+	runners := make([]*podRunner, 0, len(c.runners))
+	for _, r := range c.runners {
+		runners = append(runners, r)
+	}
+	c.mu.Unlock()
+	for _, r := range runners {
+		r.detach()
+	}
 	c.db.Close()
 }

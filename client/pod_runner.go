@@ -21,6 +21,8 @@ type podRunner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// pubMu orders publishes.
+	pubMu   sync.Mutex
 	mu      sync.Mutex
 	tasks   map[string]*taskRunner
 	states  map[string]*structs.TaskState
@@ -134,7 +136,11 @@ func (r *podRunner) phase() string {
 }
 
 // publish persists the pod's state and queues a report for the servers.
+// Publishes are serialized: two computed concurrently could otherwise be
+// queued in the wrong order, and an older state would win.
 func (r *podRunner) publish() {
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
 	r.mu.Lock()
 	states := structs.Copy(r.states)
 	phase := r.phase()
@@ -145,6 +151,12 @@ func (r *podRunner) publish() {
 	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states})
 }
 
+// detach ends the runner's goroutines and leaves its tasks running.
+func (r *podRunner) detach() {
+	r.cancel()
+	<-r.done
+}
+
 // stop stops every task and waits for the runner to end.
 func (r *podRunner) stop() {
 	r.mu.Lock()
@@ -153,15 +165,18 @@ func (r *podRunner) stop() {
 		return
 	}
 	r.stopped = true
+	r.mu.Unlock()
+	// End the task runners first, so only this goroutine touches the
+	// tasks' states from here on, and every task that was started is in
+	// r.tasks.
+	r.cancel()
+	<-r.done
+	r.mu.Lock()
 	tasks := make([]*taskRunner, 0, len(r.tasks))
 	for _, t := range r.tasks {
 		tasks = append(tasks, t)
 	}
 	r.mu.Unlock()
-	// End the task runners first, so only this goroutine touches the
-	// tasks' states from here on.
-	r.cancel()
-	<-r.done
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		if t.driver == nil {

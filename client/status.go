@@ -83,3 +83,19 @@ func (b *statusBatcher) requeue(batch []*structs.PodStatusUpdate) {
 	default:
 	}
 }
+
+// flush sends what is queued now, once; used when the client stops.
+func (b *statusBatcher) flush(ctx context.Context) {
+	b.mu.Lock()
+	batch := make([]*structs.PodStatusUpdate, 0, len(b.pending))
+	for _, u := range b.pending {
+		batch = append(batch, u)
+	}
+	b.pending = map[string]*structs.PodStatusUpdate{}
+	b.mu.Unlock()
+	if len(batch) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_ = b.c.api.UpdatePodStatus(ctx, b.c.nodeID, batch)
+	}
+}

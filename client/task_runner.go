@@ -228,17 +228,29 @@ func exitMessage(e *drivers.ExitResult) string {
 	return fmt.Sprintf("exit code %d", e.ExitCode)
 }
 
-// stop stops the task (signal, grace, kill) and releases it.
+// stop stops the task (signal, grace, kill) and releases it. A driver
+// plugin that is being restarted (and is recovering its tasks) answers
+// with errors for a moment, so a running task's stop is retried.
 func (r *taskRunner) stop() {
 	id := drivers.TaskID(r.pod.ID, r.task.Name)
 	grace := 5 * time.Second
 	if d, err := structs.ParseDuration(r.task.KillTimeout); err == nil && d > 0 {
 		grace = d
 	}
-	if err := r.driver.StopTask(id, grace, ""); err != nil {
-		r.logger.Debug("stop task", "task", id, "error", err)
-	}
 	if r.state.State == structs.TaskStateRunning {
+		deadline := time.Now().Add(grace + 10*time.Second)
+		for {
+			err := r.driver.StopTask(id, grace, "")
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				r.logger.Error("stop task failed", "task", id, "error", err)
+				break
+			}
+			r.logger.Debug("stop task failed; retrying", "task", id, "error", err)
+			time.Sleep(200 * time.Millisecond)
+		}
 		r.state.State = structs.TaskStateDead
 		r.state.FinishedAt = time.Now().UnixNano()
 		r.event(EventKilled, "stopped by the servers", nil)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"runtime/pprof"
 	"context"
 	"fmt"
 	"os"
@@ -62,6 +63,13 @@ func TestClientRunsRestartsAndRecovers(t *testing.T) {
 	dir := t.TempDir()
 	cli := startClient(t, c.Nodes[0].Addr(), "worker-1", dir)
 	runJob(t, cl, sleeperJob("sleepy", 2))
+	t.Cleanup(func() {
+		if t.Failed() {
+			f, _ := os.Create("/tmp/goroutines.txt")
+			pprof.Lookup("goroutine").WriteTo(f, 2)
+			f.Close()
+		}
+	})
 	pods := waitPods(t, cl, "sleepy", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
 
 	// Kill a task's process: it restarts within the pod.

@@ -52,12 +52,15 @@ func waitPods(t *testing.T, cl *api.Client, job string, want int, keep func(p *s
 			return false, err
 		}
 		got = got[:0]
+		var states []string
 		for _, p := range pods {
 			if keep(p) {
 				got = append(got, p)
 			}
+			states = append(states, fmt.Sprintf("%s node=%.8s desired=%s phase=%s pid=%d modify=%d client=%d",
+				p.Name, p.NodeID, p.DesiredStatus, p.Phase, taskPID(p), p.ModifyIndex, p.ClientModifyIndex))
 		}
-		return len(got) == want, fmt.Errorf("%d matching pods of %s, want %d", len(got), job, want)
+		return len(got) == want, fmt.Errorf("%d matching pods of %s, want %d; pods: %s", len(got), job, want, strings.Join(states, "; "))
 	})
 	return got
 }
