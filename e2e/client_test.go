@@ -1,10 +1,10 @@
 package e2e
 
 import (
-	"runtime/pprof"
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
