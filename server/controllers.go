@@ -29,6 +29,7 @@ func (s *Server) kickControllers() {
 // failover loses nothing. A pass runs when a watched table changes, when
 // kicked, or every ReconcileInterval.
 func (s *Server) controllerLoop(stopCh chan struct{}) {
+	var last passMark
 	for {
 		st := s.State()
 		ws := memdb.NewWatchSet()
@@ -36,8 +37,14 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 			watchTable(st, ws, table)
 		}
 		ws.Add(st.AbandonCh())
-		if err := s.reconcile(st); err != nil {
+		scope, mark, err := s.passScope(st, last)
+		if err == nil {
+			err = s.reconcile(st, scope)
+		}
+		if err != nil {
 			s.logger.Error("controllers: reconcile failed", "error", err)
+		} else {
+			last = mark
 		}
 		timeout := time.NewTimer(s.config.ReconcileInterval)
 		watchCtx, cancelWatch := context.WithCancel(context.Background())
@@ -70,23 +77,69 @@ func watchTable(st *state.StateStore, ws memdb.WatchSet, table string) {
 	}
 }
 
+// passMark is where the previous controller pass left off.
+type passMark struct {
+	index      uint64 // latest Raft index the pass read
+	nodesIndex uint64
+	full       time.Time
+}
+
+// passScope decides what a pass looks at. A full pass recomputes every
+// job and pod (level-triggered: nothing depends on having seen an event);
+// it runs every ReconcileInterval and whenever nodes change. In between,
+// a pass looks only at jobs written since the last pass and jobs whose
+// pods were, so a burst of registers does not make each pass walk them
+// all.
+func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMark, error) {
+	mark := passMark{index: st.LatestIndex(), nodesIndex: st.Index(state.TableNodes), full: last.full}
+	sc := &scope{jobs: map[string]bool{}}
+	if last.index == 0 || mark.nodesIndex != last.nodesIndex || time.Since(last.full) >= s.config.ReconcileInterval {
+		sc.full, sc.retryPending, mark.full = true, true, time.Now()
+		return sc, mark, nil
+	}
+	jobs, err := st.JobsModifiedSince(last.index)
+	if err != nil {
+		return nil, last, err
+	}
+	for _, j := range jobs {
+		sc.jobs[key(j.Namespace, j.ID)] = true
+	}
+	pods, err := st.PodsModifiedSince(last.index)
+	if err != nil {
+		return nil, last, err
+	}
+	for _, p := range pods {
+		sc.jobs[key(p.Namespace, p.JobID)] = true
+		// A pod that ended or was stopped frees room: retry waiting pods.
+		if p.Terminal() || p.DesiredStatus == structs.PodDesiredStop {
+			sc.retryPending = true
+		}
+	}
+	return sc, mark, nil
+}
+
 // reconcile is one controller pass: lost and drained pods, then each
 // owner's desired count, then placement of what is unplaced, then garbage
 // collection.
-func (s *Server) reconcile(st *state.StateStore) error {
+func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	now := time.Now().UnixNano()
-	view, err := loadView(st)
+	view, err := loadView(st, sc)
 	if err != nil {
 		return err
 	}
 	changes := newPodChanges(now)
-	view.markLostAndDrained(changes)
+	if sc.full {
+		view.markLostAndDrained(changes)
+	}
 	view.reconcileOwners(changes)
 	if err := s.writePods(changes.list()); err != nil {
 		return err
 	}
-	if err := s.scheduleUnplaced(now); err != nil {
+	if err := s.scheduleUnplaced(now, sc.retryPending); err != nil {
 		return err
+	}
+	if !sc.full {
+		return nil
 	}
 	return s.collectGarbage(view, now)
 }

@@ -21,20 +21,22 @@ func (a schedulerState) PodsByNode(nodeID string) []*structs.Pod {
 	return pods
 }
 
-// scheduleUnplaced places every pod that should run and has no node, job
+// scheduleUnplaced places the pods that should run and have no node, job
 // by job: feasibility and ranking in the scheduler, then the plan applier.
 // Pods that fit nowhere stay pending with the reason, and are tried again
 // on the next pass (when nodes or resources change).
-func (s *Server) scheduleUnplaced(now int64) error {
+func (s *Server) scheduleUnplaced(now int64, retryPending bool) error {
 	st := s.State()
-	pods, err := st.Pods(nil, state.AllNamespaces)
+	pods, err := st.UnplacedPods()
 	if err != nil {
 		return err
 	}
 	byJob := map[string][]*structs.Pod{}
 	var keys []string
 	for _, p := range pods {
-		if p.NodeID != "" || !live(p) {
+		// Pods that found no room wait for room to change (nodes, or pods
+		// ending) instead of being placed again on every pass.
+		if p.PendingReason != "" && !retryPending {
 			continue
 		}
 		k := key(p.Namespace, p.JobID)

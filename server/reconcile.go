@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -24,7 +25,18 @@ type view struct {
 
 func key(ns, id string) string { return ns + "/" + id }
 
-func loadView(st *state.StateStore) (*view, error) {
+// scope is what one controller pass looks at.
+type scope struct {
+	full bool
+	// jobs are the namespace/ID keys of the jobs to reconcile when not full.
+	jobs map[string]bool
+	// retryPending: place again pods that could not be placed before.
+	retryPending bool
+}
+
+// loadView reads what a pass needs: every node, and the jobs in scope
+// (all of them on a full pass) with their objects and pods.
+func loadView(st *state.StateStore, sc *scope) (*view, error) {
 	v := &view{nodes: map[string]*structs.Node{}, podsByOwner: map[string][]*structs.Pod{},
 		objects: map[string]*structs.JobObjects{}, jobByKey: map[string]*structs.Job{}}
 	nodes, err := st.Nodes(nil)
@@ -34,7 +46,14 @@ func loadView(st *state.StateStore) (*view, error) {
 	for _, n := range nodes {
 		v.nodes[n.ID] = n
 	}
-	if v.jobs, err = st.Jobs(nil, state.AllNamespaces); err != nil {
+	if sc.full {
+		if v.jobs, err = st.Jobs(nil, state.AllNamespaces); err != nil {
+			return nil, err
+		}
+		if v.pods, err = st.Pods(nil, state.AllNamespaces); err != nil {
+			return nil, err
+		}
+	} else if err := v.loadScoped(st, sc); err != nil {
 		return nil, err
 	}
 	for _, j := range v.jobs {
@@ -45,14 +64,36 @@ func loadView(st *state.StateStore) (*view, error) {
 		}
 		v.objects[key(j.Namespace, j.ID)] = objs
 	}
-	if v.pods, err = st.Pods(nil, state.AllNamespaces); err != nil {
-		return nil, err
+	v.indexPods()
+	return v, nil
+}
+
+// loadScoped reads the jobs of an incremental pass and their pods. A pod
+// whose job is gone (purged) is kept in the view so it gets stopped.
+func (v *view) loadScoped(st *state.StateStore, sc *scope) error {
+	for k := range sc.jobs {
+		ns, id, _ := strings.Cut(k, "/")
+		j, err := st.JobByID(nil, ns, id)
+		if err != nil {
+			return err
+		}
+		if j != nil {
+			v.jobs = append(v.jobs, j)
+		}
+		pods, err := st.PodsByJob(nil, ns, id)
+		if err != nil {
+			return err
+		}
+		v.pods = append(v.pods, pods...)
 	}
+	return nil
+}
+
+func (v *view) indexPods() {
 	for _, p := range v.pods {
 		k := key(p.Namespace, p.OwnerID)
 		v.podsByOwner[k] = append(v.podsByOwner[k], p)
 	}
-	return v, nil
 }
 
 // podChanges collects the pods a pass creates or changes, each once.
@@ -175,19 +216,32 @@ func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 	}
 }
 
+// maxBatchReschedules is how many failed pods per count a batch group may
+// have before it is no longer replaced.
+const maxBatchReschedules = 3
+
 // reconcileBatch runs each batch group to completion: pods that
 // succeeded count as done and are never run again.
 func (v *view) reconcileBatch(c *podChanges, job *structs.Job) {
 	for _, g := range job.Groups {
 		owner := job.ID + "-" + g.Name
-		var succeeded int
+		var succeeded, failed int
 		for _, p := range v.podsByOwner[key(job.Namespace, owner)] {
-			if p.Phase == structs.PodPhaseSucceeded {
+			switch p.Phase {
+			case structs.PodPhaseSucceeded:
 				succeeded++
+			case structs.PodPhaseFailed:
+				failed++
 			}
 		}
 		owned := v.livePods(job.Namespace, owner)
-		toStart, toStop := scheduler.ReconcileCount(max(g.Count-succeeded, 0), owned)
+		desired := max(g.Count-succeeded, 0)
+		if failed >= g.Count*maxBatchReschedules {
+			// A batch group that keeps failing is given up on, not run
+			// forever; lost pods (node failures) do not count.
+			desired = min(desired, len(owned))
+		}
+		toStart, toStop := scheduler.ReconcileCount(desired, owned)
 		for _, p := range toStop {
 			c.stop(p, "batch group complete")
 		}

@@ -117,6 +117,16 @@ var (
 		p := obj.(*structs.Pod)
 		return []string{p.NodeID}, p.NodeID != ""
 	}}
+	// byModifyIndex keys objects by the Raft index of their last write, so
+	// controllers find what changed since their last pass.
+	byModifyIndex = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+		return []string{versionKey(obj.(structs.Object).Metadata().ModifyIndex)}, true
+	}}
+	// byUnplaced keys the pods that should run and have no node yet.
+	byUnplaced = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+		p := obj.(*structs.Pod)
+		return []string{"unplaced"}, p.NodeID == "" && p.DesiredStatus == structs.PodDesiredRun && !p.Terminal()
+	}}
 	// byIndexKey keys the index table by table name.
 	byIndexKey = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
 		return []string{obj.(*IndexEntry).Key}, true

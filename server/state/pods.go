@@ -169,3 +169,30 @@ func (s *StateStore) JobStatus(ws memdb.WatchSet, job *structs.Job) string {
 	}
 	return structs.JobStatusPending
 }
+
+// UnplacedPods lists the pods that should run and have no node.
+func (s *StateStore) UnplacedPods() ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).Get(TablePods, IndexUnplaced, "unplaced")
+	if err != nil {
+		return nil, fmt.Errorf("unplaced pods: %w", err)
+	}
+	return collect[*structs.Pod](it, nil), nil
+}
+
+// PodsModifiedSince lists pods written after index.
+func (s *StateStore) PodsModifiedSince(index uint64) ([]*structs.Pod, error) {
+	return modifiedSince[*structs.Pod](s, TablePods, index)
+}
+
+// JobsModifiedSince lists jobs written after index.
+func (s *StateStore) JobsModifiedSince(index uint64) ([]*structs.Job, error) {
+	return modifiedSince[*structs.Job](s, TableJobs, index)
+}
+
+func modifiedSince[T any](s *StateStore, table string, index uint64) ([]T, error) {
+	it, err := s.db.Txn(false).LowerBound(table, IndexModify, versionKey(index+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s modified since %d: %w", table, index, err)
+	}
+	return collect[T](it, nil), nil
+}

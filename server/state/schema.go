@@ -24,10 +24,12 @@ const (
 
 // Index names.
 const (
-	IndexID    = "id"
-	IndexJob   = "job"
-	IndexOwner = "owner"
-	IndexNode  = "node"
+	IndexID       = "id"
+	IndexJob      = "job"
+	IndexOwner    = "owner"
+	IndexNode     = "node"
+	IndexModify   = "modify"
+	IndexUnplaced = "unplaced"
 )
 
 // IndexEntry records the Raft index of a table's last write.
@@ -77,7 +79,7 @@ func schema() *memdb.DBSchema {
 				IndexID: {Name: IndexID, Unique: true, Indexer: byIndexKey},
 			},
 		},
-		TableJobs: namespacedTable(TableJobs),
+		TableJobs: withModifyIndex(namespacedTable(TableJobs)),
 		TableJobVersions: {
 			Name: TableJobVersions,
 			Indexes: map[string]*memdb.IndexSchema{
@@ -93,7 +95,8 @@ func schema() *memdb.DBSchema {
 	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byOwner}
 	// Nodes are cluster-wide: their namespace is always empty.
 	s.Tables[TableNodes] = namespacedTable(TableNodes)
-	pods := namespacedTable(TablePods)
+	pods := withModifyIndex(namespacedTable(TablePods))
+	pods.Indexes[IndexUnplaced] = &memdb.IndexSchema{Name: IndexUnplaced, AllowMissing: true, Indexer: byUnplaced}
 	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 	pods.Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byPodOwner}
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
@@ -111,4 +114,9 @@ func namespacedTable(name string) *memdb.TableSchema {
 			IndexID: {Name: IndexID, Unique: true, Indexer: byNamespaceID},
 		},
 	}
+}
+
+func withModifyIndex(t *memdb.TableSchema) *memdb.TableSchema {
+	t.Indexes[IndexModify] = &memdb.IndexSchema{Name: IndexModify, Indexer: byModifyIndex}
+	return t
 }
