@@ -144,11 +144,19 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	return s.collectGarbage(view, now)
 }
 
-// writePods proposes server-side pod changes in chunks.
+// writePods proposes server-side pod changes in chunks. Templates are left
+// out of the log: the FSM points each pod at its job version's group, so
+// a 10,000-pod job does not carry its group 10,000 times.
 func (s *Server) writePods(pods []*structs.Pod) error {
-	for start := 0; start < len(pods); start += podsPerEntry {
-		end := min(start+podsPerEntry, len(pods))
-		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: pods[start:end]}); err != nil {
+	slim := make([]*structs.Pod, len(pods))
+	for i, p := range pods {
+		cp := *p
+		cp.Template = nil
+		slim[i] = &cp
+	}
+	for start := 0; start < len(slim); start += podsPerEntry {
+		end := min(start+podsPerEntry, len(slim))
+		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]}); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,13 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 		if err != nil {
 			return err
 		}
+		if p.Template == nil {
+			// The log carries no template: point it at the group of the
+			// job version the pod runs (or keep the stored one).
+			if p.Template, err = t.podTemplate(p, existing); err != nil {
+				return err
+			}
+		}
 		p.CreateIndex = index
 		if existing != nil {
 			p.CreateIndex = existing.CreateIndex
@@ -38,6 +45,26 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 		}
 	}
 	return nil
+}
+
+// podTemplate finds the group a pod runs: the stored pod's, or the group
+// of its job version.
+func (t *WriteTxn) podTemplate(p, existing *structs.Pod) (*structs.TaskGroup, error) {
+	if existing != nil && existing.Template != nil {
+		return existing.Template, nil
+	}
+	raw, err := t.txn.First(TableJobVersions, IndexID, p.Namespace, p.JobID, versionKey(p.JobVersion))
+	if err != nil {
+		return nil, fmt.Errorf("%w: job version of pod %s: %v", ErrWriteFailed, p.ID, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: pod %s: job %q version %d not found", structs.ErrBadRequest, p.ID, p.JobID, p.JobVersion)
+	}
+	g := raw.(*structs.Job).LookupGroup(p.Group)
+	if g == nil {
+		return nil, fmt.Errorf("%w: pod %s: group %q not in job %q", structs.ErrBadRequest, p.ID, p.Group, p.JobID)
+	}
+	return g, nil
 }
 
 // UpdatePodStatus records a node's reports on its pods. Reports on pods

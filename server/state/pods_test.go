@@ -43,7 +43,7 @@ func TestPodStatusOwnership(t *testing.T) {
 	s := newStore(t)
 	pod := func() *structs.Pod {
 		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Namespace: "default"}, JobID: "web",
-			OwnerID: "rs1", NodeID: "n1", DesiredStatus: structs.PodDesiredRun}
+			OwnerID: "rs1", NodeID: "n1", DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
 	}
 	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(1, []*structs.Pod{pod()}) })
 	report := func(node, phase string) *structs.PodStatusRequest {
@@ -82,5 +82,25 @@ func TestPodStatusOwnership(t *testing.T) {
 	})
 	if p, _ := s.PodByID(nil, "default", "p1"); p != nil {
 		t.Fatal("pod not deleted")
+	}
+}
+
+// TestPodTemplateFromJobVersion: a pod written without its template gets
+// the group of its job version.
+func TestPodTemplateFromJobVersion(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(5, registerReq(t, testJob("web", 2))); err != nil {
+		t.Fatal(err)
+	}
+	pod := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Namespace: "default"}, JobID: "web", Group: "web",
+		JobVersion: 0, OwnerID: "rs", DesiredStatus: structs.PodDesiredRun}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(6, []*structs.Pod{pod}) })
+	p, _ := s.PodByID(nil, "default", "p1")
+	if p.Template == nil || p.Template.Name != "web" || len(p.Template.Tasks) != 1 {
+		t.Fatalf("template = %+v", p.Template)
+	}
+	orphan := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p2", Namespace: "default"}, JobID: "nope", Group: "web"}
+	if err := s.WriteTxn().UpsertPods(7, []*structs.Pod{orphan}); err == nil {
+		t.Fatal("a pod of an unknown job version was accepted")
 	}
 }
