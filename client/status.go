@@ -47,13 +47,7 @@ func (b *statusBatcher) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		b.mu.Lock()
-		batch := make([]*structs.PodStatusUpdate, 0, len(b.pending))
-		for _, u := range b.pending {
-			batch = append(batch, u)
-		}
-		b.pending = map[string]*structs.PodStatusUpdate{}
-		b.mu.Unlock()
+		batch := b.take()
 		if len(batch) == 0 {
 			continue
 		}
@@ -86,16 +80,21 @@ func (b *statusBatcher) requeue(batch []*structs.PodStatusUpdate) {
 
 // flush sends what is queued now, once; used when the client stops.
 func (b *statusBatcher) flush(ctx context.Context) {
+	if batch := b.take(); len(batch) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_ = b.c.api.UpdatePodStatus(ctx, b.c.nodeID, batch)
+	}
+}
+
+// take removes and returns every queued report.
+func (b *statusBatcher) take() []*structs.PodStatusUpdate {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	batch := make([]*structs.PodStatusUpdate, 0, len(b.pending))
 	for _, u := range b.pending {
 		batch = append(batch, u)
 	}
 	b.pending = map[string]*structs.PodStatusUpdate{}
-	b.mu.Unlock()
-	if len(batch) > 0 {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_ = b.c.api.UpdatePodStatus(ctx, b.c.nodeID, batch)
-	}
+	return batch
 }
