@@ -23,6 +23,7 @@ type Agent struct {
 	LogPath  string
 	cmd      *exec.Cmd
 	bin      string
+	cluster  *ProcessCluster
 }
 
 // Addr is the agent's HTTP API base URL.
@@ -234,4 +235,53 @@ func StartDevAgent(t testing.TB) (string, int) {
 		return err == nil, err
 	})
 	return addr, cmd.Process.Pid
+}
+
+// NewClientAgent writes the config of a single agent that is both server
+// (bootstrap_expect = 1) and client, with its data under a test dir, and
+// starts it. Unlike -dev, its data outlives the process, so tests can kill
+// it with SIGKILL and start it again. Stop it with Kill, Stop or at the end
+// of the test (which also stops its pods: SIGTERM).
+func NewClientAgent(t testing.TB, name string) *Agent {
+	t.Helper()
+	dir := t.TempDir()
+	a := &Agent{Name: name, Dir: dir, bin: MkBinary(t), Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
+	http, raft, serf := FreePort(t), FreePort(t), FreePort(t)
+	a.HTTPAddr, a.RaftAddr = fmt.Sprintf("127.0.0.1:%d", http), fmt.Sprintf("127.0.0.1:%d", raft)
+	conf := fmt.Sprintf(`name      = %q
+data_dir  = %q
+bind_addr = "127.0.0.1"
+log_level = "info"
+ports {
+  http = %d
+  raft = %d
+  serf = %d
+}
+server {
+  enabled          = true
+  bootstrap_expect = 1
+}
+client {
+  enabled = true
+}
+`, name, filepath.Join(dir, "data"), http, raft, serf)
+	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
+	c.Start(0)
+	t.Cleanup(func() { c.Stop(0) })
+	c.WaitForLeader(30 * time.Second)
+	a.cluster = c
+	return a
+}
+
+// Kill sends SIGKILL to the agent and waits for it to exit.
+func (a *Agent) Kill() { a.cluster.Kill(0) }
+
+// Restart starts the agent again from its config and data dir and waits
+// until it serves.
+func (a *Agent) Restart() {
+	a.cluster.Start(0)
+	a.cluster.WaitForLeader(30 * time.Second)
 }
