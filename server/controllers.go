@@ -92,7 +92,7 @@ type passMark struct {
 // all.
 func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMark, error) {
 	mark := passMark{index: st.LatestIndex(), nodesIndex: st.Index(state.TableNodes), full: last.full}
-	sc := &scope{jobs: map[string]bool{}}
+	sc := &scope{jobs: map[string]bool{}, since: last.index}
 	if last.index == 0 || mark.nodesIndex != last.nodesIndex || time.Since(last.full) >= s.config.ReconcileInterval {
 		sc.full, sc.retryPending, mark.full = true, true, time.Now()
 		return sc, mark, nil
@@ -135,7 +135,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	if err := s.writePods(changes.list()); err != nil {
 		return err
 	}
-	if err := s.scheduleUnplaced(now, sc.retryPending); err != nil {
+	if err := s.scheduleUnplaced(now, sc); err != nil {
 		return err
 	}
 	if !sc.full {

@@ -25,9 +25,18 @@ func (a schedulerState) PodsByNode(nodeID string) []*structs.Pod {
 // by job: feasibility and ranking in the scheduler, then the plan applier.
 // Pods that fit nowhere stay pending with the reason, and are tried again
 // on the next pass (when nodes or resources change).
-func (s *Server) scheduleUnplaced(now int64, retryPending bool) error {
+func (s *Server) scheduleUnplaced(now int64, sc *scope) error {
 	st := s.State()
-	pods, err := st.UnplacedPods()
+	retryPending := sc.full || sc.retryPending
+	var pods []*structs.Pod
+	var err error
+	if retryPending {
+		pods, err = st.UnplacedPods()
+	} else {
+		// Only pods written since the last pass can be new and unplaced:
+		// no need to walk every pod that is waiting for room.
+		pods, err = st.PodsModifiedSince(sc.since)
+	}
 	if err != nil {
 		return err
 	}
@@ -36,7 +45,7 @@ func (s *Server) scheduleUnplaced(now int64, retryPending bool) error {
 	for _, p := range pods {
 		// Pods that found no room wait for room to change (nodes, or pods
 		// ending) instead of being placed again on every pass.
-		if p.PendingReason != "" && !retryPending {
+		if p.NodeID != "" || !live(p) || (p.PendingReason != "" && !retryPending) {
 			continue
 		}
 		k := key(p.Namespace, p.JobID)

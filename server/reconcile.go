@@ -32,6 +32,8 @@ type scope struct {
 	jobs map[string]bool
 	// retryPending: place again pods that could not be placed before.
 	retryPending bool
+	// since is the index the previous pass read (incremental passes).
+	since uint64
 }
 
 // loadView reads what a pass needs: every node, and the jobs in scope
