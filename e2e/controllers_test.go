@@ -187,17 +187,38 @@ func TestSystemJobOnEveryNode(t *testing.T) {
 	waitPods(t, cl, "agent", 3, func(p *structs.Pod) bool { return p.DesiredStatus == structs.PodDesiredStop })
 }
 
-// TestDrainMovesPods: draining a node stops its pods and the replica set
-// places them on the others.
+// TestDrainMovesPods: draining a node moves its pods to the others one at
+// a time, so the group never has fewer than count-1 pods running.
 func TestDrainMovesPods(t *testing.T) {
 	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
 	cl := client(t, c.Nodes[0])
-	nodes := simNodes(t, c.Nodes[0].Addr(), 2, "exec")
-	runJob(t, cl, spreadJob("web", 2, "exec"))
-	waitPods(t, cl, "web", 2, running)
-	drained := nodes[0].Node.ID
+	simNodes(t, c.Nodes[0].Addr(), 2, "exec")
+	job := testJob("web", "1")
+	job.Groups[0].Count = 4 // bin-pack: all on one node
+	runJob(t, cl, job)
+	pods := waitPods(t, cl, "web", 4, running)
+	drained := pods[0].NodeID
 	if err := cl.DrainNode(context.Background(), drained, true); err != nil {
 		t.Fatal(err)
 	}
-	waitPods(t, cl, "web", 2, func(p *structs.Pod) bool { return running(p) && p.NodeID != drained })
+	// Watch every state on the way: never fewer than 3 running.
+	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
+		list, _, err := cl.Pods("web", nil)
+		if err != nil {
+			return false, err
+		}
+		var up, moved int
+		for _, p := range list {
+			if running(p) {
+				up++
+				if p.NodeID != drained {
+					moved++
+				}
+			}
+		}
+		if up < 3 {
+			t.Fatalf("only %d pods running during the drain", up)
+		}
+		return moved == 4, fmt.Errorf("%d of 4 pods moved", moved)
+	})
 }

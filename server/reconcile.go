@@ -155,8 +155,16 @@ func live(p *structs.Pod) bool {
 }
 
 // markLostAndDrained: pods on down nodes are lost (their owners replace
-// them); pods on draining nodes are stopped (and replaced elsewhere).
+// them); pods on draining nodes are stopped and replaced elsewhere one
+// owner's pod at a time: a drain never takes a group below its count minus
+// one while the replacement starts.
 func (v *view) markLostAndDrained(c *podChanges) {
+	migrating := map[string]bool{} // owners with a pod not yet running
+	for _, p := range v.pods {
+		if live(p) && p.Phase != structs.PodPhaseRunning {
+			migrating[key(p.Namespace, p.OwnerID)] = true
+		}
+	}
 	for _, p := range v.pods {
 		if p.NodeID == "" || !live(p) {
 			continue
@@ -167,7 +175,11 @@ func (v *view) markLostAndDrained(c *podChanges) {
 			cp := c.edit(p)
 			cp.Phase, cp.DesiredStatus, cp.DesiredReason = structs.PodPhaseLost, structs.PodDesiredStop, "node down"
 		case node.Drain:
-			c.stop(p, "node drained")
+			owner := key(p.Namespace, p.OwnerID)
+			if !migrating[owner] {
+				c.stop(p, "node drained")
+				migrating[owner] = true
+			}
 		}
 	}
 }
