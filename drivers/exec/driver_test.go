@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
 )
 
 // requireRoot skips tests that need root and cgroups where they truly
@@ -106,13 +108,9 @@ func waitResult(t *testing.T, d drivers.Driver, id string, within time.Duration)
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, within, func() (bool, error) {
+		return cond(), fmt.Errorf("waiting for %s", what)
+	})
 }
 
 func readFile(t *testing.T, p string) string {

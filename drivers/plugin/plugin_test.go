@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/drivers/exec"
 	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
 )
 
 // TestMain makes the test binary a driver plugin when it is run as
@@ -110,13 +112,9 @@ func waitExit(t *testing.T, ch <-chan *drivers.ExitResult, within time.Duration)
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, within, func() (bool, error) {
+		return cond(), fmt.Errorf("waiting for %s", what)
+	})
 }
 
 func TestPluginOverGRPC(t *testing.T) {

@@ -63,9 +63,6 @@ func BenchmarkVerifyPlan10k(b *testing.B) {
 // is sound: every pod placed, no node overcommitted, bin-pack filling
 // nodes in order.
 func TestPlaceLargeCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large cluster")
-	}
 	st, job, pods := benchCluster()
 	r := Place(st, pods, job)
 	if len(r.Placements) != len(pods) || len(r.Failures) != 0 {
