@@ -15,6 +15,11 @@ import (
 // one.
 const podsPerEntry = 1000
 
+// controllerPacing is the pause after a pass before the next: writes that
+// land meanwhile are handled together, so under a burst of registers each
+// pass (and its Raft writes) covers many jobs.
+const controllerPacing = 50 * time.Millisecond
+
 // kickControllers wakes the leader's controller loop at once.
 func (s *Server) kickControllers() {
 	select {
@@ -64,7 +69,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		}
 		// Let a burst of writes land before the next pass.
 		select {
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(controllerPacing):
 		case <-stopCh:
 			return
 		}
