@@ -92,6 +92,28 @@ func TestCLIGolden(t *testing.T) {
 	}
 	// settled waits until every pod of a job satisfies ok, so the next
 	// command's output does not depend on timing.
+	// liveSettled waits until a job has want live pods and every pod of it
+	// satisfies ok.
+	liveSettled := func(job string, want int, ok func(p *structs.Pod) bool) func() {
+		return func() {
+			testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+				pods, _, err := cl.Pods(job, nil)
+				if err != nil {
+					return false, err
+				}
+				live := 0
+				for _, p := range pods {
+					if !ok(p) {
+						return false, fmt.Errorf("pod %s: desired %s phase %s reason %q", p.Name, p.DesiredStatus, p.Phase, p.PendingReason)
+					}
+					if p.DesiredStatus == structs.PodDesiredRun && !p.Terminal() {
+						live++
+					}
+				}
+				return live == want, fmt.Errorf("%d live pods of %s, want %d", live, job, want)
+			})
+		}
+	}
 	settled := func(job string, ok func(p *structs.Pod) bool) func() {
 		return func() {
 			testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
@@ -113,9 +135,10 @@ func TestCLIGolden(t *testing.T) {
 	}
 	// Steps whose output would depend on timing wait for the pods first.
 	before := map[string]func(){
-		"status_one":      settled("api", placedOrWaiting),
-		"status_stopped":  settled("hello", (*structs.Pod).Terminal),
-		"status_restored": settled("hello", running),
+		"run_vars_changed": liveSettled("api", 3, placedOrWaiting),
+		"status_one":       liveSettled("api", 5, placedOrWaiting),
+		"status_stopped":   settled("hello", (*structs.Pod).Terminal),
+		"status_restored":  settled("hello", running),
 	}
 	steps := []struct {
 		name string
