@@ -20,5 +20,7 @@ go test -count=1 -race -timeout 10m ./server/... ./client/... ./drivers/... ./te
 echo "==> end-to-end, CLI and parser tests (real processes: needs root and cgroups)"
 go test -count=1 -timeout 15m ./structs/... ./jobspecs/... ./command/... ./e2e/...
 echo "==> fuzzing (brief)"
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./jobspecs
-go test -run '^$' -fuzz '^FuzzValidate$' -fuzztime 10s ./structs
+# Counted runs, not timed ones: a timed run can end while a worker is
+# minimizing an input and fail with "context deadline exceeded".
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 50000x -fuzzminimizetime 200x ./jobspecs
+go test -run '^$' -fuzz '^FuzzValidate$' -fuzztime 150000x -fuzzminimizetime 200x ./structs
