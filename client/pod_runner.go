@@ -74,7 +74,8 @@ func (r *podRunner) taskRunnerFor(t *structs.Task, recover bool) (*taskRunner, b
 		restart: r.pod.Template.Restart, batch: r.c.isBatch(r.pod), logger: r.c.logger,
 		persist: r.c.db.PutHandle, update: r.setTaskState, state: st}
 	r.mu.Lock()
-	r.tasks[t.Name], r.states[t.Name] = tr, st
+	// The runner owns st; the pod keeps copies it publishes.
+	r.tasks[t.Name], r.states[t.Name] = tr, structs.Copy(st)
 	r.mu.Unlock()
 	if !ok {
 		tr.fail("driver " + t.Driver + " is not available on this node")
