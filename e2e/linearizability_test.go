@@ -123,11 +123,11 @@ func TestLinearizableJobs(t *testing.T) {
 				if !ok || op.Return == math.MaxInt64 {
 					// Back off after a failure so faults don't turn into
 					// thousands of unknown outcomes for the checker.
-					time.Sleep(100 * time.Millisecond)
+					pause(ctx, 100*time.Millisecond)
 				} else {
 					// A little think time keeps the history small enough
 					// to check in seconds while ops still overlap.
-					time.Sleep(time.Duration(rng.Intn(3)) * time.Millisecond)
+					pause(ctx, time.Duration(rng.Intn(3))*time.Millisecond)
 				}
 			}
 		}(id)
@@ -149,12 +149,12 @@ func TestLinearizableJobs(t *testing.T) {
 		}},
 	}
 	for _, f := range faults {
-		time.Sleep(time.Until(start.Add(f.at)))
+		<-time.After(time.Until(start.Add(f.at))) // the fault schedule
 		nodesMu.Lock()
 		f.do()
 		nodesMu.Unlock()
 	}
-	time.Sleep(time.Until(start.Add(9 * time.Second)))
+	<-time.After(time.Until(start.Add(9 * time.Second)))
 	cancel()
 	wg.Wait()
 
@@ -212,4 +212,12 @@ func runOp(cl *api.Client, id int, in kvInput, now func() int64) (porcupine.Oper
 		return op, false
 	}
 	return op, true
+}
+
+// pause waits d or until ctx ends, whichever comes first.
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
 }

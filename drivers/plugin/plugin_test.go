@@ -66,7 +66,7 @@ func testLogger(t *testing.T) hclog.Logger {
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the exec driver needs root")
+		t.Fatal("the exec driver needs root: run the tests as root, as make test and CI do")
 	}
 }
 

@@ -205,10 +205,8 @@ func TestBlockingQuery(t *testing.T) {
 		return j, st.Index(TableJobs), err
 	}
 	// Unblocks when a write passes the index.
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		_, _ = s.UpsertJob(7, registerReq(t, testJob("web", 1)))
-	}()
+	req := registerReq(t, testJob("web", 1))
+	go func() { _, _ = s.UpsertJob(7, req) }()
 	res, index, err := BlockingQuery(context.Background(), current, 1, 10*time.Second, query)
 	if err != nil || index != 7 || res.(*structs.Job) == nil {
 		t.Fatalf("blocking query: %v, index %d", err, index)
@@ -241,7 +239,6 @@ func TestBlockingQueryWakesOnRestore(t *testing.T) {
 		}
 	}
 	go func() {
-		time.Sleep(50 * time.Millisecond)
 		close(swapped)
 		old.Abandon()
 	}()
