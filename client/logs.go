@@ -18,20 +18,20 @@ func (c *Client) StreamLogs(ctx context.Context, podID, task, stream string, fol
 	if stream != "stdout" && stream != "stderr" {
 		return structs.NewBadRequest("log type must be stdout or stderr, got %q", stream)
 	}
-	rec, err := c.podRecord(podID)
+	pod, err := c.localPod(podID)
 	if err != nil {
 		return err
 	}
 	if task == "" {
-		if len(rec.Pod.Template.Tasks) != 1 {
-			return structs.NewBadRequest("pod %s has %d tasks: name one with -task", rec.Pod.Name, len(rec.Pod.Template.Tasks))
+		if len(pod.Template.Tasks) != 1 {
+			return structs.NewBadRequest("pod %s has %d tasks: name one with -task", pod.Name, len(pod.Template.Tasks))
 		}
-		task = rec.Pod.Template.Tasks[0].Name
+		task = pod.Template.Tasks[0].Name
 	}
 	path := filepath.Join(c.config.DataDir, "pods", podID, task, stream+".log")
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("%w: no %s log for task %q of pod %s", structs.ErrNotFound, stream, task, rec.Pod.Name)
+		return fmt.Errorf("%w: no %s log for task %q of pod %s", structs.ErrNotFound, stream, task, pod.Name)
 	}
 	defer f.Close()
 	flusher, _ := w.(interface{ Flush() })
@@ -59,12 +59,13 @@ func (c *Client) StreamLogs(ctx context.Context, podID, task, stream string, fol
 	}
 }
 
-func (c *Client) podRecord(podID string) (*podRecordView, error) {
+// localPod returns a pod this client runs or ran (from its local state).
+func (c *Client) localPod(podID string) (*structs.Pod, error) {
 	c.mu.Lock()
 	r, ok := c.runners[podID]
 	c.mu.Unlock()
 	if ok {
-		return &podRecordView{Pod: r.pod}, nil
+		return r.pod, nil
 	}
 	recs, err := c.db.Pods()
 	if err != nil {
@@ -72,10 +73,8 @@ func (c *Client) podRecord(podID string) (*podRecordView, error) {
 	}
 	for _, rec := range recs {
 		if rec.Pod.ID == podID {
-			return &podRecordView{Pod: rec.Pod}, nil
+			return rec.Pod, nil
 		}
 	}
 	return nil, structs.NotFoundError("pod on this node", podID)
 }
-
-type podRecordView struct{ Pod *structs.Pod }
