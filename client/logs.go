@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -77,4 +78,36 @@ func (c *Client) localPod(podID string) (*structs.Pod, error) {
 		}
 	}
 	return nil, structs.NotFoundError("pod on this node", podID)
+}
+
+// ResolvePod finds a pod this client runs or ran by its ID or a unique
+// prefix of it.
+func (c *Client) ResolvePod(ref string) (string, bool) {
+	if ref == "" {
+		return "", false
+	}
+	ids := map[string]bool{}
+	c.mu.Lock()
+	for id := range c.runners {
+		ids[id] = true
+	}
+	c.mu.Unlock()
+	if recs, err := c.db.Pods(); err == nil {
+		for _, rec := range recs {
+			ids[rec.Pod.ID] = true
+		}
+	}
+	if ids[ref] {
+		return ref, true
+	}
+	match := ""
+	for id := range ids {
+		if strings.HasPrefix(id, ref) {
+			if match != "" {
+				return "", false // ambiguous: the servers say so with the candidates
+			}
+			match = id
+		}
+	}
+	return match, match != ""
 }

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mk-orchestrator/mk/server"
+	"github.com/mk-orchestrator/mk/server/gossip"
 )
 
 // ServerMembersCommand lists the servers the agent sees through Serf.
@@ -48,11 +48,11 @@ func (c *ServerMembersCommand) Run(args []string) int {
 	sort.Slice(members, func(i, j int) bool { return members[i].Name < members[j].Name })
 	rows := []string{row("Name", "Address", "Port", "Status", "Leader", "Datacenter")}
 	for _, m := range members {
-		if m.Tags[server.TagRole] != server.RoleServer {
+		if m.Tags[gossip.TagRole] != gossip.RoleServer {
 			continue
 		}
-		isLeader := leader != "" && m.Tags[server.TagRaftAddr] == leader
-		rows = append(rows, row(m.Name, m.Addr, m.Port, m.Status, isLeader, m.Tags[server.TagDC]))
+		isLeader := leader != "" && m.Tags[gossip.TagRaftAddr] == leader
+		rows = append(rows, row(m.Name, m.Addr, m.Port, m.Status, isLeader, m.Tags[gossip.TagDC]))
 	}
 	c.Ui.Output(formatList(rows))
 	return exitOK

@@ -76,7 +76,8 @@ func DefaultConfig() *Config {
 	}
 }
 
-func (c *Config) advertiseIP() string {
+// AdvertiseIP is the address other agents reach this one at.
+func (c *Config) AdvertiseIP() string {
 	if c.AdvertiseAddr != "" {
 		return c.AdvertiseAddr
 	}
@@ -88,12 +89,12 @@ func (c *Config) advertiseIP() string {
 
 // RaftAddr is the address peers reach this server's Raft transport at.
 func (c *Config) RaftAddr() string {
-	return net.JoinHostPort(c.advertiseIP(), strconv.Itoa(c.RaftPort))
+	return net.JoinHostPort(c.AdvertiseIP(), strconv.Itoa(c.RaftPort))
 }
 
 // HTTPAddr is the address of this server's HTTP API.
 func (c *Config) HTTPAddr() string {
-	return net.JoinHostPort(c.advertiseIP(), strconv.Itoa(c.HTTPPort))
+	return net.JoinHostPort(c.AdvertiseIP(), strconv.Itoa(c.HTTPPort))
 }
 
 func (c *Config) validate() error {

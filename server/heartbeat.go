@@ -17,8 +17,14 @@ type heartbeats struct {
 	ttl, grace, failoverGrace time.Duration
 
 	mu     sync.Mutex
-	timers map[string]*time.Timer
+	timers map[string]*nodeTimer
 	active bool
+}
+
+// nodeTimer is a node's pending down-marking and when it fires.
+type nodeTimer struct {
+	timer    *time.Timer
+	deadline time.Time
 }
 
 func newHeartbeats(s *Server) *heartbeats {
@@ -27,7 +33,7 @@ func newHeartbeats(s *Server) *heartbeats {
 		ttl:           s.config.HeartbeatTTL,
 		grace:         s.config.HeartbeatGrace,
 		failoverGrace: s.config.FailoverHeartbeatGrace,
-		timers:        map[string]*time.Timer{},
+		timers:        map[string]*nodeTimer{},
 	}
 }
 
@@ -44,10 +50,27 @@ func (h *heartbeats) arm(nodeID string, after time.Duration) {
 		return
 	}
 	if t, ok := h.timers[nodeID]; ok {
-		t.Reset(after)
+		t.timer.Reset(after)
+		t.deadline = time.Now().Add(after)
 		return
 	}
-	h.timers[nodeID] = time.AfterFunc(after, func() { h.expired(nodeID) })
+	h.timers[nodeID] = &nodeTimer{
+		timer:    time.AfterFunc(after, func() { h.expired(nodeID) }),
+		deadline: time.Now().Add(after),
+	}
+}
+
+// memberGone shortens a node's timer to the grace once its Serf member
+// failed or left: the next heartbeat, if one comes, arms it fully again.
+func (h *heartbeats) memberGone(nodeID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.timers[nodeID]
+	if !h.active || !ok || time.Until(t.deadline) <= h.grace {
+		return
+	}
+	t.timer.Reset(h.grace)
+	t.deadline = time.Now().Add(h.grace)
 }
 
 // start arms a timer for every node not already down; the leader calls it
@@ -74,7 +97,7 @@ func (h *heartbeats) stop() {
 	defer h.mu.Unlock()
 	h.active = false
 	for id, t := range h.timers {
-		t.Stop()
+		t.timer.Stop()
 		delete(h.timers, id)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 
+	"github.com/mk-orchestrator/mk/server/gossip"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) reconcileRaftPeers() {
 	}
 	for _, m := range s.serf.Members() {
 		sm, ok := parseServer(m)
-		if !ok || m.Tags[TagDC] != s.config.Datacenter {
+		if !ok || m.Tags[gossip.TagDC] != s.config.Datacenter {
 			continue
 		}
 		id := raft.ServerID(sm.ID)

@@ -5,63 +5,30 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
 
-	hclog "github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
+	"github.com/mk-orchestrator/mk/server/gossip"
 )
-
-// Serf tags every mk agent publishes.
-const (
-	TagRole      = "role"
-	TagID        = "id"
-	TagDC        = "dc"
-	TagRaftAddr  = "raft_addr"
-	TagHTTPAddr  = "http_addr"
-	TagExpect    = "expect"
-	RoleServer   = "server"
-	serfSnapshot = "serf/local.snapshot"
-)
-
-var serfLogOpts = &hclog.StandardLoggerOptions{InferLevels: true}
 
 func (s *Server) setupSerf() error {
 	c := s.config
-	conf := serf.DefaultConfig()
-	conf.Init()
-	conf.NodeName = c.NodeName
-	conf.Tags = map[string]string{
-		TagRole:     RoleServer,
-		TagID:       c.NodeName,
-		TagDC:       c.Datacenter,
-		TagRaftAddr: c.RaftAddr(),
-		TagHTTPAddr: c.HTTPAddr(),
-		TagExpect:   strconv.Itoa(c.BootstrapExpect),
-	}
-	conf.EventCh = s.serfEventCh
-	conf.Logger = nil
-	conf.LogOutput = s.config.Logger.Named("serf").StandardWriter(serfLogOpts)
-	conf.MemberlistConfig = memberlist.DefaultLANConfig()
-	conf.MemberlistConfig.Name = c.NodeName
-	conf.MemberlistConfig.BindAddr = c.BindAddr
-	conf.MemberlistConfig.BindPort = c.SerfPort
-	conf.MemberlistConfig.AdvertiseAddr = c.advertiseIP()
-	conf.MemberlistConfig.AdvertisePort = c.SerfPort
-	conf.MemberlistConfig.LogOutput = conf.LogOutput
-	conf.MemberlistConfig.SecretKey = c.EncryptKey
-	conf.SnapshotPath = filepath.Join(c.DataDir, serfSnapshot)
-	conf.RejoinAfterLeave = true
-	if err := os.MkdirAll(filepath.Dir(conf.SnapshotPath), 0o700); err != nil {
-		return err
-	}
 	var err error
-	s.serf, err = serf.Create(conf)
+	s.serf, err = gossip.New(gossip.Config{
+		Name: c.NodeName, BindAddr: c.BindAddr, AdvertiseIP: c.AdvertiseIP(), Port: c.SerfPort,
+		EncryptKey: c.EncryptKey, DataDir: c.DataDir, EventCh: s.serfEventCh, Logger: c.Logger,
+		Tags: map[string]string{
+			gossip.TagRole:     gossip.RoleServer,
+			gossip.TagID:       c.NodeName,
+			gossip.TagDC:       c.Datacenter,
+			gossip.TagRaftAddr: c.RaftAddr(),
+			gossip.TagHTTPAddr: c.HTTPAddr(),
+			gossip.TagExpect:   strconv.Itoa(c.BootstrapExpect),
+		},
+	})
 	return err
 }
 
@@ -75,11 +42,11 @@ type serverMember struct {
 }
 
 func parseServer(m serf.Member) (*serverMember, bool) {
-	if m.Tags[TagRole] != RoleServer {
+	if m.Tags[gossip.TagRole] != gossip.RoleServer {
 		return nil, false
 	}
-	expect, _ := strconv.Atoi(m.Tags[TagExpect])
-	return &serverMember{ID: m.Tags[TagID], RaftAddr: m.Tags[TagRaftAddr], HTTPAddr: m.Tags[TagHTTPAddr],
+	expect, _ := strconv.Atoi(m.Tags[gossip.TagExpect])
+	return &serverMember{ID: m.Tags[gossip.TagID], RaftAddr: m.Tags[gossip.TagRaftAddr], HTTPAddr: m.Tags[gossip.TagHTTPAddr],
 		Expect: expect, Status: m.Status}, true
 }
 
@@ -91,7 +58,7 @@ func (s *Server) aliveServers() []*serverMember {
 	var out []*serverMember
 	for _, m := range s.serf.Members() {
 		sm, ok := parseServer(m)
-		if ok && m.Status == serf.StatusAlive && m.Tags[TagDC] == s.config.Datacenter {
+		if ok && m.Status == serf.StatusAlive && m.Tags[gossip.TagDC] == s.config.Datacenter {
 			out = append(out, sm)
 		}
 	}
@@ -113,13 +80,46 @@ func (s *Server) serfEventLoop() {
 			case serf.EventMemberJoin, serf.EventMemberUpdate:
 				s.maybeBootstrap()
 				s.triggerReconcile()
-			case serf.EventMemberLeave, serf.EventMemberFailed, serf.EventMemberReap:
+			case serf.EventMemberLeave, serf.EventMemberFailed:
+				s.clientMembersGone(e.(serf.MemberEvent).Members)
+				s.triggerReconcile()
+			case serf.EventMemberReap:
 				s.triggerReconcile()
 			}
 		case <-s.shutdownCh:
 			return
 		}
 	}
+}
+
+// clientMembersGone tells the heartbeat timers that the hosts of these
+// clients failed or left the pool: a node whose heartbeats also stop is
+// then marked down after the grace alone, not the whole TTL. A client that
+// still heartbeats stays up (its gossip may be what is broken).
+func (s *Server) clientMembersGone(members []serf.Member) {
+	if !s.IsLeader() {
+		return
+	}
+	for _, m := range members {
+		if id := m.Tags[gossip.TagNodeID]; id != "" && m.Tags[gossip.TagDC] == s.config.Datacenter {
+			s.logger.Info("client's serf member is gone", "member", m.Name, "node_id", id, "status", m.Status.String())
+			s.heartbeats.memberGone(id)
+		}
+	}
+}
+
+// SetClientNodeID publishes the node ID of this agent's own client role in
+// its Serf tags, so the leader links the member to the node.
+func (s *Server) SetClientNodeID(nodeID string) error {
+	tags := make(map[string]string, len(s.serf.LocalMember().Tags)+1)
+	for k, v := range s.serf.LocalMember().Tags {
+		tags[k] = v
+	}
+	tags[gossip.TagNodeID] = nodeID
+	if err := s.serf.SetTags(tags); err != nil {
+		return fmt.Errorf("set serf tag %s: %w", gossip.TagNodeID, err)
+	}
+	return nil
 }
 
 func (s *Server) triggerReconcile() {
@@ -131,19 +131,7 @@ func (s *Server) triggerReconcile() {
 
 // retryJoin joins the configured Serf addresses until one answers.
 func (s *Server) retryJoin() {
-	for {
-		n, err := s.serf.Join(s.config.RetryJoin, true)
-		if err == nil || n > 0 {
-			s.logger.Info("joined cluster", "contacted", n)
-			return
-		}
-		s.logger.Debug("retry join", "error", err)
-		select {
-		case <-time.After(s.config.RetryJoinInterval):
-		case <-s.shutdownCh:
-			return
-		}
-	}
+	gossip.RetryJoin(s.serf, s.config.RetryJoin, s.config.RetryJoinInterval, s.shutdownCh, s.logger)
 }
 
 // maybeBootstrap bootstraps Raft once bootstrap_expect servers are seen, and
@@ -222,5 +210,5 @@ func (s *Server) MemberHTTPAddr(id string) (string, bool) {
 
 // SerfAddr is this server's Serf address.
 func (s *Server) SerfAddr() string {
-	return net.JoinHostPort(s.config.advertiseIP(), strconv.Itoa(s.config.SerfPort))
+	return net.JoinHostPort(s.config.AdvertiseIP(), strconv.Itoa(s.config.SerfPort))
 }

@@ -24,6 +24,8 @@ type Agent struct {
 	cmd      *exec.Cmd
 	bin      string
 	cluster  *ProcessCluster
+	// clientOnly agents have no Raft: they are ready when they answer.
+	clientOnly bool
 }
 
 // Addr is the agent's HTTP API base URL.
@@ -283,5 +285,59 @@ func (a *Agent) Kill() { a.cluster.Kill(0) }
 // until it serves.
 func (a *Agent) Restart() {
 	a.cluster.Start(0)
+	if a.clientOnly {
+		a.waitServing(30 * time.Second)
+		return
+	}
 	a.cluster.WaitForLeader(30 * time.Second)
+}
+
+// NewClientOnlyAgent starts an agent with only the client role, pointed at
+// servers (HTTP host:port). It joins their gossip pool by itself, through
+// the Serf addresses the servers publish. It is stopped (SIGTERM, which
+// leaves its pods running) at the end of the test.
+func NewClientOnlyAgent(t testing.TB, name string, servers ...string) *Agent {
+	t.Helper()
+	dir := t.TempDir()
+	a := &Agent{Name: name, Dir: dir, bin: MkBinary(t), Config: filepath.Join(dir, "agent.hcl"),
+		LogPath: filepath.Join(dir, "agent.log"), clientOnly: true}
+	http, serf := FreePort(t), FreePort(t)
+	a.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", http)
+	quoted := make([]string, len(servers))
+	for i, s := range servers {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	conf := fmt.Sprintf(`name      = %q
+data_dir  = %q
+bind_addr = "127.0.0.1"
+log_level = "info"
+ports {
+  http = %d
+  serf = %d
+}
+client {
+  enabled = true
+  servers = [%s]
+}
+`, name, filepath.Join(dir, "data"), http, serf, strings.Join(quoted, ", "))
+	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
+	a.cluster = c
+	c.Start(0)
+	t.Cleanup(func() { c.Stop(0) })
+	a.waitServing(30 * time.Second)
+	return a
+}
+
+// waitServing waits until the agent answers /v1/agent/self.
+func (a *Agent) waitServing(deadline time.Duration) {
+	t := a.cluster.t
+	t.Helper()
+	WaitFor(t, deadline, func() (bool, error) {
+		var self map[string]any
+		err := getJSON(a.Addr()+"/v1/agent/self", &self)
+		return err == nil, err
+	})
 }

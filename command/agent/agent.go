@@ -9,6 +9,8 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/hashicorp/serf/serf"
+
 	"github.com/mk-orchestrator/mk/client"
 	"github.com/mk-orchestrator/mk/server"
 	"github.com/mk-orchestrator/mk/server/httpapi"
@@ -21,6 +23,10 @@ type Agent struct {
 	server *server.Server
 	http   *httpapi.HTTPServer
 	client *client.Client
+	// serf is a client-only agent's member of the gossip pool (a server's
+	// is the server's own); stopJoin ends its join attempts.
+	serf     *serf.Serf
+	stopJoin chan struct{}
 	// stopDrivers ends the driver plugins.
 	stopDrivers func()
 	// tempDir is removed at shutdown (dev mode's data dir).
@@ -45,30 +51,50 @@ func Start(c *Config, logger hclog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	sc.Logger = logger
-	if a.server, err = server.NewServer(sc); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+	if c.ServerEnabled() {
+		err = a.startServer(sc)
+	} else {
+		err = a.startClientOnlyAPI(sc)
 	}
-	a.http = httpapi.New(a.server, logger)
-	if c.EnableDebug {
-		a.http.EnableDebug()
-	}
-	if err := a.http.Start(sc.HTTPAddr()); err != nil {
-		a.server.Shutdown()
+	if err != nil {
 		return nil, err
 	}
-	logger.Info("agent started", "name", sc.NodeName, "http", sc.HTTPAddr(), "raft", sc.RaftAddr(),
-		"serf", a.server.SerfAddr(), "data_dir", sc.DataDir, "bootstrap_expect", sc.BootstrapExpect)
 	if c.ClientEnabled() {
 		if err := a.startClient(sc.HTTPAddr()); err != nil {
 			a.Shutdown()
 			return nil, fmt.Errorf("start client: %w", err)
 		}
 	}
+	if a.server == nil {
+		if err := a.joinAsClient(sc); err != nil {
+			a.Shutdown()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
+// startServer starts the server role and the full HTTP API.
+func (a *Agent) startServer(sc *server.Config) error {
+	var err error
+	if a.server, err = server.NewServer(sc); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	a.http = httpapi.New(a.server, a.logger)
+	if a.config.EnableDebug {
+		a.http.EnableDebug()
+	}
+	if err := a.http.Start(sc.HTTPAddr()); err != nil {
+		a.server.Shutdown()
+		return err
+	}
+	a.logger.Info("agent started", "name", sc.NodeName, "http", sc.HTTPAddr(), "raft", sc.RaftAddr(),
+		"serf", a.server.SerfAddr(), "data_dir", sc.DataDir, "bootstrap_expect", sc.BootstrapExpect)
+	return nil
+}
+
 // startClient starts the client role against this agent's own API, which
-// forwards to the leader.
+// forwards to the leader (or, on a client-only agent, to the servers).
 func (a *Agent) startClient(httpAddr string) error {
 	drivers, err := a.launchDrivers()
 	if err != nil {
@@ -85,22 +111,27 @@ func (a *Agent) startClient(httpAddr string) error {
 	if err != nil {
 		return err
 	}
+	// Pod logs are answered from the client as soon as it recovers pods.
+	a.http.SetLogSource(a.client)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := a.client.Start(ctx); err != nil {
 		return err
 	}
-	a.http.SetLogSource(a.client)
+	if a.server != nil {
+		// The leader links this agent's Serf member to its node.
+		return a.server.SetClientNodeID(a.client.NodeID())
+	}
 	return nil
 }
 
 // Check reports config errors that parsing alone cannot.
 func (c *Config) Check() error {
 	switch {
-	case !c.ServerEnabled() && c.ClientEnabled():
-		return fmt.Errorf("client-only agents are not in this version yet: enable the server block too (the client uses the local server's API)")
-	case !c.ServerEnabled():
-		return fmt.Errorf("no role enabled: set server { enabled = true } or run with -dev")
+	case !c.ServerEnabled() && !c.ClientEnabled():
+		return fmt.Errorf("no role enabled: set server { enabled = true }, client { enabled = true }, or run with -dev")
+	case !c.ServerEnabled() && len(c.Client.Servers) == 0:
+		return fmt.Errorf("client.servers: a client-only agent needs the HTTP addresses of the servers (\"10.0.0.1:6646\")")
 	case c.Name == "":
 		return fmt.Errorf("name must be set")
 	case c.TLS != nil:
@@ -113,7 +144,13 @@ func (c *Config) Check() error {
 
 // Leave leaves the cluster gracefully, then shuts down.
 func (a *Agent) Leave() {
-	if err := a.server.Leave(); err != nil {
+	var err error
+	if a.server != nil {
+		err = a.server.Leave()
+	} else if a.serf != nil {
+		err = a.serf.Leave()
+	}
+	if err != nil {
 		a.logger.Warn("leave", "error", err)
 	}
 	a.Shutdown()
@@ -132,8 +169,16 @@ func (a *Agent) Shutdown() {
 	if a.stopDrivers != nil {
 		a.stopDrivers()
 	}
-	a.http.Shutdown()
-	a.server.Shutdown()
+	if a.http != nil {
+		a.http.Shutdown()
+	}
+	if a.server != nil {
+		a.server.Shutdown()
+	}
+	if a.serf != nil {
+		close(a.stopJoin)
+		_ = a.serf.Shutdown()
+	}
 	if a.tempDir != "" {
 		os.RemoveAll(a.tempDir)
 	}

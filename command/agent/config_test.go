@@ -7,7 +7,7 @@ import (
 )
 
 func TestClusterExamplesParse(t *testing.T) {
-	files, err := filepath.Glob("../../docs/cluster/*.hcl")
+	files, err := filepath.Glob("../../docs/cluster/server-*.hcl")
 	if err != nil || len(files) != 3 {
 		t.Fatalf("want 3 example configs, got %v (%v)", files, err)
 	}
@@ -26,6 +26,19 @@ func TestClusterExamplesParse(t *testing.T) {
 		if sc.BootstrapExpect != 3 || len(sc.RetryJoin) != 3 || sc.HTTPPort == 0 {
 			t.Fatalf("%s: server config %+v", f, sc)
 		}
+	}
+}
+
+func TestClientExampleParses(t *testing.T) {
+	c, err := ParseConfigFile("../../docs/cluster/client-1.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerEnabled() || !c.ClientEnabled() || len(c.Client.Servers) != 3 {
+		t.Fatalf("client config %+v", c.Client)
 	}
 }
 
@@ -57,19 +70,28 @@ func TestMergeLaterWins(t *testing.T) {
 	}
 }
 
-func TestCheckRefusesWhatIsNotBuilt(t *testing.T) {
-	for _, src := range []string{
-		"name = \"a\"\n",
-		"name = \"a\"\nserver {\n  enabled = true\n}\nacl {\n  enabled = true\n}\n",
-		"name = \"a\"\nserver {\n  enabled = true\n}\ntls {\n  ca_file = \"x\"\n}\n",
-		"name = \"a\"\nclient {\n  enabled = true\n}\n",
-	} {
-		c, err := ParseConfig("a.hcl", []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Check(); err == nil {
-			t.Fatalf("config accepted:\n%s", src)
-		}
+func TestCheck(t *testing.T) {
+	tests := []struct{ name, src, wantErr string }{
+		{"no role", "name = \"a\"\n", "no role enabled"},
+		{"acl", "name = \"a\"\nserver {\n  enabled = true\n}\nacl {\n  enabled = true\n}\n", "acl: not supported"},
+		{"tls", "name = \"a\"\nserver {\n  enabled = true\n}\ntls {\n  ca_file = \"x\"\n}\n", "tls: not supported"},
+		{"client only without servers", "name = \"a\"\nclient {\n  enabled = true\n}\n", "client.servers: "},
+		{"client only", "name = \"a\"\nclient {\n  enabled = true\n  servers = [\"127.0.0.1:6646\"]\n}\n", ""},
+		{"server and client", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n}\n", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig("a.hcl", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Check()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

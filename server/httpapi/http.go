@@ -1,6 +1,8 @@
-// Package httpapi serves mk's HTTP API (/v1/...) on top of a server: JSON
-// in and out, blocking queries, forwarding to the leader, typed errors
-// mapped to status codes, and Prometheus metrics.
+// Package httpapi serves mk's HTTP API (/v1/...) of an agent: JSON in and
+// out, blocking queries, forwarding to the leader, typed errors mapped to
+// status codes, and Prometheus metrics. A server answers the whole API; a
+// client-only agent answers for its own pods and forwards the rest to the
+// servers (clientonly.go).
 package httpapi
 
 import (
@@ -51,7 +53,7 @@ var errHandled = errors.New("response written by handler")
 // handlerFunc returns a value to encode as JSON, or an error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 
-// HTTPServer serves the API of one server.
+// HTTPServer serves the API of one agent.
 type HTTPServer struct {
 	srv      *server.Server
 	logger   hclog.Logger
@@ -73,7 +75,7 @@ func New(srv *server.Server, logger hclog.Logger) *HTTPServer {
 		registry: prometheus.NewRegistry(),
 		metrics:  newHTTPMetrics(),
 	}
-	h.forward = newForwarder(srv, h.writeError)
+	h.forward = newLeaderForwarder(srv, h.writeError)
 	h.registry.MustRegister(server.Collectors()...)
 	h.registry.MustRegister(h.metrics.collectors()...)
 	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,6 +14,8 @@ import (
 // LogSource streams a task log of a pod this agent's client runs.
 type LogSource interface {
 	NodeID() string
+	// ResolvePod finds one of the client's pods by ID or unique ID prefix.
+	ResolvePod(ref string) (string, bool)
 	StreamLogs(ctx context.Context, podID, task, stream string, follow bool, w io.Writer) error
 }
 
@@ -35,18 +37,8 @@ func (h *HTTPServer) podLogs(w http.ResponseWriter, r *http.Request) (any, error
 	if pod.NodeID == "" {
 		return nil, structs.NewBadRequest("pod %s is not placed on a node yet", pod.Name)
 	}
-	q := r.URL.Query()
-	stream := q.Get("type")
-	if stream == "" {
-		stream = "stdout"
-	}
-	follow, _ := strconv.ParseBool(q.Get("follow"))
 	if h.logs != nil && h.logs.NodeID() == pod.NodeID {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := h.logs.StreamLogs(r.Context(), pod.ID, q.Get("task"), stream, follow, w); err != nil {
-			return nil, err
-		}
-		return nil, errHandled
+		return h.localLogs(w, r, pod.ID)
 	}
 	node, err := h.srv.State().NodeByID(nil, pod.NodeID)
 	if err != nil || node == nil {
@@ -65,5 +57,20 @@ func (h *HTTPServer) podLogs(w http.ResponseWriter, r *http.Request) (any, error
 		FlushInterval: -1,
 	}
 	proxy.ServeHTTP(w, r)
+	return nil, errHandled
+}
+
+// localLogs streams a log of a pod this agent's client runs.
+func (h *HTTPServer) localLogs(w http.ResponseWriter, r *http.Request, podID string) (any, error) {
+	q := r.URL.Query()
+	stream := q.Get("type")
+	if stream == "" {
+		stream = "stdout"
+	}
+	follow, _ := strconv.ParseBool(q.Get("follow"))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := h.logs.StreamLogs(r.Context(), podID, q.Get("task"), stream, follow, w); err != nil {
+		return nil, err
+	}
 	return nil, errHandled
 }

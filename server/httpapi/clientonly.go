@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"net/http"
+	"runtime"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/version"
+)
+
+// ClientAgentInfo describes a client-only agent for GET /v1/agent/self.
+type ClientAgentInfo struct {
+	Name       string
+	Datacenter string
+	DataDir    string
+	HTTPAddr   string
+	SerfAddr   string
+	Servers    []string
+}
+
+// NewClientOnly builds the API of an agent that runs only the client
+// role. It answers for its own pods (their logs), its metrics and
+// /v1/agent/self, and forwards everything else to one of servers (HTTP
+// host:port), trying the next when one does not answer. SetLogSource must
+// be called before Start.
+func NewClientOnly(info ClientAgentInfo, logger hclog.Logger) *HTTPServer {
+	h := &HTTPServer{
+		logger:   logger.Named("http"),
+		mux:      http.NewServeMux(),
+		registry: prometheus.NewRegistry(),
+		metrics:  newHTTPMetrics(),
+	}
+	h.forward = newServersForwarder(info.Servers, h.writeError)
+	h.registry.MustRegister(h.metrics.collectors()...)
+	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h.handle("GET /v1/pod/{id}/logs", routeLocal, h.clientPod(h.localLogs))
+	h.handle("GET /v1/agent/self", routeLocal, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return clientAgentSelf(info, h.logs), nil
+	})
+	h.mux.Handle("GET /v1/metrics", promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}))
+	h.mux.HandleFunc("/", h.forward.serve)
+	return h
+}
+
+// clientPod serves a pod route for a pod of this agent's client and
+// forwards the others to the servers, which send them on to the pod's
+// node. A request a server sent here for a pod that is not here fails
+// rather than going round again.
+func (h *HTTPServer) clientPod(local func(w http.ResponseWriter, r *http.Request, podID string) (any, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ref := r.PathValue("id")
+		if id, ok := h.logs.ResolvePod(ref); ok {
+			return local(w, r, id)
+		}
+		if r.Header.Get(HeaderForwarded) != "" {
+			return nil, structs.NewBadRequest("pod %s is not on this node", ref)
+		}
+		h.forward.serve(w, r)
+		return nil, errHandled
+	}
+}
+
+func clientAgentSelf(info ClientAgentInfo, src LogSource) map[string]any {
+	nodeID := ""
+	if src != nil {
+		nodeID = src.NodeID()
+	}
+	return map[string]any{
+		"Config": map[string]any{
+			"Name": info.Name, "Datacenter": info.Datacenter, "DataDir": info.DataDir,
+			"HTTPAddr": info.HTTPAddr, "SerfAddr": info.SerfAddr, "Servers": info.Servers,
+			"Server": false, "Client": true, "NodeID": nodeID,
+		},
+		"Stats":   map[string]any{"runtime": map[string]any{"goroutines": runtime.NumGoroutine(), "version": runtime.Version()}},
+		"Version": version.Version,
+	}
+}
