@@ -181,10 +181,32 @@ func TestSystemJobOnEveryNode(t *testing.T) {
 	simNodes(t, c.Nodes[0].Addr(), 1, "exec")
 	waitPods(t, cl, "agent", 3, running)
 
+	// A node without room for the pod gets one that waits there with the
+	// reason, never one that overcommits it.
+	small, err := testutil.NewSimNode(c.Nodes[0].Addr(), "small", []string{"exec"}, structs.NodeResources{CPU: 4000, MemoryMB: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(small.Stop)
+	waitPods(t, cl, "agent", 4, func(p *structs.Pod) bool {
+		if p.PinnedNodeID == small.Node.ID {
+			return p.NodeID == "" && p.PendingReason == `memory exhausted on node "small"`
+		}
+		return running(p)
+	})
+	// A node that leaves drops the pod waiting for it.
+	small.Stop()
+	waitPods(t, cl, "agent", 4, func(p *structs.Pod) bool {
+		if p.PinnedNodeID == small.Node.ID {
+			return p.DesiredStatus == structs.PodDesiredStop && p.NodeID == ""
+		}
+		return running(p)
+	})
+
 	if _, err := cl.DeregisterJob(context.Background(), "agent", false); err != nil {
 		t.Fatal(err)
 	}
-	waitPods(t, cl, "agent", 3, func(p *structs.Pod) bool { return p.DesiredStatus == structs.PodDesiredStop })
+	waitPods(t, cl, "agent", 4, func(p *structs.Pod) bool { return p.DesiredStatus == structs.PodDesiredStop })
 }
 
 // TestDrainMovesPods: draining a node moves its pods to the others one at

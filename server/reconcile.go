@@ -263,8 +263,12 @@ func (v *view) reconcileBatch(c *podChanges, job *structs.Job) {
 	}
 }
 
-// reconcileSystem keeps one pod of each system group on every ready node
-// that has the group's drivers, including nodes that join later.
+// reconcileSystem keeps one pod of each system group for every node that
+// passes the group's node checks (ready and eligible, datacenter, drivers,
+// constraints), including nodes that join later. Each pod is pinned to its
+// node and placed by the scheduler like any other, so it runs only if it
+// fits beside what the node already runs; otherwise it waits there with the
+// reason. A waiting pod whose node no longer qualifies is dropped.
 func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 	nodeIDs := make([]string, 0, len(v.nodes))
 	for id := range v.nodes {
@@ -274,13 +278,21 @@ func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 	for _, g := range job.Groups {
 		owner := job.ID + "-" + g.Name
 		owned := v.livePods(job.Namespace, owner)
+		feasible := map[string]bool{}
+		for _, id := range nodeIDs {
+			feasible[id], _ = scheduler.NodeFeasible(job, g, v.nodes[id])
+		}
 		onNode := map[string]bool{}
 		for _, p := range owned {
+			if p.NodeID == "" && p.PinnedNodeID != "" && !feasible[p.PinnedNodeID] {
+				c.stop(p, "node no longer eligible for the system job")
+				continue
+			}
 			onNode[p.NodeID] = true
+			onNode[p.PinnedNodeID] = true
 		}
 		for _, id := range nodeIDs {
-			n := v.nodes[id]
-			if !n.Ready() || onNode[id] || !nodeHasDrivers(n, g) {
+			if !feasible[id] || onNode[id] {
 				continue
 			}
 			v.startPods(c, job, g, structs.OwnerJob, owner, owned, 1, id)
@@ -299,9 +311,9 @@ func (v *view) livePods(ns, owner string) []*structs.Pod {
 	return out
 }
 
-// startPods adds n new pending pods of a group. nodeID pins them (system
-// jobs); otherwise the scheduler places them.
-func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, ownerKind, ownerID string, owned []*structs.Pod, n int, nodeID string) {
+// startPods adds n new pending pods of a group for the scheduler to place;
+// pinned restricts them to one node (system jobs).
+func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, ownerKind, ownerID string, owned []*structs.Pod, n int, pinned string) {
 	used := map[string]bool{}
 	for _, p := range owned {
 		used[p.Name] = true
@@ -318,21 +330,10 @@ func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, 
 			ObjectMeta: structs.ObjectMeta{ID: uuid.NewString(), Name: name, Namespace: job.Namespace,
 				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name, structs.LabelJobType: job.Type}},
 			JobID: job.ID, Group: g.Name, JobVersion: job.Version,
-			OwnerKind: ownerKind, OwnerID: ownerID, NodeID: nodeID,
+			OwnerKind: ownerKind, OwnerID: ownerID, PinnedNodeID: pinned,
 			Template: g, Resources: structs.GroupResources(g),
 			DesiredStatus: structs.PodDesiredRun, Phase: structs.PodPhasePending,
 			CreateTime: c.now, ModifyTime: c.now,
 		})
 	}
-}
-
-// nodeHasDrivers reports whether a node has every driver a group's tasks
-// use; a system group goes only where it can run.
-func nodeHasDrivers(n *structs.Node, g *structs.TaskGroup) bool {
-	for _, t := range g.Tasks {
-		if !n.HasDriver(t.Driver) {
-			return false
-		}
-	}
-	return true
 }

@@ -40,8 +40,11 @@ type Pod struct {
 	OwnerKind string
 	OwnerID   string
 	// NodeID is where the pod is placed ("" while unplaced).
-	NodeID   string `json:",omitempty"`
-	NodeName string `json:",omitempty"`
+	NodeID string `json:",omitempty"`
+	// PinnedNodeID is the only node the scheduler may place the pod on (a
+	// system group's pod for that node); "" lets it choose.
+	PinnedNodeID string `json:",omitempty"`
+	NodeName     string `json:",omitempty"`
 	// Template is the group the pod runs.
 	Template *TaskGroup
 	// Resources is the sum of the tasks' resources.

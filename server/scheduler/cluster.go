@@ -188,6 +188,35 @@ func (cl *cluster) placeBatch(b *batch, res *Result) {
 	}
 }
 
+// placePinned places a batch of pods pinned to one node (a system group's
+// pods): each goes there if the node passes every check with room for it,
+// or stays unplaced with the node's reason.
+func (cl *cluster) placePinned(b *batch, res *Result) {
+	i := sort.Search(len(cl.nodes), func(i int) bool { return cl.nodes[i].node.ID >= b.key.pinned })
+	if i == len(cl.nodes) || cl.nodes[i].node.ID != b.key.pinned {
+		for _, p := range b.pods {
+			res.Failures = append(res.Failures, Failure{PodID: p.ID, Reason: "node " + quote(b.key.pinned) + " not found"})
+		}
+		return
+	}
+	n := &cl.nodes[i]
+	chain := append(staticCheckers(b.group), dynamicCheckers(b.group)...)
+	colloc := cl.collocFor(b.key.group)
+	c := Candidate{Job: cl.job, Group: b.group, Ask: b.key.ask, Node: n.node}
+	for _, p := range b.pods {
+		c.Used, c.Collocated = n.used, colloc[i]
+		if ok, reason := runChain(chain, &c); !ok {
+			res.Failures = append(res.Failures, Failure{PodID: p.ID, Reason: reason + " on node " + quote(n.node.Name)})
+			continue
+		}
+		n.used = addResources(n.used, b.key.ask)
+		colloc[i]++
+		res.Placements = append(res.Placements, Placement{
+			PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask,
+		})
+	}
+}
+
 // heapItem is a feasible node and its score for the batch's next pod.
 type heapItem struct {
 	node  int

@@ -190,3 +190,60 @@ func TestPlaceIsDeterministic(t *testing.T) {
 		t.Fatalf("placed %d pods, want 60", len(first))
 	}
 }
+
+// pinnedTo pins pods to a node, as system groups do.
+func pinnedTo(node string, pods []*structs.Pod) []*structs.Pod {
+	for _, p := range pods {
+		p.PinnedNodeID = node
+	}
+	return pods
+}
+
+func TestPlacePinned(t *testing.T) {
+	sys := testJob("sys", testGroup("g", 400, 400))
+	sys.Type = structs.JobTypeSystem
+	other := testJob("other", testGroup("g", 700, 700))
+	runPlaceCases(t, []placeCase{
+		// Bin-packing would pick another node: a pin wins over ranking.
+		{name: "placed on its node", st: threeNodes().add(runningOn(testPods(other, "g", 1, "o")[0], "n1")),
+			job: sys, pods: pinnedTo("n3", testPods(sys, "g", 1, "p")), placed: []string{"p-0000>n3"}},
+		{name: "no room on its node, room elsewhere",
+			st:  threeNodes().add(runningOn(testPods(other, "g", 1, "o")[0], "n2")),
+			job: sys, pods: pinnedTo("n2", testPods(sys, "g", 1, "p")),
+			failed: []string{`p-0000: cpu exhausted on node "name-n2"`}},
+		{name: "pods placed in the same call count",
+			st: threeNodes(), job: sys, pods: pinnedTo("n1", testPods(sys, "g", 3, "p")),
+			placed: []string{"p-0000>n1", "p-0001>n1"},
+			failed: []string{`p-0002: cpu exhausted on node "name-n1"`}},
+		{name: "node drained", st: newTestState(with(testNode("n1", 1000, 1000), func(n *structs.Node) { n.Drain = true })),
+			job: sys, pods: pinnedTo("n1", testPods(sys, "g", 1, "p")),
+			failed: []string{`p-0000: node not ready on node "name-n1"`}},
+		{name: "node gone", st: threeNodes(), job: sys, pods: pinnedTo("n9", testPods(sys, "g", 1, "p")),
+			failed: []string{`p-0000: node "n9" not found`}},
+	})
+}
+
+func TestNodeFeasible(t *testing.T) {
+	job := jobWith(100, 100, func(j *structs.Job) {
+		j.Groups[0].Constraints = []*structs.Constraint{{Attribute: "${attr.cpu.arch}", Operator: "=", Value: "amd64"}}
+	})
+	tests := []struct {
+		name   string
+		node   *structs.Node
+		ok     bool
+		reason string
+	}{
+		{"fits", testNode("n1", 10, 10), true, ""}, // resources are not a node check
+		{"down", with(testNode("n1", 1000, 1000), func(n *structs.Node) { n.Status = structs.NodeStatusDown }), false, "node not ready"},
+		{"driver", with(testNode("n1", 1000, 1000), func(n *structs.Node) { delete(n.Drivers, "exec") }), false, `missing driver "exec"`},
+		{"constraint", with(testNode("n1", 1000, 1000), func(n *structs.Node) { n.Attributes["cpu.arch"] = "arm64" }), false, "constraint ${attr.cpu.arch} = amd64"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, reason := NodeFeasible(job, job.Groups[0], tc.node)
+			if ok != tc.ok || reason != tc.reason {
+				t.Fatalf("got %v %q, want %v %q", ok, reason, tc.ok, tc.reason)
+			}
+		})
+	}
+}

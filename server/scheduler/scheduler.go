@@ -90,9 +90,21 @@ func Place(st State, pods []*structs.Pod, job *structs.Job) *Result {
 		})
 	}
 	for _, b := range batches {
-		cl.placeBatch(b, res)
+		if b.key.pinned != "" {
+			cl.placePinned(b, res)
+		} else {
+			cl.placeBatch(b, res)
+		}
 	}
 	return res
+}
+
+// NodeFeasible runs the checks that depend only on the node and the group
+// spec (ready and eligible, datacenter, drivers, constraints). A system
+// group gets a pod on every node that passes them; whether the pod fits
+// is then the scheduler's to decide, like any other placement.
+func NodeFeasible(job *structs.Job, g *structs.TaskGroup, n *structs.Node) (bool, string) {
+	return runChain(staticCheckers(g), &Candidate{Job: job, Group: g, Node: n})
 }
 
 // batchKey identifies pods that place alike: same group spec and same ask.
@@ -100,6 +112,8 @@ type batchKey struct {
 	group   string
 	version uint64
 	ask     structs.Resources
+	// pinned is the node pods of a system group must run on ("" for any).
+	pinned string
 }
 
 // batch is a run of pods that share a batchKey.
@@ -129,7 +143,7 @@ func makeBatches(pods []*structs.Pod, job *structs.Job) (batches []*batch, orpha
 		if name == "" {
 			name = g.Name
 		}
-		k := batchKey{group: name, version: p.JobVersion, ask: podAsk(p, g)}
+		k := batchKey{group: name, version: p.JobVersion, ask: podAsk(p, g), pinned: p.PinnedNodeID}
 		b := index[k]
 		if b == nil {
 			b = &batch{key: k, group: g}
