@@ -100,3 +100,63 @@ type NodeEligibilityBody struct {
 type PodStatusBody struct {
 	Updates []*PodStatusUpdate
 }
+
+// PodExecBody is the body of POST /v1/pod/{id}/exec: a command to run in
+// the environment of one of the pod's running tasks.
+type PodExecBody struct {
+	// Task may be empty when the pod has one task.
+	Task    string `json:",omitempty"`
+	Command []string
+	// Timeout bounds the command ("10s"); empty means DefaultExecTimeout.
+	Timeout string `json:",omitempty"`
+}
+
+// Exec timeouts: the default, and the most a request may ask for.
+const (
+	DefaultExecTimeout = "30s"
+	MaxExecTimeout     = "5m"
+)
+
+// PodExecResult is the answer of POST /v1/pod/{id}/exec. Stdout and Stderr
+// are the command's output as text (bytes that are not UTF-8 become
+// U+FFFD).
+type PodExecResult struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+}
+
+// PodStats is the answer of GET /v1/pod/{id}/stats: one sample of each
+// task's resource use, taken by the client that runs the pod.
+type PodStats struct {
+	PodID  string
+	NodeID string
+	// Timestamp is when the sample was taken, unix nanos.
+	Timestamp int64
+	Tasks     map[string]*TaskStats
+}
+
+// TaskStats is one task's entry in PodStats.
+type TaskStats struct {
+	// State is the task's state on the client (TaskStateRunning, ...).
+	State string
+	// Limits are the task's resources from the job (CPU MHz, memory MB).
+	Limits *Resources
+	// Usage is nil when the task is not running.
+	Usage *ResourceUsage `json:",omitempty"`
+}
+
+// ResourceUsage is one sample of a task's resource use.
+type ResourceUsage struct {
+	// CPUPercent is the share of one core used over the sample's interval
+	// (200 = two full cores); CPUMHz is the same in MHz of this node's
+	// cores, comparable with Limits.CPU.
+	CPUPercent float64
+	CPUMHz     float64
+	// CPUTotalNanos is the CPU time used since the task started.
+	CPUTotalNanos uint64
+	// MemoryRSS is resident anonymous memory; MemoryUsage all memory
+	// charged to the task (RSS and page cache). Bytes.
+	MemoryRSS   uint64
+	MemoryUsage uint64
+}

@@ -14,6 +14,12 @@ var (
 	ErrNoLeader      = errors.New("no cluster leader")
 	ErrPermission    = errors.New("permission denied")
 	ErrBadRequest    = errors.New("bad request")
+	// ErrConflict is a request that the object's current state does not
+	// allow (exec in a task that is not running).
+	ErrConflict = errors.New("conflict")
+	// ErrTimeout is work on the caller's behalf that did not finish in the
+	// time it was given (an exec'd command).
+	ErrTimeout = errors.New("timed out")
 )
 
 // ValidationError is bad user input, located by a field path (as in
@@ -100,6 +106,11 @@ func FirstValidationError(err error) *ValidationError {
 // NewBadRequest returns an error matching ErrBadRequest with a message.
 func NewBadRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// NewConflict returns an error matching ErrConflict with a message.
+func NewConflict(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
 }
 
 // NotFoundError names what was not found.
