@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,8 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, drivers.ErrTaskRunning):
 		code = codes.FailedPrecondition
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
 	}
 	return status.Error(code, err.Error())
 }
@@ -145,7 +148,8 @@ func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
 
 // fromStatus turns a gRPC error back into a driver error that errors.Is
-// matches against drivers.ErrTaskNotFound, drivers.ErrTaskRunning and
+// matches against drivers.ErrTaskNotFound, drivers.ErrTaskRunning,
+// context.DeadlineExceeded (an exec that timed out) and
 // ErrPluginUnavailable.
 func fromStatus(err error) error {
 	if err == nil {
@@ -160,6 +164,8 @@ func fromStatus(err error) error {
 		return &remoteError{msg: st.Message(), kind: drivers.ErrTaskNotFound}
 	case codes.FailedPrecondition:
 		return &remoteError{msg: st.Message(), kind: drivers.ErrTaskRunning}
+	case codes.DeadlineExceeded:
+		return &remoteError{msg: st.Message(), kind: context.DeadlineExceeded}
 	case codes.Unavailable, codes.Canceled:
 		return fmt.Errorf("%w: %s", ErrPluginUnavailable, st.Message())
 	}

@@ -194,6 +194,11 @@ func TestPluginStopStatsExec(t *testing.T) {
 	if err != nil || string(res.Stdout) != "plugin\n" || res.ExitCode != 2 {
 		t.Fatalf("exec = %+v, %v", res, err)
 	}
+	// A command that outlives its timeout is killed; the kind crosses the
+	// wire.
+	if _, err := d.ExecTask(cfg.ID, []string{"/bin/sleep", "30"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exec past its timeout: err = %v, want DeadlineExceeded", err)
+	}
 
 	ch, err := d.WaitTask(context.Background(), cfg.ID)
 	if err != nil {
