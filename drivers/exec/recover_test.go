@@ -171,6 +171,10 @@ func TestStatsAndExec(t *testing.T) {
 	if string(res.Stdout) != want || string(res.Stderr) != "oops\n" || res.ExitCode != 4 {
 		t.Fatalf("exec = %q %q %d, want %q", res.Stdout, res.Stderr, res.ExitCode, want)
 	}
+	res, err = d.ExecTask(cfg.ID, []string{"no-such-command"}, 5*time.Second)
+	if err != nil || res.ExitCode != 127 || !strings.Contains(string(res.Stderr), "not found") {
+		t.Fatalf("exec of a missing command = %+v, %v; want exit 127 naming it", res, err)
+	}
 	start := time.Now()
 	if _, err := d.ExecTask(cfg.ID, []string{"sleep", "30"}, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a timeout", err)

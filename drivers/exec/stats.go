@@ -71,7 +71,8 @@ func (d *Driver) sampleStats(ctx context.Context, t *task, interval time.Duratio
 }
 
 // ExecTask runs cmd in the task's environment, working directory and
-// cgroup, in a process group of its own that is killed on timeout.
+// cgroup, in a process group of its own that is killed on timeout. A
+// command that is not found exits 127, as in a shell.
 func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
 	t, err := d.lookup(taskID)
 	if err != nil {
@@ -88,7 +89,8 @@ func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*
 	}
 	bin, err := lookPath(cmd[0], t.env, t.dir)
 	if err != nil {
-		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
+		// As a shell answers: the command's own failure, exit code 127.
+		return &drivers.ExecResult{Stderr: []byte(err.Error() + "\n"), ExitCode: 127}, nil
 	}
 	var stdout, stderr bytes.Buffer
 	g, err := startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, t.cred, &stdout, &stderr)
