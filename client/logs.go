@@ -23,11 +23,8 @@ func (c *Client) StreamLogs(ctx context.Context, podID, task, stream string, fol
 	if err != nil {
 		return err
 	}
-	if task == "" {
-		if len(pod.Template.Tasks) != 1 {
-			return structs.NewBadRequest("pod %s has %d tasks: name one with -task", pod.Name, len(pod.Template.Tasks))
-		}
-		task = pod.Template.Tasks[0].Name
+	if task, err = podTaskName(pod, task); err != nil {
+		return err
 	}
 	path := filepath.Join(c.config.DataDir, "pods", podID, task, stream+".log")
 	f, err := os.Open(path)
