@@ -20,6 +20,9 @@ var (
 	// ErrTimeout is work on the caller's behalf that did not finish in the
 	// time it was given (an exec'd command).
 	ErrTimeout = errors.New("timed out")
+	// ErrUnavailable is an agent the request must reach (the client node
+	// that runs a pod) that does not answer.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // ValidationError is bad user input, located by a field path (as in

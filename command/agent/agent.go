@@ -111,8 +111,9 @@ func (a *Agent) startClient(httpAddr string) error {
 	if err != nil {
 		return err
 	}
-	// Pod logs are answered from the client as soon as it recovers pods.
-	a.http.SetLogSource(a.client)
+	// Pod logs, exec and stats are answered from the client as soon as it
+	// recovers pods.
+	a.http.SetLocalPods(a.client)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := a.client.Start(ctx); err != nil {

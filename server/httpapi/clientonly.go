@@ -24,10 +24,10 @@ type ClientAgentInfo struct {
 }
 
 // NewClientOnly builds the API of an agent that runs only the client
-// role. It answers for its own pods (their logs), its metrics and
-// /v1/agent/self, and forwards everything else to one of servers (HTTP
-// host:port), trying the next when one does not answer. SetLogSource must
-// be called before Start.
+// role. It answers for its own pods (their logs, exec and stats), its
+// metrics and /v1/agent/self, and forwards everything else to one of
+// servers (HTTP host:port), trying the next when one does not answer.
+// SetLocalPods must be called before Start.
 func NewClientOnly(info ClientAgentInfo, logger hclog.Logger) *HTTPServer {
 	h := &HTTPServer{
 		logger:   logger.Named("http"),
@@ -38,9 +38,9 @@ func NewClientOnly(info ClientAgentInfo, logger hclog.Logger) *HTTPServer {
 	h.forward = newServersForwarder(info.Servers, h.writeError)
 	h.registry.MustRegister(h.metrics.collectors()...)
 	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h.handle("GET /v1/pod/{id}/logs", routeLocal, h.clientPod(h.localLogs))
+	h.localPodRoutes(h.clientPod)
 	h.handle("GET /v1/agent/self", routeLocal, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return clientAgentSelf(info, h.logs), nil
+		return clientAgentSelf(info, h.localPods()), nil
 	})
 	h.mux.Handle("GET /v1/metrics", promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("/", h.forward.serve)
@@ -51,11 +51,13 @@ func NewClientOnly(info ClientAgentInfo, logger hclog.Logger) *HTTPServer {
 // forwards the others to the servers, which send them on to the pod's
 // node. A request a server sent here for a pod that is not here fails
 // rather than going round again.
-func (h *HTTPServer) clientPod(local func(w http.ResponseWriter, r *http.Request, podID string) (any, error)) handlerFunc {
+func (h *HTTPServer) clientPod(_ string, local localHandler) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ref := r.PathValue("id")
-		if id, ok := h.logs.ResolvePod(ref); ok {
-			return local(w, r, id)
+		if lp := h.localPods(); lp != nil {
+			if id, ok := lp.ResolvePod(ref); ok {
+				return local(w, r, id)
+			}
 		}
 		if r.Header.Get(HeaderForwarded) != "" {
 			return nil, structs.NewBadRequest("pod %s is not on this node", ref)
@@ -65,7 +67,7 @@ func (h *HTTPServer) clientPod(local func(w http.ResponseWriter, r *http.Request
 	}
 }
 
-func clientAgentSelf(info ClientAgentInfo, src LogSource) map[string]any {
+func clientAgentSelf(info ClientAgentInfo, src LocalPods) map[string]any {
 	nodeID := ""
 	if src != nil {
 		nodeID = src.NodeID()

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -63,7 +64,11 @@ type HTTPServer struct {
 	forward  *forwarder
 	httpSrv  *http.Server
 	ln       net.Listener
-	logs     LogSource
+	// local answers for the pods of this agent's client (unset without
+	// one; set while serving); nodeTransport carries the requests for
+	// other nodes' pods.
+	local         atomic.Pointer[LocalPods]
+	nodeTransport *http.Transport
 }
 
 // New builds the API handler for a server; Start serves it.
@@ -74,6 +79,8 @@ func New(srv *server.Server, logger hclog.Logger) *HTTPServer {
 		mux:      http.NewServeMux(),
 		registry: prometheus.NewRegistry(),
 		metrics:  newHTTPMetrics(),
+
+		nodeTransport: newNodeTransport(),
 	}
 	h.forward = newLeaderForwarder(srv, h.writeError)
 	h.registry.MustRegister(server.Collectors()...)
@@ -186,10 +193,12 @@ func statusFor(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, structs.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, structs.ErrIndexConflict):
+	case errors.Is(err, structs.ErrIndexConflict), errors.Is(err, structs.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, structs.ErrNoLeader):
+	case errors.Is(err, structs.ErrNoLeader), errors.Is(err, structs.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, structs.ErrTimeout):
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -24,7 +24,7 @@ func (h *HTTPServer) routes() {
 	h.handle("GET /v1/job/{id}/versions", routeRead, h.jobVersions)
 	h.objectRoutes()
 	h.nodeRoutes()
-	h.logRoutes()
+	h.localPodRoutes(h.onPodNode)
 	h.operatorRoutes()
 }
 

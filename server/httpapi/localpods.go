@@ -2,75 +2,111 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
+	"time"
 
+	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-// LogSource streams a task log of a pod this agent's client runs.
-type LogSource interface {
+// LocalPods answers for the pods of this agent's own client: their logs,
+// exec and stats. Every method may be called from many requests at once.
+type LocalPods interface {
+	// NodeID is the client's node ID.
 	NodeID() string
 	// ResolvePod finds one of the client's pods by ID or unique ID prefix.
 	ResolvePod(ref string) (string, bool)
+	// StreamLogs copies a task's stdout or stderr log to w, following it
+	// until ctx ends when follow is set.
 	StreamLogs(ctx context.Context, podID, task, stream string, follow bool, w io.Writer) error
+	// ExecTask runs cmd in a running task's environment.
+	ExecTask(ctx context.Context, podID, task string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error)
+	// PodStats samples the resource use of the pod's running tasks.
+	PodStats(ctx context.Context, podID string) (*structs.PodStats, error)
 }
 
-// SetLogSource makes this agent answer log requests for its own client's
-// pods; requests for other nodes' pods are forwarded to those nodes.
-func (h *HTTPServer) SetLogSource(src LogSource) { h.logs = src }
+// SetLocalPods makes this agent answer pod logs, exec and stats for its
+// own client's pods; requests for other nodes' pods are forwarded to those
+// nodes. Call it before the client starts its pods; it may be called while
+// the API serves.
+func (h *HTTPServer) SetLocalPods(p LocalPods) { h.local.Store(&p) }
 
-func (h *HTTPServer) logRoutes() {
-	h.handle("GET /v1/pod/{id}/logs", routeLocal, h.podLogs)
+// localPods returns what SetLocalPods set, or nil.
+func (h *HTTPServer) localPods() LocalPods {
+	if p := h.local.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
-// podLogs serves GET /v1/pod/{id}/logs?task=T&type=stdout|stderr&follow=true.
-func (h *HTTPServer) podLogs(w http.ResponseWriter, r *http.Request) (any, error) {
-	ns := namespace(r)
-	pod, err := resolvePod(nil, h.srv.State(), ns, r.PathValue("id"))
-	if err != nil {
-		return nil, err
+// localHandler serves a pod route for a pod of this agent's client, given
+// the pod's full ID.
+type localHandler func(w http.ResponseWriter, r *http.Request, podID string) (any, error)
+
+// localPodRoutes registers the routes that the agent running the pod
+// answers; via says how a request reaches that agent.
+func (h *HTTPServer) localPodRoutes(via func(action string, local localHandler) handlerFunc) {
+	h.handle("GET /v1/pod/{id}/logs", routeLocal, via("logs", h.localLogs))
+	h.handle("POST /v1/pod/{id}/exec", routeLocal, via("exec", h.localExec))
+	h.handle("GET /v1/pod/{id}/stats", routeLocal, via("stats", h.localStats))
+}
+
+// onPodNode is how a server serves a pod route: locally when the pod runs
+// on this agent's own client, otherwise forwarded to the HTTP address of
+// the pod's node. A request forwarded here for a pod that is not here
+// fails rather than going round again.
+func (h *HTTPServer) onPodNode(action string, local localHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		pod, err := resolvePod(nil, h.srv.State(), namespace(r), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		if pod.NodeID == "" {
+			return nil, structs.NewConflict("pod %s is not placed on a node yet", pod.Name)
+		}
+		if lp := h.localPods(); lp != nil && lp.NodeID() == pod.NodeID {
+			return local(w, r, pod.ID)
+		}
+		if r.Header.Get(HeaderForwarded) != "" {
+			return nil, structs.NewBadRequest("pod %s is not on this node", pod.Name)
+		}
+		node, err := h.srv.State().NodeByID(nil, pod.NodeID)
+		if err != nil || node == nil {
+			return nil, structs.NotFoundError("node of pod", pod.Name)
+		}
+		h.proxyToNode(w, r, node, "/v1/pod/"+pod.ID+"/"+action)
+		return nil, errHandled
 	}
-	if pod.NodeID == "" {
-		return nil, structs.NewBadRequest("pod %s is not placed on a node yet", pod.Name)
-	}
-	if h.logs != nil && h.logs.NodeID() == pod.NodeID {
-		return h.localLogs(w, r, pod.ID)
-	}
-	node, err := h.srv.State().NodeByID(nil, pod.NodeID)
-	if err != nil || node == nil {
-		return nil, structs.NotFoundError("node of pod", pod.Name)
-	}
-	if r.Header.Get(HeaderForwarded) != "" {
-		return nil, structs.NewBadRequest("pod %s is not on this node", pod.Name)
-	}
+}
+
+// proxyToNode sends a request on to a client node's HTTP API at path,
+// marked as forwarded, streaming the answer back as it comes.
+func (h *HTTPServer) proxyToNode(w http.ResponseWriter, r *http.Request, node *structs.Node, path string) {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: "http", Host: node.Address})
+			pr.Out.URL.Path, pr.Out.URL.RawPath = path, ""
 			pr.Out.URL.RawQuery = r.URL.RawQuery
-			pr.Out.URL.Path = "/v1/pod/" + pod.ID + "/logs"
 			pr.Out.Header.Set(HeaderForwarded, h.srv.Config().NodeName)
 		},
+		Transport:     h.nodeTransport,
 		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the caller went away
+			}
+			h.writeError(w, fmt.Errorf("%w: node %s at %s: %v", structs.ErrUnavailable, node.Name, node.Address, err))
+		},
 	}
 	proxy.ServeHTTP(w, r)
-	return nil, errHandled
 }
 
-// localLogs streams a log of a pod this agent's client runs.
-func (h *HTTPServer) localLogs(w http.ResponseWriter, r *http.Request, podID string) (any, error) {
-	q := r.URL.Query()
-	stream := q.Get("type")
-	if stream == "" {
-		stream = "stdout"
-	}
-	follow, _ := strconv.ParseBool(q.Get("follow"))
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := h.logs.StreamLogs(r.Context(), podID, q.Get("task"), stream, follow, w); err != nil {
-		return nil, err
-	}
-	return nil, errHandled
+// newNodeTransport is the transport to client nodes. It has no response
+// header timeout: a followed log sends nothing until the task writes.
+func newNodeTransport() *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
 }
