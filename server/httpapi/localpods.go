@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -105,8 +106,10 @@ func (h *HTTPServer) proxyToNode(w http.ResponseWriter, r *http.Request, node *s
 	proxy.ServeHTTP(w, r)
 }
 
-// newNodeTransport is the transport to client nodes. It has no response
-// header timeout: a followed log sends nothing until the task writes.
+// newNodeTransport is the transport to client nodes. A node that is down
+// fails the dial within seconds; there is no response header timeout: a
+// followed log sends nothing until the task writes.
 func newNodeTransport() *http.Transport {
-	return &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
 }
