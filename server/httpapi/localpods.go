@@ -87,9 +87,13 @@ func (h *HTTPServer) onPodNode(action string, local localHandler) handlerFunc {
 // proxyToNode sends a request on to a client node's HTTP API at path,
 // marked as forwarded, streaming the answer back as it comes.
 func (h *HTTPServer) proxyToNode(w http.ResponseWriter, r *http.Request, node *structs.Node, path string) {
+	target := &url.URL{Scheme: "http", Host: node.Address}
+	if u, err := url.Parse(node.Address); err == nil && u.Scheme != "" && u.Host != "" {
+		target = &url.URL{Scheme: u.Scheme, Host: u.Host} // an address given as a URL
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(&url.URL{Scheme: "http", Host: node.Address})
+			pr.SetURL(target)
 			pr.Out.URL.Path, pr.Out.URL.RawPath = path, ""
 			pr.Out.URL.RawQuery = r.URL.RawQuery
 			pr.Out.Header.Set(HeaderForwarded, h.srv.Config().NodeName)
