@@ -1,0 +1,51 @@
+package command
+
+import (
+	"testing"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+func TestFormatBytes(t *testing.T) {
+	tests := []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{1024, "1.0 KiB"},
+		{3<<20 + 1<<19, "3.5 MiB"},
+		{5 << 30, "5.0 GiB"},
+		{2 << 40, "2.0 TiB"},
+		{2 << 50, "2048.0 TiB"},
+	}
+	for _, tc := range tests {
+		if got := formatBytes(tc.n); got != tc.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestFormatTaskResources(t *testing.T) {
+	limits := &structs.Resources{CPU: 500, MemoryMB: 256}
+	tests := []struct {
+		name string
+		ts   *structs.TaskStats
+		want string
+	}{
+		{"running", &structs.TaskStats{State: structs.TaskStateRunning, Limits: limits,
+			Usage: &structs.ResourceUsage{CPUMHz: 12.4, MemoryUsage: 3 << 20, MemoryRSS: 1 << 20}},
+			"Resources\nCPU    = 12/500 MHz\nMemory = 3.0 MiB/256 MiB (RSS 1.0 MiB)"},
+		{"not running", &structs.TaskStats{State: structs.TaskStateDead, Limits: limits},
+			"Resources\nCPU    = -/500 MHz\nMemory = -/256 MiB\nNote   = the task is dead"},
+		{"no limits", &structs.TaskStats{State: structs.TaskStatePending},
+			"Resources\nCPU    = -/0 MHz\nMemory = -/0 MiB\nNote   = the task is pending"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := formatTaskResources(tc.ts); got != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
