@@ -71,7 +71,11 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\s+\d{2,5}\s+alive`), " <PORT> alive"},
 	{regexp.MustCompile(`"(SubmitTime|CreateIndex|ModifyIndex|JobModifyIndex)": \d+`), `"$1": <N>`},
 	{regexp.MustCompile(`mk v(\S+) \(\w+\)`), "mk v$1 (<COMMIT>)"},
+	{regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), "<UUID>"},
 	{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<ID>"},
+	// Live resource use in `pod status`; the limits stay.
+	{regexp.MustCompile(`(?m)^(CPU +=) \d+/`), "$1 <N>/"},
+	{regexp.MustCompile(`(?m)^(Memory +=) [\d.]+ \w+/(\d+ MiB) \(RSS [\d.]+ \w+\)`), "$1 <N>/$2 (RSS <N>)"},
 }
 
 func normalize(s string) string {
@@ -133,10 +137,29 @@ func TestCLIGolden(t *testing.T) {
 	placedOrWaiting := func(p *structs.Pod) bool {
 		return p.Terminal() || p.DesiredStatus == structs.PodDesiredStop || p.PendingReason != "" || p.Phase == structs.PodPhaseRunning
 	}
+	// pod is the ID prefix of the pod hello.hello[0] while it runs; steps
+	// name it as <POD>.
+	var pod string
+	helloPod := func() {
+		liveSettled("hello", 2, running)()
+		pods, _, err := cl.Pods("hello", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods {
+			if p.Name == "hello.hello[0]" && running(p) {
+				pod = p.ID[:8]
+			}
+		}
+		if pod == "" {
+			t.Fatal("no running pod hello.hello[0]")
+		}
+	}
 	// Steps whose output would depend on timing wait for the pods first.
 	before := map[string]func(){
 		"run_vars_changed": liveSettled("api", 3, placedOrWaiting),
 		"status_one":       liveSettled("api", 5, placedOrWaiting),
+		"pod_exec":         helloPod,
 		"status_stopped":   settled("hello", (*structs.Pod).Terminal),
 		"status_restored":  settled("hello", running),
 	}
@@ -159,9 +182,13 @@ func TestCLIGolden(t *testing.T) {
 		{"stale_check_index", []string{"job", "run", "-check-index", "1", "hello-exec.hcl"}, 1},
 		{"bad_file", []string{"job", "run", "testdata-missing.hcl"}, 1},
 		{"inspect", []string{"job", "inspect", "hello"}, 0},
+		{"pod_exec", []string{"pod", "exec", "<POD>", "--", "sh", "-c", "echo $MK_POD_NAME $MK_TASK_NAME; echo to stderr >&2; exit 3"}, 3},
+		{"pod_exec_unknown_task", []string{"pod", "exec", "-task", "nope", "<POD>", "--", "true"}, 1},
+		{"pod_status", []string{"pod", "status", "<POD>"}, 0},
 		{"snapshot_save", []string{"operator", "snapshot", "save", snap}, 0},
 		{"stop", []string{"job", "stop", "hello"}, 0},
 		{"status_stopped", []string{"job", "status", "hello"}, 0},
+		{"pod_status_stopped", []string{"pod", "status", "<POD>"}, 0},
 		{"stop_purge", []string{"job", "stop", "-purge", "hello"}, 0},
 		{"status_purged", []string{"job", "status", "hello"}, 1},
 		{"snapshot_restore", []string{"operator", "snapshot", "restore", snap}, 0},
@@ -174,7 +201,11 @@ func TestCLIGolden(t *testing.T) {
 		if wait := before[st.name]; wait != nil {
 			wait()
 		}
-		stdout, stderr, code := runMk(t, addr, st.args...)
+		args := make([]string, len(st.args))
+		for i, a := range st.args {
+			args[i] = strings.ReplaceAll(a, "<POD>", pod)
+		}
+		stdout, stderr, code := runMk(t, addr, args...)
 		got := fmt.Sprintf("$ mk %s\n%s%s[exit %d]\n", strings.Join(st.args, " "), stdout, stderr, code)
 		got = normalize(strings.ReplaceAll(got, snap, "<SNAPSHOT>"))
 		path := filepath.Join("testdata", "cli", st.name+".golden")

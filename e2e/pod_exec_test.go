@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+// TestPodExecAndStatsOnClientAgents runs one server agent and two
+// client-only agents as processes, with the exec driver as a plugin. Exec
+// and stats of each pod, asked of the server or of either client by ID
+// prefix, reach the client that runs the pod: the command runs in the
+// task's environment, the sample shows the task's memory and limits.
+func TestPodExecAndStatsOnClientAgents(t *testing.T) {
+	servers := testutil.NewProcessCluster(t, 1)
+	srvAddr := servers.Agents[0].HTTPAddr
+	c1 := testutil.NewClientOnlyAgent(t, "client-1", srvAddr)
+	c2 := testutil.NewClientOnlyAgent(t, "client-2", srvAddr)
+	apis := map[string]*api.Client{
+		"server":   clientAt(t, servers.Agents[0].Addr()),
+		"client-1": clientAt(t, c1.Addr()),
+		"client-2": clientAt(t, c2.Addr()),
+	}
+	srv := apis["server"]
+	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+		nodes, _, err := srv.Nodes(nil)
+		ready := 0
+		for _, n := range nodes {
+			if n.Status == structs.NodeStatusReady {
+				ready++
+			}
+		}
+		return err == nil && ready == 2, fmt.Errorf("%d ready nodes (%v)", ready, err)
+	})
+
+	job := sleeperJob("shell", 2)
+	job.Meta["mk.scheduler"] = "spread"
+	runJob(t, srv, job)
+	pods := waitPods(t, srv, "shell", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
+	if pods[0].NodeID == pods[1].NodeID {
+		t.Fatalf("both pods on node %s, want one per client", pods[0].NodeName)
+	}
+	for _, p := range pods {
+		for via, cl := range apis {
+			ref := p.ID[:8]
+			res, err := cl.PodExec(context.Background(), ref, &structs.PodExecBody{
+				Command: []string{"sh", "-c", `echo $MK_POD_NAME; echo on stderr >&2; exit 3`}})
+			if err != nil {
+				t.Fatalf("exec in %s (on %s) via %s: %v", p.Name, p.NodeName, via, err)
+			}
+			if res.Stdout != p.Name+"\n" || res.Stderr != "on stderr\n" || res.ExitCode != 3 {
+				t.Fatalf("exec in %s (on %s) via %s = %+v", p.Name, p.NodeName, via, res)
+			}
+			stats, err := cl.PodStats(context.Background(), ref)
+			if err != nil {
+				t.Fatalf("stats of %s (on %s) via %s: %v", p.Name, p.NodeName, via, err)
+			}
+			ts := stats.Tasks["main"]
+			if stats.NodeID != p.NodeID || ts == nil || ts.Usage == nil || ts.Usage.MemoryUsage == 0 || ts.Limits.MemoryMB != 64 {
+				t.Fatalf("stats of %s (on %s) via %s = %+v", p.Name, p.NodeName, via, stats)
+			}
+			_, err = cl.PodExec(context.Background(), ref, &structs.PodExecBody{Task: "nope", Command: []string{"true"}})
+			if apiErr := (*api.Error)(nil); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound {
+				t.Fatalf("exec in an unknown task of %s via %s: %v, want 404", p.Name, via, err)
+			}
+		}
+	}
+}
