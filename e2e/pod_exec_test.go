@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func TestPodExecAndStatsOnClientAgents(t *testing.T) {
 	job.Meta["mk.scheduler"] = "spread"
 	runJob(t, srv, job)
 	pods := waitPods(t, srv, "shell", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
+	// Client-only agents leave their pods running when they stop: stop the
+	// job first (cleanups run in reverse order).
+	t.Cleanup(func() { stopJobAndWait(t, srv, "shell", pods) })
 	if pods[0].NodeID == pods[1].NodeID {
 		t.Fatalf("both pods on node %s, want one per client", pods[0].NodeName)
 	}
@@ -71,5 +75,21 @@ func TestPodExecAndStatsOnClientAgents(t *testing.T) {
 				t.Fatalf("exec in an unknown task of %s via %s: %v, want 404", p.Name, via, err)
 			}
 		}
+	}
+}
+
+// stopJobAndWait stops a job and waits until the processes of its pods'
+// tasks are gone.
+func stopJobAndWait(t *testing.T, cl *api.Client, job string, pods []*structs.Pod) {
+	t.Helper()
+	if _, err := cl.DeregisterJob(context.Background(), job, false); err != nil {
+		t.Errorf("stop job %s: %v", job, err)
+		return
+	}
+	for _, p := range pods {
+		pid := taskPID(p)
+		testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+			return syscall.Kill(pid, 0) != nil, fmt.Errorf("pid %d of pod %s still runs after its job stopped", pid, p.Name)
+		})
 	}
 }
