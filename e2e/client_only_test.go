@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,12 @@ func TestClientOnlyAgents(t *testing.T) {
 
 	// SIGKILL client-2: Serf reports it failed, the node goes down, and its
 	// pod is replaced on client-1.
+	var orphanPID int
+	for _, p := range pods {
+		if p.NodeName == "client-2" {
+			orphanPID = taskPID(p)
+		}
+	}
 	start := time.Now()
 	c2.Kill()
 	waitMember(t, srv, "client-2", "failed", nodeIDs["client-2"])
@@ -94,6 +101,14 @@ func TestClientOnlyAgents(t *testing.T) {
 		return n == 2, fmt.Errorf("%d pods running on client-1", n)
 	})
 	t.Logf("pod of client-2 replaced after %s", time.Since(start))
+
+	// client-2 comes back: it rejoins the pool and stops its replaced pod.
+	c2.Restart()
+	waitMember(t, srv, "client-2", "alive", nodeIDs["client-2"])
+	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+		err := syscall.Kill(orphanPID, 0)
+		return err != nil, fmt.Errorf("process %d of the replaced pod still runs", orphanPID)
+	})
 }
 
 // waitMember waits until the agent behind cl sees a Serf member with the
