@@ -23,7 +23,7 @@ import (
 
 // requireRoot skips tests that need root and cgroups where they truly
 // cannot run; CI runs them as root.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("the exec driver needs root: run the tests as root, as make test and CI do")
@@ -67,7 +67,7 @@ func newTestDriver(t *testing.T) *Driver {
 
 // testConfig is a task config running command with args in a fresh
 // directory.
-func testConfig(t *testing.T, command string, args ...string) *drivers.TaskConfig {
+func testConfig(t testing.TB, command string, args ...string) *drivers.TaskConfig {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	pod := "pod-" + hex.EncodeToString(b)

@@ -1,0 +1,27 @@
+package exec
+
+import (
+	"testing"
+)
+
+// BenchmarkStartTask measures StartTask: from the call to a task running
+// in its cgroup (the driver's share of `make bench BENCH=exec_start`,
+// without the cluster around it). Stopping and destroying the task are not
+// timed.
+func BenchmarkStartTask(b *testing.B) {
+	requireRoot(b)
+	d := New(nil)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cfg := testConfig(b, "sleep", "300")
+		b.StartTimer()
+		if _, err := d.StartTask(cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := d.DestroyTask(cfg.ID, true); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
