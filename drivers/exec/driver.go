@@ -2,12 +2,23 @@
 // process in its own process group and cgroup, with its output in log
 // files (DESIGN §10).
 //
-// Start: /bin/sh is started in a new process group, held at a gate (a
-// pipe on fd 3) until the driver has moved it into the task's cgroup, then
-// it execs the command in place, so the task's PID is its process group ID
-// and nothing the task runs escapes its limits. The command is resolved in
-// the task's PATH and the working directory checked first, so a task that
-// cannot start fails StartTask with the reason.
+// Waiter: a task's parent is not the driver but a waiter of its own (see
+// internal/waiter): the driver's binary started again as `mk plugin
+// exec-waiter`, in a session of its own and in the driver's cgroup, not
+// the task's. Only a process's parent can read its exit status; the waiter
+// outlives a driver or agent restart, so the status does too. It writes
+// the task's exit code and signal to an exit file beside the task's stdout
+// log (.mk-exit-<task>.json, temp file + rename), then exits.
+//
+// Start: the waiter starts /bin/sh in a new process group, held at a gate
+// (a pipe on fd 3 whose write end only the driver holds), and reports its
+// PID; the driver moves it into the task's cgroup and releases the gate,
+// and the shell execs the command in place, so the task's PID is its
+// process group ID and nothing the task runs escapes its limits. A driver
+// that dies before the release closes the gate: the task never runs. The
+// command is resolved in the task's PATH and the working directory
+// checked first, so a task that cannot start fails StartTask with the
+// reason. A waiter costs StartTask a process start (a few ms).
 //
 // Cgroups (containerd/cgroups): v1 when the host mounts v1 controllers
 // (legacy or hybrid), v2 when it is unified. cpu shares = MHz, memory
@@ -16,15 +27,20 @@
 //
 // Stop: the signal to the process group, then SIGKILL to the group after
 // the timeout. When the task's main process exits, what is left of its
-// group is killed; DestroyTask also kills whatever is left in its cgroup.
+// group is killed; DestroyTask also kills whatever is left in its cgroup
+// and removes the exit file.
 //
-// Recovery: the handle records the PID, its start time in /proc and the
-// cgroup paths. RecoverTask opens a pidfd on the PID, checks the start
-// time (so a reused PID is not adopted), loads the cgroup and watches the
-// pidfd for the exit. A recovered task is not the driver's child, so its
-// exit status cannot be read: its ExitResult has Err set, Signal the last
-// signal the driver sent it, and OOMKilled from the cgroup. Logs are files
-// (see logs.go), so they survive a driver restart.
+// Exit: the driver that started the task waits for its waiter (its
+// child), then reads the exit file. Recovery: the handle records the PIDs
+// and /proc start times of the task and its waiter, the exit file and the
+// cgroup paths. RecoverTask watches a running waiter by pidfd (checking
+// start times, so a reused PID is not adopted) and reads the exit file
+// when it is gone; a task that exited while no driver ran is recovered as
+// exited, with its exit. Only when the waiter was killed (or for handles
+// from before waiters) is the task watched by its own pidfd and its
+// status unknown: its ExitResult has Err set, Signal the last signal the
+// driver sent it, and OOMKilled from the cgroup. Logs are files (see
+// logs.go), so they survive a driver restart.
 package exec
 
 import (
@@ -40,6 +56,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/drivers/exec/internal/waiter"
 )
 
 // Name is the exec driver's name in jobs and plugin commands.
@@ -87,8 +104,8 @@ func New(logger hclog.Logger, opts ...Option) *Driver {
 // with a cgroup hierarchy mounted.
 func (d *Driver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) {
 	fp := &drivers.Fingerprint{Detected: true, Attributes: map[string]string{}}
-	if _, err := os.Stat(gateShell); err != nil {
-		fp.Description = fmt.Sprintf("%s is missing: %v", gateShell, err)
+	if _, err := os.Stat(waiter.GateShell); err != nil {
+		fp.Description = fmt.Sprintf("%s is missing: %v", waiter.GateShell, err)
 		return fp, nil
 	}
 	if os.Geteuid() != 0 {
@@ -203,6 +220,55 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, error)
 
 // start runs the task's process and its watchers.
 func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
+	spec, err := waiterSpec(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// A file left by an earlier run of the task would be taken for this
+	// run's exit should this run's waiter be killed.
+	if err := os.Remove(spec.ExitFile); err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("remove old exit file: %w", err)
+	}
+	stdout, err := openLog(cfg.StdoutPath)
+	if err != nil {
+		return nil, fmt.Errorf("stdout: %w", err)
+	}
+	defer stdout.Close()
+	stderr, err := openLog(cfg.StderrPath)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	defer stderr.Close()
+	l, err := launch(spec, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	// The waiter starts (a Go runtime: a few ms) while the cgroup is made.
+	cg, err := newCgroup(cfg.ID, cfg.Task.Resources)
+	if err != nil {
+		l.abort()
+		_ = os.Remove(spec.ExitFile)
+		return nil, err
+	}
+	st, err := l.place(cg)
+	if err != nil {
+		l.abort()
+		_ = os.Remove(spec.ExitFile)
+		_ = cg.Delete()
+		return nil, err
+	}
+	st.ExitFile = spec.ExitFile
+	t := newTask(cfg, st, cg, d.logger.With("task_id", cfg.ID))
+	t.env, t.dir, t.cred = spec.Env, spec.Dir, spec.Cred
+	t.rotator = startRotator(d.logCfg, t.logger, cfg.StdoutPath, cfg.StderrPath)
+	go t.watchWaiter(l.waiter)
+	d.logger.Info("task started", "task_id", cfg.ID, "pid", st.PID, "waiter_pid", st.WaiterPID, "command", spec.Argv[0])
+	return t, nil
+}
+
+// waiterSpec resolves what the task runs, where and as whom, so that a
+// task that cannot start fails StartTask with the reason.
+func waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
 	dir := workDir(cfg)
 	if err := checkDir(dir); err != nil {
 		return nil, err
@@ -216,46 +282,13 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := openLog(cfg.StdoutPath)
-	if err != nil {
-		return nil, fmt.Errorf("stdout: %w", err)
-	}
-	defer stdout.Close()
-	stderr, err := openLog(cfg.StderrPath)
-	if err != nil {
-		return nil, fmt.Errorf("stderr: %w", err)
-	}
-	defer stderr.Close()
-	cg, err := newCgroup(cfg.ID, cfg.Task.Resources)
-	if err != nil {
-		return nil, err
-	}
-	argv := append([]string{bin}, cfg.Task.Config.Args...)
-	g, err := startGated(argv, env, dir, cred, stdout, stderr)
-	if err != nil {
-		_ = cg.Delete()
-		return nil, err
-	}
-	pid := g.cmd.Process.Pid
-	startTime, err := procStartTime(pid)
-	if err == nil {
-		err = cg.Add(pid)
-	}
-	if err == nil {
-		err = g.release()
-	}
-	if err != nil {
-		g.abort()
-		_ = cg.Delete()
-		return nil, err
-	}
-	st := driverState{PID: pid, StartTime: startTime, StartedAt: time.Now().UnixNano(), Cgroup: cg.State()}
-	t := newTask(cfg, st, cg, d.logger.With("task_id", cfg.ID))
-	t.env, t.dir, t.cred = env, dir, cred
-	t.rotator = startRotator(d.logCfg, t.logger, cfg.StdoutPath, cfg.StderrPath)
-	go t.watchChild(g.cmd)
-	d.logger.Info("task started", "task_id", cfg.ID, "pid", pid, "command", bin)
-	return t, nil
+	return &waiter.Spec{
+		Argv:     append([]string{bin}, cfg.Task.Config.Args...),
+		Env:      env,
+		Dir:      dir,
+		Cred:     cred,
+		ExitFile: exitFilePath(cfg.ID, cfg.StdoutPath),
+	}, nil
 }
 
 // WaitTask returns a channel that receives the task's exit result.

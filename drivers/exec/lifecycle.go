@@ -74,9 +74,10 @@ func (d *Driver) InspectTask(taskID string) (*drivers.TaskStatus, error) {
 	return t.status(), nil
 }
 
-// RecoverTask reattaches to a task started by an earlier driver process.
-// The PID must still run and have the start time the handle recorded. A
-// task the driver already knows is left alone.
+// RecoverTask reattaches to a task started by an earlier driver process:
+// its waiter must run with the start time the handle recorded, or have
+// left the task's exit file (the task ended while no driver ran: it is
+// recovered as exited). A task the driver already knows is left alone.
 func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 	if h == nil || h.Config == nil || h.Config.ID == "" {
 		return fmt.Errorf("recover task: handle has no task config")
@@ -91,30 +92,36 @@ func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 	if err != nil {
 		return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 	}
-	proc, err := openForeign(st.PID, st.StartTime)
+	src, err := findExit(st)
 	if err != nil {
 		return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 	}
 	cg, err := loadCgroup(st.Cgroup)
-	if err != nil {
-		proc.close()
+	if err != nil && !src.exited() {
+		src.close()
 		return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 	}
+	// An exited task's cgroup may be gone with a reboot; its exit is still
+	// worth reporting.
 	t := newTask(h.Config, *st, cg, d.logger.With("task_id", h.Config.ID))
 	if h.Config.Task != nil {
 		t.env, t.dir = taskEnv(h.Config), workDir(h.Config)
 		if t.cred, err = credential(h.Config.Task.User); err != nil {
-			proc.close()
+			src.close()
 			return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 		}
 	}
 	t.rotator = startRotator(d.logCfg, t.logger, h.Config.StdoutPath, h.Config.StderrPath)
 	if err := d.add(t); err != nil {
 		t.rotator.Stop()
-		proc.close()
+		src.close()
 		return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 	}
-	go t.watchForeign(proc)
-	d.logger.Info("task recovered", "task_id", h.Config.ID, "pid", st.PID)
+	if src.exited() {
+		t.collect() // now: the caller sees the task exited on return
+	} else {
+		go t.watchRecovered(src)
+	}
+	d.logger.Info("task recovered", "task_id", h.Config.ID, "pid", st.PID, "waiter_pid", st.WaiterPID)
 	return nil
 }

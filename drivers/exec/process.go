@@ -15,18 +15,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mk-orchestrator/mk/drivers/exec/internal/waiter"
 )
-
-// gateScript holds a new process until the driver has put it into its
-// cgroup: the driver writes "go" to fd 3 after cgroup placement, and the
-// shell then execs the task's command in its place (same PID, same process
-// group). Without it the task could allocate memory or fork before it is
-// limited. If the driver dies first, the read sees EOF and the task never
-// runs.
-const gateScript = `read -r mk_gate <&3 && [ "$mk_gate" = go ] || exit 125; exec 3<&-; unset mk_gate; exec "$@"`
-
-// gateShell runs gateScript.
-const gateShell = "/bin/sh"
 
 // gatedCommand is a started process waiting at the gate.
 type gatedCommand struct {
@@ -34,16 +25,18 @@ type gatedCommand struct {
 	gate *os.File
 }
 
-// startGated starts argv (argv[0] already resolved) held at the gate.
-// The caller places it in its cgroup, then calls release.
+// startGated starts argv (argv[0] already resolved) held at the gate
+// (waiter.GateScript) as the driver's child: ExecTask's commands, which
+// need no waiter (see internal/waiter). The caller places it in its
+// cgroup, then calls release.
 func startGated(argv []string, env []string, dir string, cred *syscall.Credential, stdout, stderr io.Writer) (*gatedCommand, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("gate pipe: %w", err)
 	}
 	defer r.Close()
-	args := append([]string{"-c", gateScript, "mk-exec"}, argv...)
-	cmd := osexec.Command(gateShell, args...)
+	args := append([]string{"-c", waiter.GateScript, "mk-exec"}, argv...)
+	cmd := osexec.Command(waiter.GateShell, args...)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdin = nil
@@ -207,15 +200,27 @@ func openForeign(pid int, startTime uint64) (*foreignProcess, error) {
 	// The pidfd pins the process; a start time read after opening it
 	// cannot belong to a later process with the same PID.
 	st, err := procStartTime(pid)
+	if err == nil && st != startTime {
+		err = reusedError(pid, st, startTime)
+	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	if st != startTime {
-		unix.Close(fd)
-		return nil, fmt.Errorf("process %d started at tick %d, not %d: the PID was reused", pid, st, startTime)
-	}
 	return &foreignProcess{pidfd: fd}, nil
+}
+
+// checkStartTime fails when pid runs but is not the process that started
+// at startTime; a PID that runs nothing passes.
+func checkStartTime(pid int, startTime uint64) error {
+	if st, err := procStartTime(pid); err == nil && st != startTime {
+		return reusedError(pid, st, startTime)
+	}
+	return nil
+}
+
+func reusedError(pid int, got, want uint64) error {
+	return fmt.Errorf("process %d started at tick %d, not %d: the PID was reused", pid, got, want)
 }
 
 // wait blocks until the process exits or stop is closed (then returns

@@ -63,7 +63,8 @@ func TestRecoverTaskInNewDriver(t *testing.T) {
 		t.Fatalf("exec ran outside the task cgroup: %s", out.Stdout)
 	}
 
-	// Killed from outside, the recovered task's exit is seen.
+	// Killed from outside, the recovered task's exit is seen, with the
+	// signal (its waiter, not the driver, is its parent).
 	ch, err := d2.WaitTask(context.Background(), cfg.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +74,8 @@ func TestRecoverTaskInNewDriver(t *testing.T) {
 	}
 	select {
 	case res := <-ch:
-		if res == nil || res.Err == nil {
-			t.Fatalf("result = %+v, want exit with unknown status", res)
+		if res == nil || res.Err != nil || res.Signal != int(syscall.SIGKILL) {
+			t.Fatalf("result = %+v, want killed by SIGKILL", res)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("recovered task's exit not seen")
@@ -100,8 +101,8 @@ func TestRecoverStoppedBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := waitResult(t, d2, cfg.ID, time.Second)
-	if res.Signal != int(syscall.SIGINT) {
-		t.Fatalf("result = %+v, want the signal the driver sent", res)
+	if res.Signal != int(syscall.SIGINT) || res.Err != nil {
+		t.Fatalf("result = %+v, want killed by the signal the driver sent", res)
 	}
 }
 
@@ -126,15 +127,26 @@ func TestRecoverRejectsReusedOrDeadPID(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "reused") {
 		t.Fatalf("err = %v, want PID reuse refused", err)
 	}
+	if err := d2.RecoverTask(&drivers.TaskHandle{Driver: "docker", Config: cfg, DriverState: h.DriverState}); err == nil {
+		t.Fatal("recovered another driver's handle")
+	}
 
+	// Stopped, the task is recovered as exited while its exit file is
+	// there; once destroyed, not at all.
 	if err := d1.StopTask(cfg.ID, time.Second, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := d2.RecoverTask(h); err == nil {
-		t.Fatal("recovered a dead task")
+	if err := d2.RecoverTask(h); err != nil {
+		t.Fatal(err)
 	}
-	if err := d2.RecoverTask(&drivers.TaskHandle{Driver: "docker", Config: cfg, DriverState: h.DriverState}); err == nil {
-		t.Fatal("recovered another driver's handle")
+	if res := waitResult(t, d2, cfg.ID, time.Second); res.Signal != int(syscall.SIGTERM) || res.Err != nil {
+		t.Fatalf("result = %+v, want SIGTERM", res)
+	}
+	if err := d1.DestroyTask(cfg.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := newTestDriver(t).RecoverTask(h); err == nil {
+		t.Fatal("recovered a dead task")
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	osexec "os/exec"
 	"sync"
 	"syscall"
 	"time"
@@ -15,9 +14,10 @@ import (
 	"github.com/mk-orchestrator/mk/drivers"
 )
 
-// errExitUnknown is the ExitResult error of a recovered task: it is not
-// the driver's child any more, so its exit status cannot be read.
-var errExitUnknown = errors.New("exit status unknown: the task was recovered after a driver restart")
+// errExitUnknown is the ExitResult error of a task whose waiter was
+// killed (or that was started before waiters): only a process's parent
+// can read its exit status, and its parent is gone.
+var errExitUnknown = errors.New("exit status unknown: the task's waiter is gone")
 
 // driverState is the exec driver's part of a TaskHandle.
 type driverState struct {
@@ -28,6 +28,12 @@ type driverState struct {
 	// StartedAt is unix nanos.
 	StartedAt int64
 	Cgroup    cgroupState
+	// WaiterPID and WaiterStartTime name the task's waiter (its parent);
+	// zero in handles from before waiters.
+	WaiterPID       int    `json:",omitempty"`
+	WaiterStartTime uint64 `json:",omitempty"`
+	// ExitFile is where the waiter writes the task's exit.
+	ExitFile string `json:",omitempty"`
 }
 
 func (s *driverState) encode() ([]byte, error) {
@@ -115,33 +121,16 @@ func (t *task) signal(sig syscall.Signal) error {
 	return signalGroup(t.pid(), sig)
 }
 
-// watchChild waits for a process the driver started and records how it
-// ended.
-func (t *task) watchChild(cmd *osexec.Cmd) {
-	err := cmd.Wait()
-	res := &drivers.ExitResult{}
-	var ws syscall.WaitStatus
-	if cmd.ProcessState != nil {
-		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+// watchForeign waits for a task that has no waiter to exit.
+func (t *task) watchForeign(p *foreignProcess) {
+	if p.wait(t.stopWatch) {
+		t.finishUnknown()
 	}
-	switch {
-	case cmd.ProcessState == nil:
-		res.Err = fmt.Errorf("wait for task: %w", err)
-	case ws.Signaled():
-		res.Signal = int(ws.Signal())
-		res.ExitCode = 128 + res.Signal
-	default:
-		res.ExitCode = ws.ExitStatus()
-	}
-	t.finish(res)
 }
 
-// watchForeign waits for a recovered process to exit. Its exit status is
+// finishUnknown records the exit of a task whose exit status is
 // unknowable; Signal is the last signal the driver sent it, if any.
-func (t *task) watchForeign(p *foreignProcess) {
-	if !p.wait(t.stopWatch) {
-		return
-	}
+func (t *task) finishUnknown() {
 	t.mu.Lock()
 	sig := t.lastSignal
 	t.mu.Unlock()
@@ -156,7 +145,7 @@ func (t *task) finish(res *drivers.ExitResult) {
 			res.OOMKilled = true
 		}
 	}
-	_ = signalGroup(t.pid(), syscall.SIGKILL)
+	t.killGroup()
 	t.mu.Lock()
 	t.result = res
 	t.completedAt = time.Now().UnixNano()
@@ -164,6 +153,26 @@ func (t *task) finish(res *drivers.ExitResult) {
 	close(t.exited)
 	t.logger.Debug("task exited", "pid", t.pid(), "exit_code", res.ExitCode,
 		"signal", res.Signal, "oom_killed", res.OOMKilled, "error", res.Err)
+}
+
+// killGroup kills what is left of the task's process group. The group ID
+// is the task's PID, which the kernel may give to a new process once the
+// group is empty (a recovered task may have exited long ago), so the group
+// is signalled only while a process of the task's cgroup is still in it.
+func (t *task) killGroup() {
+	if t.cgroup == nil {
+		return // recovered after a reboot: nothing of it is left
+	}
+	pids, err := t.cgroup.Pids()
+	if err != nil {
+		return // what is left is killed with the cgroup (release)
+	}
+	for _, pid := range pids {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == t.pid() {
+			_ = signalGroup(t.pid(), syscall.SIGKILL)
+			return
+		}
+	}
 }
 
 // waitExit waits up to d for the task to exit.
@@ -179,7 +188,7 @@ func (t *task) waitExit(d time.Duration) bool {
 }
 
 // release frees what the driver holds for an exited task: the rotator,
-// stray processes in its cgroup, and the cgroup.
+// the exit file, stray processes in its cgroup, and the cgroup.
 func (t *task) release() error {
 	select {
 	case <-t.stopWatch:
@@ -188,6 +197,11 @@ func (t *task) release() error {
 	}
 	if t.rotator != nil {
 		t.rotator.Stop()
+	}
+	if t.state.ExitFile != "" {
+		if err := os.Remove(t.state.ExitFile); err != nil && !os.IsNotExist(err) {
+			t.logger.Warn("remove exit file", "error", err)
+		}
 	}
 	if t.cgroup == nil {
 		return nil
