@@ -18,6 +18,8 @@ var pluginDrivers = map[string]func(hclog.Logger) drivers.Driver{
 
 // PluginCommand is `mk plugin NAME`: it serves a driver as a go-plugin
 // plugin on stdio. The client agent runs it; people do not.
+// `mk plugin exec-waiter` is the exec driver's per-task waiter, which the
+// driver starts for each task (see drivers/exec).
 type PluginCommand struct{ Meta }
 
 // Help describes the command.
@@ -27,7 +29,10 @@ func (c *PluginCommand) Help() string {
   Serves a task driver as a plugin over stdio. The client agent starts this
   command itself; running it by hand only prints a notice.
 
-  Drivers: ` + strings.Join(pluginNames(), ", ")
+  Drivers: ` + strings.Join(pluginNames(), ", ") + `
+
+  ` + exec.WaiterCommand + ` is the exec driver's waiter, the parent of each
+  exec task; the driver starts it.`
 }
 
 // Synopsis is the one-line description.
@@ -38,6 +43,11 @@ func (c *PluginCommand) Run(args []string) int {
 	if len(args) != 1 {
 		c.Ui.Error(c.Help())
 		return exitError
+	}
+	if args[0] == exec.WaiterCommand {
+		// The driver's waiters are caught before main (drivers/exec's
+		// internal/waiter); what gets here was typed by hand.
+		return exec.WaiterMain()
 	}
 	factory, ok := pluginDrivers[args[0]]
 	if !ok {
