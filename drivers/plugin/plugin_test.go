@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -263,11 +262,9 @@ func TestSupervisorRecoversTasksOfCrashedPlugin(t *testing.T) {
 	if err := s.StopTask(cfg.ID, 5*time.Second, ""); err != nil {
 		t.Fatal(err)
 	}
+	// The task's waiter outlived the plugin: its status is known.
 	res := waitExit(t, wait, 10*time.Second)
-	if res.Signal != int(syscall.SIGTERM) || errors.Is(res.Err, ErrPluginUnavailable) {
+	if res.Signal != int(syscall.SIGTERM) || res.Err != nil {
 		t.Fatalf("result = %+v, want the SIGTERM sent after recovery", res)
-	}
-	if !strings.Contains(res.Err.Error(), "recovered") {
-		t.Fatalf("result error = %v, want the unknown-status note", res.Err)
 	}
 }
