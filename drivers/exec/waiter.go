@@ -129,14 +129,15 @@ func (l *launched) release() error {
 	return nil
 }
 
-// abort kills the task, started or not (closing the gate ends it at the
-// gate), and waits for its waiter.
+// abort kills the task, started or not (a task at the closed gate ends
+// by itself), and its waiter, which may be what failed.
 func (l *launched) abort() {
 	l.ctl.Close()
 	l.gate.Close()
 	if l.pid > 0 {
 		_ = signalGroup(l.pid, syscall.SIGKILL)
 	}
+	_ = l.waiter.Process.Kill()
 	_ = l.waiter.Wait()
 }
 
