@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,12 +24,20 @@ func TestAgentKill9KeepsTasks(t *testing.T) {
 	runJob(t, cl, sleeperJob("keep", 2))
 	before := waitPods(t, cl, "keep", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
 
+	plugins := childPIDs(t, a.PID(), "plugin exec")
+	if len(plugins) != 1 {
+		t.Fatalf("agent runs %d exec plugins, want 1", len(plugins))
+	}
 	a.Kill()
 	for _, p := range before {
 		if err := syscall.Kill(taskPID(p), 0); err != nil {
 			t.Fatalf("task of %s died with the agent", p.Name)
 		}
 	}
+	// Its plugin does not outlive it as an orphan.
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		return syscall.Kill(plugins[0], 0) != nil, fmt.Errorf("plugin %d of the killed agent still runs", plugins[0])
+	})
 	a.Restart()
 	cl = clientAt(t, a.Addr())
 	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
@@ -63,4 +75,71 @@ func TestAgentKill9KeepsTasks(t *testing.T) {
 			return syscall.Kill(pid, 0) != nil, fmt.Errorf("pid %d still runs after the job stopped", pid)
 		})
 	}
+}
+
+// TestBatchTaskEndsWhileAgentDown: a batch task that succeeds while its
+// agent is down (kill -9) is reported succeeded when the agent is back,
+// with its real exit code, and is not run again; one that fails goes
+// through the restart policy with its code.
+func TestBatchTaskEndsWhileAgentDown(t *testing.T) {
+	a := testutil.NewClientAgent(t, "agent-1")
+	cl := clientAt(t, a.Addr())
+	dir := t.TempDir()
+	job := testJob("once", "1")
+	job.Type = structs.JobTypeBatch
+	job.Groups[0].Restart = &structs.RestartPolicy{Attempts: 0, Interval: "1m", Delay: "100ms", Mode: structs.RestartModeFail}
+	// Each run leaves a line in runs, then waits for the test to write the
+	// exit code it should end with.
+	job.Groups[0].Tasks[0].Config = &structs.TaskConfig{Command: "/bin/sh", Args: []string{"-c",
+		fmt.Sprintf(`echo run >> %[1]s/runs; while [ ! -s %[1]s/code ]; do sleep 0.05; done; exit $(cat %[1]s/code)`, dir)}}
+	runJob(t, cl, job)
+	pod := waitPods(t, cl, "once", 1, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })[0]
+
+	a.Kill()
+	if err := os.WriteFile(filepath.Join(dir, "code"), []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		return syscall.Kill(taskPID(pod), 0) != nil, fmt.Errorf("task %d still runs", taskPID(pod))
+	})
+	a.Restart()
+	cl = clientAt(t, a.Addr())
+	done := waitPods(t, cl, "once", 1, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseSucceeded })[0]
+	if done.ID != pod.ID || done.TaskStates["main"].Restarts != 0 {
+		t.Fatalf("pod %s restarts %d, want the same pod %s with 0", done.ID, done.TaskStates["main"].Restarts, pod.ID)
+	}
+	if runs, _ := os.ReadFile(filepath.Join(dir, "runs")); string(runs) != "run\n" {
+		t.Fatalf("task ran %q, want once", runs)
+	}
+}
+
+// childPIDs lists the processes whose parent is pid and whose command
+// line contains substr.
+func childPIDs(t *testing.T, pid int, substr string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), substr) {
+			out = append(out, child)
+		}
+	}
+	return out
 }

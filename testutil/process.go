@@ -1,12 +1,14 @@
 package testutil
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -272,10 +274,21 @@ client {
 	}
 	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
 	c.Start(0)
-	t.Cleanup(func() { c.Stop(0) })
+	t.Cleanup(func() {
+		c.Stop(0)
+		KillTasksUnder(dir) // a stopped agent leaves its tasks running, by design
+	})
 	c.WaitForLeader(30 * time.Second)
 	a.cluster = c
 	return a
+}
+
+// PID is the agent's process ID (0 when it is not running).
+func (a *Agent) PID() int {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return 0
+	}
+	return a.cmd.Process.Pid
 }
 
 // Kill sends SIGKILL to the agent and waits for it to exit.
@@ -326,7 +339,10 @@ client {
 	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
 	a.cluster = c
 	c.Start(0)
-	t.Cleanup(func() { c.Stop(0) })
+	t.Cleanup(func() {
+		c.Stop(0)
+		KillTasksUnder(dir) // a stopped agent leaves its tasks running, by design
+	})
 	a.waitServing(30 * time.Second)
 	return a
 }
@@ -340,4 +356,32 @@ func (a *Agent) waitServing(deadline time.Duration) {
 		err := getJSON(a.Addr()+"/v1/agent/self", &self)
 		return err == nil, err
 	})
+}
+
+// KillTasksUnder kills the process group of every task whose task
+// directory is under dir (its MK_TASK_DIR), so an agent a test stopped
+// does not leave its tasks behind.
+func KillTasksUnder(dir string) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	want := []byte("MK_TASK_DIR=" + dir)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if bytes.HasPrefix(kv, want) {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -72,6 +73,7 @@ func PluginLogger(name string) hclog.Logger {
 // Serve serves d as a plugin on this process's stdio until the host goes
 // away. It is what `mk plugin NAME` runs.
 func Serve(d drivers.Driver, logger hclog.Logger) {
+	go exitWithHost(logger)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         PluginMap(d),
@@ -79,6 +81,25 @@ func Serve(d drivers.Driver, logger hclog.Logger) {
 		Logger:          logger,
 	})
 }
+
+// exitWithHost ends the plugin once the process that launched it is gone
+// (an agent killed with SIGKILL): go-plugin would leave it running, an
+// orphan, beside the plugin the restarted agent launches. The tasks live
+// on: each one's parent is its waiter, not the plugin.
+func exitWithHost(logger hclog.Logger) {
+	host := os.Getppid()
+	tick := time.NewTicker(hostCheckInterval)
+	defer tick.Stop()
+	for range tick.C {
+		if os.Getppid() != host {
+			logger.Warn("the agent that launched this plugin is gone; exiting", "agent_pid", host)
+			os.Exit(0)
+		}
+	}
+}
+
+// hostCheckInterval is how often a plugin checks that its agent lives.
+const hostCheckInterval = 500 * time.Millisecond
 
 // Launch starts `binPath plugin name` and returns the driver it serves and
 // the go-plugin client that owns the process (Kill it to stop the plugin;
