@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +243,52 @@ func TestDrainMovesPods(t *testing.T) {
 			t.Fatalf("only %d pods running during the drain", up)
 		}
 		return moved == 4, fmt.Errorf("%d of 4 pods moved", moved)
+	})
+}
+
+// TestNewPodsOfManyJobsNeverOvercommit: pods created in one controller
+// pass are placed before they are written, job after job; each job's
+// placements count against the next, so a node is never given more than
+// it has.
+func TestNewPodsOfManyJobsNeverOvercommit(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	sn, err := testutil.NewSimNode(c.Nodes[0].Addr(), "tight", []string{"exec"}, structs.NodeResources{CPU: 1000, MemoryMB: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sn.Stop)
+	// 6 jobs of 3 pods at 100 MHz each on a 1,000 MHz node: 10 fit.
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			job := testJob(fmt.Sprintf("many-%d", i), "1")
+			job.Groups[0].Count = 3
+			if _, err := cl.RegisterJob(context.Background(), &structs.JobRegisterBody{Job: job}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		pods, _, err := cl.Pods("", nil)
+		if err != nil {
+			return false, err
+		}
+		placed, pending := 0, 0
+		for _, p := range pods {
+			switch {
+			case p.NodeID != "":
+				placed++
+			case p.PendingReason == "cpu exhausted on 1 node":
+				pending++
+			}
+		}
+		if placed > 10 {
+			t.Fatalf("%d pods placed on a node with room for 10", placed)
+		}
+		return placed == 10 && pending == 8, fmt.Errorf("%d placed, %d pending for cpu", placed, pending)
 	})
 }

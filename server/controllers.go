@@ -137,7 +137,11 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 		view.markLostAndDrained(changes)
 	}
 	view.reconcileOwners(changes)
-	if err := s.writePods(changes.list()); err != nil {
+	s.planMu.Lock()
+	s.placeNew(changes)
+	err = s.writePods(changes.list())
+	s.planMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := s.scheduleUnplaced(now, sc); err != nil {

@@ -21,6 +21,69 @@ func (a schedulerState) PodsByNode(nodeID string) []*structs.Pod {
 	return pods
 }
 
+// overlayState is the state plus the pods placed earlier in the same pass
+// and not written yet, so later placements of the pass count them.
+type overlayState struct {
+	base  schedulerState
+	added map[string][]*structs.Pod // node ID → pods
+}
+
+func (o *overlayState) Nodes() []*structs.Node { return o.base.Nodes() }
+
+func (o *overlayState) PodsByNode(nodeID string) []*structs.Pod {
+	extra := o.added[nodeID]
+	if len(extra) == 0 {
+		return o.base.PodsByNode(nodeID)
+	}
+	return append(o.base.PodsByNode(nodeID), extra...)
+}
+
+// placeNew places the pods a pass creates before they are written, so a
+// new pod costs one Raft write instead of two (create, then place). Pods
+// that find no room are written pending with the reason and wait, like
+// any, for room to change. The caller holds planMu until they are written.
+func (s *Server) placeNew(c *podChanges) {
+	byJob := map[string][]*structs.Pod{}
+	var keys []string
+	for _, k := range c.order {
+		p := c.changed[k]
+		if p.NodeID != "" || !live(p) || p.CreateIndex != 0 {
+			continue // placed, stopping, or not new: scheduleUnplaced's
+		}
+		jk := key(p.Namespace, p.JobID)
+		if _, ok := byJob[jk]; !ok {
+			keys = append(keys, jk)
+		}
+		byJob[jk] = append(byJob[jk], p)
+	}
+	if len(keys) == 0 {
+		return
+	}
+	st := s.State()
+	ov := &overlayState{base: schedulerState{st}, added: map[string][]*structs.Pod{}}
+	for _, k := range keys {
+		pods := byJob[k]
+		job, err := st.JobByID(nil, pods[0].Namespace, pods[0].JobID)
+		if err != nil || job == nil {
+			continue
+		}
+		byID := make(map[string]*structs.Pod, len(pods))
+		for _, p := range pods {
+			byID[p.ID] = p
+		}
+		res := scheduler.Place(ov, pods, job)
+		accepted, _ := scheduler.VerifyPlan(ov, res.Placements)
+		for _, pl := range accepted {
+			p := byID[pl.PodID]
+			p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
+			ov.added[p.NodeID] = append(ov.added[p.NodeID], p)
+		}
+		for _, f := range res.Failures {
+			byID[f.PodID].PendingReason = f.Reason
+		}
+	}
+}
+
 // scheduleUnplaced places the pods that should run and have no node, job
 // by job: feasibility and ranking in the scheduler, then the plan applier.
 // Pods that fit nowhere stay pending with the reason, and are tried again
