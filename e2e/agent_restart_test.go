@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ func TestAgentKill9KeepsTasks(t *testing.T) {
 	runJob(t, cl, sleeperJob("keep", 2))
 	before := waitPods(t, cl, "keep", 2, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })
 
-	plugins := childPIDs(t, a.PID(), "plugin exec")
+	plugins := testutil.ChildPIDs(a.PID(), "plugin exec")
 	if len(plugins) != 1 {
 		t.Fatalf("agent runs %d exec plugins, want 1", len(plugins))
 	}
@@ -111,35 +109,4 @@ func TestBatchTaskEndsWhileAgentDown(t *testing.T) {
 	if runs, _ := os.ReadFile(filepath.Join(dir, "runs")); string(runs) != "run\n" {
 		t.Fatalf("task ran %q, want once", runs)
 	}
-}
-
-// childPIDs lists the processes whose parent is pid and whose command
-// line contains substr.
-func childPIDs(t *testing.T, pid int, substr string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name, which is in parentheses.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), substr) {
-			out = append(out, child)
-		}
-	}
-	return out
 }

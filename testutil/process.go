@@ -1,14 +1,12 @@
 package testutil
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -356,32 +354,4 @@ func (a *Agent) waitServing(deadline time.Duration) {
 		err := getJSON(a.Addr()+"/v1/agent/self", &self)
 		return err == nil, err
 	})
-}
-
-// KillTasksUnder kills the process group of every task whose task
-// directory is under dir (its MK_TASK_DIR), so an agent a test stopped
-// does not leave its tasks behind.
-func KillTasksUnder(dir string) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	want := []byte("MK_TASK_DIR=" + dir)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.HasPrefix(kv, want) {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				break
-			}
-		}
-	}
 }

@@ -1,0 +1,81 @@
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Proc is a process as /proc shows it.
+type Proc struct {
+	PID, PPID int
+	// Cmdline is the command line with its arguments joined by spaces.
+	Cmdline string
+	Environ []string
+}
+
+// Procs lists the processes of the machine; those that end while being
+// read are left out.
+func Procs() []Proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []Proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join("/proc", e.Name())
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses and
+		// may hold spaces: state, then the parent's PID.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		environ, _ := os.ReadFile(filepath.Join(dir, "environ"))
+		out = append(out, Proc{
+			PID: pid, PPID: ppid,
+			Cmdline: strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")),
+			Environ: strings.Split(string(environ), "\x00"),
+		})
+	}
+	return out
+}
+
+// ChildPIDs lists the processes whose parent is pid and whose command
+// line contains substr.
+func ChildPIDs(pid int, substr string) []int {
+	var out []int
+	for _, p := range Procs() {
+		if p.PPID == pid && strings.Contains(p.Cmdline, substr) {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
+// KillTasksUnder kills the process group of every task whose task
+// directory is under dir (its MK_TASK_DIR), so an agent a test stopped
+// does not leave its tasks behind.
+func KillTasksUnder(dir string) {
+	want := "MK_TASK_DIR=" + dir
+	for _, p := range Procs() {
+		for _, kv := range p.Environ {
+			if strings.HasPrefix(kv, want) {
+				_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+				_ = syscall.Kill(p.PID, syscall.SIGKILL)
+				break
+			}
+		}
+	}
+}
