@@ -43,12 +43,17 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		}
 		ws.Add(st.AbandonCh())
 		scope, mark, err := s.passScope(st, last)
+		s.podWrites = s.podWrites[:0]
 		if err == nil {
 			err = s.reconcile(st, scope)
 		}
 		if err != nil {
 			s.logger.Error("controllers: reconcile failed", "error", err)
 		} else {
+			mark.own = make(map[uint64]bool, len(s.podWrites))
+			for _, index := range s.podWrites {
+				mark.own[index] = true
+			}
 			last = mark
 		}
 		timeout := time.NewTimer(s.config.ReconcileInterval)
@@ -87,6 +92,10 @@ type passMark struct {
 	index      uint64 // latest Raft index the pass read
 	nodesIndex uint64
 	full       time.Time
+	// own are the Raft indexes of the pod writes the pass made itself. A
+	// pod whose last change is one of them needs no second look: the pass
+	// that wrote it already reconciled its job with it.
+	own map[uint64]bool
 }
 
 // passScope decides what a pass looks at. A full pass recomputes every
@@ -114,10 +123,12 @@ func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMar
 		return nil, last, err
 	}
 	for _, p := range pods {
-		sc.jobs[key(p.Namespace, p.JobID)] = true
 		// A pod that ended or was stopped frees room: retry waiting pods.
 		if p.Terminal() || p.DesiredStatus == structs.PodDesiredStop {
 			sc.retryPending = true
+		}
+		if !last.own[p.ModifyIndex] {
+			sc.jobs[key(p.Namespace, p.JobID)] = true
 		}
 	}
 	return sc, mark, nil
@@ -165,9 +176,11 @@ func (s *Server) writePods(pods []*structs.Pod) error {
 	}
 	for start := 0; start < len(slim); start += podsPerEntry {
 		end := min(start+podsPerEntry, len(slim))
-		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]}); err != nil {
+		_, index, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]})
+		if err != nil {
 			return err
 		}
+		s.podWrites = append(s.podWrites, index)
 	}
 	return nil
 }

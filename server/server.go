@@ -49,6 +49,9 @@ type Server struct {
 	controllerKick chan struct{}
 	// planMu serializes the plan applier.
 	planMu sync.Mutex
+	// podWrites are the Raft indexes of the current controller pass's pod
+	// writes; only the controller loop touches it.
+	podWrites []uint64
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
