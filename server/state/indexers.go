@@ -107,11 +107,6 @@ var (
 		rs := obj.(*structs.ReplicaSet)
 		return []string{rs.Namespace, rs.DeploymentID}, rs.DeploymentID != ""
 	}}
-	// byPodOwner keys pods by (namespace, owner ID).
-	byPodOwner = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
-		p := obj.(*structs.Pod)
-		return []string{p.Namespace, p.OwnerID}, p.OwnerID != ""
-	}}
 	// byPodNode keys placed pods by node ID.
 	byPodNode = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
 		p := obj.(*structs.Pod)

@@ -147,16 +147,6 @@ func (s *StateStore) PodsByJob(ws memdb.WatchSet, namespace, jobID string) ([]*s
 	return listByJob[*structs.Pod](s.db.Txn(false), ws, TablePods, namespace, jobID)
 }
 
-// PodsByOwner lists the pods of a replica set (or of a job, for batch and
-// system groups).
-func (s *StateStore) PodsByOwner(ws memdb.WatchSet, namespace, ownerID string) ([]*structs.Pod, error) {
-	it, err := s.db.Txn(false).Get(TablePods, IndexOwner, namespace, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("pods of %q: %w", ownerID, err)
-	}
-	return collect[*structs.Pod](it, ws), nil
-}
-
 // PodsByNode lists the pods placed on a node.
 func (s *StateStore) PodsByNode(ws memdb.WatchSet, nodeID string) ([]*structs.Pod, error) {
 	it, err := s.db.Txn(false).Get(TablePods, IndexNode, nodeID)

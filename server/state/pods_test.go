@@ -72,10 +72,10 @@ func TestPodStatusOwnership(t *testing.T) {
 		t.Fatalf("phase %s, want lost", p.Phase)
 	}
 	byNode, _ := s.PodsByNode(nil, "n1")
-	byOwner, _ := s.PodsByOwner(nil, "default", "rs1")
+	byJob, _ := s.PodsByJob(nil, "default", lost.JobID)
 	byPrefix, _ := s.PodsByIDPrefix(nil, "default", "p")
-	if len(byNode) != 1 || len(byOwner) != 1 || len(byPrefix) != 1 {
-		t.Fatalf("indexes: node %d owner %d prefix %d", len(byNode), len(byOwner), len(byPrefix))
+	if len(byNode) != 1 || len(byJob) != 1 || len(byPrefix) != 1 {
+		t.Fatalf("indexes: node %d job %d prefix %d", len(byNode), len(byJob), len(byPrefix))
 	}
 	commit(t, s, func(txn *WriteTxn) error {
 		return txn.DeletePods(6, []structs.NamespacedID{{Namespace: "default", ID: "p1"}})

@@ -98,7 +98,6 @@ func schema() *memdb.DBSchema {
 	pods := withModifyIndex(namespacedTable(TablePods))
 	pods.Indexes[IndexUnplaced] = &memdb.IndexSchema{Name: IndexUnplaced, AllowMissing: true, Indexer: byUnplaced}
 	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
-	pods.Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byPodOwner}
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
 	s.Tables[TablePods] = pods
 	return s
