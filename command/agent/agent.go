@@ -114,7 +114,13 @@ func (a *Agent) startClient(httpAddr string) error {
 	// Pod logs, exec and stats are answered from the client as soon as it
 	// recovers pods.
 	a.http.SetLocalPods(a.client)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// With its own server the node registers within seconds. A client-only
+	// agent may start before any server does: it waits for them (a signal
+	// still stops it).
+	ctx, cancel := context.WithCancel(context.Background())
+	if a.config.ServerEnabled() {
+		ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	}
 	defer cancel()
 	if err := a.client.Start(ctx); err != nil {
 		return err
