@@ -117,11 +117,12 @@ func (a *Agent) startClient(httpAddr string) error {
 	// With its own server the node registers within seconds. A client-only
 	// agent may start before any server does: it waits for them (a signal
 	// still stops it).
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	if a.config.ServerEnabled() {
-		ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Minute)
+		defer cancel()
 	}
-	defer cancel()
 	if err := a.client.Start(ctx); err != nil {
 		return err
 	}
