@@ -85,6 +85,23 @@ type TaskConfig struct {
 	// NetNSPath is the pod's network namespace ("" for the host's). Not
 	// used yet.
 	NetNSPath string `json:",omitempty"`
+	// Mounts are the task's volume mounts: host directories the task
+	// sees at other paths.
+	Mounts []*MountConfig `json:",omitempty"`
+}
+
+// MountConfig is one volume mount of a task (a volume_mount block): the
+// task sees the host directory HostPath at TaskPath.
+type MountConfig struct {
+	// Volume is the name of the group volume, for error messages.
+	Volume string `json:",omitempty"`
+	// HostPath is the directory on the host: an ephemeral volume's
+	// directory in the pod's directory, or a host volume's source.
+	HostPath string
+	// TaskPath is the absolute path at which the task sees it.
+	TaskPath string
+	// ReadOnly refuses the task's writes through the mount.
+	ReadOnly bool `json:",omitempty"`
 }
 
 // TaskID builds a TaskConfig ID from a pod ID and a task name.

@@ -33,7 +33,28 @@ func taskConfigToProto(c *drivers.TaskConfig) (*pb.TaskConfig, error) {
 	return &pb.TaskConfig{
 		Id: c.ID, PodId: c.PodID, Name: c.Name, TaskJson: task, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetnsPath: c.NetNSPath,
+		Mounts: mountsToProto(c.Mounts),
 	}, nil
+}
+
+func mountsToProto(ms []*drivers.MountConfig) []*pb.MountConfig {
+	var out []*pb.MountConfig
+	for _, m := range ms {
+		if m != nil {
+			out = append(out, &pb.MountConfig{Volume: m.Volume, HostPath: m.HostPath, TaskPath: m.TaskPath, ReadOnly: m.ReadOnly})
+		}
+	}
+	return out
+}
+
+func mountsFromProto(ms []*pb.MountConfig) []*drivers.MountConfig {
+	var out []*drivers.MountConfig
+	for _, m := range ms {
+		if m != nil {
+			out = append(out, &drivers.MountConfig{Volume: m.Volume, HostPath: m.HostPath, TaskPath: m.TaskPath, ReadOnly: m.ReadOnly})
+		}
+	}
+	return out
 }
 
 func taskConfigFromProto(c *pb.TaskConfig) (*drivers.TaskConfig, error) {
@@ -43,6 +64,7 @@ func taskConfigFromProto(c *pb.TaskConfig) (*drivers.TaskConfig, error) {
 	out := &drivers.TaskConfig{
 		ID: c.Id, PodID: c.PodId, Name: c.Name, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetNSPath: c.NetnsPath,
+		Mounts: mountsFromProto(c.Mounts),
 	}
 	if len(c.TaskJson) > 0 {
 		out.Task = &structs.Task{}

@@ -35,11 +35,12 @@ type TaskConfig struct {
 	PodId string                 `protobuf:"bytes,2,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
 	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// task_json is structs.Task encoded as JSON.
-	TaskJson      []byte `protobuf:"bytes,4,opt,name=task_json,json=taskJson,proto3" json:"task_json,omitempty"`
-	TaskDir       string `protobuf:"bytes,5,opt,name=task_dir,json=taskDir,proto3" json:"task_dir,omitempty"`
-	StdoutPath    string `protobuf:"bytes,6,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
-	StderrPath    string `protobuf:"bytes,7,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
-	NetnsPath     string `protobuf:"bytes,8,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
+	TaskJson      []byte         `protobuf:"bytes,4,opt,name=task_json,json=taskJson,proto3" json:"task_json,omitempty"`
+	TaskDir       string         `protobuf:"bytes,5,opt,name=task_dir,json=taskDir,proto3" json:"task_dir,omitempty"`
+	StdoutPath    string         `protobuf:"bytes,6,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
+	StderrPath    string         `protobuf:"bytes,7,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
+	NetnsPath     string         `protobuf:"bytes,8,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
+	Mounts        []*MountConfig `protobuf:"bytes,9,rep,name=mounts,proto3" json:"mounts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -130,6 +131,83 @@ func (x *TaskConfig) GetNetnsPath() string {
 	return ""
 }
 
+func (x *TaskConfig) GetMounts() []*MountConfig {
+	if x != nil {
+		return x.Mounts
+	}
+	return nil
+}
+
+// MountConfig is drivers.MountConfig: the task sees host_path at
+// task_path.
+type MountConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Volume        string                 `protobuf:"bytes,1,opt,name=volume,proto3" json:"volume,omitempty"`
+	HostPath      string                 `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	TaskPath      string                 `protobuf:"bytes,3,opt,name=task_path,json=taskPath,proto3" json:"task_path,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,4,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MountConfig) Reset() {
+	*x = MountConfig{}
+	mi := &file_driver_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MountConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MountConfig) ProtoMessage() {}
+
+func (x *MountConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MountConfig.ProtoReflect.Descriptor instead.
+func (*MountConfig) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MountConfig) GetVolume() string {
+	if x != nil {
+		return x.Volume
+	}
+	return ""
+}
+
+func (x *MountConfig) GetHostPath() string {
+	if x != nil {
+		return x.HostPath
+	}
+	return ""
+}
+
+func (x *MountConfig) GetTaskPath() string {
+	if x != nil {
+		return x.TaskPath
+	}
+	return ""
+}
+
+func (x *MountConfig) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
 type TaskHandle struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Driver        string                 `protobuf:"bytes,1,opt,name=driver,proto3" json:"driver,omitempty"`
@@ -141,7 +219,7 @@ type TaskHandle struct {
 
 func (x *TaskHandle) Reset() {
 	*x = TaskHandle{}
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +231,7 @@ func (x *TaskHandle) String() string {
 func (*TaskHandle) ProtoMessage() {}
 
 func (x *TaskHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +244,7 @@ func (x *TaskHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskHandle.ProtoReflect.Descriptor instead.
 func (*TaskHandle) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{1}
+	return file_driver_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TaskHandle) GetDriver() string {
@@ -198,7 +276,7 @@ type FingerprintRequest struct {
 
 func (x *FingerprintRequest) Reset() {
 	*x = FingerprintRequest{}
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +288,7 @@ func (x *FingerprintRequest) String() string {
 func (*FingerprintRequest) ProtoMessage() {}
 
 func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +301,7 @@ func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintRequest.ProtoReflect.Descriptor instead.
 func (*FingerprintRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{2}
+	return file_driver_proto_rawDescGZIP(), []int{3}
 }
 
 type FingerprintResponse struct {
@@ -238,7 +316,7 @@ type FingerprintResponse struct {
 
 func (x *FingerprintResponse) Reset() {
 	*x = FingerprintResponse{}
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +328,7 @@ func (x *FingerprintResponse) String() string {
 func (*FingerprintResponse) ProtoMessage() {}
 
 func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +341,7 @@ func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintResponse.ProtoReflect.Descriptor instead.
 func (*FingerprintResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{3}
+	return file_driver_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FingerprintResponse) GetDetected() bool {
@@ -303,7 +381,7 @@ type StartTaskRequest struct {
 
 func (x *StartTaskRequest) Reset() {
 	*x = StartTaskRequest{}
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +393,7 @@ func (x *StartTaskRequest) String() string {
 func (*StartTaskRequest) ProtoMessage() {}
 
 func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +406,7 @@ func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{4}
+	return file_driver_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StartTaskRequest) GetConfig() *TaskConfig {
@@ -347,7 +425,7 @@ type StartTaskResponse struct {
 
 func (x *StartTaskResponse) Reset() {
 	*x = StartTaskResponse{}
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +437,7 @@ func (x *StartTaskResponse) String() string {
 func (*StartTaskResponse) ProtoMessage() {}
 
 func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +450,7 @@ func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{5}
+	return file_driver_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StartTaskResponse) GetHandle() *TaskHandle {
@@ -391,7 +469,7 @@ type WaitTaskRequest struct {
 
 func (x *WaitTaskRequest) Reset() {
 	*x = WaitTaskRequest{}
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +481,7 @@ func (x *WaitTaskRequest) String() string {
 func (*WaitTaskRequest) ProtoMessage() {}
 
 func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +494,7 @@ func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitTaskRequest.ProtoReflect.Descriptor instead.
 func (*WaitTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{6}
+	return file_driver_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WaitTaskRequest) GetTaskId() string {
@@ -439,7 +517,7 @@ type ExitResult struct {
 
 func (x *ExitResult) Reset() {
 	*x = ExitResult{}
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +529,7 @@ func (x *ExitResult) String() string {
 func (*ExitResult) ProtoMessage() {}
 
 func (x *ExitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +542,7 @@ func (x *ExitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitResult.ProtoReflect.Descriptor instead.
 func (*ExitResult) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{7}
+	return file_driver_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExitResult) GetExitCode() int32 {
@@ -506,7 +584,7 @@ type StopTaskRequest struct {
 
 func (x *StopTaskRequest) Reset() {
 	*x = StopTaskRequest{}
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +596,7 @@ func (x *StopTaskRequest) String() string {
 func (*StopTaskRequest) ProtoMessage() {}
 
 func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +609,7 @@ func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskRequest.ProtoReflect.Descriptor instead.
 func (*StopTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{8}
+	return file_driver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StopTaskRequest) GetTaskId() string {
@@ -563,7 +641,7 @@ type StopTaskResponse struct {
 
 func (x *StopTaskResponse) Reset() {
 	*x = StopTaskResponse{}
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +653,7 @@ func (x *StopTaskResponse) String() string {
 func (*StopTaskResponse) ProtoMessage() {}
 
 func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +666,7 @@ func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskResponse.ProtoReflect.Descriptor instead.
 func (*StopTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{9}
+	return file_driver_proto_rawDescGZIP(), []int{10}
 }
 
 type DestroyTaskRequest struct {
@@ -601,7 +679,7 @@ type DestroyTaskRequest struct {
 
 func (x *DestroyTaskRequest) Reset() {
 	*x = DestroyTaskRequest{}
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +691,7 @@ func (x *DestroyTaskRequest) String() string {
 func (*DestroyTaskRequest) ProtoMessage() {}
 
 func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +704,7 @@ func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskRequest.ProtoReflect.Descriptor instead.
 func (*DestroyTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{10}
+	return file_driver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DestroyTaskRequest) GetTaskId() string {
@@ -651,7 +729,7 @@ type DestroyTaskResponse struct {
 
 func (x *DestroyTaskResponse) Reset() {
 	*x = DestroyTaskResponse{}
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +741,7 @@ func (x *DestroyTaskResponse) String() string {
 func (*DestroyTaskResponse) ProtoMessage() {}
 
 func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +754,7 @@ func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskResponse.ProtoReflect.Descriptor instead.
 func (*DestroyTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{11}
+	return file_driver_proto_rawDescGZIP(), []int{12}
 }
 
 type InspectTaskRequest struct {
@@ -688,7 +766,7 @@ type InspectTaskRequest struct {
 
 func (x *InspectTaskRequest) Reset() {
 	*x = InspectTaskRequest{}
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +778,7 @@ func (x *InspectTaskRequest) String() string {
 func (*InspectTaskRequest) ProtoMessage() {}
 
 func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +791,7 @@ func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskRequest.ProtoReflect.Descriptor instead.
 func (*InspectTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{12}
+	return file_driver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InspectTaskRequest) GetTaskId() string {
@@ -738,7 +816,7 @@ type InspectTaskResponse struct {
 
 func (x *InspectTaskResponse) Reset() {
 	*x = InspectTaskResponse{}
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +828,7 @@ func (x *InspectTaskResponse) String() string {
 func (*InspectTaskResponse) ProtoMessage() {}
 
 func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +841,7 @@ func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskResponse.ProtoReflect.Descriptor instead.
 func (*InspectTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{13}
+	return file_driver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InspectTaskResponse) GetId() string {
@@ -825,7 +903,7 @@ type TaskStatsRequest struct {
 
 func (x *TaskStatsRequest) Reset() {
 	*x = TaskStatsRequest{}
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +915,7 @@ func (x *TaskStatsRequest) String() string {
 func (*TaskStatsRequest) ProtoMessage() {}
 
 func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +928,7 @@ func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*TaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{14}
+	return file_driver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskStatsRequest) GetTaskId() string {
@@ -880,7 +958,7 @@ type TaskResourceUsage struct {
 
 func (x *TaskResourceUsage) Reset() {
 	*x = TaskResourceUsage{}
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +970,7 @@ func (x *TaskResourceUsage) String() string {
 func (*TaskResourceUsage) ProtoMessage() {}
 
 func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +983,7 @@ func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResourceUsage.ProtoReflect.Descriptor instead.
 func (*TaskResourceUsage) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{15}
+	return file_driver_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskResourceUsage) GetTimestamp() int64 {
@@ -952,7 +1030,7 @@ type RecoverTaskRequest struct {
 
 func (x *RecoverTaskRequest) Reset() {
 	*x = RecoverTaskRequest{}
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1042,7 @@ func (x *RecoverTaskRequest) String() string {
 func (*RecoverTaskRequest) ProtoMessage() {}
 
 func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1055,7 @@ func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskRequest.ProtoReflect.Descriptor instead.
 func (*RecoverTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{16}
+	return file_driver_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RecoverTaskRequest) GetHandle() *TaskHandle {
@@ -995,7 +1073,7 @@ type RecoverTaskResponse struct {
 
 func (x *RecoverTaskResponse) Reset() {
 	*x = RecoverTaskResponse{}
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1085,7 @@ func (x *RecoverTaskResponse) String() string {
 func (*RecoverTaskResponse) ProtoMessage() {}
 
 func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1098,7 @@ func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskResponse.ProtoReflect.Descriptor instead.
 func (*RecoverTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{17}
+	return file_driver_proto_rawDescGZIP(), []int{18}
 }
 
 type ExecTaskRequest struct {
@@ -1034,7 +1112,7 @@ type ExecTaskRequest struct {
 
 func (x *ExecTaskRequest) Reset() {
 	*x = ExecTaskRequest{}
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1124,7 @@ func (x *ExecTaskRequest) String() string {
 func (*ExecTaskRequest) ProtoMessage() {}
 
 func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1137,7 @@ func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskRequest.ProtoReflect.Descriptor instead.
 func (*ExecTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{18}
+	return file_driver_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExecTaskRequest) GetTaskId() string {
@@ -1094,7 +1172,7 @@ type ExecTaskResponse struct {
 
 func (x *ExecTaskResponse) Reset() {
 	*x = ExecTaskResponse{}
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1184,7 @@ func (x *ExecTaskResponse) String() string {
 func (*ExecTaskResponse) ProtoMessage() {}
 
 func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1197,7 @@ func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskResponse.ProtoReflect.Descriptor instead.
 func (*ExecTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{19}
+	return file_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExecTaskResponse) GetStdout() []byte {
@@ -1147,7 +1225,7 @@ var File_driver_proto protoreflect.FileDescriptor
 
 const file_driver_proto_rawDesc = "" +
 	"\n" +
-	"\fdriver.proto\x12\rmk.drivers.v1\"\xe0\x01\n" +
+	"\fdriver.proto\x12\rmk.drivers.v1\"\x94\x02\n" +
 	"\n" +
 	"TaskConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
@@ -1160,7 +1238,13 @@ const file_driver_proto_rawDesc = "" +
 	"\vstderr_path\x18\a \x01(\tR\n" +
 	"stderrPath\x12\x1d\n" +
 	"\n" +
-	"netns_path\x18\b \x01(\tR\tnetnsPath\"z\n" +
+	"netns_path\x18\b \x01(\tR\tnetnsPath\x122\n" +
+	"\x06mounts\x18\t \x03(\v2\x1a.mk.drivers.v1.MountConfigR\x06mounts\"|\n" +
+	"\vMountConfig\x12\x16\n" +
+	"\x06volume\x18\x01 \x01(\tR\x06volume\x12\x1b\n" +
+	"\thost_path\x18\x02 \x01(\tR\bhostPath\x12\x1b\n" +
+	"\ttask_path\x18\x03 \x01(\tR\btaskPath\x12\x1b\n" +
+	"\tread_only\x18\x04 \x01(\bR\breadOnly\"z\n" +
 	"\n" +
 	"TaskHandle\x12\x16\n" +
 	"\x06driver\x18\x01 \x01(\tR\x06driver\x121\n" +
@@ -1256,60 +1340,62 @@ func file_driver_proto_rawDescGZIP() []byte {
 	return file_driver_proto_rawDescData
 }
 
-var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_driver_proto_goTypes = []any{
 	(*TaskConfig)(nil),          // 0: mk.drivers.v1.TaskConfig
-	(*TaskHandle)(nil),          // 1: mk.drivers.v1.TaskHandle
-	(*FingerprintRequest)(nil),  // 2: mk.drivers.v1.FingerprintRequest
-	(*FingerprintResponse)(nil), // 3: mk.drivers.v1.FingerprintResponse
-	(*StartTaskRequest)(nil),    // 4: mk.drivers.v1.StartTaskRequest
-	(*StartTaskResponse)(nil),   // 5: mk.drivers.v1.StartTaskResponse
-	(*WaitTaskRequest)(nil),     // 6: mk.drivers.v1.WaitTaskRequest
-	(*ExitResult)(nil),          // 7: mk.drivers.v1.ExitResult
-	(*StopTaskRequest)(nil),     // 8: mk.drivers.v1.StopTaskRequest
-	(*StopTaskResponse)(nil),    // 9: mk.drivers.v1.StopTaskResponse
-	(*DestroyTaskRequest)(nil),  // 10: mk.drivers.v1.DestroyTaskRequest
-	(*DestroyTaskResponse)(nil), // 11: mk.drivers.v1.DestroyTaskResponse
-	(*InspectTaskRequest)(nil),  // 12: mk.drivers.v1.InspectTaskRequest
-	(*InspectTaskResponse)(nil), // 13: mk.drivers.v1.InspectTaskResponse
-	(*TaskStatsRequest)(nil),    // 14: mk.drivers.v1.TaskStatsRequest
-	(*TaskResourceUsage)(nil),   // 15: mk.drivers.v1.TaskResourceUsage
-	(*RecoverTaskRequest)(nil),  // 16: mk.drivers.v1.RecoverTaskRequest
-	(*RecoverTaskResponse)(nil), // 17: mk.drivers.v1.RecoverTaskResponse
-	(*ExecTaskRequest)(nil),     // 18: mk.drivers.v1.ExecTaskRequest
-	(*ExecTaskResponse)(nil),    // 19: mk.drivers.v1.ExecTaskResponse
-	nil,                         // 20: mk.drivers.v1.FingerprintResponse.AttributesEntry
+	(*MountConfig)(nil),         // 1: mk.drivers.v1.MountConfig
+	(*TaskHandle)(nil),          // 2: mk.drivers.v1.TaskHandle
+	(*FingerprintRequest)(nil),  // 3: mk.drivers.v1.FingerprintRequest
+	(*FingerprintResponse)(nil), // 4: mk.drivers.v1.FingerprintResponse
+	(*StartTaskRequest)(nil),    // 5: mk.drivers.v1.StartTaskRequest
+	(*StartTaskResponse)(nil),   // 6: mk.drivers.v1.StartTaskResponse
+	(*WaitTaskRequest)(nil),     // 7: mk.drivers.v1.WaitTaskRequest
+	(*ExitResult)(nil),          // 8: mk.drivers.v1.ExitResult
+	(*StopTaskRequest)(nil),     // 9: mk.drivers.v1.StopTaskRequest
+	(*StopTaskResponse)(nil),    // 10: mk.drivers.v1.StopTaskResponse
+	(*DestroyTaskRequest)(nil),  // 11: mk.drivers.v1.DestroyTaskRequest
+	(*DestroyTaskResponse)(nil), // 12: mk.drivers.v1.DestroyTaskResponse
+	(*InspectTaskRequest)(nil),  // 13: mk.drivers.v1.InspectTaskRequest
+	(*InspectTaskResponse)(nil), // 14: mk.drivers.v1.InspectTaskResponse
+	(*TaskStatsRequest)(nil),    // 15: mk.drivers.v1.TaskStatsRequest
+	(*TaskResourceUsage)(nil),   // 16: mk.drivers.v1.TaskResourceUsage
+	(*RecoverTaskRequest)(nil),  // 17: mk.drivers.v1.RecoverTaskRequest
+	(*RecoverTaskResponse)(nil), // 18: mk.drivers.v1.RecoverTaskResponse
+	(*ExecTaskRequest)(nil),     // 19: mk.drivers.v1.ExecTaskRequest
+	(*ExecTaskResponse)(nil),    // 20: mk.drivers.v1.ExecTaskResponse
+	nil,                         // 21: mk.drivers.v1.FingerprintResponse.AttributesEntry
 }
 var file_driver_proto_depIdxs = []int32{
-	0,  // 0: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
-	20, // 1: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
-	0,  // 2: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
-	1,  // 3: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
-	7,  // 4: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
-	1,  // 5: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
-	2,  // 6: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
-	4,  // 7: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
-	6,  // 8: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
-	8,  // 9: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
-	10, // 10: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
-	12, // 11: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
-	14, // 12: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
-	16, // 13: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
-	18, // 14: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
-	3,  // 15: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
-	5,  // 16: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
-	7,  // 17: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
-	9,  // 18: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
-	11, // 19: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
-	13, // 20: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
-	15, // 21: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
-	17, // 22: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
-	19, // 23: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
-	15, // [15:24] is the sub-list for method output_type
-	6,  // [6:15] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	1,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
+	0,  // 1: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
+	21, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
+	0,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
+	2,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
+	8,  // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
+	2,  // 6: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
+	3,  // 7: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
+	5,  // 8: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
+	7,  // 9: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
+	9,  // 10: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
+	11, // 11: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
+	13, // 12: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
+	15, // 13: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
+	17, // 14: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
+	19, // 15: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
+	4,  // 16: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
+	6,  // 17: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
+	8,  // 18: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
+	10, // 19: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
+	12, // 20: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
+	14, // 21: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
+	16, // 22: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
+	18, // 23: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
+	20, // 24: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
+	16, // [16:25] is the sub-list for method output_type
+	7,  // [7:16] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_driver_proto_init() }
@@ -1323,7 +1409,7 @@ func file_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_proto_rawDesc), len(file_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

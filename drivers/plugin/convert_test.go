@@ -1,0 +1,46 @@
+package plugin
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// TestTaskConfigRoundTrip: every field of a task config, mounts included,
+// comes back the same from its protobuf form.
+func TestTaskConfigRoundTrip(t *testing.T) {
+	want := &drivers.TaskConfig{
+		ID: "pod-1/web", PodID: "pod-1", Name: "web",
+		Task:    &structs.Task{Name: "web", Driver: "exec", Config: &structs.TaskConfig{Command: "/bin/true"}},
+		TaskDir: "/data/pods/pod-1/web", StdoutPath: "/logs/out", StderrPath: "/logs/err", NetNSPath: "/run/netns/pod-1",
+		Mounts: []*drivers.MountConfig{
+			{Volume: "shared", HostPath: "/data/pods/pod-1/volumes/shared", TaskPath: "/srv"},
+			{Volume: "certs", HostPath: "/etc/ssl/certs", TaskPath: "/certs", ReadOnly: true},
+		},
+	}
+	// A field added to TaskConfig or MountConfig must be carried too.
+	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 9 {
+		t.Fatalf("TaskConfig has %d fields: convert the new one and set it here", n)
+	}
+	if n := reflect.TypeOf(drivers.MountConfig{}).NumField(); n != 4 {
+		t.Fatalf("MountConfig has %d fields: convert the new one and set it here", n)
+	}
+	pb, err := taskConfigToProto(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := taskConfigFromProto(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip = %+v, want %+v", got, want)
+	}
+	noMounts := &drivers.TaskConfig{ID: "p/t"}
+	pb, _ = taskConfigToProto(noMounts)
+	if got, _ := taskConfigFromProto(pb); got.Mounts != nil {
+		t.Fatalf("mounts of a task without any = %v, want nil", got.Mounts)
+	}
+}
