@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -43,8 +42,9 @@ func newPodRunner(c *Client, pod *structs.Pod, states map[string]*structs.TaskSt
 func (r *podRunner) run(recover bool) {
 	ctx := r.ctx
 	defer close(r.done)
-	for _, v := range r.pod.Template.Volumes {
-		_ = os.MkdirAll(filepath.Join(r.dir, "volumes", v.Name), 0o755)
+	if err := createVolumes(r.dir, r.pod.Template.Volumes); err != nil {
+		// The tasks that mount the volume fail to start, with the reason.
+		r.c.logger.Error("create pod volumes", "pod", r.pod.ID, "error", err)
 	}
 	var wg sync.WaitGroup
 	for _, t := range r.pod.Template.Tasks {

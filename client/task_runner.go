@@ -51,13 +51,18 @@ type taskRunner struct {
 	restartTimes []time.Time
 }
 
-func (r *taskRunner) config() *drivers.TaskConfig {
+func (r *taskRunner) config() (*drivers.TaskConfig, error) {
+	mounts, err := taskMounts(r.podDir, r.pod.Template.Volumes, r.task.VolumeMounts)
+	if err != nil {
+		return nil, err
+	}
 	return &drivers.TaskConfig{
 		ID: drivers.TaskID(r.pod.ID, r.task.Name), PodID: r.pod.ID, Name: r.task.Name, Task: r.withEnv(),
 		TaskDir:    r.dir,
 		StdoutPath: filepath.Join(r.dir, "stdout.log"),
 		StderrPath: filepath.Join(r.dir, "stderr.log"),
-	}
+		Mounts:     mounts,
+	}, nil
 }
 
 // withEnv adds mk's variables to the task's environment.
@@ -70,7 +75,7 @@ func (r *taskRunner) withEnv() *structs.Task {
 	t.Env["MK_JOB_NAME"], t.Env["MK_GROUP_NAME"] = r.pod.JobID, r.pod.Group
 	t.Env["MK_TASK_DIR"], t.Env["MK_POD_DIR"] = r.dir, r.podDir
 	for _, v := range r.pod.Template.Volumes {
-		t.Env["MK_VOLUME_"+v.Name] = filepath.Join(r.podDir, "volumes", v.Name)
+		t.Env["MK_VOLUME_"+v.Name] = volumeHostPath(r.podDir, v)
 	}
 	return t
 }
@@ -148,7 +153,12 @@ func (r *taskRunner) start(ctx context.Context) bool {
 		r.fail(fmt.Sprintf("create task dir: %v", err))
 		return false
 	}
-	handle, err := r.driver.StartTask(r.config())
+	cfg, err := r.config()
+	if err != nil {
+		r.fail(err.Error())
+		return false
+	}
+	handle, err := r.driver.StartTask(cfg)
 	if err != nil {
 		r.fail(err.Error())
 		return false
