@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/mk-orchestrator/mk/drivers/exec/internal/mountns"
 )
 
 // Spec is what the driver tells the waiter to run.
@@ -18,11 +20,15 @@ type Spec struct {
 	Cred *syscall.Credential
 	// ExitFile is where the task's exit is written.
 	ExitFile string
+	// Mounts, when there are any, are made in a mount namespace of the
+	// task's own, in order.
+	Mounts []mountns.Mount
 }
 
 // Encode writes s as key and value pairs of NUL-terminated strings: NUL
 // is the one byte an argument, an environment entry or a path cannot
-// hold. Lists repeat their key.
+// hold. Lists repeat their key; a mount is its target ("mount") followed
+// by its other fields.
 func (s *Spec) Encode() []byte {
 	var b []byte
 	put := func(k, v string) { b = append(append(append(append(b, k...), 0), v...), 0) }
@@ -39,6 +45,14 @@ func (s *Spec) Encode() []byte {
 		put("gid", strconv.FormatUint(uint64(c.Gid), 10))
 		for _, g := range c.Groups {
 			put("group", strconv.FormatUint(uint64(g), 10))
+		}
+	}
+	for _, m := range s.Mounts {
+		put("mount", m.Target)
+		put("mount-src", m.Source)
+		put("mount-vol", m.Volume)
+		if m.ReadOnly {
+			put("mount-ro", "1")
 		}
 	}
 	return b
@@ -95,6 +109,21 @@ func (s *Spec) set(k, v string) error {
 			s.Cred.Gid = uint32(n)
 		default:
 			s.Cred.Groups = append(s.Cred.Groups, uint32(n))
+		}
+	case "mount":
+		s.Mounts = append(s.Mounts, mountns.Mount{Target: v})
+	case "mount-src", "mount-vol", "mount-ro":
+		if len(s.Mounts) == 0 {
+			return fmt.Errorf("decode spec: %s before any mount", k)
+		}
+		m := &s.Mounts[len(s.Mounts)-1]
+		switch k {
+		case "mount-src":
+			m.Source = v
+		case "mount-vol":
+			m.Volume = v
+		default:
+			m.ReadOnly = v == "1"
 		}
 	default:
 		return fmt.Errorf("decode spec: unknown key %q", k)

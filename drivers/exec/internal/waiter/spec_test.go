@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mk-orchestrator/mk/drivers/exec/internal/mountns"
 )
 
 func TestSpecRoundTrip(t *testing.T) {
@@ -18,6 +20,14 @@ func TestSpecRoundTrip(t *testing.T) {
 			ExitFile: "/x/.mk-exit-p_t.json",
 		},
 		{Argv: []string{"/bin/id"}, Cred: &syscall.Credential{}, ExitFile: "/e"},
+		{
+			Argv:     []string{"/bin/cat", "/srv/index.html"},
+			ExitFile: "/e",
+			Mounts: []mountns.Mount{
+				{Volume: "shared", Source: "/data/pods/p/volumes/shared", Target: "/srv"},
+				{Volume: "certs", Source: "/etc/ssl/some certs", Target: "/srv/certs", ReadOnly: true},
+			},
+		},
 	} {
 		got, err := DecodeSpec(want.Encode())
 		if err != nil {
@@ -39,6 +49,7 @@ func TestDecodeSpecErrors(t *testing.T) {
 		"nope\x00x\x00":             "unknown key",
 		"uid\x00-1\x00arg\x00x\x00": "uid",
 		"gid\x0099999999999\x00":    "gid",
+		"mount-src\x00/x\x00":       "before any mount",
 	} {
 		_, err := DecodeSpec([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,10 +1,11 @@
 // Package waiter is the exec driver's per-task waiter: the driver's own
 // binary started again as `mk plugin exec-waiter`, one per task, outside
 // the task's cgroup and in a session of its own. It starts the task's gate
-// shell as its child, tells the driver the task's PID, waits for the task
-// and writes how it ended to the exit file, then exits. Only a process's
-// parent can read its exit status; the waiter outlives the driver, so a
-// task's exit status survives driver and agent restarts.
+// shell as its child (in a mount namespace with the task's volume mounts,
+// for a task that has any), tells the driver the task's PID, waits for
+// the task and writes how it ended to the exit file, then exits. Only a
+// process's parent can read its exit status; the waiter outlives the
+// driver, so a task's exit status survives driver and agent restarts.
 //
 // The waiter runs from the package's init function, before main and,
 // since Go initialises a package as soon as its imports are, before most
@@ -24,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mk-orchestrator/mk/drivers/exec/internal/mountns"
 )
 
 // Command is the `mk plugin` argument that runs the waiter.
@@ -120,16 +123,39 @@ func startTask() (*os.Process, string, error) {
 			f.Close()
 		}
 	}()
-	argv := append([]string{GateShell, "-c", GateScript, "mk-exec"}, spec.Argv...)
-	proc, err := os.StartProcess(GateShell, argv, &os.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   spec.Env,
-		Files: files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: spec.Cred},
-	})
+	var proc *os.Process
+	start := func() error {
+		argv := append([]string{GateShell, "-c", GateScript, "mk-exec"}, spec.Argv...)
+		proc, err = os.StartProcess(GateShell, argv, &os.ProcAttr{
+			Dir:   spec.Dir,
+			Env:   spec.Env,
+			Files: files,
+			Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: spec.Cred},
+		})
+		if err != nil {
+			// The error does not say whether exec or chdir failed.
+			return fmt.Errorf("start %s in %s: %w", spec.Argv[0], spec.Dir, err)
+		}
+		return nil
+	}
+	if len(spec.Mounts) == 0 {
+		err = start()
+	} else {
+		// The mounts are made here, as root and before the task's shell
+		// exists (not by the shell, which may run as the task's user),
+		// on a thread whose namespace the shell inherits: the waiter
+		// itself stays in the host's (see package mountns). That costs
+		// a thread and a copy of the host's mount table; tasks without
+		// mounts pay nothing.
+		err = mountns.OnNewThread(func() error {
+			if err := mountns.Setup(spec.Mounts); err != nil {
+				return err
+			}
+			return start()
+		})
+	}
 	if err != nil {
-		// The error does not say whether exec or chdir failed.
-		return nil, "", fmt.Errorf("start %s in %s: %w", spec.Argv[0], spec.Dir, err)
+		return nil, "", err
 	}
 	return proc, spec.ExitFile, nil
 }
