@@ -20,6 +20,27 @@
 // checked first, so a task that cannot start fails StartTask with the
 // reason. A waiter costs StartTask a process start (a few ms).
 //
+// Mounts (TaskConfig.Mounts, from volume_mount): a task with mounts runs
+// in a mount namespace of its own, made by its waiter before it starts the
+// gate shell, on a thread of its own whose namespace the shell inherits
+// while the waiter stays in the host's (internal/mountns). There the
+// copies of the host's mounts become slaves of them (the task's mounts
+// never reach the host; the host's unmounts reach the task, which so pins
+// nothing),
+// and each volume is bind-mounted at its destination, parents first, and
+// remounted read-only when asked. The mounts are made as root before the
+// shell exists, so the task's user needs no rights for them, and the
+// guarantees above hold unchanged. The driver checks sources and
+// destinations first: a missing source or a destination that is not a
+// directory fails StartTask naming the volume and destination, as does a
+// mount that fails in the waiter. A destination missing on the host is
+// created there (or in the volume mounted above it), empty: the mount on
+// it is seen by the task alone. The command and working directory are
+// looked up through the mounts; ExecTask's commands join the task's
+// namespace (from a thread of the driver's that ends afterwards), so they
+// see what the task sees. Tasks without mounts stay in the host's
+// namespace and pay nothing for this.
+//
 // Cgroups (containerd/cgroups): v1 when the host mounts v1 controllers
 // (legacy or hybrid), v2 when it is unified. cpu shares = MHz, memory
 // limit = MB. An OOM kill is read from the cgroup's oom_kill counter after
@@ -259,7 +280,7 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 	}
 	st.ExitFile = spec.ExitFile
 	t := newTask(cfg, st, cg, d.logger.With("task_id", cfg.ID))
-	t.env, t.dir, t.cred = spec.Env, spec.Dir, spec.Cred
+	t.env, t.dir, t.cred, t.mounts = spec.Env, spec.Dir, spec.Cred, spec.Mounts
 	t.rotator = startRotator(d.logCfg, t.logger, cfg.StdoutPath, cfg.StderrPath)
 	go t.watchWaiter(l.waiter)
 	d.logger.Info("task started", "task_id", cfg.ID, "pid", st.PID, "waiter_pid", st.WaiterPID, "command", spec.Argv[0])
@@ -269,17 +290,29 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 // waiterSpec resolves what the task runs, where and as whom, so that a
 // task that cannot start fails StartTask with the reason.
 func waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
+	mounts, err := newMountTable(cfg.Mounts)
+	if err == nil {
+		err = mounts.check()
+	}
+	if err != nil {
+		return nil, err
+	}
 	dir := workDir(cfg)
-	if err := checkDir(dir); err != nil {
+	if err := checkDir(dir, mounts); err != nil {
 		return nil, err
 	}
 	env := taskEnv(cfg)
-	bin, err := lookPath(cfg.Task.Config.Command, env, dir)
+	bin, err := lookPath(cfg.Task.Config.Command, env, dir, mounts)
 	if err != nil {
 		return nil, err
 	}
 	cred, err := credential(cfg.Task.User)
 	if err != nil {
+		return nil, err
+	}
+	// Last: a task that cannot start for another reason leaves no
+	// directory behind.
+	if err := mounts.makeDestinations(); err != nil {
 		return nil, err
 	}
 	return &waiter.Spec{
@@ -288,6 +321,7 @@ func waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
 		Dir:      dir,
 		Cred:     cred,
 		ExitFile: exitFilePath(cfg.ID, cfg.StdoutPath),
+		Mounts:   mounts,
 	}, nil
 }
 

@@ -106,7 +106,10 @@ func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 	t := newTask(h.Config, *st, cg, d.logger.With("task_id", h.Config.ID))
 	if h.Config.Task != nil {
 		t.env, t.dir = taskEnv(h.Config), workDir(h.Config)
-		if t.cred, err = credential(h.Config.Task.User); err != nil {
+		if t.cred, err = credential(h.Config.Task.User); err == nil {
+			t.mounts, err = newMountTable(h.Config.Mounts)
+		}
+		if err != nil {
 			src.close()
 			return fmt.Errorf("recover task %s: %w", h.Config.ID, err)
 		}

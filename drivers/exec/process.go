@@ -95,10 +95,11 @@ func credential(name string) (*syscall.Credential, error) {
 	return cred, nil
 }
 
-// lookPath resolves a task's command the way exec(3p) would in the task:
-// a name with a slash is a path (relative to dir), a bare name is searched
-// in the task's PATH (the driver's own when the task sets none).
-func lookPath(name string, env []string, dir string) (string, error) {
+// lookPath resolves a task's command the way exec(3p) would in the task,
+// seeing paths through the task's mounts: a name with a slash is a path
+// (relative to dir), a bare name is searched in the task's PATH (the
+// driver's own when the task sets none). It returns the path in the task.
+func lookPath(name string, env []string, dir string, mounts mountTable) (string, error) {
 	if name == "" {
 		return "", errors.New("no command given")
 	}
@@ -107,7 +108,7 @@ func lookPath(name string, env []string, dir string) (string, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if err := checkExecutable(p); err != nil {
+		if err := checkExecutable(mounts.hostPath(p)); err != nil {
 			return "", fmt.Errorf("command %q: %w", name, err)
 		}
 		return p, nil
@@ -126,7 +127,7 @@ func lookPath(name string, env []string, dir string) (string, error) {
 			d = filepath.Join(dir, d)
 		}
 		p := filepath.Join(d, name)
-		if checkExecutable(p) == nil {
+		if checkExecutable(mounts.hostPath(p)) == nil {
 			return p, nil
 		}
 	}
@@ -148,14 +149,11 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-// checkDir returns an error unless dir is an existing directory.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("working directory: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("working directory %s: not a directory", dir)
+// checkDir returns an error unless dir is an existing directory, as the
+// task sees it through its mounts.
+func checkDir(dir string, mounts mountTable) error {
+	if err := isDir(mounts.hostPath(dir)); err != nil {
+		return fmt.Errorf("working directory %s: %w", dir, err)
 	}
 	return nil
 }

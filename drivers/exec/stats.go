@@ -87,13 +87,22 @@ func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*
 	if t.env == nil {
 		return nil, fmt.Errorf("exec in task %s: the task's handle has no task config", taskID)
 	}
-	bin, err := lookPath(cmd[0], t.env, t.dir)
+	bin, err := lookPath(cmd[0], t.env, t.dir, t.mounts)
 	if err != nil {
 		// As a shell answers: the command's own failure, exit code 127.
 		return &drivers.ExecResult{Stderr: []byte(err.Error() + "\n"), ExitCode: 127}, nil
 	}
 	var stdout, stderr bytes.Buffer
-	g, err := startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, t.cred, &stdout, &stderr)
+	var g *gatedCommand
+	start := func() (err error) {
+		g, err = startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, t.cred, &stdout, &stderr)
+		return err
+	}
+	if len(t.mounts) == 0 {
+		err = start()
+	} else {
+		err = t.inMountNS(start)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
 	}

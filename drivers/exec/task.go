@@ -57,11 +57,14 @@ func decodeDriverState(b []byte) (*driverState, error) {
 
 // task is a task the driver started or recovered.
 type task struct {
-	cfg     *drivers.TaskConfig
-	state   driverState
-	env     []string
-	dir     string
-	cred    *syscall.Credential
+	cfg   *drivers.TaskConfig
+	state driverState
+	env   []string
+	dir   string
+	cred  *syscall.Credential
+	// mounts are the task's volume mounts, made in its own mount
+	// namespace; none for a task in the host's.
+	mounts  mountTable
 	cgroup  taskCgroup
 	rotator *rotator
 	logger  hclog.Logger
