@@ -268,3 +268,46 @@ func TestSupervisorRecoversTasksOfCrashedPlugin(t *testing.T) {
 		t.Fatalf("result = %+v, want the SIGTERM sent after recovery", res)
 	}
 }
+
+// TestPluginTaskMounts: a task's mounts cross the wire: the task sees its
+// volume, and so do commands run in it after its plugin crashed and the
+// supervisor recovered it from the handle the plugin returned.
+func TestPluginTaskMounts(t *testing.T) {
+	requireRoot(t)
+	s, err := NewSupervisor(selfBinary(t), exec.Name, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "srv")
+	if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("from the volume\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := taskConfig(t, "pod-mounts-1", "/bin/sh", "-c", `cat "$DST/index.html"; exec sleep 300`)
+	cfg.Task.Env["DST"] = dst
+	cfg.Mounts = []*drivers.MountConfig{{Volume: "shared", HostPath: src, TaskPath: dst, ReadOnly: true}}
+	h, err := s.StartTask(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.DestroyTask(cfg.ID, true) }()
+	if len(h.Config.Mounts) != 1 || *h.Config.Mounts[0] != *cfg.Mounts[0] {
+		t.Fatalf("handle's mounts = %v, want %v", h.Config.Mounts, cfg.Mounts)
+	}
+	eventually(t, 10*time.Second, "the task's output", func() bool {
+		b, _ := os.ReadFile(cfg.StdoutPath)
+		return string(b) == "from the volume\n"
+	})
+
+	if err := syscall.Kill(s.PluginPID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the plugin to be relaunched", func() bool { return s.Restarts() == 1 })
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		res, err := s.ExecTask(cfg.ID, []string{"cat", filepath.Join(dst, "index.html")}, 5*time.Second)
+		if err != nil {
+			return false, err
+		}
+		return string(res.Stdout) == "from the volume\n", fmt.Errorf("exec after recovery = %+v", res)
+	})
+}
