@@ -25,21 +25,20 @@
 // gate shell, on a thread of its own whose namespace the shell inherits
 // while the waiter stays in the host's (internal/mountns). There the
 // copies of the host's mounts become slaves of them (the task's mounts
-// never reach the host; the host's unmounts reach the task, which so pins
-// nothing),
-// and each volume is bind-mounted at its destination, parents first, and
-// remounted read-only when asked. The mounts are made as root before the
-// shell exists, so the task's user needs no rights for them, and the
-// guarantees above hold unchanged. The driver checks sources and
-// destinations first: a missing source or a destination that is not a
-// directory fails StartTask naming the volume and destination, as does a
-// mount that fails in the waiter. A destination missing on the host is
-// created there (or in the volume mounted above it), empty: the mount on
-// it is seen by the task alone. The command and working directory are
-// looked up through the mounts; ExecTask's commands join the task's
-// namespace (from a thread of the driver's that ends afterwards), so they
-// see what the task sees. Tasks without mounts stay in the host's
-// namespace and pay nothing for this.
+// never reach the host; the host's unmounts below its shared mounts reach
+// the task, which so does not pin them), and each volume is bind-mounted
+// at its destination, parents first, and remounted read-only when asked.
+// The mounts are made as root before the shell exists, so the task's user
+// needs no rights for them, and the guarantees above hold unchanged. The
+// driver checks sources and destinations first: a missing source or a
+// destination that is not a directory fails StartTask naming the volume
+// and destination, as does a mount that fails in the waiter. A
+// destination missing on the host is created there (or in the volume
+// mounted above it), empty: the mount on it is seen by the task alone.
+// The command and working directory are looked up through the mounts;
+// ExecTask's commands join the task's namespace (from a thread of the
+// driver's that ends afterwards), so they see what the task sees. Tasks
+// without mounts stay in the host's namespace and pay nothing for this.
 //
 // Cgroups (containerd/cgroups): v1 when the host mounts v1 controllers
 // (legacy or hybrid), v2 when it is unified. cpu shares = MHz, memory

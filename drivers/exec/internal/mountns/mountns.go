@@ -63,9 +63,10 @@ func Setup(mounts []Mount) error {
 	}
 	// The namespace's copies of the host's mounts become slaves of them:
 	// the task's mounts propagate nowhere (the host never sees them),
-	// while the host's mounts and unmounts still reach the task, so a
-	// long-lived task does not pin filesystems the host has let go. (Go's
-	// SysProcAttr.Unshareflags makes them private, which would pin them.)
+	// while the host's mounts and unmounts below its shared mounts (all
+	// of them, under systemd) still reach the task, so a long-lived task
+	// does not pin filesystems the host has let go. Go's
+	// SysProcAttr.Unshareflags makes them private, which would pin them.
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make the task's mounts slaves of the host's: %w", err)
 	}
