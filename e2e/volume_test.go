@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mk-orchestrator/mk/api"
+	mkclient "github.com/mk-orchestrator/mk/client"
 	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
@@ -85,9 +87,16 @@ func TestSharedVolumeExample(t *testing.T) {
 	bad.Groups[0].Tasks[0].VolumeMounts = []*structs.VolumeMount{{Volume: "data", Destination: "/srv"}}
 	runJob(t, cl, bad)
 	reason := `volume "data": source ` + missing + ": no such file or directory"
-	// Failed pods are replaced (and fail again): any one will do.
+	waitDriverFailure(t, cl, "bad-volume", reason)
+}
+
+// waitDriverFailure waits for a failed pod of job whose task "main" has a
+// driver failure event with reason in its message. Failed pods are
+// replaced (and fail again): any one will do.
+func waitDriverFailure(t *testing.T, cl *api.Client, job, reason string) {
+	t.Helper()
 	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
-		pods, _, err := cl.Pods("bad-volume", nil)
+		pods, _, err := cl.Pods(job, nil)
 		if err != nil {
 			return false, err
 		}
@@ -98,7 +107,7 @@ func TestSharedVolumeExample(t *testing.T) {
 				continue
 			}
 			for _, e := range ts.Events {
-				if e.Type == "Driver Failure" && strings.Contains(e.Message, reason) {
+				if e.Type == mkclient.EventDriverErr && strings.Contains(e.Message, reason) {
 					return true, nil
 				}
 				events = append(events, e.Type+": "+e.Message)
