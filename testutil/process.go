@@ -26,6 +26,9 @@ type Agent struct {
 	cluster  *ProcessCluster
 	// clientOnly agents have no Raft: they are ready when they answer.
 	clientOnly bool
+	// NetNS is the network namespace the agent runs in ("" for the
+	// test's own).
+	NetNS string
 }
 
 // Addr is the agent's HTTP API base URL.
@@ -66,6 +69,13 @@ func MkBinary(t testing.TB) string {
 // waiting for a leader.
 func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
 	t.Helper()
+	return NewProcessClusterAt(t, n, "127.0.0.1")
+}
+
+// NewProcessClusterAt is NewProcessCluster with the servers bound to ip
+// (one the test's network namespaces can reach).
+func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
+	t.Helper()
 	bin := MkBinary(t)
 	c := &ProcessCluster{t: t}
 	var joins []string
@@ -74,16 +84,16 @@ func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
 	for i := 0; i < n; i++ {
 		p := ports{FreePort(t), FreePort(t), FreePort(t)}
 		all = append(all, p)
-		joins = append(joins, fmt.Sprintf("%q", fmt.Sprintf("127.0.0.1:%d", p.serf)))
+		joins = append(joins, fmt.Sprintf("%q", fmt.Sprintf("%s:%d", ip, p.serf)))
 	}
 	for i, p := range all {
 		dir := t.TempDir()
 		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin,
-			HTTPAddr: fmt.Sprintf("127.0.0.1:%d", p.http), RaftAddr: fmt.Sprintf("127.0.0.1:%d", p.raft),
+			HTTPAddr: fmt.Sprintf("%s:%d", ip, p.http), RaftAddr: fmt.Sprintf("%s:%d", ip, p.raft),
 			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
 		conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
-bind_addr = "127.0.0.1"
+bind_addr = %q
 log_level = "warn"
 enable_debug = true
 ports {
@@ -96,7 +106,7 @@ server {
   bootstrap_expect = %d
 }
 retry_join = [%s]
-`, a.Name, filepath.Join(dir, "data"), p.http, p.raft, p.serf, n, strings.Join(joins, ", "))
+`, a.Name, filepath.Join(dir, "data"), ip, p.http, p.raft, p.serf, n, strings.Join(joins, ", "))
 		if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -117,6 +127,12 @@ func (c *ProcessCluster) Start(i int) {
 		c.t.Fatal(err)
 	}
 	a.cmd = exec.Command(a.bin, "agent", "-config", a.Config)
+	if a.NetNS != "" {
+		// nsenter enters only the network namespace (ip netns exec would
+		// also remount /sys, hiding the cgroup file systems) and execs
+		// the agent in place: the PID stays the agent's.
+		a.cmd = exec.Command("nsenter", "--net=/run/netns/"+a.NetNS, "--", a.bin, "agent", "-config", a.Config)
+	}
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	if err := a.cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", a.Name, err)
@@ -306,21 +322,40 @@ func (a *Agent) Restart() {
 // NewClientOnlyAgent starts an agent with only the client role, pointed at
 // servers (HTTP host:port). It joins their gossip pool by itself, through
 // the Serf addresses the servers publish. It is stopped (SIGTERM, which
-// leaves its pods running) at the end of the test.
+// leaves its pods running) at the end of the test, and its tasks killed.
 func NewClientOnlyAgent(t testing.TB, name string, servers ...string) *Agent {
 	t.Helper()
+	return StartClientOnly(t, ClientOnlyOptions{Name: name, Servers: servers})
+}
+
+// ClientOnlyOptions place a client-only agent.
+type ClientOnlyOptions struct {
+	Name    string
+	Servers []string
+	// BindAddr defaults to 127.0.0.1.
+	BindAddr string
+	// NetNS runs the agent in a network namespace (a Host's).
+	NetNS string
+}
+
+// StartClientOnly is NewClientOnlyAgent with options.
+func StartClientOnly(t testing.TB, o ClientOnlyOptions) *Agent {
+	t.Helper()
+	if o.BindAddr == "" {
+		o.BindAddr = "127.0.0.1"
+	}
 	dir := t.TempDir()
-	a := &Agent{Name: name, Dir: dir, bin: MkBinary(t), Config: filepath.Join(dir, "agent.hcl"),
-		LogPath: filepath.Join(dir, "agent.log"), clientOnly: true}
+	a := &Agent{Name: o.Name, Dir: dir, bin: MkBinary(t), Config: filepath.Join(dir, "agent.hcl"),
+		LogPath: filepath.Join(dir, "agent.log"), clientOnly: true, NetNS: o.NetNS}
 	http, serf := FreePort(t), FreePort(t)
-	a.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", http)
-	quoted := make([]string, len(servers))
-	for i, s := range servers {
+	a.HTTPAddr = fmt.Sprintf("%s:%d", o.BindAddr, http)
+	quoted := make([]string, len(o.Servers))
+	for i, s := range o.Servers {
 		quoted[i] = fmt.Sprintf("%q", s)
 	}
 	conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
-bind_addr = "127.0.0.1"
+bind_addr = %q
 log_level = "info"
 ports {
   http = %d
@@ -330,7 +365,7 @@ client {
   enabled = true
   servers = [%s]
 }
-`, name, filepath.Join(dir, "data"), http, serf, strings.Join(quoted, ", "))
+`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "))
 	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
