@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -291,4 +292,36 @@ func TestNewPodsOfManyJobsNeverOvercommit(t *testing.T) {
 		}
 		return placed == 10 && pending == 8, fmt.Errorf("%d placed, %d pending for cpu", placed, pending)
 	})
+}
+
+// TestFailingPodsBackOff: the replacements of a pod that fails as soon as
+// it starts are spaced out (doubling up to a cap) instead of a storm of
+// pods.
+func TestFailingPodsBackOff(t *testing.T) {
+	const base, maxDelay = 300 * time.Millisecond, 1200 * time.Millisecond
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: func(i int, sc *server.Config) {
+		fastLiveness(i, sc)
+		sc.RescheduleDelay, sc.RescheduleMaxDelay = base, maxDelay
+	}})
+	cl := client(t, c.Nodes[0])
+	sn, err := testutil.NewSimNode(c.Nodes[0].Addr(), "crashy", []string{"exec"}, structs.NodeResources{CPU: 4000, MemoryMB: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn.Outcome = func(p *structs.Pod) string { return structs.PodPhaseFailed }
+	t.Cleanup(sn.Stop)
+	runJob(t, cl, testJob("crash", "1"))
+	start := time.Now()
+	// Replacements come at about 0, 0, 0.3, 0.6, 1.2, 1.2, ... s: 7 pods
+	// by about 4.5 s.
+	pods := waitPods(t, cl, "crash", 7, func(p *structs.Pod) bool { return p.Phase == structs.PodPhaseFailed })
+	took := time.Since(start)
+	if took < base+2*base+maxDelay+maxDelay {
+		t.Fatalf("7 failed pods after %s: replacements did not back off", took)
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].CreateTime < pods[j].CreateTime })
+	if gap := time.Duration(pods[6].CreateTime - pods[5].CreateTime); gap < maxDelay {
+		t.Fatalf("last replacement %s after the one before, want at least the cap %s", gap, maxDelay)
+	}
+	t.Logf("7 failed pods after %s", took)
 }

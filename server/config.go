@@ -51,7 +51,14 @@ type Config struct {
 	// ReconcileInterval bounds how long the leader's controllers go
 	// without recomputing from state when nothing changes.
 	ReconcileInterval time.Duration
-	Logger            hclog.Logger
+	// RescheduleDelay and RescheduleMaxDelay space out the replacements
+	// of a group's pods that keep failing: the second failure in a row
+	// waits RescheduleDelay, each further one twice as long, up to the
+	// max (0: no wait). Passes run at least every ReconcileInterval, so
+	// that bounds the precision.
+	RescheduleDelay    time.Duration
+	RescheduleMaxDelay time.Duration
+	Logger             hclog.Logger
 }
 
 // DefaultConfig returns a config with mk's default ports on 127.0.0.1.
@@ -72,6 +79,8 @@ func DefaultConfig() *Config {
 		FailoverHeartbeatGrace: 30 * time.Second,
 		PodGCAge:               time.Hour,
 		ReconcileInterval:      5 * time.Second,
+		RescheduleDelay:        5 * time.Second,
+		RescheduleMaxDelay:     5 * time.Minute,
 		Logger:                 hclog.NewNullLogger(),
 	}
 }

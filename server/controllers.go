@@ -143,6 +143,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	if err != nil {
 		return err
 	}
+	view.backoff = replacementBackoff{base: s.config.RescheduleDelay, max: s.config.RescheduleMaxDelay, window: rescheduleWindow}
 	changes := newPodChanges(now)
 	if sc.full {
 		view.markLostAndDrained(changes)

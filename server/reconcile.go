@@ -21,6 +21,8 @@ type view struct {
 	podsByOwner map[string][]*structs.Pod
 	objects     map[string]*structs.JobObjects // by namespace/job ID
 	jobByKey    map[string]*structs.Job
+	// backoff spaces out the replacements of pods that keep failing.
+	backoff replacementBackoff
 }
 
 func key(ns, id string) string { return ns + "/" + id }
@@ -226,6 +228,9 @@ func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 		for _, p := range toStop {
 			c.stop(p, "replica set scaled down")
 		}
+		if v.backoff.wait(v.podsByOwner[key(job.Namespace, rs.ID)], c.now) > 0 {
+			toStart = 0 // a later pass starts them
+		}
 		v.startPods(c, job, rs.Template, structs.OwnerReplicaSet, rs.ID, owned, toStart, "")
 	}
 }
@@ -258,6 +263,9 @@ func (v *view) reconcileBatch(c *podChanges, job *structs.Job) {
 		toStart, toStop := scheduler.ReconcileCount(desired, owned)
 		for _, p := range toStop {
 			c.stop(p, "batch group complete")
+		}
+		if v.backoff.wait(v.podsByOwner[key(job.Namespace, owner)], c.now) > 0 {
+			toStart = 0
 		}
 		v.startPods(c, job, g, structs.OwnerJob, owner, owned, toStart, "")
 	}
