@@ -32,19 +32,7 @@ func TestClientOnlyAgents(t *testing.T) {
 	viaC1, viaC2 := clientAt(t, c1.Addr()), clientAt(t, c2.Addr())
 
 	// Both nodes register through their own agent's API (forwarded).
-	nodeIDs := map[string]string{}
-	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
-		nodes, _, err := viaC1.Nodes(nil)
-		if err != nil {
-			return false, err
-		}
-		for _, n := range nodes {
-			if n.Status == structs.NodeStatusReady {
-				nodeIDs[n.Name] = n.ID
-			}
-		}
-		return len(nodeIDs) == 2, fmt.Errorf("ready nodes %v", nodeIDs)
-	})
+	nodeIDs := waitReadyNodes(t, viaC1, 2)
 	// Both are alive members of the servers' pool, tagged with their node.
 	waitMember(t, srv, "client-2", "alive", nodeIDs["client-2"])
 	waitMember(t, srv, "client-1", "alive", nodeIDs["client-1"])
@@ -170,4 +158,25 @@ func TestSerfFailureMarksNodeDownEarly(t *testing.T) {
 	} else {
 		t.Logf("node marked down %s after its Serf member failed (TTL %s)", took, ttl)
 	}
+}
+
+// waitReadyNodes waits until n nodes are ready and returns their IDs by
+// name.
+func waitReadyNodes(t *testing.T, cl *api.Client, n int) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+		nodes, _, err := cl.Nodes(nil)
+		if err != nil {
+			return false, err
+		}
+		clear(ids)
+		for _, node := range nodes {
+			if node.Status == structs.NodeStatusReady {
+				ids[node.Name] = node.ID
+			}
+		}
+		return len(ids) == n, fmt.Errorf("ready nodes %v, want %d", ids, n)
+	})
+	return ids
 }

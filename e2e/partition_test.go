@@ -26,19 +26,7 @@ func TestClientPartition(t *testing.T) {
 	testutil.StartClientOnly(t, testutil.ClientOnlyOptions{Name: "client-a", Servers: []string{srvAddr}, BindAddr: hostA.IP, NetNS: hostA.NS})
 	testutil.StartClientOnly(t, testutil.ClientOnlyOptions{Name: "client-b", Servers: []string{srvAddr}, BindAddr: hostB.IP, NetNS: hostB.NS})
 	srv := clientAt(t, servers.Agents[0].Addr())
-	nodeIDs := map[string]string{}
-	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
-		nodes, _, err := srv.Nodes(nil)
-		if err != nil {
-			return false, err
-		}
-		for _, n := range nodes {
-			if n.Status == structs.NodeStatusReady {
-				nodeIDs[n.Name] = n.ID
-			}
-		}
-		return len(nodeIDs) == 2, fmt.Errorf("ready nodes %v", nodeIDs)
-	})
+	nodeIDs := waitReadyNodes(t, srv, 2)
 	waitMember(t, srv, "client-a", "alive", nodeIDs["client-a"])
 	waitMember(t, srv, "client-b", "alive", nodeIDs["client-b"])
 

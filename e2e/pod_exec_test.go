@@ -30,16 +30,7 @@ func TestPodExecAndStatsOnClientAgents(t *testing.T) {
 		"client-2": clientAt(t, c2.Addr()),
 	}
 	srv := apis["server"]
-	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
-		nodes, _, err := srv.Nodes(nil)
-		ready := 0
-		for _, n := range nodes {
-			if n.Status == structs.NodeStatusReady {
-				ready++
-			}
-		}
-		return err == nil && ready == 2, fmt.Errorf("%d ready nodes (%v)", ready, err)
-	})
+	waitReadyNodes(t, srv, 2)
 
 	job := sleeperJob("shell", 2)
 	job.Meta["mk.scheduler"] = "spread"
