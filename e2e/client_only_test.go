@@ -24,6 +24,8 @@ import (
 // client from any agent; a client killed with SIGKILL fails in Serf, its
 // node goes down and its pod is replaced on the other client.
 func TestClientOnlyAgents(t *testing.T) {
+	// Mostly waiting out the default heartbeat grace: run beside the others.
+	t.Parallel()
 	servers := testutil.NewProcessCluster(t, 1)
 	srvAddr := servers.Agents[0].HTTPAddr
 	c1 := testutil.NewClientOnlyAgent(t, "client-1", srvAddr)

@@ -17,6 +17,8 @@ import (
 // partition heals, the node comes back and stops the pod that was
 // replaced, so no pod runs twice.
 func TestClientPartition(t *testing.T) {
+	// Mostly waiting out the default heartbeat grace: run beside the others.
+	t.Parallel()
 	const serverIP = "10.201.0.1"
 	testutil.LoopbackAddr(t, serverIP)
 	testutil.Forwarding(t)
