@@ -43,7 +43,8 @@ func NewClientOnly(info ClientAgentInfo, logger hclog.Logger) *HTTPServer {
 		return clientAgentSelf(info, h.localPods()), nil
 	})
 	h.mux.Handle("GET /v1/metrics", promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}))
-	h.mux.HandleFunc("/", h.forward.serve)
+	// Everything else goes to the servers, counted under route "/".
+	h.handle("/", routeForwarded, nil)
 	return h
 }
 

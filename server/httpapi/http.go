@@ -46,6 +46,9 @@ const (
 	routeRead
 	// routeWrite always runs on the leader.
 	routeWrite
+	// routeForwarded is always forwarded (a client-only agent's routes
+	// that the servers answer).
+	routeForwarded
 )
 
 // errHandled is returned by handlers that wrote the response themselves.
@@ -162,6 +165,8 @@ func (h *HTTPServer) handle(pattern string, kind routeKind, fn handlerFunc) {
 
 func (h *HTTPServer) shouldForward(r *http.Request, kind routeKind) bool {
 	switch kind {
+	case routeForwarded:
+		return true
 	case routeWrite:
 		return !h.srv.IsLeader()
 	case routeRead:
