@@ -90,6 +90,7 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 		row("Address", n.Address), row("Status", n.Status), row("Eligibility", n.Eligibility),
 		row("Drain", n.Drain), row("Drivers", strings.Join(drivers, ",")),
 		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
+		row("Allocated", allocated(res, pods)),
 	}))
 	if verbose && len(n.Attributes) > 0 {
 		var attrs []string
@@ -101,6 +102,21 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 	}
 	b.WriteString("\n\nPods\n" + formatPods(pods, verbose))
 	return b.String()
+}
+
+// allocated sums what the node's active pods were given, against its
+// capacity: what the scheduler counts when it places more.
+func allocated(capacity *structs.NodeResources, pods []*structs.Pod) string {
+	var used structs.Resources
+	for _, p := range pods {
+		if p.Active() && p.Resources != nil {
+			used.CPU += p.Resources.CPU
+			used.MemoryMB += p.Resources.MemoryMB
+			used.GPUs += p.Resources.GPUs
+		}
+	}
+	return fmt.Sprintf("cpu %d/%d MHz, memory %d/%d MB, gpus %d/%d",
+		used.CPU, capacity.CPU, used.MemoryMB, capacity.MemoryMB, used.GPUs, capacity.GPUs)
 }
 
 // shortID shortens an ID to 8 characters unless verbose.
