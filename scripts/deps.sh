@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what mk's tests and `make dev` need. Today that is Go (already
-# on the machine) and the module downloads; later issues add Debian
-# packages (docker.io, slurm-wlm, munge, iptables) here, installed only when
-# missing so a warm machine pays nothing.
+# Installs what mk's tests and `make dev` need: Go (already on the
+# machine), the module downloads, and the Debian packages below; later
+# issues add docker.io, slurm-wlm, munge and iptables here. Packages are
+# installed only when missing, so a warm machine pays nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +10,13 @@ if ! command -v go >/dev/null 2>&1; then
   echo "deps: Go is not installed; install Go 1.26 (https://go.dev/dl) and retry" >&2
   exit 1
 fi
-need=(curl)
+# command:package pairs. The e2e tests make network namespaces (ip) and
+# run agents in them (nsenter).
+need=(curl:curl ip:iproute2 nsenter:util-linux)
 missing=()
-for pkg in "${need[@]}"; do
-  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for pair in "${need[@]}"; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}"
