@@ -325,3 +325,43 @@ func TestFailingPodsBackOff(t *testing.T) {
 	}
 	t.Logf("7 failed pods after %s", took)
 }
+
+// TestPendingPodsPlacedWhenRoomFrees: a pod that found no room waits with
+// the reason and is placed as soon as room frees up (another job stops),
+// or a node joins; not before.
+func TestPendingPodsPlacedWhenRoomFrees(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
+	cl := client(t, c.Nodes[0])
+	sn, err := testutil.NewSimNode(c.Nodes[0].Addr(), "full", []string{"exec"}, structs.NodeResources{CPU: 1000, MemoryMB: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sn.Stop)
+	hog := testJob("hog", "1")
+	hog.Groups[0].Count = 10 // 10 × 100 MHz: the node is full
+	runJob(t, cl, hog)
+	waitPods(t, cl, "hog", 10, running)
+	runJob(t, cl, testJob("late", "1"))
+	waitPods(t, cl, "late", 1, func(p *structs.Pod) bool {
+		return p.NodeID == "" && p.PendingReason == "cpu exhausted on 1 node"
+	})
+
+	if _, err := cl.DeregisterJob(context.Background(), "hog", false); err != nil {
+		t.Fatal(err)
+	}
+	waitPods(t, cl, "late", 1, running)
+
+	// A pod waiting for a node is placed when one joins.
+	big := testJob("big", "1")
+	big.Groups[0].Tasks[0].Resources.CPU = 3000
+	runJob(t, cl, big)
+	waitPods(t, cl, "big", 1, func(p *structs.Pod) bool {
+		return p.NodeID == "" && p.PendingReason == "cpu exhausted on 1 node"
+	})
+	roomy, err := testutil.NewSimNode(c.Nodes[0].Addr(), "roomy", []string{"exec"}, structs.NodeResources{CPU: 4000, MemoryMB: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(roomy.Stop)
+	waitPods(t, cl, "big", 1, func(p *structs.Pod) bool { return running(p) && p.NodeName == "roomy" })
+}

@@ -107,8 +107,26 @@ type passMark struct {
 func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMark, error) {
 	mark := passMark{index: st.LatestIndex(), nodesIndex: st.Index(state.TableNodes), full: last.full}
 	sc := &scope{jobs: map[string]bool{}, since: last.index}
+	pods, err := st.PodsModifiedSince(last.index)
+	if err != nil {
+		return nil, last, err
+	}
+	// Room may have changed: nodes changed, or a pod ended or was stopped.
+	// Pods waiting for room are placed again only then.
+	sc.retryPending = last.index == 0 || mark.nodesIndex != last.nodesIndex
+	for _, p := range pods {
+		if p.Terminal() || p.DesiredStatus == structs.PodDesiredStop {
+			sc.retryPending = true
+		}
+		if !last.own[p.ModifyIndex] {
+			sc.jobs[key(p.Namespace, p.JobID)] = true
+		}
+	}
+	if sc.retryPending {
+		s.roomIndex = mark.index
+	}
 	if last.index == 0 || mark.nodesIndex != last.nodesIndex || time.Since(last.full) >= s.config.ReconcileInterval {
-		sc.full, sc.retryPending, mark.full = true, true, time.Now()
+		sc.full, mark.full = true, time.Now()
 		return sc, mark, nil
 	}
 	jobs, err := st.JobsModifiedSince(last.index)
@@ -117,19 +135,6 @@ func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMar
 	}
 	for _, j := range jobs {
 		sc.jobs[key(j.Namespace, j.ID)] = true
-	}
-	pods, err := st.PodsModifiedSince(last.index)
-	if err != nil {
-		return nil, last, err
-	}
-	for _, p := range pods {
-		// A pod that ended or was stopped frees room: retry waiting pods.
-		if p.Terminal() || p.DesiredStatus == structs.PodDesiredStop {
-			sc.retryPending = true
-		}
-		if !last.own[p.ModifyIndex] {
-			sc.jobs[key(p.Namespace, p.JobID)] = true
-		}
 	}
 	return sc, mark, nil
 }

@@ -94,6 +94,8 @@ func (s *Server) scheduleUnplaced(now int64, sc *scope) error {
 	var pods []*structs.Pod
 	var err error
 	if retryPending {
+		// Every waiting pod, but those whose reason was found after the
+		// last change of room (roomIndex) still hold it: skipped below.
 		pods, err = st.UnplacedPods()
 	} else {
 		// Only pods written since the last pass can be new and unplaced:
@@ -108,7 +110,7 @@ func (s *Server) scheduleUnplaced(now int64, sc *scope) error {
 	for _, p := range pods {
 		// Pods that found no room wait for room to change (nodes, or pods
 		// ending) instead of being placed again on every pass.
-		if p.NodeID != "" || !live(p) || (p.PendingReason != "" && !retryPending) {
+		if p.NodeID != "" || !live(p) || (p.PendingReason != "" && (!retryPending || p.ModifyIndex > s.roomIndex)) {
 			continue
 		}
 		k := key(p.Namespace, p.JobID)

@@ -52,6 +52,11 @@ type Server struct {
 	// podWrites are the Raft indexes of the current controller pass's pod
 	// writes; only the controller loop touches it.
 	podWrites []uint64
+	// roomIndex is the Raft index at which room for pods last may have
+	// changed (nodes changed, a pod ended or was stopped), as the
+	// controller loop last saw it. A pending pod whose reason was written
+	// after it still has that reason.
+	roomIndex uint64
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
