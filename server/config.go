@@ -101,6 +101,11 @@ func (c *Config) RaftAddr() string {
 	return net.JoinHostPort(c.AdvertiseIP(), strconv.Itoa(c.RaftPort))
 }
 
+// SerfAddr is the address other agents gossip with this one at.
+func (c *Config) SerfAddr() string {
+	return net.JoinHostPort(c.AdvertiseIP(), strconv.Itoa(c.SerfPort))
+}
+
 // HTTPAddr is the address of this server's HTTP API.
 func (c *Config) HTTPAddr() string {
 	return net.JoinHostPort(c.AdvertiseIP(), strconv.Itoa(c.HTTPPort))

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -209,6 +208,4 @@ func (s *Server) MemberHTTPAddr(id string) (string, bool) {
 }
 
 // SerfAddr is this server's Serf address.
-func (s *Server) SerfAddr() string {
-	return net.JoinHostPort(s.config.AdvertiseIP(), strconv.Itoa(s.config.SerfPort))
-}
+func (s *Server) SerfAddr() string { return s.config.SerfAddr() }

@@ -283,18 +283,26 @@ client {
   enabled = true
 }
 `, name, filepath.Join(dir, "data"), http, raft, serf)
+	startLone(t, a, conf)
+	a.cluster.WaitForLeader(30 * time.Second)
+	return a
+}
+
+// startLone writes a single agent's config and starts it. At the end of
+// the test it is stopped (SIGTERM) and its tasks killed: a stopped agent
+// leaves them running, by design.
+func startLone(t testing.TB, a *Agent, conf string) {
+	t.Helper()
 	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
+	a.cluster = c
 	c.Start(0)
 	t.Cleanup(func() {
 		c.Stop(0)
-		KillTasksUnder(dir) // a stopped agent leaves its tasks running, by design
+		KillTasksUnder(a.Dir)
 	})
-	c.WaitForLeader(30 * time.Second)
-	a.cluster = c
-	return a
 }
 
 // PID is the agent's process ID (0 when it is not running).
@@ -366,16 +374,7 @@ client {
   servers = [%s]
 }
 `, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "))
-	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := &ProcessCluster{t: t, Agents: []*Agent{a}}
-	a.cluster = c
-	c.Start(0)
-	t.Cleanup(func() {
-		c.Stop(0)
-		KillTasksUnder(dir) // a stopped agent leaves its tasks running, by design
-	})
+	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)
 	return a
 }

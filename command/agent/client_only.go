@@ -21,7 +21,7 @@ const joinRetryInterval = 2 * time.Second
 func (a *Agent) startClientOnlyAPI(sc *server.Config) error {
 	a.http = httpapi.NewClientOnly(httpapi.ClientAgentInfo{
 		Name: sc.NodeName, Datacenter: sc.Datacenter, DataDir: sc.DataDir, HTTPAddr: sc.HTTPAddr(),
-		SerfAddr: serfAddr(sc), Servers: a.config.Client.Servers,
+		SerfAddr: sc.SerfAddr(), Servers: a.config.Client.Servers,
 	}, a.logger)
 	if a.config.EnableDebug {
 		a.http.EnableDebug()
@@ -30,7 +30,7 @@ func (a *Agent) startClientOnlyAPI(sc *server.Config) error {
 		return err
 	}
 	a.logger.Info("agent started (client only)", "name", sc.NodeName, "http", sc.HTTPAddr(),
-		"serf", serfAddr(sc), "servers", a.config.Client.Servers, "data_dir", sc.DataDir)
+		"serf", sc.SerfAddr(), "servers", a.config.Client.Servers, "data_dir", sc.DataDir)
 	return nil
 }
 
@@ -91,8 +91,4 @@ func (a *Agent) serverSerfAddrs() []string {
 		}
 	}
 	return out
-}
-
-func serfAddr(sc *server.Config) string {
-	return net.JoinHostPort(sc.AdvertiseIP(), strconv.Itoa(sc.SerfPort))
 }
