@@ -95,7 +95,7 @@ func profileAgents(t *testing.T, c *testutil.ProcessCluster, d time.Duration) {
 		wg.Add(1)
 		go func(a *testutil.Agent, role string) {
 			defer wg.Done()
-			cpu := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), int(d.Seconds()))
+			cpu := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), max(int(d.Seconds()), 1))
 			saveProfile(cpu, filepath.Join(dir, a.Name+"-"+role+".cpu.prof"))
 			saveProfile(a.Addr()+"/debug/pprof/allocs", filepath.Join(dir, a.Name+"-"+role+".allocs.prof"))
 		}(a, role)

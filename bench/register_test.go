@@ -34,6 +34,11 @@ type registerRow struct {
 	// per register: what a register costs, less noisy than ops/s on a
 	// shared machine.
 	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
+	// LeaderCPUMsPerOp is the leader's share of CPUMsPerOp; LoadCPUMsPerOp
+	// is what the load generator (this process) used per register on the
+	// same cores.
+	LeaderCPUMsPerOp float64 `json:"leader_cpu_ms_per_op"`
+	LoadCPUMsPerOp   float64 `json:"load_cpu_ms_per_op"`
 }
 
 func benchJob(name string) *structs.Job {
@@ -78,20 +83,24 @@ func TestBenchRegister(t *testing.T) {
 		if writers == 64 {
 			// MK_BENCH_PROFILE_DIR: CPU profiles of the leader and a
 			// follower while 64 writers run.
-			go profileAgents(t, c, perRun/2)
+			go profileAgents(t, c, perRun-time.Second)
 		}
-		cpu0 := agentsCPU(t, c)
+		cpu0, leader0, load0 := agentsCPU(t, c), processCPU(t, leader.PID()), processCPU(t, os.Getpid())
 		row := runRegister(leader.Addr(), httpClient, body, writers, perRun)
-		row.CPUMsPerOp = (agentsCPU(t, c) - cpu0).Seconds() * 1000 / float64(max(row.Ops, 1))
+		perOp := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(max(row.Ops, 1)) }
+		row.CPUMsPerOp = perOp(agentsCPU(t, c) - cpu0)
+		row.LeaderCPUMsPerOp = perOp(processCPU(t, leader.PID()) - leader0)
+		row.LoadCPUMsPerOp = perOp(processCPU(t, os.Getpid()) - load0)
 		rows = append(rows, row)
 	}
 	var table [][]string
 	for _, r := range rows {
 		table = append(table, []string{fmt.Sprint(r.Writers), fmt.Sprint(r.Ops), fmt.Sprintf("%.0f", r.OpsPerS),
-			fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprint(r.Errors), fmt.Sprintf("%.2f", r.CPUMsPerOp)})
+			fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprint(r.Errors), fmt.Sprintf("%.2f", r.CPUMsPerOp),
+			fmt.Sprintf("%.2f", r.LeaderCPUMsPerOp), fmt.Sprintf("%.2f", r.LoadCPUMsPerOp)})
 	}
 	fmt.Println("\njob register, 3 servers on loopback, HTTP API of the leader")
-	printTable([]string{"writers", "ops", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op"}, table)
+	printTable([]string{"writers", "ops", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "load gen"}, table)
 	last := rows[len(rows)-1]
 	verdict := "met"
 	if last.OpsPerS < 3000 || last.P99Ms > 50 {
@@ -165,23 +174,30 @@ func post(c *http.Client, url string, body []byte) error {
 }
 
 // agentsCPU is the CPU time (user + system) the cluster's agent processes
-// have used so far, from /proc/PID/stat.
+// have used so far.
 func agentsCPU(t *testing.T, c *testutil.ProcessCluster) time.Duration {
 	t.Helper()
 	var total time.Duration
 	for _, a := range c.Agents {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.PID()))
-		if err != nil {
-			t.Fatalf("cpu of %s: %v", a.Name, err)
-		}
-		// utime and stime are fields 14 and 15; the name (field 2) may
-		// hold spaces, so count from after its closing parenthesis.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += time.Duration(utime+stime) * time.Second / clockTicks
+		total += processCPU(t, a.PID())
 	}
 	return total
+}
+
+// processCPU is the CPU time (user + system) a process has used so far,
+// from /proc/PID/stat.
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("cpu of process %d: %v", pid, err)
+	}
+	// utime and stime are fields 14 and 15; the name (field 2) may hold
+	// spaces, so count from after its closing parenthesis.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times on Linux.

@@ -187,9 +187,10 @@ func (s *StateStore) JobStatus(ws memdb.WatchSet, job *structs.Job) string {
 	return structs.JobStatusPending
 }
 
-// UnplacedPods lists the pods that should run and have no node.
+// UnplacedPods lists the pods that should run and have no node, oldest
+// first.
 func (s *StateStore) UnplacedPods() ([]*structs.Pod, error) {
-	it, err := s.db.Txn(false).Get(TablePods, IndexUnplaced, "unplaced")
+	it, err := s.db.Txn(false).Get(TablePods, IndexUnplaced+"_prefix", "")
 	if err != nil {
 		return nil, fmt.Errorf("unplaced pods: %w", err)
 	}

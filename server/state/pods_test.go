@@ -104,3 +104,33 @@ func TestPodTemplateFromJobVersion(t *testing.T) {
 		t.Fatal("a pod of an unknown job version was accepted")
 	}
 }
+
+func TestUnplacedPodsOldestFirst(t *testing.T) {
+	s := newStore(t)
+	pod := func(id, node string) *structs.Pod {
+		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
+			NodeID: node, DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
+	}
+	// IDs sort against creation order, so an order by ID would show.
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("z-old", "")}) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(6, []*structs.Pod{pod("a-new", ""), pod("placed", "n1")}) })
+	ids := func() []string {
+		pods, err := s.UnplacedPods()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range pods {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := ids(); len(got) != 2 || got[0] != "z-old" || got[1] != "a-new" {
+		t.Fatalf("unplaced pods %v, want [z-old a-new]", got)
+	}
+	// Placing a pod takes it off the list; its creation index stays.
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(7, []*structs.Pod{pod("z-old", "n1")}) })
+	if got := ids(); len(got) != 1 || got[0] != "a-new" {
+		t.Fatalf("after placing z-old: %v, want [a-new]", got)
+	}
+}

@@ -26,7 +26,6 @@ const (
 const (
 	IndexID       = "id"
 	IndexJob      = "job"
-	IndexOwner    = "owner"
 	IndexNode     = "node"
 	IndexModify   = "modify"
 	IndexUnplaced = "unplaced"
@@ -92,7 +91,6 @@ func schema() *memdb.DBSchema {
 		t.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 		s.Tables[name] = t
 	}
-	s.Tables[TableReplicaSets].Indexes[IndexOwner] = &memdb.IndexSchema{Name: IndexOwner, AllowMissing: true, Indexer: byOwner}
 	// Nodes are cluster-wide: their namespace is always empty.
 	s.Tables[TableNodes] = namespacedTable(TableNodes)
 	pods := withModifyIndex(namespacedTable(TablePods))
