@@ -113,7 +113,9 @@ func TestUnplacedPodsOldestFirst(t *testing.T) {
 	}
 	// IDs sort against creation order, so an order by ID would show.
 	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("z-old", "")}) })
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(6, []*structs.Pod{pod("a-new", ""), pod("placed", "n1")}) })
+	commit(t, s, func(txn *WriteTxn) error {
+		return txn.UpsertPods(6, []*structs.Pod{pod("a-new", ""), pod("placed", "n1")})
+	})
 	ids := func() []string {
 		pods, err := s.UnplacedPods()
 		if err != nil {
