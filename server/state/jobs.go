@@ -74,7 +74,7 @@ func (t *WriteTxn) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*st
 	}
 	job.ModifyIndex, job.JobModifyIndex = index, index
 	job.Stop, job.Status = false, structs.JobStatusPending
-	if err := putJobVersion(txn, job); err != nil {
+	if err := putJobVersion(txn, job, existing); err != nil {
 		return nil, err
 	}
 	// A new or stopped job has no objects: no stale ones to look for.
@@ -103,6 +103,7 @@ func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest
 		if err := txn.remove(TableJobs, existing); err != nil {
 			return err
 		}
+		// With the job gone from its table, this lists the older versions.
 		versions, err := jobVersions(txn.txn, nil, req.Namespace, req.JobID)
 		if err != nil {
 			return err
@@ -120,18 +121,25 @@ func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest
 		stopped.Version++
 		stopped.ModifyIndex, stopped.JobModifyIndex = index, index
 		stopped.SubmitTime = req.SubmitTime
-		return putJobVersion(txn, stopped)
+		return putJobVersion(txn, stopped, existing)
 	}
 	return nil
 }
 
-// putJobVersion writes a job and its version entry, dropping versions past
-// MaxJobVersions.
-func putJobVersion(txn *WriteTxn, job *structs.Job) error {
+// putJobVersion writes a job's new version. The current version lives
+// only in the jobs table; the version it replaces moves to job_versions,
+// which keeps the MaxJobVersions-1 before it. (Writing every version to
+// both tables cost a register one more radix insert on every server.)
+func putJobVersion(txn *WriteTxn, job, previous *structs.Job) error {
 	if err := txn.upsert(TableJobs, job); err != nil {
 		return err
 	}
-	if err := txn.upsert(TableJobVersions, job); err != nil {
+	// The job's history changed even when no older version is written.
+	txn.touched[TableJobVersions] = txn.index
+	if previous == nil || previous.Version == job.Version {
+		return nil
+	}
+	if err := txn.upsert(TableJobVersions, previous); err != nil {
 		return err
 	}
 	if job.Version < MaxJobVersions {
@@ -142,6 +150,19 @@ func putJobVersion(txn *WriteTxn, job *structs.Job) error {
 		return err
 	}
 	return txn.remove(TableJobVersions, old)
+}
+
+// jobVersion returns one version of a job, current or kept, or nil.
+func jobVersion(txn *memdb.Txn, namespace, id string, version uint64) (*structs.Job, error) {
+	cur, err := jobByID(txn, nil, namespace, id)
+	if err != nil || (cur != nil && cur.Version == version) {
+		return cur, err
+	}
+	raw, err := txn.First(TableJobVersions, IndexID, namespace, id, versionKey(version))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(*structs.Job), nil
 }
 
 // JobByID returns a job or nil.
@@ -172,6 +193,10 @@ func (s *StateStore) JobVersions(ws memdb.WatchSet, namespace, id string) ([]*st
 }
 
 func jobVersions(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) ([]*structs.Job, error) {
+	cur, err := jobByID(txn, ws, namespace, id)
+	if err != nil {
+		return nil, err
+	}
 	it, err := txn.Get(TableJobVersions, IndexID+"_prefix", namespace, id, "")
 	if err != nil {
 		return nil, fmt.Errorf("job versions %q: %w", id, err)
@@ -180,9 +205,14 @@ func jobVersions(txn *memdb.Txn, ws memdb.WatchSet, namespace, id string) ([]*st
 	var out []*structs.Job
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		j := raw.(*structs.Job)
-		if j.ID == id { // the prefix index also matches longer IDs
+		// The prefix index also matches longer IDs; a store restored from
+		// an older snapshot may hold the current version here too.
+		if j.ID == id && (cur == nil || j.Version < cur.Version) {
 			out = append(out, j)
 		}
+	}
+	if cur != nil {
+		out = append(out, cur)
 	}
 	for i, k := 0, len(out)-1; i < k; i, k = i+1, k-1 {
 		out[i], out[k] = out[k], out[i]

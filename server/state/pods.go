@@ -53,14 +53,14 @@ func (t *WriteTxn) podTemplate(p, existing *structs.Pod) (*structs.TaskGroup, er
 	if existing != nil && existing.Template != nil {
 		return existing.Template, nil
 	}
-	raw, err := t.txn.First(TableJobVersions, IndexID, p.Namespace, p.JobID, versionKey(p.JobVersion))
+	job, err := jobVersion(t.txn, p.Namespace, p.JobID, p.JobVersion)
 	if err != nil {
 		return nil, fmt.Errorf("%w: job version of pod %s: %v", ErrWriteFailed, p.ID, err)
 	}
-	if raw == nil {
+	if job == nil {
 		return nil, fmt.Errorf("%w: pod %s: job %q version %d not found", structs.ErrBadRequest, p.ID, p.JobID, p.JobVersion)
 	}
-	g := raw.(*structs.Job).LookupGroup(p.Group)
+	g := job.LookupGroup(p.Group)
 	if g == nil {
 		return nil, fmt.Errorf("%w: pod %s: group %q not in job %q", structs.ErrBadRequest, p.ID, p.Group, p.JobID)
 	}

@@ -195,6 +195,39 @@ func TestJobVersionsArePruned(t *testing.T) {
 	if len(versions) != MaxJobVersions || versions[0].Version != MaxJobVersions+4 {
 		t.Fatalf("%d versions kept, newest %d", len(versions), versions[0].Version)
 	}
+	for i, v := range versions {
+		if want := uint64(MaxJobVersions + 4 - i); v.Version != want {
+			t.Fatalf("version %d at %d, want %d", v.Version, i, want)
+		}
+	}
+	// Only the versions before the current one are in job_versions.
+	if n := countRows(t, s, TableJobVersions); n != MaxJobVersions-1 {
+		t.Fatalf("job_versions holds %d rows, want %d", n, MaxJobVersions-1)
+	}
+	// A pod of an older kept version still finds its group.
+	pod := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Namespace: "default"}, JobID: "web", Group: "web",
+		JobVersion: MaxJobVersions, DesiredStatus: structs.PodDesiredRun}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(100, []*structs.Pod{pod}) })
+	if p, _ := s.PodByID(nil, "default", "p1"); p == nil || p.Template == nil || p.Template.Name != "web" {
+		t.Fatalf("pod of version %d: %+v", MaxJobVersions, p)
+	}
+}
+
+// A store restored from a snapshot taken before the current version left
+// job_versions also holds that version: it is listed once.
+func TestJobVersionsOfOlderSnapshotListedOnce(t *testing.T) {
+	s := newStore(t)
+	for i := 0; i < 2; i++ {
+		if _, err := s.UpsertJob(uint64(10+i), registerReq(t, testJob("web", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, _ := s.JobByID(nil, "default", "web")
+	commit(t, s, func(txn *WriteTxn) error { return txn.at(20).upsert(TableJobVersions, cur) })
+	versions, _ := s.JobVersions(nil, "default", "web")
+	if len(versions) != 2 || versions[0].Version != 1 || versions[1].Version != 0 {
+		t.Fatalf("versions %d", len(versions))
+	}
 }
 
 func TestBlockingQuery(t *testing.T) {
