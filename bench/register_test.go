@@ -79,7 +79,7 @@ func TestBenchRegister(t *testing.T) {
 	}
 	const perRun = 5 * time.Second
 	var rows []registerRow
-	for _, writers := range []int{1, 16, 64} {
+	for _, writers := range benchWriters(t) {
 		if writers == 64 {
 			// MK_BENCH_PROFILE_DIR: CPU profiles of the leader and a
 			// follower while 64 writers run.
@@ -108,6 +108,24 @@ func TestBenchRegister(t *testing.T) {
 	}
 	fmt.Printf("target at 64 writers: >= 3000 ops/s and p99 <= 50 ms: %s\n", verdict)
 	writeResults(t, "register", rows)
+}
+
+// benchWriters is the rows to run: 1, 16 and 64 writers, or those listed
+// in MK_BENCH_WRITERS (say "64", for quick A/B runs).
+func benchWriters(t *testing.T) []int {
+	list := os.Getenv("MK_BENCH_WRITERS")
+	if list == "" {
+		return []int{1, 16, 64}
+	}
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("MK_BENCH_WRITERS=%q: want numbers of writers like 1,16,64", list)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // registerBody returns the JSON body of a register of benchJob(name). The
