@@ -39,6 +39,9 @@ type registerRow struct {
 	// same cores.
 	LeaderCPUMsPerOp float64 `json:"leader_cpu_ms_per_op"`
 	LoadCPUMsPerOp   float64 `json:"load_cpu_ms_per_op"`
+	// PeakRSSMB is the largest peak resident memory of the three agents
+	// at the end of the row: what the GC settings cost in memory.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 func benchJob(name string) *structs.Job {
@@ -77,7 +80,10 @@ func TestBenchRegister(t *testing.T) {
 	if err := post(httpClient, leader.Addr()+"/v1/jobs", body("warmup-raw")); err != nil {
 		t.Fatal(err)
 	}
-	const perRun = 5 * time.Second
+	perRun := 5 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("MK_BENCH_ROW")); err == nil && d > 0 {
+		perRun = d // MK_BENCH_ROW: how long each row runs (default 5s)
+	}
 	var rows []registerRow
 	for _, writers := range benchWriters(t) {
 		if writers == 64 {
@@ -91,16 +97,19 @@ func TestBenchRegister(t *testing.T) {
 		row.CPUMsPerOp = perOp(agentsCPU(t, c) - cpu0)
 		row.LeaderCPUMsPerOp = perOp(processCPU(t, leader.PID()) - leader0)
 		row.LoadCPUMsPerOp = perOp(processCPU(t, os.Getpid()) - load0)
+		for _, a := range c.Agents {
+			row.PeakRSSMB = max(row.PeakRSSMB, peakRSSMB(t, a.PID()))
+		}
 		rows = append(rows, row)
 	}
 	var table [][]string
 	for _, r := range rows {
 		table = append(table, []string{fmt.Sprint(r.Writers), fmt.Sprint(r.Ops), fmt.Sprintf("%.0f", r.OpsPerS),
 			fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprint(r.Errors), fmt.Sprintf("%.2f", r.CPUMsPerOp),
-			fmt.Sprintf("%.2f", r.LeaderCPUMsPerOp), fmt.Sprintf("%.2f", r.LoadCPUMsPerOp)})
+			fmt.Sprintf("%.2f", r.LeaderCPUMsPerOp), fmt.Sprintf("%.2f", r.LoadCPUMsPerOp), fmt.Sprintf("%.0f", r.PeakRSSMB)})
 	}
 	fmt.Println("\njob register, 3 servers on loopback, HTTP API of the leader")
-	printTable([]string{"writers", "ops", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "load gen"}, table)
+	printTable([]string{"writers", "ops", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "load gen", "peak rss MB"}, table)
 	last := rows[len(rows)-1]
 	verdict := "met"
 	if last.OpsPerS < 3000 || last.P99Ms > 50 {
@@ -216,6 +225,23 @@ func processCPU(t *testing.T, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// peakRSSMB is a process's peak resident set (VmHWM) in MB.
+func peakRSSMB(t *testing.T, pid int) float64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("memory of process %d: %v", pid, err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times on Linux.

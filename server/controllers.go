@@ -149,6 +149,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 		return err
 	}
 	view.backoff = replacementBackoff{base: s.config.RescheduleDelay, max: s.config.RescheduleMaxDelay, window: rescheduleWindow}
+	view.podIDs = s.podIDs
 	changes := newPodChanges(now)
 	if sc.full {
 		view.markLostAndDrained(changes)

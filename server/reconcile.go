@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/uuid"
 
 	"github.com/mk-orchestrator/mk/server/scheduler"
 	"github.com/mk-orchestrator/mk/server/state"
@@ -23,6 +22,8 @@ type view struct {
 	jobByKey    map[string]*structs.Job
 	// backoff spaces out the replacements of pods that keep failing.
 	backoff replacementBackoff
+	// podIDs names new pods.
+	podIDs *podIDs
 }
 
 func key(ns, id string) string { return ns + "/" + id }
@@ -335,7 +336,7 @@ func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, 
 		}
 		used[name] = true
 		c.add(&structs.Pod{
-			ObjectMeta: structs.ObjectMeta{ID: uuid.NewString(), Name: name, Namespace: job.Namespace,
+			ObjectMeta: structs.ObjectMeta{ID: v.podIDs.New(), Name: name, Namespace: job.Namespace,
 				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name, structs.LabelJobType: job.Type}},
 			JobID: job.ID, Group: g.Name, JobVersion: job.Version,
 			OwnerKind: ownerKind, OwnerID: ownerID, PinnedNodeID: pinned,

@@ -47,6 +47,7 @@ type Server struct {
 
 	heartbeats     *heartbeats
 	controllerKick chan struct{}
+	podIDs *podIDs
 	// planMu serializes the plan applier.
 	planMu sync.Mutex
 	// podWrites are the Raft indexes of the current controller pass's pod
@@ -78,6 +79,7 @@ func NewServer(config *Config) (*Server, error) {
 		shutdownCh:     make(chan struct{}),
 	}
 	s.peerHTTPCheck = s.peerHasRaftPeers
+	s.podIDs = newPodIDs()
 	s.heartbeats = newHeartbeats(s)
 	s.controllerKick = make(chan struct{}, 1)
 	var err error

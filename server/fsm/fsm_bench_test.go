@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -54,7 +55,7 @@ func BenchmarkApplyRegisterWithPods(b *testing.B) {
 		logs = append(logs, registerLog(b, index, j))
 		for k := 0; k < 3; k++ {
 			pending = append(pending, &structs.Pod{
-				ObjectMeta: structs.ObjectMeta{ID: uuid.NewString(), Name: fmt.Sprintf("%s.g[%d]", j.ID, k), Namespace: j.Namespace,
+				ObjectMeta: structs.ObjectMeta{ID: benchPodID(), Name: fmt.Sprintf("%s.g[%d]", j.ID, k), Namespace: j.Namespace,
 					Labels: map[string]string{structs.LabelJob: j.ID, structs.LabelGroup: "g", structs.LabelJobType: j.Type}},
 				JobID: j.ID, Group: "g", OwnerKind: structs.OwnerReplicaSet, OwnerID: j.ID + "-g",
 				Resources: &structs.Resources{CPU: 100, MemoryMB: 32}, DesiredStatus: structs.PodDesiredRun,
@@ -80,4 +81,18 @@ func BenchmarkApplyRegisterWithPods(b *testing.B) {
 			}
 		}
 	}
+}
+
+var benchPodSeq uint32 = 0x3f2a0000
+
+// benchPodID makes pod IDs as the servers do (server/pod_ids.go: a counter
+// in the first 32 bits); MK_RANDOM_IDS=1 makes random ones, to compare.
+func benchPodID() string {
+	if os.Getenv("MK_RANDOM_IDS") != "" {
+		return uuid.NewString()
+	}
+	u := uuid.New()
+	benchPodSeq++
+	binary.BigEndian.PutUint32(u[:4], benchPodSeq)
+	return u.String()
 }
