@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-
 	"github.com/mk-orchestrator/mk/server/scheduler"
 	"github.com/mk-orchestrator/mk/server/state"
 	"github.com/mk-orchestrator/mk/structs"

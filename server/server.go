@@ -47,7 +47,7 @@ type Server struct {
 
 	heartbeats     *heartbeats
 	controllerKick chan struct{}
-	podIDs *podIDs
+	podIDs         *podIDs
 	// planMu serializes the plan applier.
 	planMu sync.Mutex
 	// podWrites are the Raft indexes of the current controller pass's pod
