@@ -143,7 +143,15 @@ func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMar
 // owner's desired count, then placement of what is unplaced, then garbage
 // collection.
 func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
-	now := time.Now().UnixNano()
+	start := time.Now()
+	now := start.UnixNano()
+	defer func() {
+		kind := "incremental"
+		if sc.full {
+			kind = "full"
+		}
+		controllerPassDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	}()
 	view, err := loadView(st, sc)
 	if err != nil {
 		return err

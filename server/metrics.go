@@ -14,7 +14,16 @@ var raftApplyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 })
 
+// controllerPassDuration is the time of one controller pass, full (every
+// job and pod) or incremental (what changed since the last pass): full
+// passes grow with the cluster, and they run every ReconcileInterval.
+var controllerPassDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "mk_controller_pass_seconds",
+	Help:    "Time of one pass of the leader's controllers, by kind (full or incremental).",
+	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+}, []string{"kind"})
+
 // Collectors returns the server's Prometheus collectors, the FSM's included.
 func Collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{raftApplyDuration}, fsm.Collectors()...)
+	return append([]prometheus.Collector{raftApplyDuration, controllerPassDuration}, fsm.Collectors()...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"io"
 	"net/http"
@@ -112,6 +113,12 @@ func TestErrorsMapToStatusCodes(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// The leader's controllers time their passes (the first, on gaining
+	// leadership, is a full one).
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		_, _, metrics := rawRequest(t, "GET", base+"/v1/metrics", "")
+		return strings.Contains(metrics, `mk_controller_pass_seconds_count{kind="full"}`), fmt.Errorf("no controller pass in the metrics")
+	})
 }
 
 // TestFollowerForwardsAndStaleReads: a write sent to a follower lands via
