@@ -15,8 +15,8 @@ import (
 // ExecTask runs cmd in the environment of a running task of one of this
 // client's pods (its variables, working directory and cgroup) and returns
 // the command's output and exit code. task may be empty when the pod has
-// one task. The driver kills the command after timeout; if ctx ends first
-// ExecTask returns at once and the command still runs to its timeout.
+// one task. The driver kills the command after timeout, or as soon as ctx
+// ends (an HTTP caller that went away).
 //
 // Errors: an unknown pod or task matches structs.ErrNotFound, a task that
 // is not running structs.ErrConflict, a command that outlives its timeout
@@ -35,7 +35,7 @@ func (c *Client) ExecTask(ctx context.Context, podID, task string, cmd []string,
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := ref.driver.ExecTask(ref.id, cmd, timeout)
+		res, err := ref.driver.ExecTask(ctx, ref.id, cmd, timeout)
 		done <- outcome{res, err}
 	}()
 	var out outcome

@@ -65,8 +65,10 @@ type Driver interface {
 	// another process); the client then treats the task as lost.
 	RecoverTask(handle *TaskHandle) error
 	// ExecTask runs cmd inside the task's environment (its environment
-	// variables, working directory and cgroup) and returns its output.
-	ExecTask(taskID string, cmd []string, timeout time.Duration) (*ExecResult, error)
+	// variables, working directory and cgroup) and returns its output. The
+	// command is killed when timeout passes (the error then matches
+	// context.DeadlineExceeded) or when ctx ends (ctx.Err()).
+	ExecTask(ctx context.Context, taskID string, cmd []string, timeout time.Duration) (*ExecResult, error)
 }
 
 // TaskConfig is what the client gives a driver to start a task.

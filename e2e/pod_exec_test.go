@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +68,36 @@ func TestPodExecAndStatsOnClientAgents(t *testing.T) {
 			}
 		}
 	}
+
+	// A caller that goes away takes its command with it, at once rather
+	// than at the command's timeout, also through the server's forwarding.
+	const marker = "sleep 61.25"
+	running := func() []int {
+		var pids []int
+		for _, p := range testutil.Procs() {
+			if strings.HasSuffix(p.Cmdline, marker) { // the driver runs it by its full path
+				pids = append(pids, p.PID)
+			}
+		}
+		return pids
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	execErr := make(chan error, 1)
+	go func() {
+		_, err := srv.PodExec(ctx, pods[0].ID[:8], &structs.PodExecBody{Command: []string{"sleep", "61.25"}, Timeout: "2m"})
+		execErr <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		return len(running()) == 1, fmt.Errorf("exec'd %q is not running", marker)
+	})
+	cancel()
+	if err := <-execErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("exec whose caller went away: %v, want context.Canceled", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		return len(running()) == 0, fmt.Errorf("exec'd %q still runs (pids %v) after its caller went away", marker, running())
+	})
 }
 
 // stopJobAndWait stops a job and waits until the processes of its pods'

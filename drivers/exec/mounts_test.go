@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,7 +115,7 @@ func TestVolumeMounts(t *testing.T) {
 	}
 
 	// ExecTask's commands join the task's namespace...
-	out, err := d.ExecTask(cfg.ID, []string{"sh", "-c", `cat "$DST/out"; touch "$RO/y"`}, 5*time.Second)
+	out, err := d.ExecTask(context.Background(), cfg.ID, []string{"sh", "-c", `cat "$DST/out"; touch "$RO/y"`}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestRecoverTaskWithMounts(t *testing.T) {
 	if err := d2.RecoverTask(h); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d2.ExecTask(cfg.ID, []string{"cat", filepath.Join(dst, "f")}, 5*time.Second)
+	out, err := d2.ExecTask(context.Background(), cfg.ID, []string{"cat", filepath.Join(dst, "f")}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

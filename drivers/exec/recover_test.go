@@ -55,7 +55,7 @@ func TestRecoverTaskInNewDriver(t *testing.T) {
 	if u := <-stats; u == nil || u.MemoryUsage == 0 {
 		t.Fatalf("stats of recovered task = %+v", u)
 	}
-	out, err := d2.ExecTask(cfg.ID, []string{"cat", "/proc/self/cgroup"}, 5*time.Second)
+	out, err := d2.ExecTask(context.Background(), cfg.ID, []string{"cat", "/proc/self/cgroup"}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestStatsAndExec(t *testing.T) {
 		return !ok
 	})
 
-	res, err := d.ExecTask(cfg.ID, []string{"/bin/sh", "-c", `echo $GREETING $MK_TASK; pwd; echo oops >&2; exit 4`}, 5*time.Second)
+	res, err := d.ExecTask(context.Background(), cfg.ID, []string{"/bin/sh", "-c", `echo $GREETING $MK_TASK; pwd; echo oops >&2; exit 4`}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,12 +183,12 @@ func TestStatsAndExec(t *testing.T) {
 	if string(res.Stdout) != want || string(res.Stderr) != "oops\n" || res.ExitCode != 4 {
 		t.Fatalf("exec = %q %q %d, want %q", res.Stdout, res.Stderr, res.ExitCode, want)
 	}
-	res, err = d.ExecTask(cfg.ID, []string{"no-such-command"}, 5*time.Second)
+	res, err = d.ExecTask(context.Background(), cfg.ID, []string{"no-such-command"}, 5*time.Second)
 	if err != nil || res.ExitCode != 127 || !strings.Contains(string(res.Stderr), "not found") {
 		t.Fatalf("exec of a missing command = %+v, %v; want exit 127 naming it", res, err)
 	}
 	start := time.Now()
-	if _, err := d.ExecTask(cfg.ID, []string{"sleep", "30"}, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := d.ExecTask(context.Background(), cfg.ID, []string{"sleep", "30"}, 200*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 	if time.Since(start) > 5*time.Second {

@@ -73,7 +73,7 @@ func (d *Driver) sampleStats(ctx context.Context, t *task, interval time.Duratio
 // ExecTask runs cmd in the task's environment, working directory and
 // cgroup, in a process group of its own that is killed on timeout. A
 // command that is not found exits 127, as in a shell.
-func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
+func (d *Driver) ExecTask(ctx context.Context, taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
 	t, err := d.lookup(taskID)
 	if err != nil {
 		return nil, fmt.Errorf("exec in task: %w", err)
@@ -116,15 +116,16 @@ func (d *Driver) ExecTask(taskID string, cmd []string, timeout time.Duration) (*
 		g.abort()
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
 	}
-	code, err := waitExec(g, timeout)
+	code, err := waitExec(ctx, g, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)
 	}
 	return &drivers.ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
 }
 
-// waitExec waits for an exec'd command, killing its group after timeout.
-func waitExec(g *gatedCommand, timeout time.Duration) (int, error) {
+// waitExec waits for an exec'd command, killing its group after timeout or
+// when ctx ends (the caller went away).
+func waitExec(ctx context.Context, g *gatedCommand, timeout time.Duration) (int, error) {
 	done := make(chan error, 1)
 	go func() { done <- g.cmd.Wait() }()
 	var timer <-chan time.Time
@@ -140,6 +141,10 @@ func waitExec(g *gatedCommand, timeout time.Duration) (int, error) {
 		_ = signalGroup(g.cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		return 0, fmt.Errorf("command timed out after %s: %w", timeout, context.DeadlineExceeded)
+	case <-ctx.Done():
+		_ = signalGroup(g.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return 0, fmt.Errorf("command killed: %w", ctx.Err())
 	}
 	ps := g.cmd.ProcessState
 	if ps == nil {

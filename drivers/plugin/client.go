@@ -154,9 +154,16 @@ func (c *grpcClient) RecoverTask(h *drivers.TaskHandle) error {
 	return c.callErr("recover task", err)
 }
 
-func (c *grpcClient) ExecTask(taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
-	r, err := c.client.ExecTask(c.doneCtx, &pb.ExecTaskRequest{TaskId: taskID, Cmd: cmd, TimeoutNanos: int64(timeout)})
+func (c *grpcClient) ExecTask(ctx context.Context, taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
+	// The call ends when the caller's ctx or the plugin does; the plugin
+	// then kills the command.
+	callCtx, cancel := c.merge(ctx)
+	defer cancel()
+	r, err := c.client.ExecTask(callCtx, &pb.ExecTaskRequest{TaskId: taskID, Cmd: cmd, TimeoutNanos: int64(timeout)})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("exec in task: %w", ctx.Err())
+		}
 		return nil, c.callErr("exec in task", err)
 	}
 	return &drivers.ExecResult{Stdout: r.Stdout, Stderr: r.Stderr, ExitCode: int(r.ExitCode)}, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -189,15 +191,40 @@ func TestPluginStopStatsExec(t *testing.T) {
 	}
 	cancel()
 
-	res, err := d.ExecTask(cfg.ID, []string{"/bin/sh", "-c", "echo $WHO; exit 2"}, 5*time.Second)
+	res, err := d.ExecTask(context.Background(), cfg.ID, []string{"/bin/sh", "-c", "echo $WHO; exit 2"}, 5*time.Second)
 	if err != nil || string(res.Stdout) != "plugin\n" || res.ExitCode != 2 {
 		t.Fatalf("exec = %+v, %v", res, err)
 	}
 	// A command that outlives its timeout is killed; the kind crosses the
 	// wire.
-	if _, err := d.ExecTask(cfg.ID, []string{"/bin/sleep", "30"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := d.ExecTask(context.Background(), cfg.ID, []string{"/bin/sleep", "30"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("exec past its timeout: err = %v, want DeadlineExceeded", err)
 	}
+	// A caller that goes away takes its command with it, well before the
+	// command's timeout.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	execCtx, cancelExec := context.WithCancel(context.Background())
+	go func() {
+		_ = testutil.Wait(5*time.Second, func() (bool, error) {
+			_, err := os.Stat(pidFile)
+			return err == nil, err
+		})
+		cancelExec()
+	}()
+	start := time.Now()
+	_, err = d.ExecTask(execCtx, cfg.ID, []string{"/bin/sh", "-c", "echo $$ > " + pidFile + "; exec /bin/sleep 60"}, time.Minute)
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second {
+		t.Fatalf("exec whose caller went away: err = %v after %s, want Canceled at once", err, time.Since(start))
+	}
+	pidText, _ := os.ReadFile(pidFile)
+	execPID, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if execPID <= 0 {
+		t.Fatalf("no PID in %s: %q", pidFile, pidText)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() (bool, error) {
+		err := syscall.Kill(execPID, 0)
+		return errors.Is(err, syscall.ESRCH), fmt.Errorf("exec'd command %d still runs (kill 0: %v)", execPID, err)
+	})
 
 	ch, err := d.WaitTask(context.Background(), cfg.ID)
 	if err != nil {
@@ -304,7 +331,7 @@ func TestPluginTaskMounts(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "the plugin to be relaunched", func() bool { return s.Restarts() == 1 })
 	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
-		res, err := s.ExecTask(cfg.ID, []string{"cat", filepath.Join(dst, "index.html")}, 5*time.Second)
+		res, err := s.ExecTask(context.Background(), cfg.ID, []string{"cat", filepath.Join(dst, "index.html")}, 5*time.Second)
 		if err != nil {
 			return false, err
 		}

@@ -109,8 +109,9 @@ func (s *grpcServer) RecoverTask(_ context.Context, req *pb.RecoverTaskRequest) 
 	return &pb.RecoverTaskResponse{}, toStatus(s.impl.RecoverTask(h))
 }
 
-func (s *grpcServer) ExecTask(_ context.Context, req *pb.ExecTaskRequest) (*pb.ExecTaskResponse, error) {
-	res, err := s.impl.ExecTask(req.TaskId, req.Cmd, time.Duration(req.TimeoutNanos))
+func (s *grpcServer) ExecTask(ctx context.Context, req *pb.ExecTaskRequest) (*pb.ExecTaskResponse, error) {
+	// ctx ends when the host cancels the call: the command is killed.
+	res, err := s.impl.ExecTask(ctx, req.TaskId, req.Cmd, time.Duration(req.TimeoutNanos))
 	if err != nil {
 		return nil, toStatus(err)
 	}

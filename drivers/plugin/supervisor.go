@@ -281,7 +281,7 @@ func (s *Supervisor) TaskStats(ctx context.Context, taskID string, interval time
 }
 
 // ExecTask forwards to the plugin.
-func (s *Supervisor) ExecTask(taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
+func (s *Supervisor) ExecTask(ctx context.Context, taskID string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error) {
 	d, _ := s.current()
-	return d.ExecTask(taskID, cmd, timeout)
+	return d.ExecTask(ctx, taskID, cmd, timeout)
 }
