@@ -42,6 +42,10 @@ func (c *Client) ExecTask(ctx context.Context, podID, task string, cmd []string,
 	select {
 	case out = <-done:
 	case <-ctx.Done():
+	}
+	if ctx.Err() != nil {
+		// The caller went away (or its own deadline passed): that, not
+		// the command's timeout, is why the command ended.
 		return nil, fmt.Errorf("exec in %s: %w", ref, ctx.Err())
 	}
 	switch {

@@ -103,6 +103,9 @@ func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest
 		if err := txn.remove(TableJobs, existing); err != nil {
 			return err
 		}
+		// The history goes too, even when only the current version (not
+		// in job_versions) existed: queries blocked on it must wake.
+		txn.touched[TableJobVersions] = txn.index
 		// With the job gone from its table, this lists the older versions.
 		versions, err := jobVersions(txn.txn, nil, req.Namespace, req.JobID)
 		if err != nil {

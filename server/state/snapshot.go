@@ -12,7 +12,12 @@ import (
 
 // SnapshotFormatVersion is written at the head of every snapshot. Bump it
 // when the encoding changes incompatibly; Restore refuses newer versions.
-const SnapshotFormatVersion = 1
+//
+// 2: job_versions no longer holds a job's current version (it is only in
+// jobs). A server of format 1 would miss those versions, so it must refuse
+// these snapshots; version 1 snapshots restore here (the current version
+// found in both tables is listed once).
+const SnapshotFormatVersion = 2
 
 type snapshotHeader struct {
 	Version int
@@ -35,7 +40,11 @@ func (s *StateStore) Snapshot() *Snapshot { return &Snapshot{snap: s.db.Snapshot
 
 // Persist writes every table of the schema to w: a header, then per table
 // its name, its count and its objects, in msgpack.
-func (sn *Snapshot) Persist(w io.Writer) error {
+func (sn *Snapshot) Persist(w io.Writer) error { return sn.persist(w, SnapshotFormatVersion) }
+
+// persist writes the snapshot with a given format version in its header
+// (tests write older formats).
+func (sn *Snapshot) persist(w io.Writer, version int) error {
 	tables := make([]string, 0, len(tableTypes))
 	for name := range schema().Tables {
 		if _, ok := tableTypes[name]; !ok {
@@ -45,7 +54,7 @@ func (sn *Snapshot) Persist(w io.Writer) error {
 	}
 	sort.Strings(tables)
 	enc := structs.NewEncoder(w)
-	if err := enc.Encode(&snapshotHeader{Version: SnapshotFormatVersion, Tables: tables}); err != nil {
+	if err := enc.Encode(&snapshotHeader{Version: version, Tables: tables}); err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
 	}
 	txn := sn.snap.Txn(false)

@@ -213,20 +213,63 @@ func TestJobVersionsArePruned(t *testing.T) {
 	}
 }
 
-// A store restored from a snapshot taken before the current version left
-// job_versions also holds that version: it is listed once.
-func TestJobVersionsOfOlderSnapshotListedOnce(t *testing.T) {
-	s := newStore(t)
+// A snapshot of format 1 also holds a job's current version in
+// job_versions: restored, it is listed once, and later versions and a
+// purge handle it.
+func TestJobVersionsOfFormat1Snapshot(t *testing.T) {
+	old := newStore(t)
 	for i := 0; i < 2; i++ {
-		if _, err := s.UpsertJob(uint64(10+i), registerReq(t, testJob("web", i+1))); err != nil {
+		if _, err := old.UpsertJob(uint64(10+i), registerReq(t, testJob("web", i+1))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cur, _ := s.JobByID(nil, "default", "web")
-	commit(t, s, func(txn *WriteTxn) error { return txn.at(20).upsert(TableJobVersions, cur) })
-	versions, _ := s.JobVersions(nil, "default", "web")
-	if len(versions) != 2 || versions[0].Version != 1 || versions[1].Version != 0 {
-		t.Fatalf("versions %d", len(versions))
+	cur, _ := old.JobByID(nil, "default", "web")
+	commit(t, old, func(txn *WriteTxn) error { return txn.at(20).upsert(TableJobVersions, cur) })
+	var buf bytes.Buffer
+	if err := old.Snapshot().persist(&buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Restore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versionList := func() []uint64 {
+		versions, _ := s.JobVersions(nil, "default", "web")
+		var out []uint64
+		for _, v := range versions {
+			out = append(out, v.Version)
+		}
+		return out
+	}
+	if got := versionList(); len(got) != 2 || got[0] != 1 || got[1] != 0 {
+		t.Fatalf("restored versions %v, want [1 0]", got)
+	}
+	if _, err := s.UpsertJob(30, registerReq(t, testJob("web", 5))); err != nil {
+		t.Fatal(err)
+	}
+	if got := versionList(); len(got) != 3 || got[0] != 2 || got[2] != 0 {
+		t.Fatalf("versions after an update %v, want [2 1 0]", got)
+	}
+	if err := s.DeregisterJob(31, &structs.JobDeregisterRequest{Namespace: "default", JobID: "web", Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := versionList(); len(got) != 0 || countRows(t, s, TableJobVersions) != 0 {
+		t.Fatalf("after purge: versions %v, %d rows", got, countRows(t, s, TableJobVersions))
+	}
+}
+
+// Purging a job still at its first version (no row in job_versions) moves
+// the versions table's index, so blocking queries on its history wake.
+func TestPurgeOfFirstVersionMovesVersionsIndex(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(10, registerReq(t, testJob("web", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeregisterJob(11, &structs.JobDeregisterRequest{Namespace: "default", JobID: "web", Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Index(TableJobVersions); got != 11 {
+		t.Fatalf("job_versions index %d after the purge at 11", got)
 	}
 }
 
