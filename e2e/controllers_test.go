@@ -62,9 +62,26 @@ func waitPods(t *testing.T, cl *api.Client, job string, want int, keep func(p *s
 			states = append(states, fmt.Sprintf("%s node=%.8s desired=%s phase=%s pid=%d modify=%d client=%d",
 				p.Name, p.NodeID, p.DesiredStatus, p.Phase, taskPID(p), p.ModifyIndex, p.ClientModifyIndex))
 		}
-		return len(got) == want, fmt.Errorf("%d matching pods of %s, want %d; pods: %s", len(got), job, want, strings.Join(states, "; "))
+		if len(got) == want {
+			return true, nil
+		}
+		return false, fmt.Errorf("%d matching pods of %s, want %d; pods: %s; nodes: %s", len(got), job, want, strings.Join(states, "; "), nodeStates(cl))
 	})
 	return got
+}
+
+// nodeStates describes the cluster's nodes for a failure message: which
+// node a stuck pod was given, and whether it is alive.
+func nodeStates(cl *api.Client) string {
+	nodes, _, err := cl.Nodes(nil)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, n := range nodes {
+		out = append(out, fmt.Sprintf("%s id=%.8s status=%s modify=%d", n.Name, n.ID, n.Status, n.ModifyIndex))
+	}
+	return strings.Join(out, "; ")
 }
 
 func running(p *structs.Pod) bool {
