@@ -140,7 +140,7 @@ func BlockingQuery(ctx context.Context, current func() *StateStore, minIndex uin
 		s := current()
 		ws := memdb.NewWatchSet()
 		ws.Add(s.AbandonCh())
-		res, index, err := fn(ws, s)
+		res, index, err := fn(ws, s.view())
 		if err != nil || minIndex == 0 || wait <= 0 || index > minIndex {
 			return res, index, err
 		}
@@ -150,6 +150,17 @@ func BlockingQuery(ctx context.Context, current func() *StateStore, minIndex uin
 			return res, index, nil
 		}
 	}
+}
+
+// view returns a read-only store over a point-in-time snapshot of s, so
+// that a query's data and the table index it returns come from the same
+// state. Read from s, a write committing between the two reads could
+// show in the index but not in the data: a client would then block on
+// an index it has already passed, missing that write (an e2e test caught
+// a client waiting out its 5-minute watch for pods placed just then).
+// Watches taken on the view fire on writes to s: they share its nodes.
+func (s *StateStore) view() *StateStore {
+	return &StateStore{db: s.db.Snapshot(), abandonCh: s.abandonCh}
 }
 
 // TableWatch returns a channel closed on the next write to a table.

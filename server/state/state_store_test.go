@@ -295,6 +295,40 @@ func TestBlockingQuery(t *testing.T) {
 	}
 }
 
+// A write that commits between a query's data read and its index read
+// must not show in the index only: the client would block on an index it
+// has passed and miss the write. The query reads one point in time, and
+// its watch still fires on the write.
+func TestBlockingQueryDataAndIndexAgree(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(5, registerReq(t, testJob("other", 1))); err != nil {
+		t.Fatal(err)
+	}
+	current := func() *StateStore { return s }
+	wrote := false
+	query := func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
+		j, err := st.JobByID(ws, "default", "web")
+		if !wrote {
+			wrote = true // the FSM commits right between the two reads
+			if _, err := s.UpsertJob(6, registerReq(t, testJob("web", 1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return j, st.Index(TableJobs), err
+	}
+	res, index, err := BlockingQuery(context.Background(), current, 0, 0, query)
+	if err != nil || res.(*structs.Job) != nil || index != 5 {
+		t.Fatalf("first read: job %v at index %d (%v), want no job at 5", res, index, err)
+	}
+	// Blocking at 5, the next query returns the job at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, index, err = BlockingQuery(ctx, current, 5, time.Minute, query)
+	if err != nil || res.(*structs.Job) == nil || index != 6 {
+		t.Fatalf("second read: job %v at index %d (%v), want the job at 6", res, index, err)
+	}
+}
+
 func TestBlockingQueryWakesOnRestore(t *testing.T) {
 	old := newStore(t)
 	if _, err := old.UpsertJob(5, registerReq(t, testJob("web", 1))); err != nil {
