@@ -141,6 +141,11 @@ func BlockingQuery(ctx context.Context, current func() *StateStore, minIndex uin
 		ws := memdb.NewWatchSet()
 		ws.Add(s.AbandonCh())
 		res, index, err := fn(ws, s.view())
+		// A table never written has index 0, and a query at index 0 does
+		// not block: a client watching it would ask again and again (a
+		// fresh cluster's clients sent their servers 13,000 pod queries a
+		// second). Index 1 is Raft's first entry, never a table's write.
+		index = max(index, 1)
 		if err != nil || minIndex == 0 || wait <= 0 || index > minIndex {
 			return res, index, err
 		}

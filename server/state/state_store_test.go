@@ -329,6 +329,31 @@ func TestBlockingQueryDataAndIndexAgree(t *testing.T) {
 	}
 }
 
+// A query of a table never written answers index 1, not 0, so a client
+// that asks again with that index blocks until the first write instead of
+// spinning.
+func TestBlockingQueryOfEmptyTableBlocks(t *testing.T) {
+	s := newStore(t)
+	current := func() *StateStore { return s }
+	query := func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
+		j, err := st.JobByID(ws, "default", "web")
+		return j, st.Index(TableJobs), err
+	}
+	_, index, err := BlockingQuery(context.Background(), current, 0, 0, query)
+	if err != nil || index != 1 {
+		t.Fatalf("empty table: index %d (%v), want 1", index, err)
+	}
+	start := time.Now()
+	if _, again, _ := BlockingQuery(context.Background(), current, index, 100*time.Millisecond, query); again != 1 || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("asked again at index %d: returned index %d after %s, want to block", index, again, time.Since(start))
+	}
+	go func() { _, _ = s.UpsertJob(7, registerReq(t, testJob("web", 1))) }()
+	res, index, err := BlockingQuery(context.Background(), current, index, 10*time.Second, query)
+	if err != nil || index != 7 || res.(*structs.Job) == nil {
+		t.Fatalf("after the first write: index %d (%v)", index, err)
+	}
+}
+
 func TestBlockingQueryWakesOnRestore(t *testing.T) {
 	old := newStore(t)
 	if _, err := old.UpsertJob(5, registerReq(t, testJob("web", 1))); err != nil {
