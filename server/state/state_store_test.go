@@ -273,13 +273,16 @@ func TestPurgeOfFirstVersionMovesVersionsIndex(t *testing.T) {
 	}
 }
 
+// webJobQuery reads job "web" and the jobs table's index.
+func webJobQuery(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
+	j, err := st.JobByID(ws, "default", "web")
+	return j, st.Index(TableJobs), err
+}
+
 func TestBlockingQuery(t *testing.T) {
 	s := newStore(t)
 	current := func() *StateStore { return s }
-	query := func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
-		j, err := st.JobByID(ws, "default", "web")
-		return j, st.Index(TableJobs), err
-	}
+	query := webJobQuery
 	// Unblocks when a write passes the index.
 	req := registerReq(t, testJob("web", 1))
 	go func() { _, _ = s.UpsertJob(7, req) }()
@@ -335,10 +338,7 @@ func TestBlockingQueryDataAndIndexAgree(t *testing.T) {
 func TestBlockingQueryOfEmptyTableBlocks(t *testing.T) {
 	s := newStore(t)
 	current := func() *StateStore { return s }
-	query := func(ws memdb.WatchSet, st *StateStore) (any, uint64, error) {
-		j, err := st.JobByID(ws, "default", "web")
-		return j, st.Index(TableJobs), err
-	}
+	query := webJobQuery
 	_, index, err := BlockingQuery(context.Background(), current, 0, 0, query)
 	if err != nil || index != 1 {
 		t.Fatalf("empty table: index %d (%v), want 1", index, err)
