@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -77,9 +76,14 @@ func TestBenchRegister(t *testing.T) {
 	if _, err := cl.RegisterJob(context.Background(), &structs.JobRegisterBody{Job: benchJob("warmup")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := post(httpClient, leader.Addr()+"/v1/jobs", body("warmup-raw")); err != nil {
+	warm, err := newRawPoster(leader.Addr())
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := warm.post("/v1/jobs", body("warmup-raw")); err != nil {
+		t.Fatal(err)
+	}
+	warm.close()
 	perRun := 5 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("MK_BENCH_ROW")); err == nil && d > 0 {
 		perRun = d // MK_BENCH_ROW: how long each row runs (default 5s)
@@ -92,7 +96,10 @@ func TestBenchRegister(t *testing.T) {
 			go profileAgents(t, c, perRun-time.Second)
 		}
 		cpu0, leader0, load0 := agentsCPU(t, c), processCPU(t, leader.PID()), processCPU(t, os.Getpid())
-		row := runRegister(leader.Addr(), httpClient, body, writers, perRun)
+		row, err := runRegister(leader.Addr(), body, writers, perRun)
+		if err != nil {
+			t.Fatal(err)
+		}
 		perOp := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(max(row.Ops, 1)) }
 		row.CPUMsPerOp = perOp(agentsCPU(t, c) - cpu0)
 		row.LeaderCPUMsPerOp = perOp(processCPU(t, leader.PID()) - leader0)
@@ -155,7 +162,16 @@ func registerBody(t *testing.T) func(name string) []byte {
 	}
 }
 
-func runRegister(addr string, httpClient *http.Client, body func(string) []byte, writers int, d time.Duration) registerRow {
+// runRegister runs writers, each on its own connection, registering jobs
+// one after another for d.
+func runRegister(addr string, body func(string) []byte, writers int, d time.Duration) (registerRow, error) {
+	posters := make([]*rawPoster, writers)
+	for w := range posters {
+		var err error
+		if posters[w], err = newRawPoster(addr); err != nil {
+			return registerRow{}, err
+		}
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -166,12 +182,14 @@ func runRegister(addr string, httpClient *http.Client, body func(string) []byte,
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			p := posters[w]
+			defer p.close()
 			var mine []time.Duration
 			myErrs := 0
 			for i := 0; time.Now().Before(deadline); i++ {
 				b := body(fmt.Sprintf("w%d-%d-%d", writers, w, i))
 				t0 := time.Now()
-				if err := post(httpClient, addr+"/v1/jobs", b); err != nil {
+				if err := p.post("/v1/jobs", b); err != nil {
 					myErrs++
 					continue
 				}
@@ -187,21 +205,7 @@ func runRegister(addr string, httpClient *http.Client, body func(string) []byte,
 	elapsed := time.Since(start)
 	sortDurations(lat)
 	return registerRow{Writers: writers, Ops: len(lat), OpsPerS: float64(len(lat)) / elapsed.Seconds(),
-		P50Ms: ms(percentile(lat, 50)), P99Ms: ms(percentile(lat, 99)), Errors: errs, Duration: elapsed.Seconds()}
-}
-
-// post sends a JSON body and drains the answer; non-2xx is an error.
-func post(c *http.Client, url string, body []byte) error {
-	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
-	}
-	return nil
+		P50Ms: ms(percentile(lat, 50)), P99Ms: ms(percentile(lat, 99)), Errors: errs, Duration: elapsed.Seconds()}, nil
 }
 
 // agentsCPU is the CPU time (user + system) the cluster's agent processes
