@@ -100,6 +100,7 @@ func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Obj
 	}
 	m.ModifyIndex = txn.index
 	setJobVersion(obj, job.Version)
+	txn.labels.internObject(obj)
 	return txn.upsert(table, obj)
 }
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"maps"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -26,7 +27,11 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 			}
 		}
 		p.CreateIndex = index
+		p.Labels = t.labels.intern(p.Labels)
 		if existing != nil {
+			if maps.Equal(p.Labels, existing.Labels) {
+				p.Labels = existing.Labels
+			}
 			p.CreateIndex = existing.CreateIndex
 			p.ClientModifyIndex = existing.ClientModifyIndex
 			p.TaskStates, p.IP = existing.TaskStates, existing.IP

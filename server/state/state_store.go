@@ -77,6 +77,7 @@ type WriteTxn struct {
 	txn     *memdb.Txn
 	index   uint64
 	touched map[string]uint64
+	labels  labelSets
 }
 
 // WriteTxn starts a write transaction. Only the FSM writes, one
