@@ -92,6 +92,12 @@ var (
 		m := obj.(structs.Object).Metadata()
 		return []string{m.Namespace, m.ID}, true
 	}}
+	// byNamespaceJobID keys the objects of job-scoped tables by
+	// (namespace, job ID, ID).
+	byNamespaceJobID = &keyIndexer{arity: 3, key: func(obj any) ([]string, bool) {
+		m := obj.(structs.Object).Metadata()
+		return []string{m.Namespace, jobIDOf(obj), m.ID}, true
+	}}
 	// byVersion keys job versions by (namespace, ID, version).
 	byVersion = &keyIndexer{arity: 3, key: func(obj any) ([]string, bool) {
 		j := obj.(*structs.Job)

@@ -57,8 +57,9 @@ func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects
 }
 
 // checkObjects finds, before anything is written, objects that a register
-// may not write: one in another namespace than its job, or one with the ID
-// of an object another job owns.
+// may not write: one in another namespace than its job, or a service with
+// the name of one another job owns. Objects of job-scoped tables cannot
+// meet another job's: their keys hold the job.
 func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) error {
 	if objs == nil {
 		return nil
@@ -74,6 +75,9 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 			return
 		}
 		table, _ := TableForKind(kind)
+		if jobScopedTables[table] {
+			return // keyed by their job: another job's object is another row
+		}
 		raw, lookupErr := txn.txn.First(table, IndexID, m.Namespace, m.ID)
 		if lookupErr != nil {
 			err = fmt.Errorf("lookup %s %q: %w", kind, m.ID, lookupErr)
@@ -90,7 +94,7 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 // An object that keeps its ID keeps its CreateIndex.
 func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object) error {
 	m := obj.Metadata()
-	raw, err := txn.txn.First(table, IndexID, m.Namespace, m.ID)
+	raw, err := txn.txn.First(table, IndexID, objectKey(table, m.Namespace, job.ID, m.ID)...)
 	if err != nil {
 		return fmt.Errorf("%w: lookup %s %q: %v", ErrWriteFailed, table, m.ID, err)
 	}
@@ -187,8 +191,23 @@ func listTable[T any](txn *memdb.Txn, ws memdb.WatchSet, table, namespace string
 	return collect[T](it, ws), nil
 }
 
+// objectKey is the ID-index key of an object of a job.
+func objectKey(table, namespace, jobID, id string) []any {
+	if jobScopedTables[table] {
+		return []any{namespace, jobID, id}
+	}
+	return []any{namespace, id}
+}
+
 func listByJob[T any](txn *memdb.Txn, ws memdb.WatchSet, table, namespace, jobID string) ([]T, error) {
-	it, err := txn.Get(table, IndexJob, namespace, jobID)
+	var it memdb.ResultIterator
+	var err error
+	if jobScopedTables[table] {
+		// (namespace, job, "") as a prefix matches exactly that job.
+		it, err = txn.Get(table, IndexID+"_prefix", namespace, jobID, "")
+	} else {
+		it, err = txn.Get(table, IndexJob, namespace, jobID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s of job %q: %w", table, jobID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,6 +146,49 @@ func TestServiceNameOwnedByAnotherJob(t *testing.T) {
 	}
 	if j, _ := s.JobByID(nil, "default", "b"); j != nil {
 		t.Fatal("a failed register left the job behind")
+	}
+}
+
+// Deployments and replica sets are keyed by their job: two jobs whose
+// objects' names meet ("a-b" group "c", "a" group "b-c": both deployments
+// are "a-b-c") each keep their own, and stopping one leaves the other's.
+func TestJobScopedObjectsOfTwoJobs(t *testing.T) {
+	s := newStore(t)
+	first := testJob("a-b", 1)
+	first.Groups[0].Name = "c"
+	second := testJob("a", 1)
+	second.Groups[0].Name = "b-c"
+	for i, j := range []*structs.Job{first, second} {
+		if _, err := s.UpsertJob(uint64(10+i), registerReq(t, j)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deployments := func(job string) []string {
+		objs, err := s.ObjectsByJob(nil, structs.DefaultNamespace, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range objs.Deployments {
+			out = append(out, d.JobID+":"+d.ID)
+		}
+		return out
+	}
+	if a, ab := deployments("a"), deployments("a-b"); !slices.Equal(a, []string{"a:a-b-c"}) || !slices.Equal(ab, []string{"a-b:a-b-c"}) {
+		t.Fatalf("deployments of a: %v, of a-b: %v", a, ab)
+	}
+	if n := countRows(t, s, TableDeployments); n != 2 {
+		t.Fatalf("%d deployments stored, want 2", n)
+	}
+	if err := s.DeregisterJob(12, &structs.JobDeregisterRequest{Namespace: structs.DefaultNamespace, JobID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, ab := deployments("a"), deployments("a-b"); len(a) != 0 || !slices.Equal(ab, []string{"a-b:a-b-c"}) {
+		t.Fatalf("after stopping a: deployments of a: %v, of a-b: %v", a, ab)
+	}
+	rs, err := List[*structs.ReplicaSet](s, nil, TableReplicaSets, structs.DefaultNamespace)
+	if err != nil || len(rs) != 1 || rs[0].JobID != "a-b" {
+		t.Fatalf("replica sets after stopping a: %v, %v", rs, err)
 	}
 }
 
