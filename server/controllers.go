@@ -20,6 +20,15 @@ const podsPerEntry = 1000
 // pass (and its Raft writes) covers many jobs.
 const controllerPacing = 50 * time.Millisecond
 
+// markJobChanged tells the controllers that a write of the leader's (it
+// may have failed, or be committed all the same) changed a job, and wakes
+// them: the loop may have read the dirty set after the write committed
+// but before this mark.
+func (s *Server) markJobChanged(namespace, jobID string) {
+	s.dirty.markJob(namespace, jobID)
+	s.kickControllers()
+}
+
 // kickControllers wakes the leader's controller loop at once.
 func (s *Server) kickControllers() {
 	select {
@@ -43,17 +52,15 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		}
 		ws.Add(st.AbandonCh())
 		scope, mark, err := s.passScope(st, last)
-		s.podWrites = s.podWrites[:0]
 		if err == nil {
-			err = s.reconcile(st, scope)
+			mark.freedRoom, err = s.reconcile(st, scope)
+			if err != nil {
+				s.dirty.restore(scope.jobs, scope.retryPending)
+			}
 		}
 		if err != nil {
 			s.logger.Error("controllers: reconcile failed", "error", err)
 		} else {
-			mark.own = make(map[uint64]bool, len(s.podWrites))
-			for _, index := range s.podWrites {
-				mark.own[index] = true
-			}
 			last = mark
 		}
 		timeout := time.NewTimer(s.config.ReconcileInterval)
@@ -89,60 +96,54 @@ func watchTable(st *state.StateStore, ws memdb.WatchSet, table string) {
 
 // passMark is where the previous controller pass left off.
 type passMark struct {
-	index      uint64 // latest Raft index the pass read
+	store      *state.StateStore // a restored snapshot is a new store
+	index      uint64            // latest Raft index the pass read
 	nodesIndex uint64
 	full       time.Time
-	// own are the Raft indexes of the pod writes the pass made itself. A
-	// pod whose last change is one of them needs no second look: the pass
-	// that wrote it already reconciled its job with it.
-	own map[uint64]bool
+	// freedRoom: the pass stopped pods or declared them lost, so pods
+	// waiting for room may fit on the next one.
+	freedRoom bool
 }
 
 // passScope decides what a pass looks at. A full pass recomputes every
 // job and pod (level-triggered: nothing depends on having seen an event);
-// it runs every ReconcileInterval and whenever nodes change. In between,
-// a pass looks only at jobs written since the last pass and jobs whose
-// pods were, so a burst of registers does not make each pass walk them
-// all.
+// it runs at leadership start, every ReconcileInterval, whenever nodes
+// change and after a snapshot restore. In between, a pass looks only at
+// the jobs the leader's endpoints changed (s.dirty) and the jobs whose pods
+// clients reported on since the last pass, so a burst of registers does
+// not make each pass walk them all.
 func (s *Server) passScope(st *state.StateStore, last passMark) (*scope, passMark, error) {
-	mark := passMark{index: st.LatestIndex(), nodesIndex: st.Index(state.TableNodes), full: last.full}
-	sc := &scope{jobs: map[string]bool{}, since: last.index}
-	pods, err := st.PodsModifiedSince(last.index)
+	mark := passMark{store: st, index: st.LatestIndex(), nodesIndex: st.Index(state.TableNodes), full: last.full}
+	jobs, roomChanged := s.dirty.take()
+	sc := &scope{jobs: jobs, since: last.index}
+	reported, err := st.PodsReportedSince(last.index)
 	if err != nil {
+		s.dirty.restore(jobs, roomChanged)
 		return nil, last, err
 	}
+	first := last.index == 0 || last.store != st
 	// Room may have changed: nodes changed, or a pod ended or was stopped.
 	// Pods waiting for room are placed again only then.
-	sc.retryPending = last.index == 0 || mark.nodesIndex != last.nodesIndex
-	for _, p := range pods {
-		if p.Terminal() || p.DesiredStatus == structs.PodDesiredStop {
+	sc.retryPending = first || mark.nodesIndex != last.nodesIndex || roomChanged || last.freedRoom
+	for _, p := range reported {
+		if p.Terminal() {
 			sc.retryPending = true
 		}
-		if !last.own[p.ModifyIndex] {
-			sc.jobs[key(p.Namespace, p.JobID)] = true
-		}
+		sc.jobs[key(p.Namespace, p.JobID)] = true
 	}
 	if sc.retryPending {
 		s.roomIndex = mark.index
 	}
-	if last.index == 0 || mark.nodesIndex != last.nodesIndex || time.Since(last.full) >= s.config.ReconcileInterval {
+	if first || mark.nodesIndex != last.nodesIndex || time.Since(last.full) >= s.config.ReconcileInterval {
 		sc.full, mark.full = true, time.Now()
-		return sc, mark, nil
-	}
-	jobs, err := st.JobsModifiedSince(last.index)
-	if err != nil {
-		return nil, last, err
-	}
-	for _, j := range jobs {
-		sc.jobs[key(j.Namespace, j.ID)] = true
 	}
 	return sc, mark, nil
 }
 
 // reconcile is one controller pass: lost and drained pods, then each
 // owner's desired count, then placement of what is unplaced, then garbage
-// collection.
-func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
+// collection. It reports whether it stopped pods or declared them lost.
+func (s *Server) reconcile(st *state.StateStore, sc *scope) (freedRoom bool, err error) {
 	start := time.Now()
 	now := start.UnixNano()
 	defer func() {
@@ -154,7 +155,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	}()
 	view, err := loadView(st, sc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	view.backoff = replacementBackoff{base: s.config.RescheduleDelay, max: s.config.RescheduleMaxDelay, window: rescheduleWindow}
 	view.podIDs = s.podIDs
@@ -165,18 +166,24 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) error {
 	view.reconcileOwners(changes)
 	s.planMu.Lock()
 	s.placeNew(changes)
-	err = s.writePods(changes.list())
+	written := changes.list()
+	err = s.writePods(written)
 	s.planMu.Unlock()
 	if err != nil {
-		return err
+		return false, err
+	}
+	for _, p := range written {
+		if p.DesiredStatus == structs.PodDesiredStop || p.Terminal() {
+			freedRoom = true
+		}
 	}
 	if err := s.scheduleUnplaced(now, sc); err != nil {
-		return err
+		return freedRoom, err
 	}
 	if !sc.full {
-		return nil
+		return freedRoom, nil
 	}
-	return s.collectGarbage(view, now)
+	return freedRoom, s.collectGarbage(view, now)
 }
 
 // writePods proposes server-side pod changes in chunks. Templates are left
@@ -191,11 +198,9 @@ func (s *Server) writePods(pods []*structs.Pod) error {
 	}
 	for start := 0; start < len(slim); start += podsPerEntry {
 		end := min(start+podsPerEntry, len(slim))
-		_, index, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]})
-		if err != nil {
+		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]}); err != nil {
 			return err
 		}
-		s.podWrites = append(s.podWrites, index)
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	}
 	req := &structs.JobRegisterRequest{Job: job, Objects: objs, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}
 	resp, _, err := s.raftApply(structs.JobRegisterRequestType, req)
+	s.markJobChanged(job.Namespace, job.ID)
 	if err != nil {
 		return nil, fmt.Errorf("register job %q: %w", job.ID, err)
 	}
@@ -50,6 +51,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 func (s *Server) DeregisterJob(namespace, id string, purge bool) (uint64, error) {
 	req := &structs.JobDeregisterRequest{Namespace: namespace, JobID: id, Purge: purge, SubmitTime: time.Now().UnixNano()}
 	_, index, err := s.raftApply(structs.JobDeregisterRequestType, req)
+	s.markJobChanged(namespace, id)
 	if err != nil {
 		return 0, fmt.Errorf("deregister job %q: %w", id, err)
 	}

@@ -91,6 +91,8 @@ func (s *Server) StopPod(namespace, id string) (uint64, error) {
 	p.DesiredStatus, p.DesiredReason = structs.PodDesiredStop, "stopped by user"
 	p.ModifyTime = time.Now().UnixNano()
 	_, index, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: []*structs.Pod{p}})
+	s.dirty.markRoom()
+	s.markJobChanged(p.Namespace, p.JobID)
 	if err != nil {
 		return 0, fmt.Errorf("stop pod %s: %w", id, err)
 	}

@@ -98,9 +98,9 @@ func (s *Server) scheduleUnplaced(now int64, sc *scope) error {
 		// last change of room (roomIndex) still hold it: skipped below.
 		pods, err = st.UnplacedPods()
 	} else {
-		// Only pods written since the last pass can be new and unplaced:
+		// Only pods created since the last pass can be new and unplaced:
 		// no need to walk every pod that is waiting for room.
-		pods, err = st.PodsModifiedSince(sc.since)
+		pods, err = st.UnplacedPodsCreatedSince(sc.since)
 	}
 	if err != nil {
 		return err

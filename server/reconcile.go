@@ -27,6 +27,12 @@ type view struct {
 
 func key(ns, id string) string { return ns + "/" + id }
 
+// splitKey is the inverse of key: namespaces hold no "/".
+func splitKey(k string) (ns, id string) {
+	ns, id, _ = strings.Cut(k, "/")
+	return ns, id
+}
+
 // scope is what one controller pass looks at.
 type scope struct {
 	full bool
@@ -76,7 +82,7 @@ func loadView(st *state.StateStore, sc *scope) (*view, error) {
 // whose job is gone (purged) is kept in the view so it gets stopped.
 func (v *view) loadScoped(st *state.StateStore, sc *scope) error {
 	for k := range sc.jobs {
-		ns, id, _ := strings.Cut(k, "/")
+		ns, id := splitKey(k)
 		j, err := st.JobByID(nil, ns, id)
 		if err != nil {
 			return err

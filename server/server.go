@@ -50,9 +50,9 @@ type Server struct {
 	podIDs         *podIDs
 	// planMu serializes the plan applier.
 	planMu sync.Mutex
-	// podWrites are the Raft indexes of the current controller pass's pod
-	// writes; only the controller loop touches it.
-	podWrites []uint64
+	// dirty collects the jobs the leader's endpoints changed, for the
+	// next incremental controller pass.
+	dirty dirtySet
 	// roomIndex is the Raft index at which room for pods last may have
 	// changed (nodes changed, a pod ended or was stopped), as the
 	// controller loop last saw it. A pending pod whose reason was written

@@ -113,10 +113,14 @@ var (
 		p := obj.(*structs.Pod)
 		return []string{p.NodeID}, p.NodeID != ""
 	}}
-	// byModifyIndex keys objects by the Raft index of their last write, so
-	// controllers find what changed since their last pass.
-	byModifyIndex = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
-		return []string{versionKey(obj.(structs.Object).Metadata().ModifyIndex)}, true
+	// byClientModifyIndex keys the pods a client has reported on by the
+	// index of its last report, so controllers find the pods clients
+	// changed since their last pass. Pods no client has reported on yet
+	// (pending ones, just placed ones) have no entry: a register's pods
+	// cost no insert here.
+	byClientModifyIndex = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+		p := obj.(*structs.Pod)
+		return []string{versionKey(p.ClientModifyIndex)}, p.ClientModifyIndex != 0
 	}}
 	// byUnplaced keys the pods that should run and have no node yet by the
 	// index that created them: pods are listed oldest first, and new keys

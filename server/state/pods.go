@@ -202,20 +202,22 @@ func (s *StateStore) UnplacedPods() ([]*structs.Pod, error) {
 	return collect[*structs.Pod](it, nil), nil
 }
 
-// PodsModifiedSince lists pods written after index.
-func (s *StateStore) PodsModifiedSince(index uint64) ([]*structs.Pod, error) {
-	return modifiedSince[*structs.Pod](s, TablePods, index)
-}
-
-// JobsModifiedSince lists jobs written after index.
-func (s *StateStore) JobsModifiedSince(index uint64) ([]*structs.Job, error) {
-	return modifiedSince[*structs.Job](s, TableJobs, index)
-}
-
-func modifiedSince[T any](s *StateStore, table string, index uint64) ([]T, error) {
-	it, err := s.db.Txn(false).LowerBound(table, IndexModify, versionKey(index+1))
+// UnplacedPodsCreatedSince lists the pods created after index that should
+// run and have no node, oldest first.
+func (s *StateStore) UnplacedPodsCreatedSince(index uint64) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).LowerBound(TablePods, IndexUnplaced, versionKey(index+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s modified since %d: %w", table, index, err)
+		return nil, fmt.Errorf("unplaced pods created since %d: %w", index, err)
 	}
-	return collect[T](it, nil), nil
+	return collect[*structs.Pod](it, nil), nil
+}
+
+// PodsReportedSince lists the pods whose client reported on them after
+// index.
+func (s *StateStore) PodsReportedSince(index uint64) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).LowerBound(TablePods, IndexReported, versionKey(index+1))
+	if err != nil {
+		return nil, fmt.Errorf("pods reported since %d: %w", index, err)
+	}
+	return collect[*structs.Pod](it, nil), nil
 }

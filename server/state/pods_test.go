@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -134,5 +135,70 @@ func TestUnplacedPodsOldestFirst(t *testing.T) {
 	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(7, []*structs.Pod{pod("z-old", "n1")}) })
 	if got := ids(); len(got) != 1 || got[0] != "a-new" {
 		t.Fatalf("after placing z-old: %v, want [a-new]", got)
+	}
+}
+
+func podIDs(t *testing.T, pods []*structs.Pod, err error) []string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+func TestUnplacedPodsCreatedSince(t *testing.T) {
+	s := newStore(t)
+	pod := func(id, node string) *structs.Pod {
+		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
+			NodeID: node, DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("old", "")}) })
+	commit(t, s, func(txn *WriteTxn) error {
+		return txn.UpsertPods(6, []*structs.Pod{pod("new", ""), pod("placed", "n1")})
+	})
+	// A later write to the old pod does not make it new.
+	commit(t, s, func(txn *WriteTxn) error {
+		p := pod("old", "")
+		p.PendingReason = "no ready nodes"
+		return txn.UpsertPods(7, []*structs.Pod{p})
+	})
+	for since, want := range map[uint64][]string{4: {"old", "new"}, 5: {"new"}, 6: nil, 7: nil} {
+		pods, err := s.UnplacedPodsCreatedSince(since)
+		if got := podIDs(t, pods, err); !slices.Equal(got, want) {
+			t.Errorf("unplaced pods created since %d: %v, want %v", since, got, want)
+		}
+	}
+}
+
+func TestPodsReportedSince(t *testing.T) {
+	s := newStore(t)
+	pod := func(id string) *structs.Pod {
+		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
+			NodeID: "n1", DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("a"), pod("b")}) })
+	report := func(index uint64, id string) {
+		commit(t, s, func(txn *WriteTxn) error {
+			return txn.UpdatePodStatus(index, &structs.PodStatusRequest{NodeID: "n1",
+				Updates: []*structs.PodStatusUpdate{{Namespace: "default", PodID: id, Phase: structs.PodPhaseRunning}}})
+		})
+	}
+	report(6, "a")
+	report(7, "b")
+	// A server-side write (a stop) is not a report: b stays at 7.
+	commit(t, s, func(txn *WriteTxn) error {
+		p := pod("b")
+		p.DesiredStatus = structs.PodDesiredStop
+		return txn.UpsertPods(8, []*structs.Pod{p})
+	})
+	for since, want := range map[uint64][]string{0: {"a", "b"}, 5: {"a", "b"}, 6: {"b"}, 7: nil, 8: nil} {
+		pods, err := s.PodsReportedSince(since)
+		if got := podIDs(t, pods, err); !slices.Equal(got, want) {
+			t.Errorf("pods reported since %d: %v, want %v", since, got, want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ const (
 	IndexID       = "id"
 	IndexJob      = "job"
 	IndexNode     = "node"
-	IndexModify   = "modify"
+	IndexReported = "reported"
 	IndexUnplaced = "unplaced"
 )
 
@@ -92,7 +92,7 @@ func schema() *memdb.DBSchema {
 				IndexID: {Name: IndexID, Unique: true, Indexer: byIndexKey},
 			},
 		},
-		TableJobs: withModifyIndex(namespacedTable(TableJobs)),
+		TableJobs: namespacedTable(TableJobs),
 		TableJobVersions: {
 			Name: TableJobVersions,
 			Indexes: map[string]*memdb.IndexSchema{
@@ -113,7 +113,8 @@ func schema() *memdb.DBSchema {
 	}
 	// Nodes are cluster-wide: their namespace is always empty.
 	s.Tables[TableNodes] = namespacedTable(TableNodes)
-	pods := withModifyIndex(namespacedTable(TablePods))
+	pods := namespacedTable(TablePods)
+	pods.Indexes[IndexReported] = &memdb.IndexSchema{Name: IndexReported, AllowMissing: true, Indexer: byClientModifyIndex}
 	pods.Indexes[IndexUnplaced] = &memdb.IndexSchema{Name: IndexUnplaced, AllowMissing: true, Indexer: byUnplaced}
 	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
@@ -131,9 +132,4 @@ func namespacedTable(name string) *memdb.TableSchema {
 			IndexID: {Name: IndexID, Unique: true, Indexer: byNamespaceID},
 		},
 	}
-}
-
-func withModifyIndex(t *memdb.TableSchema) *memdb.TableSchema {
-	t.Indexes[IndexModify] = &memdb.IndexSchema{Name: IndexModify, Indexer: byModifyIndex}
-	return t
 }
