@@ -106,33 +106,28 @@ func TestPodTemplateFromJobVersion(t *testing.T) {
 	}
 }
 
+// webPod is a pod of job "web" that should run, on node ("" unplaced).
+func webPod(id, node string) *structs.Pod {
+	return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
+		NodeID: node, DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
+}
+
 func TestUnplacedPodsOldestFirst(t *testing.T) {
 	s := newStore(t)
-	pod := func(id, node string) *structs.Pod {
-		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
-			NodeID: node, DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
-	}
 	// IDs sort against creation order, so an order by ID would show.
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("z-old", "")}) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{webPod("z-old", "")}) })
 	commit(t, s, func(txn *WriteTxn) error {
-		return txn.UpsertPods(6, []*structs.Pod{pod("a-new", ""), pod("placed", "n1")})
+		return txn.UpsertPods(6, []*structs.Pod{webPod("a-new", ""), webPod("placed", "n1")})
 	})
 	ids := func() []string {
 		pods, err := s.UnplacedPods()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, p := range pods {
-			out = append(out, p.ID)
-		}
-		return out
+		return podIDs(t, pods, err)
 	}
 	if got := ids(); len(got) != 2 || got[0] != "z-old" || got[1] != "a-new" {
 		t.Fatalf("unplaced pods %v, want [z-old a-new]", got)
 	}
 	// Placing a pod takes it off the list; its creation index stays.
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(7, []*structs.Pod{pod("z-old", "n1")}) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(7, []*structs.Pod{webPod("z-old", "n1")}) })
 	if got := ids(); len(got) != 1 || got[0] != "a-new" {
 		t.Fatalf("after placing z-old: %v, want [a-new]", got)
 	}
@@ -152,17 +147,13 @@ func podIDs(t *testing.T, pods []*structs.Pod, err error) []string {
 
 func TestUnplacedPodsCreatedSince(t *testing.T) {
 	s := newStore(t)
-	pod := func(id, node string) *structs.Pod {
-		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
-			NodeID: node, DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
-	}
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("old", "")}) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{webPod("old", "")}) })
 	commit(t, s, func(txn *WriteTxn) error {
-		return txn.UpsertPods(6, []*structs.Pod{pod("new", ""), pod("placed", "n1")})
+		return txn.UpsertPods(6, []*structs.Pod{webPod("new", ""), webPod("placed", "n1")})
 	})
 	// A later write to the old pod does not make it new.
 	commit(t, s, func(txn *WriteTxn) error {
-		p := pod("old", "")
+		p := webPod("old", "")
 		p.PendingReason = "no ready nodes"
 		return txn.UpsertPods(7, []*structs.Pod{p})
 	})
@@ -176,11 +167,7 @@ func TestUnplacedPodsCreatedSince(t *testing.T) {
 
 func TestPodsReportedSince(t *testing.T) {
 	s := newStore(t)
-	pod := func(id string) *structs.Pod {
-		return &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: id, Namespace: "default"}, JobID: "web",
-			NodeID: "n1", DesiredStatus: structs.PodDesiredRun, Template: &structs.TaskGroup{Name: "app"}}
-	}
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{pod("a"), pod("b")}) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{webPod("a", "n1"), webPod("b", "n1")}) })
 	report := func(index uint64, id string) {
 		commit(t, s, func(txn *WriteTxn) error {
 			return txn.UpdatePodStatus(index, &structs.PodStatusRequest{NodeID: "n1",
@@ -191,7 +178,7 @@ func TestPodsReportedSince(t *testing.T) {
 	report(7, "b")
 	// A server-side write (a stop) is not a report: b stays at 7.
 	commit(t, s, func(txn *WriteTxn) error {
-		p := pod("b")
+		p := webPod("b", "n1")
 		p.DesiredStatus = structs.PodDesiredStop
 		return txn.UpsertPods(8, []*structs.Pod{p})
 	})
