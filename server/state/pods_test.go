@@ -167,7 +167,9 @@ func TestUnplacedPodsCreatedSince(t *testing.T) {
 
 func TestPodsReportedSince(t *testing.T) {
 	s := newStore(t)
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(5, []*structs.Pod{webPod("a", "n1"), webPod("b", "n1")}) })
+	commit(t, s, func(txn *WriteTxn) error {
+		return txn.UpsertPods(5, []*structs.Pod{webPod("a", "n1"), webPod("b", "n1")})
+	})
 	report := func(index uint64, id string) {
 		commit(t, s, func(txn *WriteTxn) error {
 			return txn.UpdatePodStatus(index, &structs.PodStatusRequest{NodeID: "n1",
