@@ -195,29 +195,26 @@ func (s *StateStore) JobStatus(ws memdb.WatchSet, job *structs.Job) string {
 // UnplacedPods lists the pods that should run and have no node, oldest
 // first.
 func (s *StateStore) UnplacedPods() ([]*structs.Pod, error) {
-	it, err := s.db.Txn(false).Get(TablePods, IndexUnplaced+"_prefix", "")
-	if err != nil {
-		return nil, fmt.Errorf("unplaced pods: %w", err)
-	}
-	return collect[*structs.Pod](it, nil), nil
+	return s.UnplacedPodsCreatedSince(0)
 }
 
 // UnplacedPodsCreatedSince lists the pods created after index that should
 // run and have no node, oldest first.
 func (s *StateStore) UnplacedPodsCreatedSince(index uint64) ([]*structs.Pod, error) {
-	it, err := s.db.Txn(false).LowerBound(TablePods, IndexUnplaced, versionKey(index+1))
-	if err != nil {
-		return nil, fmt.Errorf("unplaced pods created since %d: %w", index, err)
-	}
-	return collect[*structs.Pod](it, nil), nil
+	return podsAfter(s, IndexUnplaced, index)
 }
 
 // PodsReportedSince lists the pods whose client reported on them after
 // index.
 func (s *StateStore) PodsReportedSince(index uint64) ([]*structs.Pod, error) {
-	it, err := s.db.Txn(false).LowerBound(TablePods, IndexReported, versionKey(index+1))
+	return podsAfter(s, IndexReported, index)
+}
+
+// podsAfter lists the pods of an index keyed by a Raft index, from index+1.
+func podsAfter(s *StateStore, indexName string, index uint64) ([]*structs.Pod, error) {
+	it, err := s.db.Txn(false).LowerBound(TablePods, indexName, versionKey(index+1))
 	if err != nil {
-		return nil, fmt.Errorf("pods reported since %d: %w", index, err)
+		return nil, fmt.Errorf("pods by %s after %d: %w", indexName, index, err)
 	}
 	return collect[*structs.Pod](it, nil), nil
 }
