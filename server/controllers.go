@@ -13,7 +13,7 @@ import (
 // podsPerEntry bounds how many pods one PodsUpsert log entry carries, so a
 // job of 10,000 pods is a handful of entries, not 10,000 and not one huge
 // one.
-const podsPerEntry = 1000
+const podsPerEntry = 100
 
 // controllerPacing is the pause after a pass before the next: writes that
 // land meanwhile are handled together, so under a burst of registers each
