@@ -17,7 +17,7 @@ type view struct {
 	pods  []*structs.Pod
 	// podsByOwner indexes pods by namespace/owner ID.
 	podsByOwner map[string][]*structs.Pod
-	objects     map[string]*structs.JobObjects // by namespace/job ID
+	objects     map[string]*structs.JobObjects // deployments and replica sets, by namespace/job ID
 	jobByKey    map[string]*structs.Job
 	// backoff spaces out the replacements of pods that keep failing.
 	backoff replacementBackoff
@@ -68,7 +68,7 @@ func loadView(st *state.StateStore, sc *scope) (*view, error) {
 	}
 	for _, j := range v.jobs {
 		v.jobByKey[key(j.Namespace, j.ID)] = j
-		objs, err := st.ObjectsByJob(nil, j.Namespace, j.ID)
+		objs, err := st.WorkloadsByJob(j.Namespace, j.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -138,12 +138,8 @@ func jobIDOf(raw any) string {
 // ObjectsByJob returns the objects derived from a job.
 func (s *StateStore) ObjectsByJob(ws memdb.WatchSet, namespace, jobID string) (*structs.JobObjects, error) {
 	txn := s.db.Txn(false)
-	var out structs.JobObjects
-	var err error
-	if out.Deployments, err = listByJob[*structs.Deployment](txn, ws, TableDeployments, namespace, jobID); err != nil {
-		return nil, err
-	}
-	if out.ReplicaSets, err = listByJob[*structs.ReplicaSet](txn, ws, TableReplicaSets, namespace, jobID); err != nil {
+	out, err := workloadsByJob(txn, ws, namespace, jobID)
+	if err != nil {
 		return nil, err
 	}
 	if out.Services, err = listByJob[*structs.Service](txn, ws, TableServices, namespace, jobID); err != nil {
@@ -153,6 +149,25 @@ func (s *StateStore) ObjectsByJob(ws memdb.WatchSet, namespace, jobID string) (*
 		return nil, err
 	}
 	if out.Ingresses, err = listByJob[*structs.Ingress](txn, ws, TableIngresses, namespace, jobID); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WorkloadsByJob returns a job's deployments and replica sets only: what
+// the controllers reconcile, without the three lookups of the job's other
+// objects that ObjectsByJob makes, for every job of every pass.
+func (s *StateStore) WorkloadsByJob(namespace, jobID string) (*structs.JobObjects, error) {
+	return workloadsByJob(s.db.Txn(false), nil, namespace, jobID)
+}
+
+func workloadsByJob(txn *memdb.Txn, ws memdb.WatchSet, namespace, jobID string) (*structs.JobObjects, error) {
+	var out structs.JobObjects
+	var err error
+	if out.Deployments, err = listByJob[*structs.Deployment](txn, ws, TableDeployments, namespace, jobID); err != nil {
+		return nil, err
+	}
+	if out.ReplicaSets, err = listByJob[*structs.ReplicaSet](txn, ws, TableReplicaSets, namespace, jobID); err != nil {
 		return nil, err
 	}
 	return &out, nil
