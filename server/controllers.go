@@ -59,7 +59,9 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		if err == nil {
 			mark.freedRoom, err = s.reconcile(st, scope)
 			if err != nil {
-				s.dirty.restore(scope.jobs, scope.retryPending)
+				// The next pass sees what this one took, and the room
+				// that stops it wrote before failing may have freed.
+				s.dirty.restore(scope.jobs, scope.retryPending || mark.freedRoom)
 			}
 		}
 		if err != nil {
@@ -171,15 +173,16 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) (freedRoom bool, err
 	s.planMu.Lock()
 	s.placeNew(changes)
 	written := changes.list()
-	err = s.writePods(written)
-	s.planMu.Unlock()
-	if err != nil {
-		return false, err
-	}
 	for _, p := range written {
 		if p.DesiredStatus == structs.PodDesiredStop || p.Terminal() {
 			freedRoom = true
 		}
+	}
+	// Reported even when a later chunk fails: earlier ones may be written.
+	err = s.writePods(written)
+	s.planMu.Unlock()
+	if err != nil {
+		return freedRoom, err
 	}
 	if err := s.scheduleUnplaced(now, sc); err != nil {
 		return freedRoom, err
