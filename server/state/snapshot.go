@@ -17,7 +17,12 @@ import (
 // jobs). A server of format 1 would miss those versions, so it must refuse
 // these snapshots; version 1 snapshots restore here (the current version
 // found in both tables is listed once).
-const SnapshotFormatVersion = 2
+//
+// 3: deployments, replica sets, autoscalers and ingresses are keyed by
+// (namespace, job, ID), so two jobs may own objects of one name. A server
+// of format 2 keys them by (namespace, ID) and would keep one of the two,
+// so it must refuse these snapshots; format 1 and 2 snapshots restore here.
+const SnapshotFormatVersion = 3
 
 type snapshotHeader struct {
 	Version int
