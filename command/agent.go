@@ -3,7 +3,6 @@ package command
 import (
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -118,41 +117,3 @@ func defaultAgentConfig(dev bool) *agent.Config {
 type errString string
 
 func (e errString) Error() string { return string(e) }
-
-// serverGCPercent is the GC target of an agent when GOGC is not set. The
-// state store is a large, long-lived heap that every server builds in step
-// with the others: collecting each time the heap doubles spent a fifth of
-// the leader's CPU in the register benchmark, and 800 against 400 gave 5 %
-// more registers per second in 5 interleaved pairs (docs/benchmarks.md).
-const serverGCPercent = 800
-
-// memoryLimitShare is the share of the machine's memory the Go heap may
-// take before the GC runs more often than serverGCPercent asks, when
-// GOMEMLIMIT is not set: a heap allowed to grow to 9 times what is live
-// must still not run the machine out of memory.
-const memoryLimitShare = 0.5
-
-// tuneGC raises the GC target and sets a soft memory limit, unless the
-// operator set GOGC or GOMEMLIMIT (the runtime reads those itself).
-func tuneGC(logger hclog.Logger) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serverGCPercent)
-		logger.Debug("gc target set", "gc_percent", serverGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		if total := physicalMemory(); total > 0 {
-			limit := int64(float64(total) * memoryLimitShare)
-			debug.SetMemoryLimit(limit)
-			logger.Debug("gc memory limit set", "bytes", limit)
-		}
-	}
-}
-
-// physicalMemory is the machine's memory in bytes, or 0 when unknown.
-func physicalMemory() uint64 {
-	var info syscall.Sysinfo_t
-	if err := syscall.Sysinfo(&info); err != nil {
-		return 0
-	}
-	return uint64(info.Totalram) * uint64(info.Unit)
-}
