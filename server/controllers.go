@@ -10,14 +10,21 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-// podsPerEntry bounds how many pods one PodsUpsert log entry carries, so a
-// job of 10,000 pods is a hundred entries, not 10,000 and not one huge one.
-// Every server applies entries in log order, so registers that land behind
-// a pass's pod entry wait for it: with 1,000 pods per entry, 4 interleaved
-// pairs of the register benchmark gave 11 % fewer registers per second
-// and a higher p99 than with 100 (docs/benchmarks.md); 30 placed 10,000
-// pods in 5.4 s instead of 3.1 s.
-const podsPerEntry = 100
+// A pass's pods go to the log in entries of at least minPodsPerEntry pods,
+// cut where one job's pods end, and of at most maxPodsPerEntry, each
+// written after the previous one is applied. Every server applies the log
+// in order, so registers that land behind a large pod entry wait for it;
+// with small entries the controllers take turns with the API on the log
+// instead. Under a burst of registers the API then answers faster and the
+// pods lag behind: at 64 benchmark writers, 2,700 registers/s with pods
+// created about 3 s after the burst, against 1,900–2,200/s with pods kept
+// up to date by entries of 1,000 (docs/benchmarks.md; the benchmark
+// reports the lag). Cutting at job boundaries keeps one job of 10,000
+// pods in 10 entries, so it is placed as fast as before.
+const (
+	minPodsPerEntry = 30
+	maxPodsPerEntry = 1000
+)
 
 // controllerPacing is the pause after a pass before the next: writes that
 // land meanwhile are handled together, so under a burst of registers each
@@ -203,13 +210,33 @@ func (s *Server) writePods(pods []*structs.Pod) error {
 		cp.Template = nil
 		slim[i] = &cp
 	}
-	for start := 0; start < len(slim); start += podsPerEntry {
-		end := min(start+podsPerEntry, len(slim))
-		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: slim[start:end]}); err != nil {
+	for _, entry := range podEntries(slim) {
+		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: entry}); err != nil {
 			return err
+		}
+		for _, p := range entry {
+			if p.CreateIndex == 0 { // not stored before: the FSM sets it
+				podsCreated.Inc()
+			}
 		}
 	}
 	return nil
+}
+
+// podEntries splits pods into log entries: at least minPodsPerEntry pods
+// each, cut where a job's pods end, at most maxPodsPerEntry.
+func podEntries(pods []*structs.Pod) [][]*structs.Pod {
+	var out [][]*structs.Pod
+	start := 0
+	for i := 1; i <= len(pods); i++ {
+		n := i - start
+		jobEnds := i == len(pods) || pods[i].Namespace != pods[i-1].Namespace || pods[i].JobID != pods[i-1].JobID
+		if i == len(pods) || n >= maxPodsPerEntry || (n >= minPodsPerEntry && jobEnds) {
+			out = append(out, pods[start:i])
+			start = i
+		}
+	}
+	return out
 }
 
 // collectGarbage deletes terminal, stopped pods older than PodGCAge.

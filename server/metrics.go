@@ -23,7 +23,15 @@ var controllerPassDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts
 	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 }, []string{"kind"})
 
+// podsCreated counts the pods the leader's controllers wrote for the first
+// time. Against the jobs registered, it shows how far pod creation lags
+// the API under a burst of registers (the register benchmark reads it).
+var podsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "mk_controller_pods_created_total",
+	Help: "Pods created by the leader's controllers (since this server became leader or started).",
+})
+
 // Collectors returns the server's Prometheus collectors, the FSM's included.
 func Collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{raftApplyDuration, controllerPassDuration}, fsm.Collectors()...)
+	return append([]prometheus.Collector{raftApplyDuration, controllerPassDuration, podsCreated}, fsm.Collectors()...)
 }

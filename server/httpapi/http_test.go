@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,20 @@ func rawRequest(t *testing.T, method, url, body string) (int, http.Header, strin
 	defer resp.Body.Close()
 	buf, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(buf)
+}
+
+// metricValue is the value of an unlabelled metric in Prometheus text, or
+// -1 when it is missing.
+func metricValue(text, name string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func TestErrorsMapToStatusCodes(t *testing.T) {
@@ -114,10 +129,15 @@ func TestErrorsMapToStatusCodes(t *testing.T) {
 		}
 	}
 	// The leader's controllers time their passes (the first, on gaining
-	// leadership, is a full one).
+	// leadership, is a full one) and count the pods they create: web's two
+	// at least (the counter is shared by the servers of this process).
 	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
 		_, _, metrics := rawRequest(t, "GET", base+"/v1/metrics", "")
-		return strings.Contains(metrics, `mk_controller_pass_seconds_count{kind="full"}`), fmt.Errorf("no controller pass in the metrics")
+		if !strings.Contains(metrics, `mk_controller_pass_seconds_count{kind="full"}`) {
+			return false, fmt.Errorf("no controller pass in the metrics")
+		}
+		created := metricValue(metrics, "mk_controller_pods_created_total")
+		return created >= 2, fmt.Errorf("mk_controller_pods_created_total = %v, want >= 2", created)
 	})
 }
 
