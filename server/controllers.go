@@ -10,17 +10,15 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-// A pass's pods go to the log in entries of at least minPodsPerEntry pods,
-// cut where one job's pods end, and of at most maxPodsPerEntry, each
-// written after the previous one is applied. Every server applies the log
-// in order, so registers that land behind a large pod entry wait for it;
-// with small entries the controllers take turns with the API on the log
-// instead. Under a burst of registers the API then answers faster and the
-// pods lag behind: at 64 benchmark writers, 2,700 registers/s with pods
-// created about 3 s after the burst, against 1,900–2,200/s with pods kept
-// up to date by entries of 1,000 (docs/benchmarks.md; the benchmark
-// reports the lag). Cutting at job boundaries keeps one job of 10,000
-// pods in 10 entries, so it is placed as fast as before.
+// A pass writes its pods entry after entry, each once the previous one is
+// applied. Every server applies the log in order, so registers that land
+// behind a large pod entry wait for it. While the API has writes in flight
+// the controllers yield: entries of minPodsPerEntry pods (cut where a
+// job's pods end), so registers get in between them; when it has none,
+// entries of maxPodsPerEntry, so catching up costs few log writes. Under a
+// burst of registers the API answers faster and the pods follow shortly
+// after it (the register benchmark reports how far behind and for how
+// long, docs/benchmarks.md); a job of 10,000 pods is 10 entries.
 const (
 	minPodsPerEntry = 30
 	maxPodsPerEntry = 1000
@@ -210,7 +208,13 @@ func (s *Server) writePods(pods []*structs.Pod) error {
 		cp.Template = nil
 		slim[i] = &cp
 	}
-	for _, entry := range podEntries(slim) {
+	for start := 0; start < len(slim); {
+		least := maxPodsPerEntry
+		if s.apiWrites.Load() > 0 {
+			least = minPodsPerEntry
+		}
+		end := entryEnd(slim, start, least)
+		entry := slim[start:end]
 		if _, _, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: entry}); err != nil {
 			return err
 		}
@@ -219,24 +223,30 @@ func (s *Server) writePods(pods []*structs.Pod) error {
 				podsCreated.Inc()
 			}
 		}
+		start = end
 	}
 	return nil
 }
 
-// podEntries splits pods into log entries: at least minPodsPerEntry pods
-// each, cut where a job's pods end, at most maxPodsPerEntry.
-func podEntries(pods []*structs.Pod) [][]*structs.Pod {
-	var out [][]*structs.Pod
-	start := 0
-	for i := 1; i <= len(pods); i++ {
+// entryEnd is where the log entry of pods that starts at start ends: where
+// a job's pods end once it holds least pods, or at maxPodsPerEntry.
+func entryEnd(pods []*structs.Pod, start, least int) int {
+	for i := start + 1; i < len(pods); i++ {
 		n := i - start
-		jobEnds := i == len(pods) || pods[i].Namespace != pods[i-1].Namespace || pods[i].JobID != pods[i-1].JobID
-		if i == len(pods) || n >= maxPodsPerEntry || (n >= minPodsPerEntry && jobEnds) {
-			out = append(out, pods[start:i])
-			start = i
+		jobEnds := pods[i].Namespace != pods[i-1].Namespace || pods[i].JobID != pods[i-1].JobID
+		if n >= maxPodsPerEntry || (n >= least && jobEnds) {
+			return i
 		}
 	}
-	return out
+	return len(pods)
+}
+
+// apiWrite marks an API write in flight while fn runs: the controllers
+// yield to it (see minPodsPerEntry).
+func (s *Server) apiWrite(fn func() error) error {
+	s.apiWrites.Add(1)
+	defer s.apiWrites.Add(-1)
+	return fn()
 }
 
 // collectGarbage deletes terminal, stopped pods older than PodGCAge.

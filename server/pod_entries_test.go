@@ -8,7 +8,7 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-func TestPodEntries(t *testing.T) {
+func TestPodEntryEnds(t *testing.T) {
 	// jobs builds pods of jobs with the given numbers of pods, in order.
 	jobs := func(counts ...int) []*structs.Pod {
 		var out []*structs.Pod
@@ -26,28 +26,34 @@ func TestPodEntries(t *testing.T) {
 		}
 		return out
 	}
+	// entries splits pods as writePods does, with a fixed least size.
+	entries := func(pods []*structs.Pod, least int) []int {
+		var sizes []int
+		for start := 0; start < len(pods); {
+			end := entryEnd(pods, start, least)
+			sizes = append(sizes, end-start)
+			start = end
+		}
+		return sizes
+	}
 	tests := []struct {
 		name  string
 		pods  []*structs.Pod
+		least int
 		sizes []int
 	}{
-		{"none", nil, nil},
-		{"one small job", jobs(3), []int{3}},
-		{"a burst of small jobs: cut at the first job end past the minimum", jobs(repeat(25, 3)...), []int{30, 30, 15}},
-		{"a job end below the minimum is no cut", jobs(20, 20, 5), []int{40, 5}},
-		{"one large job: entries of the maximum", jobs(2500), []int{1000, 1000, 500}},
-		{"a large job after small ones", jobs(3, 3, 1200, 3), []int{1000, 206, 3}},
+		{"none", nil, minPodsPerEntry, nil},
+		{"one small job", jobs(3), minPodsPerEntry, []int{3}},
+		{"a burst of small jobs while the API writes: cut at the first job end past the least", jobs(repeat(25, 3)...), minPodsPerEntry, []int{30, 30, 15}},
+		{"a job end below the least is no cut", jobs(20, 20, 5), minPodsPerEntry, []int{40, 5}},
+		{"the API idle: entries of the most", jobs(repeat(700, 3)...), maxPodsPerEntry, []int{1000, 1000, 100}},
+		{"one large job: entries of the most", jobs(2500), minPodsPerEntry, []int{1000, 1000, 500}},
+		{"a large job after small ones", jobs(3, 3, 1200, 3), minPodsPerEntry, []int{1000, 206, 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var sizes []int
-			total := 0
-			for _, e := range podEntries(tt.pods) {
-				sizes = append(sizes, len(e))
-				total += len(e)
-			}
-			if !slices.Equal(sizes, tt.sizes) || total != len(tt.pods) {
-				t.Fatalf("entries of %v pods (total %d of %d), want %v", sizes, total, len(tt.pods), tt.sizes)
+			if got := entries(tt.pods, tt.least); !slices.Equal(got, tt.sizes) {
+				t.Fatalf("entries of %v pods, want %v", got, tt.sizes)
 			}
 		})
 	}

@@ -53,6 +53,8 @@ type Server struct {
 	// dirty collects the jobs the leader's endpoints changed, for the
 	// next incremental controller pass.
 	dirty dirtySet
+	// apiWrites counts the API's writes being proposed now.
+	apiWrites atomic.Int64
 	// roomIndex is the Raft index at which room for pods last may have
 	// changed (nodes changed, a pod ended or was stopped), as the
 	// controller loop last saw it. A pending pod whose reason was written
