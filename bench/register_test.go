@@ -232,23 +232,16 @@ func runRegister(addr string, body func(string) []byte, writers int, d time.Dura
 func waitForPods(t *testing.T, addr string, want int) (behind int, catchUp float64) {
 	t.Helper()
 	start := time.Now()
-	behind = -1
-	for {
-		created, ok := podsCreated(t, addr)
-		if !ok {
-			return -1, 0
-		}
-		if behind < 0 {
-			behind = max(want-created, 0)
-		}
-		if created >= want {
-			return behind, time.Since(start).Seconds()
-		}
-		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("controllers created %d pods of %d in 2 minutes", created, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	created, ok := podsCreated(t, addr)
+	if !ok {
+		return -1, 0
 	}
+	behind = max(want-created, 0)
+	testutil.WaitFor(t, 2*time.Minute, func() (bool, error) {
+		created, _ := podsCreated(t, addr)
+		return created >= want, fmt.Errorf("controllers created %d pods of %d", created, want)
+	})
+	return behind, time.Since(start).Seconds()
 }
 
 // podsCreated reads the leader's count of pods its controllers created.
