@@ -63,6 +63,8 @@ func physicalMemory() uint64 {
 // cgroupMemoryLimit reads the memory limit of this process's cgroup, v2
 // (memory.max) or v1 (memory.limit_in_bytes), given /proc/self/cgroup and
 // the cgroup mount; 0 when there is none ("max", or v1's huge default).
+// Two files, read once at start: containerd/cgroups (which the exec driver
+// uses) would read every controller's statistics for this one number.
 func cgroupMemoryLimit(procCgroup, mount string) uint64 {
 	data, err := os.ReadFile(procCgroup)
 	if err != nil {

@@ -29,15 +29,6 @@ const (
 // pass (and its Raft writes) covers many jobs.
 const controllerPacing = 50 * time.Millisecond
 
-// markJobChanged tells the controllers that a write of the leader's (it
-// may have failed, or be committed all the same) changed a job, and wakes
-// them: the loop may have read the dirty set after the write committed
-// but before this mark.
-func (s *Server) markJobChanged(namespace, jobID string) {
-	s.dirty.markJob(namespace, jobID)
-	s.kickControllers()
-}
-
 // kickControllers wakes the leader's controller loop at once.
 func (s *Server) kickControllers() {
 	select {
@@ -241,12 +232,18 @@ func entryEnd(pods []*structs.Pod, start, least int) int {
 	return len(pods)
 }
 
-// apiWrite marks an API write in flight while fn runs: the controllers
-// yield to it (see minPodsPerEntry).
-func (s *Server) apiWrite(fn func() error) error {
+// apiApply proposes a write of the API (a register, a stop) that changes a
+// job. While it is in flight the controllers yield to it (see
+// minPodsPerEntry); once it is done, succeeded or not, they look at the
+// job on their next pass, and are woken for it: the loop may have taken
+// the dirty set after the write committed but before this mark.
+func (s *Server) apiApply(t structs.MessageType, msg any, namespace, jobID string) (any, uint64, error) {
 	s.apiWrites.Add(1)
-	defer s.apiWrites.Add(-1)
-	return fn()
+	resp, index, err := s.raftApply(t, msg)
+	s.apiWrites.Add(-1)
+	s.dirty.markJob(namespace, jobID)
+	s.kickControllers()
+	return resp, index, err
 }
 
 // collectGarbage deletes terminal, stopped pods older than PodGCAge.

@@ -49,11 +49,13 @@ func (d *dirtySet) take() (jobs map[string]bool, room bool) {
 
 // restore puts back what a failed pass took, so the next one sees it.
 func (d *dirtySet) restore(jobs map[string]bool, room bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.jobs == nil {
+		d.jobs = map[string]bool{}
+	}
 	for k := range jobs {
-		ns, id := splitKey(k)
-		d.markJob(ns, id)
+		d.jobs[k] = true
 	}
-	if room {
-		d.markRoom()
-	}
+	d.room = d.room || room
 }

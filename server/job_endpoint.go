@@ -39,12 +39,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 		rs.Template = nil
 	}
 	req := &structs.JobRegisterRequest{Job: job, Objects: objs, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}
-	var resp any
-	err = s.apiWrite(func() (err error) {
-		resp, _, err = s.raftApply(structs.JobRegisterRequestType, req)
-		return err
-	})
-	s.markJobChanged(job.Namespace, job.ID)
+	resp, _, err := s.apiApply(structs.JobRegisterRequestType, req, job.Namespace, job.ID)
 	if err != nil {
 		return nil, fmt.Errorf("register job %q: %w", job.ID, err)
 	}
@@ -54,12 +49,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 // DeregisterJob stops a job, or purges it with its history.
 func (s *Server) DeregisterJob(namespace, id string, purge bool) (uint64, error) {
 	req := &structs.JobDeregisterRequest{Namespace: namespace, JobID: id, Purge: purge, SubmitTime: time.Now().UnixNano()}
-	var index uint64
-	err := s.apiWrite(func() (err error) {
-		_, index, err = s.raftApply(structs.JobDeregisterRequestType, req)
-		return err
-	})
-	s.markJobChanged(namespace, id)
+	_, index, err := s.apiApply(structs.JobDeregisterRequestType, req, namespace, id)
 	if err != nil {
 		return 0, fmt.Errorf("deregister job %q: %w", id, err)
 	}

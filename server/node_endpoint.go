@@ -90,9 +90,11 @@ func (s *Server) StopPod(namespace, id string) (uint64, error) {
 	p := structs.Copy(pod)
 	p.DesiredStatus, p.DesiredReason = structs.PodDesiredStop, "stopped by user"
 	p.ModifyTime = time.Now().UnixNano()
-	_, index, err := s.raftApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: []*structs.Pod{p}})
+	_, index, err := s.apiApply(structs.PodsUpsertRequestType, &structs.PodsUpsertRequest{Pods: []*structs.Pod{p}}, p.Namespace, p.JobID)
+	// Marked once the stop is applied, or a pass between could retry the
+	// pending pods before the room is free and forget it.
 	s.dirty.markRoom()
-	s.markJobChanged(p.Namespace, p.JobID)
+	s.kickControllers()
 	if err != nil {
 		return 0, fmt.Errorf("stop pod %s: %w", id, err)
 	}
