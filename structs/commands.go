@@ -129,6 +129,10 @@ type JobRegisterResponse struct {
 	Unchanged bool
 }
 
+// The msgpack code of every type here is generated (structs.generated.go),
+// so log entries and snapshots are coded without reflection.
+//go:generate ../scripts/codecgen.sh
+
 // msgpackHandle is shared: codec handles are safe for concurrent use once
 // configured.
 var msgpackHandle = newMsgpackHandle(false)
