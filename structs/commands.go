@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
@@ -165,14 +166,21 @@ func Encode(t MessageType, msg any) ([]byte, error) {
 		encoderPool.Put(enc)
 	}()
 	var out bytes.Buffer
-	out.Grow(2048)
+	out.Grow(min(max(int(encodedSize[t].Load()), 512), 16<<10))
 	out.WriteByte(uint8(t))
 	enc.Reset(&out)
 	if err := enc.Encode(msg); err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
+	encodedSize[t].Store(int64(out.Len()))
 	return out.Bytes(), nil
 }
+
+// encodedSize is the size of the last entry of each type: entries of a
+// type are alike, and growing the buffer as it fills showed in the
+// leader's profile. Above 16 KB (large pod entries) the buffer grows as
+// it fills, so a small entry never holds a large buffer in the log cache.
+var encodedSize [256]atomic.Int64
 
 // Decode deserializes a msgpack payload (without its type byte) into out.
 func Decode(buf []byte, out any) error {

@@ -12,10 +12,11 @@ import (
 const AllNamespaces = "*"
 
 // replaceJobObjects makes the stored objects of a job equal to objs (nil:
-// none); scanStale says whether the job may have objects to delete. Objects that keep their ID keep their CreateIndex. Replica sets of
-// older versions stay while the job runs: they are the history a rollout
-// scales down and a rollback returns to.
-func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects, scanStale bool) error {
+// none); hasObjects says whether the job may have stored objects: ones to
+// delete, and ones whose CreateIndex a rewrite keeps. Replica sets of older
+// versions stay while the job runs: they are the history a rollout scales
+// down and a rollback returns to.
+func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects, hasObjects bool) error {
 	keep := map[string]map[string]bool{}
 	if objs != nil {
 		var err error
@@ -28,13 +29,13 @@ func replaceJobObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects
 				keep[table] = map[string]bool{}
 			}
 			keep[table][obj.Metadata().ID] = true
-			err = upsertObject(txn, table, job, obj)
+			err = upsertObject(txn, table, job, obj, hasObjects)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	if !scanStale {
+	if !hasObjects {
 		return nil
 	}
 	for kind, table := range objectTables {
@@ -91,16 +92,19 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 }
 
 // upsertObject writes one object of a job; checkObjects has vetted it.
-// An object that keeps its ID keeps its CreateIndex.
-func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object) error {
+// An object that keeps its ID keeps its CreateIndex; a new or stopped job
+// has none stored (mayExist false), which saves a lookup per object.
+func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object, mayExist bool) error {
 	m := obj.Metadata()
-	raw, err := txn.txn.First(table, IndexID, objectKey(table, m.Namespace, job.ID, m.ID)...)
-	if err != nil {
-		return fmt.Errorf("%w: lookup %s %q: %v", ErrWriteFailed, table, m.ID, err)
-	}
 	m.CreateIndex = txn.index
-	if raw != nil {
-		m.CreateIndex = raw.(structs.Object).Metadata().CreateIndex
+	if mayExist {
+		raw, err := txn.txn.First(table, IndexID, objectKey(table, m.Namespace, job.ID, m.ID)...)
+		if err != nil {
+			return fmt.Errorf("%w: lookup %s %q: %v", ErrWriteFailed, table, m.ID, err)
+		}
+		if raw != nil {
+			m.CreateIndex = raw.(structs.Object).Metadata().CreateIndex
+		}
 	}
 	m.ModifyIndex = txn.index
 	setJobVersion(obj, job.Version)
