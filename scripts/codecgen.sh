@@ -18,6 +18,10 @@ perl -0pi -e '
   s/switch (yys\d+) \{/switch string($1) {/g;
   s/DecStructFieldNotFound\((-?\w+), (yys\d+)\)/DecStructFieldNotFound($1, string($2))/g;
 ' "$out"
+# The fields (and map keys) that hold the values every object repeats
+# decode through decodedString (intern.go), which shares them instead of
+# copying; other strings are mostly unique and skip its lookup.
+perl -pi -e 's/((?:x\.(?:Namespace|Type|Status|Kind|Phase|DesiredStatus|OwnerKind|Driver|Protocol|State|Mode)|yymk\d+) = )\(string\)\(r\.DecodeString\(\)\)/$1decodedString(r.DecodeStringAsBytes())/g' "$out"
 # ObjectMeta gets no codec methods (nor do unexported types): every
 # object type embeds it, and an embedded field's methods are promoted.
 # Snapshots use the canonical handle so equal states encode to equal

@@ -1293,19 +1293,19 @@ func (x *JobListStub) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Type":
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Status":
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Version":
 			if r.TryDecodeAsNil() {
@@ -1409,7 +1409,7 @@ func (x *JobListStub) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj16++
 	if yyhl16 {
@@ -1425,7 +1425,7 @@ func (x *JobListStub) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj16++
 	if yyhl16 {
@@ -1441,7 +1441,7 @@ func (x *JobListStub) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj16++
 	if yyhl16 {
@@ -2299,7 +2299,7 @@ func (x *AgentMember) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Tags":
 			if r.TryDecodeAsNil() {
@@ -2386,7 +2386,7 @@ func (x *AgentMember) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj10++
 	if yyhl10 {
@@ -4330,7 +4330,7 @@ func (x *TaskStats) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.State = ""
 			} else {
-				x.State = (string)(r.DecodeString())
+				x.State = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Limits":
 			if r.TryDecodeAsNil() {
@@ -4384,7 +4384,7 @@ func (x *TaskStats) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.State = ""
 	} else {
-		x.State = (string)(r.DecodeString())
+		x.State = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj7++
 	if yyhl7 {
@@ -5296,7 +5296,7 @@ func (x *JobDeregisterRequest) codecDecodeSelfFromMap(l int, d *codec1978.Decode
 			if r.TryDecodeAsNil() {
 				x.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "JobID":
 			if r.TryDecodeAsNil() {
@@ -5344,7 +5344,7 @@ func (x *JobDeregisterRequest) codecDecodeSelfFromArray(l int, d *codec1978.Deco
 	if r.TryDecodeAsNil() {
 		x.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj8++
 	if yyhl8 {
@@ -5755,7 +5755,7 @@ func (x *NodeStatusRequest) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) 
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		case "UpdatedAt":
 			if r.TryDecodeAsNil() {
@@ -5807,7 +5807,7 @@ func (x *NodeStatusRequest) codecDecodeSelfFromArray(l int, d *codec1978.Decoder
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj7++
 	if yyhl7 {
@@ -6580,7 +6580,7 @@ func (x *PodStatusUpdate) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "PodID":
 			if r.TryDecodeAsNil() {
@@ -6592,7 +6592,7 @@ func (x *PodStatusUpdate) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Phase = ""
 			} else {
-				x.Phase = (string)(r.DecodeString())
+				x.Phase = decodedString(r.DecodeStringAsBytes())
 			}
 		case "IP":
 			if r.TryDecodeAsNil() {
@@ -6637,7 +6637,7 @@ func (x *PodStatusUpdate) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) 
 	if r.TryDecodeAsNil() {
 		x.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj10++
 	if yyhl10 {
@@ -6669,7 +6669,7 @@ func (x *PodStatusUpdate) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) 
 	if r.TryDecodeAsNil() {
 		x.Phase = ""
 	} else {
-		x.Phase = (string)(r.DecodeString())
+		x.Phase = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj10++
 	if yyhl10 {
@@ -8574,7 +8574,7 @@ func (x *Job) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -8601,7 +8601,7 @@ func (x *Job) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Datacenters":
 			if r.TryDecodeAsNil() {
@@ -8652,7 +8652,7 @@ func (x *Job) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		case "SubmitTime":
 			if r.TryDecodeAsNil() {
@@ -8726,7 +8726,7 @@ func (x *Job) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj24++
 	if yyhl24 {
@@ -8793,7 +8793,7 @@ func (x *Job) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj24++
 	if yyhl24 {
@@ -8914,7 +8914,7 @@ func (x *Job) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj24++
 	if yyhl24 {
@@ -11156,7 +11156,7 @@ func (x *VolumeRequest) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Source":
 			if r.TryDecodeAsNil() {
@@ -11214,7 +11214,7 @@ func (x *VolumeRequest) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj8++
 	if yyhl8 {
@@ -11425,7 +11425,7 @@ func (x *NetworkSpec) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Mode = ""
 			} else {
-				x.Mode = (string)(r.DecodeString())
+				x.Mode = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Ports":
 			if r.TryDecodeAsNil() {
@@ -11464,7 +11464,7 @@ func (x *NetworkSpec) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Mode = ""
 	} else {
-		x.Mode = (string)(r.DecodeString())
+		x.Mode = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj7++
 	if yyhl7 {
@@ -12063,7 +12063,7 @@ func (x *ServiceSpec) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "NodePort":
 			if r.TryDecodeAsNil() {
@@ -12149,7 +12149,7 @@ func (x *ServiceSpec) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj12++
 	if yyhl12 {
@@ -12592,7 +12592,7 @@ func (x *ServiceCheck) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Path":
 			if r.TryDecodeAsNil() {
@@ -12677,7 +12677,7 @@ func (x *ServiceCheck) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj13++
 	if yyhl13 {
@@ -13484,7 +13484,7 @@ func (x *RestartPolicy) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Mode = ""
 			} else {
-				x.Mode = (string)(r.DecodeString())
+				x.Mode = decodedString(r.DecodeStringAsBytes())
 			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
@@ -13562,7 +13562,7 @@ func (x *RestartPolicy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Mode = ""
 	} else {
-		x.Mode = (string)(r.DecodeString())
+		x.Mode = decodedString(r.DecodeStringAsBytes())
 	}
 	for {
 		yyj8++
@@ -14001,7 +14001,7 @@ func (x *Task) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Driver = ""
 			} else {
-				x.Driver = (string)(r.DecodeString())
+				x.Driver = decodedString(r.DecodeStringAsBytes())
 			}
 		case "User":
 			if r.TryDecodeAsNil() {
@@ -14110,7 +14110,7 @@ func (x *Task) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Driver = ""
 	} else {
-		x.Driver = (string)(r.DecodeString())
+		x.Driver = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj16++
 	if yyhl16 {
@@ -15697,7 +15697,7 @@ func (x *NamespacedID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "ID":
 			if r.TryDecodeAsNil() {
@@ -15733,7 +15733,7 @@ func (x *NamespacedID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj6++
 	if yyhl6 {
@@ -16333,7 +16333,7 @@ func (x *Node) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -16372,7 +16372,7 @@ func (x *Node) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Eligibility":
 			if r.TryDecodeAsNil() {
@@ -16488,7 +16488,7 @@ func (x *Node) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj23++
 	if yyhl23 {
@@ -16587,7 +16587,7 @@ func (x *Node) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj23++
 	if yyhl23 {
@@ -17749,7 +17749,7 @@ func (x *Deployment) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -17812,7 +17812,7 @@ func (x *Deployment) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Status = ""
 			} else {
-				x.Status = (string)(r.DecodeString())
+				x.Status = decodedString(r.DecodeStringAsBytes())
 			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
@@ -17874,7 +17874,7 @@ func (x *Deployment) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj17++
 	if yyhl17 {
@@ -18027,7 +18027,7 @@ func (x *Deployment) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Status = ""
 	} else {
-		x.Status = (string)(r.DecodeString())
+		x.Status = decodedString(r.DecodeStringAsBytes())
 	}
 	for {
 		yyj17++
@@ -18537,7 +18537,7 @@ func (x *ReplicaSet) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -18677,7 +18677,7 @@ func (x *ReplicaSet) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj20++
 	if yyhl20 {
@@ -19360,7 +19360,7 @@ func (x *Service) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -19399,7 +19399,7 @@ func (x *Service) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Selector":
 			if r.TryDecodeAsNil() {
@@ -19494,7 +19494,7 @@ func (x *Service) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj21++
 	if yyhl21 {
@@ -19593,7 +19593,7 @@ func (x *Service) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj21++
 	if yyhl21 {
@@ -19907,7 +19907,7 @@ func (x *ServicePort) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Protocol = ""
 			} else {
-				x.Protocol = (string)(r.DecodeString())
+				x.Protocol = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Port":
 			if r.TryDecodeAsNil() {
@@ -19971,7 +19971,7 @@ func (x *ServicePort) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Protocol = ""
 	} else {
-		x.Protocol = (string)(r.DecodeString())
+		x.Protocol = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj9++
 	if yyhl9 {
@@ -20554,7 +20554,7 @@ func (x *Autoscaler) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -20691,7 +20691,7 @@ func (x *Autoscaler) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj20++
 	if yyhl20 {
@@ -21291,7 +21291,7 @@ func (x *Ingress) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -21401,7 +21401,7 @@ func (x *Ingress) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj16++
 	if yyhl16 {
@@ -22179,7 +22179,7 @@ func (x *JobPlan) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "JobFields":
 			if r.TryDecodeAsNil() {
@@ -22243,7 +22243,7 @@ func (x *JobPlan) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj10++
 	if yyhl10 {
@@ -22512,7 +22512,7 @@ func (x *ObjectDiff) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Kind = ""
 			} else {
-				x.Kind = (string)(r.DecodeString())
+				x.Kind = decodedString(r.DecodeStringAsBytes())
 			}
 		case "ID":
 			if r.TryDecodeAsNil() {
@@ -22524,7 +22524,7 @@ func (x *ObjectDiff) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Fields":
 			if r.TryDecodeAsNil() {
@@ -22563,7 +22563,7 @@ func (x *ObjectDiff) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Kind = ""
 	} else {
-		x.Kind = (string)(r.DecodeString())
+		x.Kind = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj9++
 	if yyhl9 {
@@ -22595,7 +22595,7 @@ func (x *ObjectDiff) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj9++
 	if yyhl9 {
@@ -23525,7 +23525,7 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.ObjectMeta.Namespace = ""
 			} else {
-				x.Namespace = (string)(r.DecodeString())
+				x.Namespace = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Labels":
 			if r.TryDecodeAsNil() {
@@ -23570,7 +23570,7 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.OwnerKind = ""
 			} else {
-				x.OwnerKind = (string)(r.DecodeString())
+				x.OwnerKind = decodedString(r.DecodeStringAsBytes())
 			}
 		case "OwnerID":
 			if r.TryDecodeAsNil() {
@@ -23624,7 +23624,7 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.DesiredStatus = ""
 			} else {
-				x.DesiredStatus = (string)(r.DecodeString())
+				x.DesiredStatus = decodedString(r.DecodeStringAsBytes())
 			}
 		case "DesiredReason":
 			if r.TryDecodeAsNil() {
@@ -23636,7 +23636,7 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Phase = ""
 			} else {
-				x.Phase = (string)(r.DecodeString())
+				x.Phase = decodedString(r.DecodeStringAsBytes())
 			}
 		case "PendingReason":
 			if r.TryDecodeAsNil() {
@@ -23743,7 +23743,7 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.ObjectMeta.Namespace = ""
 	} else {
-		x.Namespace = (string)(r.DecodeString())
+		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj32++
 	if yyhl32 {
@@ -23858,7 +23858,7 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.OwnerKind = ""
 	} else {
-		x.OwnerKind = (string)(r.DecodeString())
+		x.OwnerKind = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj32++
 	if yyhl32 {
@@ -23982,7 +23982,7 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.DesiredStatus = ""
 	} else {
-		x.DesiredStatus = (string)(r.DecodeString())
+		x.DesiredStatus = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj32++
 	if yyhl32 {
@@ -24014,7 +24014,7 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Phase = ""
 	} else {
-		x.Phase = (string)(r.DecodeString())
+		x.Phase = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj32++
 	if yyhl32 {
@@ -24480,7 +24480,7 @@ func (x *TaskState) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.State = ""
 			} else {
-				x.State = (string)(r.DecodeString())
+				x.State = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Failed":
 			if r.TryDecodeAsNil() {
@@ -24561,7 +24561,7 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.State = ""
 	} else {
-		x.State = (string)(r.DecodeString())
+		x.State = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj14++
 	if yyhl14 {
@@ -24943,7 +24943,7 @@ func (x *TaskEvent) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			if r.TryDecodeAsNil() {
 				x.Type = ""
 			} else {
-				x.Type = (string)(r.DecodeString())
+				x.Type = decodedString(r.DecodeStringAsBytes())
 			}
 		case "Message":
 			if r.TryDecodeAsNil() {
@@ -24997,7 +24997,7 @@ func (x *TaskEvent) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	if r.TryDecodeAsNil() {
 		x.Type = ""
 	} else {
-		x.Type = (string)(r.DecodeString())
+		x.Type = decodedString(r.DecodeStringAsBytes())
 	}
 	yyj9++
 	if yyhl9 {
@@ -25132,7 +25132,7 @@ func (x codecSelfer102) decMapstringstring(v *map[string]string, d *codec1978.De
 			if r.TryDecodeAsNil() {
 				yymk1 = ""
 			} else {
-				yymk1 = (string)(r.DecodeString())
+				yymk1 = decodedString(r.DecodeStringAsBytes())
 			}
 
 			if yymg1 {
@@ -25511,7 +25511,7 @@ func (x codecSelfer102) decMapstringPtrtoTaskStats(v *map[string]*TaskStats, d *
 			if r.TryDecodeAsNil() {
 				yymk1 = ""
 			} else {
-				yymk1 = (string)(r.DecodeString())
+				yymk1 = decodedString(r.DecodeStringAsBytes())
 			}
 
 			yyms1 = true
@@ -25699,7 +25699,7 @@ func (x codecSelfer102) decMapstringPtrtoTaskState(v *map[string]*TaskState, d *
 			if r.TryDecodeAsNil() {
 				yymk1 = ""
 			} else {
-				yymk1 = (string)(r.DecodeString())
+				yymk1 = decodedString(r.DecodeStringAsBytes())
 			}
 
 			yyms1 = true
@@ -26881,7 +26881,7 @@ func (x codecSelfer102) decMapstringPtrtoDriverInfo(v *map[string]*DriverInfo, d
 			if r.TryDecodeAsNil() {
 				yymk1 = ""
 			} else {
-				yymk1 = (string)(r.DecodeString())
+				yymk1 = decodedString(r.DecodeStringAsBytes())
 			}
 
 			yyms1 = true
