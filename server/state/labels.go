@@ -23,8 +23,11 @@ func (l *labelSets) intern(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return m
 	}
+	job := m[structs.LabelJob]
 	for _, r := range l.recent {
-		if r != nil && maps.Equal(r, m) {
+		// Maps of other jobs differ in the job label: one lookup tells,
+		// where maps.Equal, walking in random order, often took three.
+		if r != nil && len(r) == len(m) && r[structs.LabelJob] == job && maps.Equal(r, m) {
 			return r
 		}
 	}
