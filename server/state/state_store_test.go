@@ -192,6 +192,32 @@ func TestJobScopedObjectsOfTwoJobs(t *testing.T) {
 	}
 }
 
+// A stopped job has no objects, so a register that starts it again writes
+// new ones (UpsertJob skips looking for stored ones) with the register's
+// index as their CreateIndex.
+func TestRestartedJobHasNewObjects(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.UpsertJob(10, registerReq(t, testJob("web", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeregisterJob(11, &structs.JobDeregisterRequest{Namespace: "default", JobID: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertJob(12, registerReq(t, testJob("web", 1))); err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := s.ObjectsByJob(nil, "default", "web")
+	if len(objs.Deployments) != 1 || len(objs.ReplicaSets) != 1 || len(objs.Services) != 1 {
+		t.Fatalf("objects after restart: %d deployments, %d replica sets, %d services",
+			len(objs.Deployments), len(objs.ReplicaSets), len(objs.Services))
+	}
+	for _, m := range []structs.ObjectMeta{objs.Deployments[0].ObjectMeta, objs.ReplicaSets[0].ObjectMeta, objs.Services[0].ObjectMeta} {
+		if m.CreateIndex != 12 || m.ModifyIndex != 12 {
+			t.Errorf("%s: create index %d, modify index %d, want 12 and 12", m.ID, m.CreateIndex, m.ModifyIndex)
+		}
+	}
+}
+
 func TestDeregisterStopAndPurge(t *testing.T) {
 	s := newStore(t)
 	for i, name := range []string{"web", "web2"} {
