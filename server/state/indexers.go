@@ -13,9 +13,22 @@ import (
 // prefix query leaves the last given component open.
 type keyIndexer struct {
 	// key returns the components of obj's key, or false when obj has none.
-	key func(obj any) ([]string, bool)
+	key func(obj any) (keyParts, bool)
 	// arity is the number of components of a full key.
 	arity int
+}
+
+// keyParts are the components of a key, returned by value so that taking
+// them from an object allocates nothing.
+type keyParts struct {
+	s [3]string
+	n int
+}
+
+func parts(components ...string) keyParts {
+	var k keyParts
+	k.n = copy(k.s[:], components)
+	return k
 }
 
 // encodeKey joins the components into a key in one allocation (the
@@ -37,11 +50,11 @@ func encodeKey(parts []string, openLast bool) []byte {
 
 // FromObject implements memdb.SingleIndexer.
 func (k *keyIndexer) FromObject(obj any) (bool, []byte, error) {
-	parts, ok := k.key(obj)
+	p, ok := k.key(obj)
 	if !ok {
 		return false, nil, nil
 	}
-	return true, encodeKey(parts, false), nil
+	return true, encodeKey(p.s[:p.n], false), nil
 }
 
 // FromArgs implements memdb.Indexer: every component must be given.
@@ -97,50 +110,56 @@ func versionKey(v uint64) string {
 // Indexers of the schema.
 var (
 	// byNamespaceID keys every stored object by (namespace, ID).
-	byNamespaceID = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
+	byNamespaceID = &keyIndexer{arity: 2, key: func(obj any) (keyParts, bool) {
 		m := obj.(structs.Object).Metadata()
-		return []string{m.Namespace, m.ID}, true
+		return parts(m.Namespace, m.ID), true
 	}}
 	// byNamespaceJobID keys the objects of job-scoped tables by
 	// (namespace, job ID, ID).
-	byNamespaceJobID = &keyIndexer{arity: 3, key: func(obj any) ([]string, bool) {
+	byNamespaceJobID = &keyIndexer{arity: 3, key: func(obj any) (keyParts, bool) {
 		m := obj.(structs.Object).Metadata()
-		return []string{m.Namespace, jobIDOf(obj), m.ID}, true
+		return parts(m.Namespace, jobIDOf(obj), m.ID), true
 	}}
 	// byVersion keys job versions by (namespace, ID, version).
-	byVersion = &keyIndexer{arity: 3, key: func(obj any) ([]string, bool) {
+	byVersion = &keyIndexer{arity: 3, key: func(obj any) (keyParts, bool) {
 		j := obj.(*structs.Job)
-		return []string{j.Namespace, j.ID, versionKey(j.Version)}, true
+		return parts(j.Namespace, j.ID, versionKey(j.Version)), true
 	}}
 	// byJob keys derived objects by (namespace, job ID).
-	byJob = &keyIndexer{arity: 2, key: func(obj any) ([]string, bool) {
+	byJob = &keyIndexer{arity: 2, key: func(obj any) (keyParts, bool) {
 		id := jobIDOf(obj)
-		return []string{obj.(structs.Object).Metadata().Namespace, id}, id != ""
+		return parts(obj.(structs.Object).Metadata().Namespace, id), id != ""
 	}}
 	// byPodNode keys placed pods by node ID.
-	byPodNode = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+	byPodNode = &keyIndexer{arity: 1, key: func(obj any) (keyParts, bool) {
 		p := obj.(*structs.Pod)
-		return []string{p.NodeID}, p.NodeID != ""
+		return parts(p.NodeID), p.NodeID != ""
 	}}
 	// byClientModifyIndex keys the pods a client has reported on by the
 	// index of its last report, so controllers find the pods clients
 	// changed since their last pass. Pods no client has reported on yet
 	// (pending ones, just placed ones) have no entry: a register's pods
 	// cost no insert here.
-	byClientModifyIndex = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+	byClientModifyIndex = &keyIndexer{arity: 1, key: func(obj any) (keyParts, bool) {
 		p := obj.(*structs.Pod)
-		return []string{versionKey(p.ClientModifyIndex)}, p.ClientModifyIndex != 0
+		if p.ClientModifyIndex == 0 {
+			return keyParts{}, false
+		}
+		return parts(versionKey(p.ClientModifyIndex)), true
 	}}
 	// byUnplaced keys the pods that should run and have no node yet by the
 	// index that created them: pods are listed oldest first, and new keys
 	// land next to each other (keyed by the random pod ID, every insert
 	// copied a fresh path through the radix tree: 5x the cost).
-	byUnplaced = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
+	byUnplaced = &keyIndexer{arity: 1, key: func(obj any) (keyParts, bool) {
 		p := obj.(*structs.Pod)
-		return []string{versionKey(p.CreateIndex)}, p.NodeID == "" && p.DesiredStatus == structs.PodDesiredRun && !p.Terminal()
+		if p.NodeID != "" || p.DesiredStatus != structs.PodDesiredRun || p.Terminal() {
+			return keyParts{}, false
+		}
+		return parts(versionKey(p.CreateIndex)), true
 	}}
 	// byIndexKey keys the index table by table name.
-	byIndexKey = &keyIndexer{arity: 1, key: func(obj any) ([]string, bool) {
-		return []string{obj.(*IndexEntry).Key}, true
+	byIndexKey = &keyIndexer{arity: 1, key: func(obj any) (keyParts, bool) {
+		return parts(obj.(*IndexEntry).Key), true
 	}}
 )
