@@ -62,11 +62,7 @@ func (k *keyIndexer) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != k.arity {
 		return nil, fmt.Errorf("index needs %d arguments, got %d", k.arity, len(args))
 	}
-	parts, err := argStrings(args)
-	if err != nil {
-		return nil, err
-	}
-	return encodeKey(parts, false), nil
+	return encodeArgs(args, false)
 }
 
 // PrefixFromArgs implements memdb.PrefixIndexer.
@@ -74,37 +70,55 @@ func (k *keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
 	if len(args) == 0 || len(args) > k.arity {
 		return nil, fmt.Errorf("prefix needs 1 to %d arguments, got %d", k.arity, len(args))
 	}
-	parts, err := argStrings(args)
-	if err != nil {
-		return nil, err
-	}
-	return encodeKey(parts, true), nil
+	return encodeArgs(args, true)
 }
 
-func argStrings(args []any) ([]string, error) {
-	out := make([]string, len(args))
+// encodeArgs is encodeKey for the arguments of a query: strings, or
+// versions (uint64) written as versionKey writes them.
+func encodeArgs(args []any, openLast bool) ([]byte, error) {
+	n := len(args)
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			out[i] = v
+			n += len(v)
 		case uint64:
-			out[i] = versionKey(v)
+			n += versionKeyLen
 		default:
 			return nil, fmt.Errorf("index argument %d is %T, want a string", i, a)
 		}
 	}
-	return out, nil
+	b := make([]byte, 0, n)
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			b = append(b, v...)
+		case uint64:
+			b = appendVersion(b, v)
+		}
+		if !openLast || i < len(args)-1 {
+			b = append(b, 0)
+		}
+	}
+	return b, nil
 }
+
+// versionKeyLen is the length of an encoded version: the digits of the
+// largest uint64.
+const versionKeyLen = 20
 
 // versionKey encodes a version so keys sort numerically: 20 digits, zero
 // padded.
 func versionKey(v uint64) string {
-	var b [20]byte
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = byte('0' + v%10)
+	return string(appendVersion(make([]byte, 0, versionKeyLen), v))
+}
+
+func appendVersion(b []byte, v uint64) []byte {
+	var d [versionKeyLen]byte
+	for i := len(d) - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
 		v /= 10
 	}
-	return string(b[:])
+	return append(b, d[:]...)
 }
 
 // Indexers of the schema.

@@ -14,6 +14,7 @@ import (
 // servers may declare a pod lost.
 func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 	t.at(index)
+	var groups groupCache
 	for _, p := range pods {
 		existing, err := podByID(t.txn, nil, p.Namespace, p.ID)
 		if err != nil {
@@ -22,7 +23,7 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 		if p.Template == nil {
 			// The log carries no template: point it at the group of the
 			// job version the pod runs (or keep the stored one).
-			if p.Template, err = t.podTemplate(p, existing); err != nil {
+			if p.Template, err = t.podTemplate(p, existing, &groups); err != nil {
 				return err
 			}
 		}
@@ -52,11 +53,23 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 	return nil
 }
 
+// groupCache remembers the group podTemplate found last: an entry holds
+// the pods of a job one after another, so they need one lookup, not one
+// each.
+type groupCache struct {
+	namespace, jobID, group string
+	version                 uint64
+	g                       *structs.TaskGroup
+}
+
 // podTemplate finds the group a pod runs: the stored pod's, or the group
 // of its job version.
-func (t *WriteTxn) podTemplate(p, existing *structs.Pod) (*structs.TaskGroup, error) {
+func (t *WriteTxn) podTemplate(p, existing *structs.Pod, last *groupCache) (*structs.TaskGroup, error) {
 	if existing != nil && existing.Template != nil {
 		return existing.Template, nil
+	}
+	if last.g != nil && last.namespace == p.Namespace && last.jobID == p.JobID && last.version == p.JobVersion && last.group == p.Group {
+		return last.g, nil
 	}
 	job, err := jobVersion(t.txn, p.Namespace, p.JobID, p.JobVersion)
 	if err != nil {
@@ -69,6 +82,7 @@ func (t *WriteTxn) podTemplate(p, existing *structs.Pod) (*structs.TaskGroup, er
 	if g == nil {
 		return nil, fmt.Errorf("%w: pod %s: group %q not in job %q", structs.ErrBadRequest, p.ID, p.Group, p.JobID)
 	}
+	*last = groupCache{namespace: p.Namespace, jobID: p.JobID, group: p.Group, version: p.JobVersion, g: g}
 	return g, nil
 }
 

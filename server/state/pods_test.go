@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -99,6 +100,26 @@ func TestPodTemplateFromJobVersion(t *testing.T) {
 	p, _ := s.PodByID(nil, "default", "p1")
 	if p.Template == nil || p.Template.Name != "web" || len(p.Template.Tasks) != 1 {
 		t.Fatalf("template = %+v", p.Template)
+	}
+	// Pods of two versions, interleaved in one write, each get their own
+	// version's group (UpsertPods remembers the last group it looked up).
+	v1 := testJob("web", 2)
+	v1.Groups[0].Tasks[0].Config.Args = []string{"v1"}
+	if _, err := s.UpsertJob(8, registerReq(t, v1)); err != nil {
+		t.Fatal(err)
+	}
+	var mixed []*structs.Pod
+	for i, version := range []uint64{0, 1, 1, 0} {
+		mixed = append(mixed, &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: fmt.Sprintf("m%d", i), Namespace: "default"},
+			JobID: "web", Group: "web", JobVersion: version, OwnerID: "rs", DesiredStatus: structs.PodDesiredRun})
+	}
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertPods(9, mixed) })
+	for i, version := range []uint64{0, 1, 1, 0} {
+		p, _ := s.PodByID(nil, "default", fmt.Sprintf("m%d", i))
+		v1Args := len(p.Template.Tasks[0].Config.Args) == 1 && p.Template.Tasks[0].Config.Args[0] == "v1"
+		if v1Args != (version == 1) {
+			t.Errorf("pod m%d of version %d runs args %v", i, version, p.Template.Tasks[0].Config.Args)
+		}
 	}
 	orphan := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p2", Namespace: "default"}, JobID: "nope", Group: "web"}
 	if err := s.WriteTxn().UpsertPods(7, []*structs.Pod{orphan}); err == nil {
