@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -270,4 +271,20 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// isDNSLabel is the loop form of a regexp; the two agree on every input.
+func TestIsDNSLabelMatchesRegexp(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	inputs := []string{"", "a", "-", "a-", "-a", "a-b", "a--b", "web", "Web", "w_b", "w.b", "0", "0-0", "é", "a\x00", "ab-"}
+	for _, c := range "az09-A_.!é " {
+		for _, d := range "az09-" {
+			inputs = append(inputs, string(c)+string(d), "x"+string(c)+string(d), string(d)+string(c)+"y")
+		}
+	}
+	for _, s := range inputs {
+		if got, want := isDNSLabel(s), re.MatchString(s); got != want {
+			t.Errorf("isDNSLabel(%q) = %v, the regexp says %v", s, got, want)
+		}
+	}
 }
