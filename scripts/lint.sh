@@ -12,3 +12,13 @@ go vet ./...
 go vet -tags bench ./bench
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags bench ./bench
+# The generated msgpack code must match the types it codes.
+gen=structs/structs.generated.go
+cp "$gen" "$gen.lint"
+scripts/codecgen.sh
+if ! cmp -s "$gen" "$gen.lint"; then
+  mv "$gen.lint" "$gen"
+  echo "$gen is out of date: run go generate ./structs and commit it" >&2
+  exit 1
+fi
+rm -f "$gen.lint"
