@@ -130,8 +130,8 @@ type JobRegisterResponse struct {
 	Unchanged bool
 }
 
-// The msgpack code of every type here is generated (structs.generated.go),
-// so log entries and snapshots are coded without reflection.
+// The msgpack code of the types that log entries and snapshots hold is
+// generated (structs.generated.go), so they are coded without reflection.
 //go:generate ../scripts/codecgen.sh
 
 // msgpackHandle is shared: codec handles are safe for concurrent use once

@@ -27,6 +27,10 @@ type keyParts struct {
 
 func parts(components ...string) keyParts {
 	var k keyParts
+	if len(components) > len(k.s) {
+		// A schema error that every test of the index would hit.
+		panic(fmt.Sprintf("index key of %d components; keyParts holds %d", len(components), len(k.s)))
+	}
 	k.n = copy(k.s[:], components)
 	return k
 }
