@@ -21,9 +21,12 @@ func Translate(job *structs.Job) (*structs.JobObjects, error) {
 		return objs, nil
 	}
 	for _, g := range job.Groups {
+		// One map for the labels and selectors of all the group's objects:
+		// stored objects are immutable, as every server's state store
+		// shares equal maps anyway (state.labelSets).
 		labels := map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name}
 		meta := func(id string) structs.ObjectMeta {
-			return structs.ObjectMeta{ID: id, Name: id, Namespace: job.Namespace, Labels: copyLabels(labels)}
+			return structs.ObjectMeta{ID: id, Name: id, Namespace: job.Namespace, Labels: labels}
 		}
 		groupID := job.ID + "-" + g.Name
 		if job.Type == structs.JobTypeService {
@@ -84,7 +87,7 @@ func replicaSetFor(job *structs.Job, g *structs.TaskGroup, groupID string, label
 		DeploymentID: groupID,
 		TemplateHash: hash,
 		Replicas:     g.Count,
-		Selector:     copyLabels(labels),
+		Selector:     labels,
 		// Shared with the job, not copied: stored objects are immutable.
 		Template: g,
 	}, nil
@@ -104,7 +107,7 @@ func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec
 		JobID:      job.ID,
 		Group:      g.Name,
 		Type:       svc.Type,
-		Selector:   copyLabels(labels),
+		Selector:   labels,
 		Ports: []*structs.ServicePort{{
 			Name:       svc.Port,
 			Protocol:   "TCP",
@@ -127,12 +130,4 @@ func TemplateHash(g *structs.TaskGroup) (string, error) {
 	}
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:])[:10], nil
-}
-
-func copyLabels(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

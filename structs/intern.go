@@ -22,7 +22,7 @@ var knownStrings = func() map[string]string {
 		OwnerReplicaSet, OwnerJob,
 		DriverDocker, DriverExec, DriverGPUSlurm,
 		VolumeTypeEphemeral, VolumeTypeHost, RestartModeDelay, RestartModeFail,
-		"tcp", "udp",
+		"tcp", "udp", "TCP", "UDP",
 	} {
 		m[s] = s
 	}
