@@ -71,14 +71,12 @@ func TestGeneratedCodecWireFormat(t *testing.T) {
 			}
 			// Log entries: maps are written in Go's random order, so
 			// compare what the stored bytes decode to.
-			for _, src := range [][]byte{readFile(t, logPath), entry[1:]} {
-				got := reflect.New(reflect.TypeOf(want).Elem()).Interface()
-				if err := structs.Decode(src, got); err != nil {
-					t.Fatalf("decode: %v", err)
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Fatalf("log entry decodes differently (-want +got):\n%s", diff)
-				}
+			old := reflect.New(reflect.TypeOf(want).Elem()).Interface()
+			if err := structs.Decode(readFile(t, logPath), old); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if diff := cmp.Diff(want, old); diff != "" {
+				t.Fatalf("a stored log entry decodes differently (-want +got):\n%s", diff)
 			}
 			// Snapshots are canonical: the same bytes.
 			stored := readFile(t, snapPath)
