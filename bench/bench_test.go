@@ -98,6 +98,9 @@ func profileAgents(t *testing.T, c *testutil.ProcessCluster, d time.Duration) {
 			cpu := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", a.Addr(), max(int(d.Seconds()), 1))
 			saveProfile(cpu, filepath.Join(dir, a.Name+"-"+role+".cpu.prof"))
 			saveProfile(a.Addr()+"/debug/pprof/allocs", filepath.Join(dir, a.Name+"-"+role+".allocs.prof"))
+			if os.Getenv("MK_BENCH_TRACE") != "" {
+				saveProfile(a.Addr()+"/debug/pprof/trace?seconds=1", filepath.Join(dir, a.Name+"-"+role+".trace"))
+			}
 		}(a, role)
 	}
 	wg.Wait()

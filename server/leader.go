@@ -168,10 +168,9 @@ func (s *Server) raftApply(t structs.MessageType, msg any) (any, uint64, error) 
 		return nil, 0, err
 	}
 	start := time.Now()
-	future := s.raft.Apply(buf, s.config.ApplyTimeout)
-	err = future.Error()
+	res := s.proposer.propose(buf)
 	raftApplyDuration.Observe(time.Since(start).Seconds())
-	if err != nil {
+	if err := res.err; err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrLeadershipTransferInProgress) {
@@ -179,8 +178,8 @@ func (s *Server) raftApply(t structs.MessageType, msg any) (any, uint64, error) 
 		}
 		return nil, 0, fmt.Errorf("apply %s: %w", t, err)
 	}
-	if respErr, ok := future.Response().(error); ok {
-		return nil, future.Index(), respErr
+	if respErr, ok := res.resp.(error); ok {
+		return nil, res.index, respErr
 	}
-	return future.Response(), future.Index(), nil
+	return res.resp, res.index, nil
 }

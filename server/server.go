@@ -29,6 +29,7 @@ type Server struct {
 
 	fsm       *fsm.FSM
 	raft      *raft.Raft
+	proposer  *proposer
 	layer     *raftLayer
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore
@@ -167,7 +168,13 @@ func (s *Server) setupRaft() error {
 	}
 	s.bootstrapped.Store(existing)
 	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.boltStore, s.snapshots, s.transport)
-	return err
+	if err != nil {
+		return err
+	}
+	s.proposer = newProposer(s.raft, s.config.ApplyTimeout, entriesInFlight(), s.shutdownCh)
+	s.goFunc(s.proposer.run)
+	s.goFunc(s.proposer.complete)
+	return nil
 }
 
 func (s *Server) raftConfig() *raft.Config {

@@ -23,6 +23,8 @@ const (
 	PodsUpsertRequestType     MessageType = 5
 	PodStatusRequestType      MessageType = 6
 	PodsDeleteRequestType     MessageType = 7
+	// BatchRequestType is an entry of several commands (batch.go).
+	BatchRequestType MessageType = 8
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -47,6 +49,8 @@ func (t MessageType) String() string {
 		return "PodStatus"
 	case PodsDeleteRequestType:
 		return "PodsDelete"
+	case BatchRequestType:
+		return "Batch"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }

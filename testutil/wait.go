@@ -8,36 +8,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mk-orchestrator/mk/testutil/poll"
 )
 
-// WaitFor polls cond until it returns true or the deadline passes, then
-// fails the test with cond's last error. Polling backs off from 10 ms to
-// 200 ms so fast conditions return fast.
+// WaitFor polls cond until it returns true or the deadline passes (see
+// package poll, which holds the implementation).
 func WaitFor(t testing.TB, deadline time.Duration, cond func() (bool, error)) {
 	t.Helper()
-	if err := Wait(deadline, cond); err != nil {
-		t.Fatal(err)
-	}
+	poll.WaitFor(t, deadline, cond)
 }
 
 // Wait is WaitFor without a testing.TB, for benchmarks and tools.
-func Wait(deadline time.Duration, cond func() (bool, error)) error {
-	end := time.Now().Add(deadline)
-	delay := 10 * time.Millisecond
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		lastErr = err
-		if time.Now().After(end) {
-			return fmt.Errorf("condition not met within %s: %v", deadline, lastErr)
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 200*time.Millisecond)
-	}
-}
+func Wait(deadline time.Duration, cond func() (bool, error)) error { return poll.Wait(deadline, cond) }
 
 var (
 	portsMu   sync.Mutex

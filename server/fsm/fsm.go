@@ -96,48 +96,82 @@ func (f *FSM) applyEach(logs []*raft.Log) []any {
 	return resps
 }
 
-// applyLog decodes one entry and applies it into txn: a plain switch over
-// the typed commands.
+// applyLog applies one log entry into txn: a command, or a batch of them.
 func (f *FSM) applyLog(txn *state.WriteTxn, log *raft.Log) any {
 	if log.Type != raft.LogCommand || len(log.Data) == 0 {
 		return nil
 	}
 	msgType := structs.MessageType(log.Data[0])
-	buf := log.Data[1:]
+	if msgType == structs.BatchRequestType {
+		return f.applyBatchEntry(txn, log.Data[1:], log.Index)
+	}
+	return f.applyCommand(txn, msgType, log.Data[1:], log.Index)
+}
+
+// BatchResponse is the response to a batch entry: one per command, in
+// order, each what the command alone would have returned.
+type BatchResponse []any
+
+// applyBatchEntry applies the commands of a batch entry in order, all at
+// index. A command that fails before writing fails alone; a failed write
+// fails the whole entry, like any entry (see ApplyBatch).
+func (f *FSM) applyBatchEntry(txn *state.WriteTxn, buf []byte, index uint64) any {
+	cmds, err := structs.SplitBatch(buf)
+	if err != nil {
+		return fmt.Errorf("%w: at %d: %v", structs.ErrBadRequest, index, err)
+	}
+	resps := make(BatchResponse, len(cmds))
+	for i, cmd := range cmds {
+		msgType := structs.MessageType(cmd[0])
+		if msgType == structs.BatchRequestType {
+			resps[i] = fmt.Errorf("%w: batch entry at %d nests a batch", structs.ErrBadRequest, index)
+			continue
+		}
+		resps[i] = f.applyCommand(txn, msgType, cmd[1:], index)
+		if err, ok := resps[i].(error); ok && errors.Is(err, state.ErrWriteFailed) {
+			return err
+		}
+	}
+	return resps
+}
+
+// applyCommand decodes one command and applies it into txn: a plain switch
+// over the typed commands.
+func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf []byte, index uint64) any {
 	defer func(start time.Time) {
 		applyDuration.WithLabelValues(msgType.String()).Observe(time.Since(start).Seconds())
 	}(time.Now())
 
 	switch msgType {
 	case structs.JobRegisterRequestType:
-		return applyJobRegister(txn, buf, log.Index)
+		return applyJobRegister(txn, buf, index)
 	case structs.JobDeregisterRequestType:
-		return applyJobDeregister(txn, buf, log.Index)
+		return applyJobDeregister(txn, buf, index)
 	case structs.NodeRegisterRequestType:
-		return apply(buf, log.Index, func(r *structs.NodeRegisterRequest) error {
+		return apply(buf, index, func(r *structs.NodeRegisterRequest) error {
 			if r.Node == nil || r.Node.ID == "" {
 				return fmt.Errorf("%w: node register without a node ID", structs.ErrBadRequest)
 			}
-			return txn.UpsertNode(log.Index, r.Node)
+			return txn.UpsertNode(index, r.Node)
 		})
 	case structs.NodeStatusRequestType:
-		return apply(buf, log.Index, func(r *structs.NodeStatusRequest) error { return txn.UpdateNodeStatus(log.Index, r) })
+		return apply(buf, index, func(r *structs.NodeStatusRequest) error { return txn.UpdateNodeStatus(index, r) })
 	case structs.NodeSchedulingRequestType:
-		return apply(buf, log.Index, func(r *structs.NodeSchedulingRequest) error { return txn.UpdateNodeScheduling(log.Index, r) })
+		return apply(buf, index, func(r *structs.NodeSchedulingRequest) error { return txn.UpdateNodeScheduling(index, r) })
 	case structs.PodsUpsertRequestType:
-		return apply(buf, log.Index, func(r *structs.PodsUpsertRequest) error { return txn.UpsertPods(log.Index, r.Pods) })
+		return apply(buf, index, func(r *structs.PodsUpsertRequest) error { return txn.UpsertPods(index, r.Pods) })
 	case structs.PodStatusRequestType:
-		return apply(buf, log.Index, func(r *structs.PodStatusRequest) error { return txn.UpdatePodStatus(log.Index, r) })
+		return apply(buf, index, func(r *structs.PodStatusRequest) error { return txn.UpdatePodStatus(index, r) })
 	case structs.PodsDeleteRequestType:
-		return apply(buf, log.Index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(log.Index, r.Pods) })
+		return apply(buf, index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(index, r.Pods) })
 	}
 	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
-		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", log.Index)
+		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", index)
 		return nil
 	}
 	// An unknown command that may not be skipped means this server is older
 	// than the log: stopping is the only way not to diverge.
-	panic(fmt.Errorf("fsm: unknown command type %d at index %d", uint8(msgType), log.Index))
+	panic(fmt.Errorf("fsm: unknown command type %d at index %d", uint8(msgType), index))
 }
 
 func applyJobRegister(txn *state.WriteTxn, buf []byte, index uint64) any {

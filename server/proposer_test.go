@@ -1,0 +1,217 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/mk-orchestrator/mk/jobspecs"
+	"github.com/mk-orchestrator/mk/server/fsm"
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil/poll"
+)
+
+// fakeRaft applies each entry to a real FSM at the next index, once the
+// test releases it, and records the entries.
+type fakeRaft struct {
+	fsm *fsm.FSM
+
+	mu      sync.Mutex
+	entries [][]byte
+	release []chan error
+}
+
+type fakeFuture struct {
+	done  chan struct{}
+	err   error
+	resp  any
+	index uint64
+}
+
+func (f *fakeFuture) Error() error  { <-f.done; return f.err }
+func (f *fakeFuture) Response() any { <-f.done; return f.resp }
+func (f *fakeFuture) Index() uint64 { <-f.done; return f.index }
+
+func (r *fakeRaft) Apply(cmd []byte, _ time.Duration) raft.ApplyFuture {
+	r.mu.Lock()
+	r.entries = append(r.entries, cmd)
+	index := uint64(len(r.entries))
+	release := make(chan error, 1)
+	r.release = append(r.release, release)
+	r.mu.Unlock()
+	fut := &fakeFuture{done: make(chan struct{}), index: index}
+	go func() {
+		if fut.err = <-release; fut.err == nil {
+			fut.resp = r.fsm.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: cmd})
+		}
+		close(fut.done)
+	}()
+	return fut
+}
+
+func (r *fakeRaft) entryCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries)
+}
+
+// releaseEntry lets entry i (from 0) apply, or fail with err.
+func (r *fakeRaft) releaseEntry(i int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.release[i] <- err
+}
+
+func registerCmd(t *testing.T, name string, enforce bool) []byte {
+	t.Helper()
+	j := &structs.Job{
+		ObjectMeta: structs.ObjectMeta{ID: name, Name: name, Namespace: structs.DefaultNamespace},
+		Type:       structs.JobTypeService,
+		Groups: []*structs.TaskGroup{{Name: "g", Count: 1, Tasks: []*structs.Task{{Name: "t", Driver: "exec",
+			Config: &structs.TaskConfig{Command: "/bin/true"}, Resources: &structs.Resources{CPU: 100, MemoryMB: 32}}}}},
+	}
+	objs, err := jobspecs.Translate(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, err := structs.Encode(structs.JobRegisterRequestType,
+		&structs.JobRegisterRequest{Job: j, Objects: objs, EnforceIndex: enforce, JobModifyIndex: 999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf
+}
+
+// TestProposerBatchesWhileEntriesInFlight: with its one slot taken, the
+// proposer gathers the commands that arrive into the next entry, and
+// answers each with its own response.
+func TestProposerBatchesWhileEntriesInFlight(t *testing.T) {
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRaft{fsm: f}
+	stop := make(chan struct{})
+	defer close(stop)
+	p := newProposer(r, time.Second, 1, stop)
+	go p.run()
+	go p.complete()
+
+	results := make([]chan proposalResult, 6)
+	propose := func(i int, cmd []byte) {
+		results[i] = make(chan proposalResult, 1)
+		go func() { results[i] <- p.propose(cmd) }()
+	}
+	propose(0, registerCmd(t, "job-0", false))
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1, nil })
+	// Entry 0 is in flight: these queue, one of them doomed to conflict.
+	for i := 1; i < 6; i++ {
+		propose(i, registerCmd(t, fmt.Sprintf("job-%d", i), i == 3))
+	}
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return len(p.queue) == 5, nil })
+	if n := r.entryCount(); n != 1 {
+		t.Fatalf("%d entries proposed while the only slot was taken, want 1", n)
+	}
+	r.releaseEntry(0, nil)
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 2, nil })
+	r.releaseEntry(1, nil)
+
+	if got := structs.MessageType(r.entries[0][0]); got != structs.JobRegisterRequestType {
+		t.Errorf("entry 0 has type %s, want a plain register", got)
+	}
+	cmds, err := structs.SplitBatch(r.entries[1][1:])
+	if structs.MessageType(r.entries[1][0]) != structs.BatchRequestType || err != nil || len(cmds) != 5 {
+		t.Fatalf("entry 1: type %d, %d commands (%v), want a batch of 5", r.entries[1][0], len(cmds), err)
+	}
+	for i, ch := range results {
+		res := receive(t, ch)
+		wantIndex := uint64(1)
+		if i > 0 {
+			wantIndex = 2
+		}
+		if i == 3 {
+			if err, ok := res.resp.(error); !ok || !errors.Is(err, structs.ErrIndexConflict) {
+				t.Errorf("command 3: %#v, want its own index conflict", res.resp)
+			}
+			continue
+		}
+		reg, ok := res.resp.(*structs.JobRegisterResponse)
+		if res.err != nil || !ok || reg.Index != wantIndex || res.index != wantIndex {
+			t.Errorf("command %d: %+v, want a register response at index %d", i, res, wantIndex)
+		}
+	}
+}
+
+// TestProposerFailedEntryFailsItsCommands: when raft fails an entry (say,
+// leadership lost), every command in it gets the error.
+func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRaft{fsm: f}
+	stop := make(chan struct{})
+	defer close(stop)
+	p := newProposer(r, time.Second, 1, stop)
+	go p.run()
+	go p.complete()
+
+	first := make(chan proposalResult, 1)
+	go func() { first <- p.propose(registerCmd(t, "first", false)) }()
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1, nil })
+	rest := make(chan proposalResult, 3)
+	for i := range 3 {
+		go func() { rest <- p.propose(registerCmd(t, fmt.Sprintf("rest-%d", i), false)) }()
+	}
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return len(p.queue) == 3, nil })
+	r.releaseEntry(0, nil)
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 2, nil })
+	r.releaseEntry(1, raft.ErrLeadershipLost)
+
+	if res := receive(t, first); res.err != nil {
+		t.Fatalf("first command: %v", res.err)
+	}
+	for range 3 {
+		if res := receive(t, rest); !errors.Is(res.err, raft.ErrLeadershipLost) {
+			t.Errorf("command of the failed entry: %+v, want leadership lost", res)
+		}
+	}
+	if j, _ := f.State().JobByID(nil, "default", "rest-0"); j != nil {
+		t.Errorf("a command of the failed entry was applied")
+	}
+}
+
+// TestProposerStops: proposals waiting when the server shuts down return
+// an error rather than hang.
+func TestProposerStops(t *testing.T) {
+	r := &fakeRaft{}
+	stop := make(chan struct{})
+	p := newProposer(r, time.Second, 1, stop)
+	go p.run()
+	go p.complete()
+	done := make(chan proposalResult, 1)
+	go func() { done <- p.propose([]byte{uint8(structs.NodeStatusRequestType)}) }()
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1, nil })
+	close(stop)
+	if res := receive(t, done); !errors.Is(res.err, raft.ErrRaftShutdown) {
+		t.Fatalf("result %+v, want raft shutdown", res)
+	}
+}
+
+// receive returns a proposal's result, failing the test when none comes
+// within 5 s.
+func receive(t *testing.T, ch <-chan proposalResult) proposalResult {
+	t.Helper()
+	select {
+	case res := <-ch:
+		return res
+	case <-time.After(5 * time.Second):
+		t.Fatal("no result within 5 s")
+		return proposalResult{}
+	}
+}
