@@ -14,6 +14,14 @@ var raftApplyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 })
 
+// entryCommands is the number of commands per Raft entry this leader
+// proposed: 1 when idle, more under load (proposer.go).
+var entryCommands = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "mk_raft_entry_commands",
+	Help:    "Commands per Raft log entry proposed by this server (batch entries hold several).",
+	Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+})
+
 // controllerPassDuration is the time of one controller pass, full (every
 // job and pod) or incremental (what changed since the last pass): full
 // passes grow with the cluster, and they run every ReconcileInterval.
@@ -33,5 +41,5 @@ var podsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 
 // Collectors returns the server's Prometheus collectors, the FSM's included.
 func Collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{raftApplyDuration, controllerPassDuration, podsCreated}, fsm.Collectors()...)
+	return append([]prometheus.Collector{raftApplyDuration, entryCommands, controllerPassDuration, podsCreated}, fsm.Collectors()...)
 }

@@ -171,7 +171,7 @@ func (s *Server) setupRaft() error {
 	if err != nil {
 		return err
 	}
-	s.proposer = newProposer(s.raft, s.config.ApplyTimeout, entriesInFlight(), s.shutdownCh)
+	s.proposer = newProposer(s.raft, s.config.ApplyTimeout, entriesInFlight, s.shutdownCh)
 	s.goFunc(s.proposer.run)
 	s.goFunc(s.proposer.complete)
 	return nil
