@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -103,7 +104,9 @@ func (s *Server) reconcileRaftPeers() {
 	for _, srv := range future.Configuration().Servers {
 		inRaft[srv.ID] = srv
 	}
-	for _, m := range s.serf.Members() {
+	members := s.serf.Members()
+	s.proposer.setBatching(logFormatOf(members, s.config.Datacenter, inRaft) >= structs.LogFormatBatch)
+	for _, m := range members {
 		sm, ok := parseServer(m)
 		if !ok || m.Tags[gossip.TagDC] != s.config.Datacenter {
 			continue
@@ -123,6 +126,33 @@ func (s *Server) reconcileRaftPeers() {
 			}
 		}
 	}
+}
+
+// logFormatOf is the newest log format every Raft server applies: the
+// lowest its Serf member advertises. A server Serf does not know counts as
+// format 0, as does a member that is about to be added.
+func logFormatOf(members []serf.Member, dc string, inRaft map[raft.ServerID]raft.Server) int {
+	formats := map[raft.ServerID]int{}
+	for _, m := range members {
+		sm, ok := parseServer(m)
+		if !ok || m.Tags[gossip.TagDC] != dc || m.Status == serf.StatusLeft {
+			continue
+		}
+		f, _ := strconv.Atoi(m.Tags[gossip.TagLogFormat])
+		formats[raft.ServerID(sm.ID)] = f
+		if _, present := inRaft[raft.ServerID(sm.ID)]; !present && m.Status == serf.StatusAlive && f < structs.LogFormat {
+			return f // joins on this pass
+		}
+	}
+	lowest := structs.LogFormat
+	for id := range inRaft {
+		f, known := formats[id]
+		if !known {
+			return 0
+		}
+		lowest = min(lowest, f)
+	}
+	return lowest
 }
 
 // IsLeader reports whether this server is the Raft leader.

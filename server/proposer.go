@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -55,9 +56,12 @@ type raftApplier interface {
 }
 
 type proposer struct {
-	raft    raftApplier
-	timeout time.Duration
-	queue   chan *proposal
+	raft raftApplier
+	// batching: every server applies batch entries (the leader's Serf
+	// view, leader.go); until then each command is an entry of its own.
+	batching atomic.Bool
+	timeout  time.Duration
+	queue    chan *proposal
 	// slots holds a token per entry in flight.
 	slots   chan struct{}
 	applied chan proposedEntry
@@ -121,10 +125,15 @@ func (p *proposer) run() {
 	}
 }
 
+func (p *proposer) setBatching(on bool) { p.batching.Store(on) }
+
 // gather takes the commands queued behind first, up to the bounds of one
 // entry.
 func (p *proposer) gather(first *proposal) []*proposal {
 	batch := []*proposal{first}
+	if !p.batching.Load() {
+		return batch
+	}
 	size := len(first.cmd)
 	for len(batch) < maxBatchCommands && size < maxBatchBytes {
 		select {

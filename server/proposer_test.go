@@ -99,6 +99,7 @@ func TestProposerBatchesWhileEntriesInFlight(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	p := newProposer(r, time.Second, 1, stop)
+	p.setBatching(true)
 	go p.run()
 	go p.complete()
 
@@ -158,6 +159,7 @@ func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	p := newProposer(r, time.Second, 1, stop)
+	p.setBatching(true)
 	go p.run()
 	go p.complete()
 
@@ -183,6 +185,42 @@ func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
 	}
 	if j, _ := f.State().JobByID(nil, "default", "rest-0"); j != nil {
 		t.Errorf("a command of the failed entry was applied")
+	}
+}
+
+// TestProposerWithoutBatching: until every server applies batch entries,
+// each command is an entry of its own, however many wait.
+func TestProposerWithoutBatching(t *testing.T) {
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRaft{fsm: f}
+	stop := make(chan struct{})
+	defer close(stop)
+	p := newProposer(r, time.Second, 1, stop)
+	go p.run()
+	go p.complete()
+	results := make(chan proposalResult, 4)
+	for i := range 4 {
+		go func() { results <- p.propose(registerCmd(t, fmt.Sprintf("job-%d", i), false)) }()
+	}
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1 && len(p.queue) == 3, nil })
+	for i := range 4 {
+		r.releaseEntry(i, nil)
+		if i < 3 {
+			poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == i+2, nil })
+		}
+	}
+	for range 4 {
+		if res := receive(t, results); res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	for i, e := range r.entries {
+		if structs.MessageType(e[0]) != structs.JobRegisterRequestType {
+			t.Errorf("entry %d has type %s, want a plain register", i, structs.MessageType(e[0]))
+		}
 	}
 }
 

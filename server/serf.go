@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 	"github.com/mk-orchestrator/mk/server/gossip"
+	"github.com/mk-orchestrator/mk/structs"
 )
 
 func (s *Server) setupSerf() error {
@@ -20,12 +21,13 @@ func (s *Server) setupSerf() error {
 		Name: c.NodeName, BindAddr: c.BindAddr, AdvertiseIP: c.AdvertiseIP(), Port: c.SerfPort,
 		EncryptKey: c.EncryptKey, DataDir: c.DataDir, EventCh: s.serfEventCh, Logger: c.Logger,
 		Tags: map[string]string{
-			gossip.TagRole:     gossip.RoleServer,
-			gossip.TagID:       c.NodeName,
-			gossip.TagDC:       c.Datacenter,
-			gossip.TagRaftAddr: c.RaftAddr(),
-			gossip.TagHTTPAddr: c.HTTPAddr(),
-			gossip.TagExpect:   strconv.Itoa(c.BootstrapExpect),
+			gossip.TagRole:      gossip.RoleServer,
+			gossip.TagID:        c.NodeName,
+			gossip.TagDC:        c.Datacenter,
+			gossip.TagRaftAddr:  c.RaftAddr(),
+			gossip.TagHTTPAddr:  c.HTTPAddr(),
+			gossip.TagExpect:    strconv.Itoa(c.BootstrapExpect),
+			gossip.TagLogFormat: strconv.Itoa(structs.LogFormat),
 		},
 	})
 	return err

@@ -12,6 +12,14 @@ import (
 // encoding itself (its own type byte and payload, as Encode writes it).
 // The FSM applies the commands in order, all at the entry's index.
 
+// LogFormat is the newest Raft log format this build applies. Format 1
+// added batch entries; a server without the log_format Serf tag is at 0.
+// The leader writes batch entries only when every server is at 1 or above.
+const LogFormat = 1
+
+// LogFormatBatch is the first log format with batch entries.
+const LogFormatBatch = 1
+
 // AppendBatch appends an encoded command to a batch entry; batch nil
 // starts one.
 func AppendBatch(batch, cmd []byte) []byte {

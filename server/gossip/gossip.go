@@ -26,6 +26,11 @@ const (
 	TagExpect   = "expect"
 	// TagNodeID is the node ID of the agent's client role, when it has one.
 	TagNodeID = "node_id"
+	// TagLogFormat is the newest Raft log format a server applies
+	// (structs.LogFormat); the leader writes no newer entries until every
+	// server has it, so a rolling upgrade never hands an old server an
+	// entry it cannot apply.
+	TagLogFormat = "log_format"
 
 	RoleServer = "server"
 	RoleClient = "client"
