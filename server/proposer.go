@@ -27,8 +27,10 @@ const (
 	// pods in flight does not hold a register back from raft).
 	entriesInFlight = 1
 	// maxBatchBytes and maxBatchCommands bound one batch entry; a command
-	// larger than maxBatchBytes goes alone.
-	maxBatchBytes    = 1 << 20
+	// larger than maxBatchBytes goes alone. 256 KB is about an entry of
+	// 1,000 pods (maxPodsPerEntry), so an AppendEntries RPC of
+	// MaxAppendEntries entries stays as large as it was without batching.
+	maxBatchBytes    = 256 << 10
 	maxBatchCommands = 512
 )
 
