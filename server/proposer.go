@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,9 @@ type proposer struct {
 	slots   chan struct{}
 	applied chan proposedEntry
 	stopCh  <-chan struct{}
+	// carried is a command taken from the queue that did not fit the last
+	// entry: it starts the next. Only run uses it.
+	carried *proposal
 }
 
 func newProposer(r raftApplier, timeout time.Duration, inFlight int, stopCh <-chan struct{}) *proposer {
@@ -109,17 +113,24 @@ func (p *proposer) run() {
 		case <-p.stopCh:
 			return
 		}
-		var first *proposal
-		select {
-		case first = <-p.queue:
-		case <-p.stopCh:
-			return
+		first := p.carried
+		p.carried = nil
+		if first == nil {
+			select {
+			case first = <-p.queue:
+			case <-p.stopCh:
+				return
+			}
 		}
 		batch := p.gather(first)
 		entryCommands.Observe(float64(len(batch)))
 		entry := first.cmd
 		if len(batch) > 1 {
-			entry = nil
+			size := 1
+			for _, pr := range batch {
+				size += binary.MaxVarintLen32 + len(pr.cmd)
+			}
+			entry = append(make([]byte, 0, size), uint8(structs.BatchRequestType))
 			for _, pr := range batch {
 				entry = structs.AppendBatch(entry, pr.cmd)
 			}
@@ -141,6 +152,10 @@ func (p *proposer) gather(first *proposal) []*proposal {
 	for len(batch) < maxBatchCommands && size < maxBatchBytes {
 		select {
 		case pr := <-p.queue:
+			if size+len(pr.cmd) > maxBatchBytes {
+				p.carried = pr
+				return batch
+			}
 			batch = append(batch, pr)
 			size += len(pr.cmd)
 		default:

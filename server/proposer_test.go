@@ -224,6 +224,48 @@ func TestProposerWithoutBatching(t *testing.T) {
 	}
 }
 
+// TestProposerBoundsEntries: a command that would take an entry past
+// maxBatchBytes starts the next one instead.
+func TestProposerBoundsEntries(t *testing.T) {
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRaft{fsm: f}
+	stop := make(chan struct{})
+	defer close(stop)
+	p := newProposer(r, time.Second, 1, stop)
+	p.setBatching(true)
+	go p.run()
+	go p.complete()
+	results := make(chan proposalResult, 4)
+	big := func() []byte { // not a valid command: the FSM answers an error
+		cmd := make([]byte, maxBatchBytes/2+1)
+		cmd[0] = uint8(structs.NodeStatusRequestType)
+		return cmd
+	}
+	go func() { results <- p.propose(registerCmd(t, "first", false)) }()
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1, nil })
+	for range 3 {
+		go func() { results <- p.propose(big()) }()
+	}
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return len(p.queue) == 3, nil })
+	for i := range 4 {
+		r.releaseEntry(i, nil)
+		if i < 3 {
+			poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == i+2, nil })
+		}
+	}
+	for range 4 {
+		receive(t, results)
+	}
+	for i, e := range r.entries[1:] {
+		if structs.MessageType(e[0]) == structs.BatchRequestType || len(e) != maxBatchBytes/2+1 {
+			t.Errorf("entry %d: type %s, %d bytes; want one command of %d bytes", i+1, structs.MessageType(e[0]), len(e), maxBatchBytes/2+1)
+		}
+	}
+}
+
 // TestProposerStops: proposals waiting when the server shuts down return
 // an error rather than hang.
 func TestProposerStops(t *testing.T) {
