@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -247,25 +246,8 @@ func waitForPods(t *testing.T, addr string, want int) (behind int, catchUp float
 // podsCreated reads the leader's count of pods its controllers created.
 func podsCreated(t *testing.T, addr string) (int, bool) {
 	t.Helper()
-	resp, err := http.Get(addr + "/v1/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	for _, line := range strings.Split(string(text), "\n") {
-		if v, ok := strings.CutPrefix(line, "mk_controller_pods_created_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("metrics: %q: %v", line, err)
-			}
-			return int(f), true
-		}
-	}
-	return 0, false
+	n, ok := testutil.Metric(t, addr, "mk_controller_pods_created_total")
+	return int(n), ok
 }
 
 // agentsCPU is the CPU time (user + system) the cluster's agent processes

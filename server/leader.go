@@ -69,6 +69,9 @@ func (s *Server) leaderLoop(stopCh chan struct{}) {
 		}
 	}
 	s.leaderReady.Store(true)
+	// Batch entries wait for reconcileRaftPeers to see every server's log
+	// format, each term anew.
+	defer s.proposer.setBatching(false)
 	s.heartbeats.start()
 	defer s.heartbeats.stop()
 	controllersDone := make(chan struct{})

@@ -22,6 +22,13 @@ var entryCommands = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 })
 
+// batchEntriesOn is 1 while this leader writes batch entries: every server
+// advertises a log format that has them (a rolling upgrade is done).
+var batchEntriesOn = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "mk_raft_batch_entries",
+	Help: "1 while this server, as leader, writes batch entries (every server applies them), else 0.",
+})
+
 // controllerPassDuration is the time of one controller pass, full (every
 // job and pod) or incremental (what changed since the last pass): full
 // passes grow with the cluster, and they run every ReconcileInterval.
@@ -41,5 +48,5 @@ var podsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 
 // Collectors returns the server's Prometheus collectors, the FSM's included.
 func Collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{raftApplyDuration, entryCommands, controllerPassDuration, podsCreated}, fsm.Collectors()...)
+	return append([]prometheus.Collector{raftApplyDuration, entryCommands, batchEntriesOn, controllerPassDuration, podsCreated}, fsm.Collectors()...)
 }

@@ -139,7 +139,14 @@ func (p *proposer) run() {
 	}
 }
 
-func (p *proposer) setBatching(on bool) { p.batching.Store(on) }
+func (p *proposer) setBatching(on bool) {
+	p.batching.Store(on)
+	if on {
+		batchEntriesOn.Set(1)
+	} else {
+		batchEntriesOn.Set(0)
+	}
+}
 
 // gather takes the commands queued behind first, up to the bounds of one
 // entry.
