@@ -67,6 +67,26 @@ func (r *fakeRaft) releaseEntry(i int, err error) {
 	r.release[i] <- err
 }
 
+// startProposer runs a proposer with one entry in flight over a fakeRaft
+// with a real FSM, until stop closes (or the test ends, when stop is nil).
+func startProposer(t *testing.T, batching bool, stop chan struct{}) (*proposer, *fakeRaft) {
+	t.Helper()
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stop == nil {
+		stop = make(chan struct{})
+		t.Cleanup(func() { close(stop) })
+	}
+	r := &fakeRaft{fsm: f}
+	p := newProposer(r, time.Second, 1, stop)
+	p.setBatching(batching)
+	go p.run()
+	go p.complete()
+	return p, r
+}
+
 func registerCmd(t *testing.T, name string, enforce bool) []byte {
 	t.Helper()
 	j := &structs.Job{
@@ -91,17 +111,7 @@ func registerCmd(t *testing.T, name string, enforce bool) []byte {
 // proposer gathers the commands that arrive into the next entry, and
 // answers each with its own response.
 func TestProposerBatchesWhileEntriesInFlight(t *testing.T) {
-	f, err := fsm.New(hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRaft{fsm: f}
-	stop := make(chan struct{})
-	defer close(stop)
-	p := newProposer(r, time.Second, 1, stop)
-	p.setBatching(true)
-	go p.run()
-	go p.complete()
+	p, r := startProposer(t, true, nil)
 
 	results := make([]chan proposalResult, 6)
 	propose := func(i int, cmd []byte) {
@@ -151,17 +161,7 @@ func TestProposerBatchesWhileEntriesInFlight(t *testing.T) {
 // TestProposerFailedEntryFailsItsCommands: when raft fails an entry (say,
 // leadership lost), every command in it gets the error.
 func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
-	f, err := fsm.New(hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRaft{fsm: f}
-	stop := make(chan struct{})
-	defer close(stop)
-	p := newProposer(r, time.Second, 1, stop)
-	p.setBatching(true)
-	go p.run()
-	go p.complete()
+	p, r := startProposer(t, true, nil)
 
 	first := make(chan proposalResult, 1)
 	go func() { first <- p.propose(registerCmd(t, "first", false)) }()
@@ -183,7 +183,7 @@ func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
 			t.Errorf("command of the failed entry: %+v, want leadership lost", res)
 		}
 	}
-	if j, _ := f.State().JobByID(nil, "default", "rest-0"); j != nil {
+	if j, _ := r.fsm.State().JobByID(nil, "default", "rest-0"); j != nil {
 		t.Errorf("a command of the failed entry was applied")
 	}
 }
@@ -191,16 +191,7 @@ func TestProposerFailedEntryFailsItsCommands(t *testing.T) {
 // TestProposerWithoutBatching: until every server applies batch entries,
 // each command is an entry of its own, however many wait.
 func TestProposerWithoutBatching(t *testing.T) {
-	f, err := fsm.New(hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRaft{fsm: f}
-	stop := make(chan struct{})
-	defer close(stop)
-	p := newProposer(r, time.Second, 1, stop)
-	go p.run()
-	go p.complete()
+	p, r := startProposer(t, false, nil)
 	results := make(chan proposalResult, 4)
 	for i := range 4 {
 		go func() { results <- p.propose(registerCmd(t, fmt.Sprintf("job-%d", i), false)) }()
@@ -227,17 +218,7 @@ func TestProposerWithoutBatching(t *testing.T) {
 // TestProposerBoundsEntries: a command that would take an entry past
 // maxBatchBytes starts the next one instead.
 func TestProposerBoundsEntries(t *testing.T) {
-	f, err := fsm.New(hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRaft{fsm: f}
-	stop := make(chan struct{})
-	defer close(stop)
-	p := newProposer(r, time.Second, 1, stop)
-	p.setBatching(true)
-	go p.run()
-	go p.complete()
+	p, r := startProposer(t, true, nil)
 	results := make(chan proposalResult, 4)
 	big := func() []byte { // not a valid command: the FSM answers an error
 		cmd := make([]byte, maxBatchBytes/2+1)
@@ -269,11 +250,8 @@ func TestProposerBoundsEntries(t *testing.T) {
 // TestProposerStops: proposals waiting when the server shuts down return
 // an error rather than hang.
 func TestProposerStops(t *testing.T) {
-	r := &fakeRaft{}
 	stop := make(chan struct{})
-	p := newProposer(r, time.Second, 1, stop)
-	go p.run()
-	go p.complete()
+	p, r := startProposer(t, false, stop)
 	done := make(chan proposalResult, 1)
 	go func() { done <- p.propose([]byte{uint8(structs.NodeStatusRequestType)}) }()
 	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return r.entryCount() == 1, nil })
