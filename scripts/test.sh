@@ -26,3 +26,4 @@ echo "==> fuzzing (brief)"
 # minimizing an input and fail with "context deadline exceeded".
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 50000x -fuzzminimizetime 200x ./jobspecs
 go test -run '^$' -fuzz '^FuzzValidate$' -fuzztime 150000x -fuzzminimizetime 200x ./structs
+go test -run '^$' -fuzz '^FuzzSplitBatch$' -fuzztime 20000x -fuzzminimizetime 200x ./structs

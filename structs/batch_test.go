@@ -57,3 +57,33 @@ func TestSplitBatchRejectsBadEntries(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSplitBatch: no payload panics SplitBatch, and the commands of one it
+// accepts encode again to a batch that splits into the same commands.
+func FuzzSplitBatch(f *testing.F) {
+	f.Add(AppendBatch(AppendBatch(nil, []byte{1, 2}), []byte{3})[1:])
+	f.Add([]byte{0x81, 0x00, 7})
+	f.Add([]byte{0xff})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		cmds, err := SplitBatch(buf)
+		if err != nil {
+			return
+		}
+		var again []byte
+		for _, c := range cmds {
+			if len(c) == 0 {
+				t.Fatal("an empty command was accepted")
+			}
+			again = AppendBatch(again, c)
+		}
+		cmds2, err := SplitBatch(again[1:])
+		if err != nil || len(cmds2) != len(cmds) {
+			t.Fatalf("re-encoded batch: %d commands, %v; want %d", len(cmds2), err, len(cmds))
+		}
+		for i := range cmds {
+			if !bytes.Equal(cmds[i], cmds2[i]) {
+				t.Fatalf("command %d changed: %x, then %x", i, cmds[i], cmds2[i])
+			}
+		}
+	})
+}
