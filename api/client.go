@@ -83,6 +83,8 @@ type QueryOptions struct {
 	// Stale reads from the receiving server without asking the leader.
 	Stale  bool
 	Params map[string]string
+	// Context, when set, cancels the read (a blocking one included).
+	Context context.Context
 }
 
 // QueryMeta is what a read returns besides its body.
@@ -168,7 +170,11 @@ func decodeError(resp *http.Response) error {
 
 // get is a GET decoding into out.
 func (c *Client) get(path string, q *QueryOptions, out any) (*QueryMeta, error) {
-	return c.do(context.Background(), http.MethodGet, path, q, nil, out)
+	ctx := context.Background()
+	if q != nil && q.Context != nil {
+		ctx = q.Context
+	}
+	return c.do(ctx, http.MethodGet, path, q, nil, out)
 }
 
 // Raw sends any request; tests use it for paths without a helper.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/mk-orchestrator/mk/client/state"
 	"github.com/mk-orchestrator/mk/drivers"
@@ -26,6 +27,8 @@ type podRunner struct {
 	tasks   map[string]*taskRunner
 	states  map[string]*structs.TaskState
 	stopped bool
+	// healthTimer publishes again once the pod may have become healthy.
+	healthTimer *time.Timer
 }
 
 func newPodRunner(c *Client, pod *structs.Pod, states map[string]*structs.TaskState) *podRunner {
@@ -117,7 +120,9 @@ func (r *podRunner) phase() string {
 		switch {
 		case st.Failed:
 			return structs.PodPhaseFailed
-		case st.State == structs.TaskStateRunning:
+		case st.State == structs.TaskStateRunning, st.State == structs.TaskStateRestarting:
+			// A task waiting out its restart delay keeps the pod running,
+			// as Kubernetes counts a container in back-off.
 			running++
 		case st.State == structs.TaskStateDead && st.ExitCode == 0 && st.Signal == 0:
 			succeeded++
@@ -145,17 +150,40 @@ func (r *podRunner) publish() {
 	r.mu.Lock()
 	states := structs.Copy(r.states)
 	phase := r.phase()
+	healthy := r.healthLocked()
 	r.mu.Unlock()
 	if err := r.c.db.PutPod(&state.PodRecord{Pod: r.pod, TaskStates: states}); err != nil {
 		r.c.logger.Error("persist pod", "pod", r.pod.ID, "error", err)
 	}
-	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states})
+	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states, Healthy: healthy})
+}
+
+// healthLocked returns the pod's health and, while it waits out
+// min_healthy_time, arms a timer that publishes again when it is up.
+func (r *podRunner) healthLocked() bool {
+	if r.healthTimer != nil {
+		r.healthTimer.Stop()
+		r.healthTimer = nil
+	}
+	if r.stopped {
+		return false
+	}
+	healthy, recheck := podHealth(r.pod.Template.Tasks, r.states, minHealthyTime(r.pod.Template), time.Now())
+	if recheck > 0 {
+		r.healthTimer = time.AfterFunc(recheck, r.publish)
+	}
+	return healthy
 }
 
 // detach ends the runner's goroutines and leaves its tasks running.
 func (r *podRunner) detach() {
 	r.cancel()
 	<-r.done
+	r.mu.Lock()
+	if r.healthTimer != nil {
+		r.healthTimer.Stop()
+	}
+	r.mu.Unlock()
 }
 
 // stop stops every task and waits for the runner to end.

@@ -13,17 +13,6 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-// Task event types.
-const (
-	EventStarted    = "Started"
-	EventRecovered  = "Recovered"
-	EventTerminated = "Terminated"
-	EventRestarting = "Restarting"
-	EventNotRestart = "Not Restarting"
-	EventDriverErr  = "Driver Failure"
-	EventKilled     = "Killed"
-)
-
 // maxEvents bounds the events kept per task.
 const maxEvents = 10
 
@@ -81,7 +70,13 @@ func (r *taskRunner) withEnv() *structs.Task {
 }
 
 func (r *taskRunner) event(typ, msg string, exit *drivers.ExitResult) {
-	e := &structs.TaskEvent{Type: typ, Message: msg, Time: time.Now().UnixNano()}
+	r.eventWithOutput(typ, msg, exit, "")
+}
+
+// eventWithOutput records an event with the last line the task wrote to
+// stderr (for exits: often the reason it exited).
+func (r *taskRunner) eventWithOutput(typ, msg string, exit *drivers.ExitResult, output string) {
+	e := &structs.TaskEvent{Type: typ, Message: msg, Time: time.Now().UnixNano(), Output: output}
 	if exit != nil {
 		e.ExitCode, e.Signal = exit.ExitCode, exit.Signal
 	}
@@ -98,7 +93,7 @@ func (r *taskRunner) run(ctx context.Context, recovered bool) {
 	switch {
 	case recovered:
 		r.state.State = structs.TaskStateRunning
-		r.event(EventRecovered, "task reattached after a client restart", nil)
+		r.event(structs.TaskEventRecovered, "task reattached after a client restart", nil)
 	case r.lostOnRecover:
 		r.restartTimes = append(r.restartTimes, time.Now())
 	default:
@@ -119,20 +114,26 @@ func (r *taskRunner) run(ctx context.Context, recovered bool) {
 		}
 		r.state.State, r.state.ExitCode, r.state.Signal = structs.TaskStateDead, exit.ExitCode, exit.Signal
 		r.state.FinishedAt = time.Now().UnixNano()
-		r.event(EventTerminated, exitMessage(exit), exit)
+		output := ""
+		if !exit.Successful() {
+			output = lastLine(filepath.Join(r.dir, "stderr.log"))
+		}
+		r.eventWithOutput(structs.TaskEventTerminated, exitMessage(exit), exit, output)
 		if r.batch && exit.Successful() {
 			return
 		}
 		delay, ok := r.shouldRestart()
 		if !ok {
 			r.state.Failed = true
-			r.event(EventNotRestart, "restart attempts exhausted", exit)
+			r.event(structs.TaskEventNotRestart, "restart attempts exhausted", exit)
 			return
 		}
-		r.event(EventRestarting, fmt.Sprintf("restarting in %s", delay), nil)
+		r.state.State, r.state.NextRestart = structs.TaskStateRestarting, time.Now().Add(delay).UnixNano()
+		r.event(structs.TaskEventRestarting, fmt.Sprintf("restarting in %s", delay), nil)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
+			r.state.State, r.state.NextRestart = structs.TaskStateDead, 0
 			return
 		}
 		r.state.Restarts++
@@ -170,14 +171,14 @@ func (r *taskRunner) start(ctx context.Context) bool {
 	if st, err := r.driver.InspectTask(handle.TaskID()); err == nil {
 		r.state.PID = st.PID
 	}
-	r.state.State, r.state.StartedAt = structs.TaskStateRunning, time.Now().UnixNano()
-	r.event(EventStarted, "", nil)
+	r.state.State, r.state.StartedAt, r.state.NextRestart = structs.TaskStateRunning, time.Now().UnixNano(), 0
+	r.event(structs.TaskEventStarted, "", nil)
 	return true
 }
 
 func (r *taskRunner) fail(msg string) {
-	r.state.State, r.state.Failed = structs.TaskStateDead, true
-	r.event(EventDriverErr, msg, nil)
+	r.state.State, r.state.Failed, r.state.NextRestart = structs.TaskStateDead, true, 0
+	r.event(structs.TaskEventDriverErr, msg, nil)
 }
 
 // wait returns the task's exit, or nil when ctx ends first.
@@ -263,7 +264,7 @@ func (r *taskRunner) stop() {
 		}
 		r.state.State = structs.TaskStateDead
 		r.state.FinishedAt = time.Now().UnixNano()
-		r.event(EventKilled, "stopped by the servers", nil)
+		r.event(structs.TaskEventKilled, "stopped by the servers", nil)
 	}
 	if err := r.driver.DestroyTask(id, true); err != nil {
 		r.logger.Debug("destroy task", "task", id, "error", err)

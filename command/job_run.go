@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/structs"
@@ -25,10 +24,16 @@ Usage: mk job run [options] FILE
 
 Options:
   -detach             Return as soon as the job is registered; without it,
-                      job run follows the pods until they all run (batch:
-                      succeed) and exits 0, or exits 2 when a pod fails or
-                      cannot be placed.
-  -timeout D          How long to follow the pods (default 5m).
+                      job run follows the pods, printing their restarts and
+                      failures as they happen, until every group is
+                      healthy (each pod running, without a restart, for
+                      the group's min_healthy_time; batch: succeeded) and
+                      exits 0, or exits 2 when a pod fails for good, pods
+                      cannot be placed, or the deadline passes. Ctrl-C
+                      stops following (exit 130); the job keeps running.
+  -timeout D          How long to follow the pods (default: the longest
+                      healthy_deadline of the job's groups; batch jobs:
+                      until they finish).
   -var 'key=value'    Set a variable of the job file (may repeat).
   -var-file FILE      Read variables from an HCL file (may repeat).
   -check-index N      Register only if the job's modify index is still N
@@ -75,7 +80,7 @@ func (c *JobRunCommand) Run(args []string) int {
 	files.register(fs)
 	detach := fs.Bool("detach", false, "")
 	checkIndex := fs.Int64("check-index", -1, "")
-	timeout := fs.Duration("timeout", 5*time.Minute, "")
+	timeout := fs.Duration("timeout", 0, "")
 	if !c.parseFlags(fs, args) {
 		return exitError
 	}
@@ -107,8 +112,12 @@ func (c *JobRunCommand) Run(args []string) int {
 	if *detach {
 		return exitOK
 	}
-	// Without -detach, follow the pods until they run (or fail).
-	return c.monitorJob(client, job, resp.Index, *timeout)
+	// Without -detach, follow the pods until they are healthy (or fail).
+	deadline := *timeout
+	if deadline == 0 {
+		deadline = watchDeadline(job)
+	}
+	return c.monitorJob(client, job, resp.Version, resp.Index, deadline)
 }
 
 // stringSlice is a repeatable string flag.

@@ -73,13 +73,7 @@ func formatPods(pods []*structs.Pod, verbose bool) string {
 		if node == "" {
 			node = "<unplaced>"
 		}
-		reason := p.PendingReason
-		if reason == "" {
-			reason = p.DesiredReason
-		}
-		if reason == "" {
-			reason = "-"
-		}
+		reason := firstNonEmpty(p.Reason(), "-")
 		rows = append(rows, row(shortID(p.ID, verbose), p.Name, node, p.DesiredStatus, p.Phase, restarts, reason))
 	}
 	return formatList(rows)

@@ -81,7 +81,7 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 	b.WriteString(formatKV([]string{
 		row("ID", p.ID), row("Name", p.Name), row("Job", p.JobID), row("Group", p.Group),
 		row("Node", p.NodeName), row("IP", p.IP), row("Desired", p.DesiredStatus), row("Phase", p.Phase),
-		row("Reason", firstNonEmpty(p.PendingReason, p.DesiredReason, "-")),
+		row("Reason", firstNonEmpty(p.Reason(), "-")), row("Healthy", p.Healthy),
 		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB", res.CPU, res.MemoryMB)),
 		row("Created", formatTime(p.CreateTime)),
 	}))
@@ -95,7 +95,7 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 	sort.Strings(names)
 	for _, name := range names {
 		ts := p.TaskStates[name]
-		fmt.Fprintf(&b, "\n\nTask %q is %q (restarts %d, exit code %d)\n", name, ts.State, ts.Restarts, ts.ExitCode)
+		fmt.Fprintf(&b, "\n\n%s\n", taskLine(name, ts))
 		if stats != nil && stats.Tasks[name] != nil {
 			b.WriteString(formatTaskResources(stats.Tasks[name]))
 			b.WriteString("\n\nEvents\n")
@@ -107,6 +107,27 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 		b.WriteString(formatList(rows))
 	}
 	return b.String()
+}
+
+// taskLine is a task's headline: its state, restarts, and what it has
+// of a next attempt, an exit code or a start failure. A task that never
+// ran shows no exit code.
+func taskLine(name string, ts *structs.TaskState) string {
+	details := []string{fmt.Sprintf("restarts %d", ts.Restarts)}
+	if ts.State == structs.TaskStateRestarting && ts.NextRestart != 0 {
+		details = append(details, "next attempt "+formatTime(ts.NextRestart))
+	}
+	last := ""
+	if n := len(ts.Events); n > 0 {
+		last = ts.Events[n-1].Type
+	}
+	switch {
+	case ts.Failed && last == structs.TaskEventDriverErr:
+		details = append(details, "driver failure")
+	case ts.ExitedOnce() && ts.State != structs.TaskStateRunning:
+		details = append(details, fmt.Sprintf("exit code %d", ts.ExitCode))
+	}
+	return fmt.Sprintf("Task %q is %q (%s)", name, ts.State, strings.Join(details, ", "))
 }
 
 // formatTaskResources renders a task's resource use next to its limits:

@@ -49,3 +49,26 @@ func TestFormatTaskResources(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskLine(t *testing.T) {
+	cases := []struct {
+		name string
+		ts   *structs.TaskState
+		want string
+	}{
+		{"running", &structs.TaskState{State: structs.TaskStateRunning, Restarts: 1,
+			Events: []*structs.TaskEvent{{Type: structs.TaskEventTerminated}, {Type: structs.TaskEventStarted}}},
+			`Task "t" is "running" (restarts 1)`},
+		{"driver failure has no exit code", &structs.TaskState{State: structs.TaskStateDead, Failed: true,
+			Events: []*structs.TaskEvent{{Type: structs.TaskEventDriverErr, Message: "stat /x: no such file"}}},
+			`Task "t" is "dead" (restarts 0, driver failure)`},
+		{"restarting", &structs.TaskState{State: structs.TaskStateRestarting, ExitCode: 1, NextRestart: 1e18,
+			Events: []*structs.TaskEvent{{Type: structs.TaskEventTerminated}, {Type: structs.TaskEventRestarting}}},
+			`Task "t" is "restarting" (restarts 0, next attempt 2001-09-09T01:46:40Z, exit code 1)`},
+	}
+	for _, tc := range cases {
+		if got := taskLine("t", tc.ts); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -73,6 +73,8 @@ var normalizers = []struct {
 	{regexp.MustCompile(`mk v(\S+) \(\w+\)`), "mk v$1 (<COMMIT>)"},
 	{regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), "<UUID>"},
 	{regexp.MustCompile(`\b[0-9a-f]{8}\b`), "<ID>"},
+	// job run's progress lines depend on timing; its final line stays.
+	{regexp.MustCompile(`(?m)^    \S+: \d+/\d+ (healthy|succeeded).*\n`), ""},
 	// Live resource use in `pod status`; the limits stay.
 	{regexp.MustCompile(`(?m)^(CPU +=) \d+/`), "$1 <N>/"},
 	{regexp.MustCompile(`(?m)^(Memory +=) [\d.]+ \w+/(\d+ MiB) \(RSS [\d.]+ \w+\)`), "$1 <N>/$2 (RSS <N>)"},

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mk-orchestrator/mk/api"
-	mkclient "github.com/mk-orchestrator/mk/client"
 	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
@@ -107,7 +106,7 @@ func waitDriverFailure(t *testing.T, cl *api.Client, job, reason string) {
 				continue
 			}
 			for _, e := range ts.Events {
-				if e.Type == mkclient.EventDriverErr && strings.Contains(e.Message, reason) {
+				if e.Type == structs.TaskEventDriverErr && strings.Contains(e.Message, reason) {
 					return true, nil
 				}
 				events = append(events, e.Type+": "+e.Message)

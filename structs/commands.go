@@ -110,6 +110,7 @@ type PodStatusUpdate struct {
 	Phase      string
 	IP         string                `json:",omitempty"`
 	TaskStates map[string]*TaskState `json:",omitempty"`
+	Healthy    bool                  `json:",omitempty"`
 }
 
 // PodStatusRequest is a batch of pod reports from one node.

@@ -18,7 +18,7 @@ var knownStrings = func() map[string]string {
 		KindDeployment, KindReplicaSet, KindService, KindAutoscaler, KindIngress,
 		PodPhasePending, PodPhaseRunning, PodPhaseSucceeded, PodPhaseFailed, PodPhaseLost,
 		PodDesiredRun, PodDesiredStop,
-		TaskStatePending, TaskStateRunning, TaskStateDead,
+		TaskStatePending, TaskStateRunning, TaskStateRestarting, TaskStateDead,
 		OwnerReplicaSet, OwnerJob,
 		DriverDocker, DriverExec, DriverGPUSlurm,
 		VolumeTypeEphemeral, VolumeTypeHost, RestartModeDelay, RestartModeFail,

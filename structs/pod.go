@@ -19,7 +19,21 @@ const (
 const (
 	TaskStatePending = "pending"
 	TaskStateRunning = "running"
-	TaskStateDead    = "dead"
+	// TaskStateRestarting is a task that exited and waits out its restart
+	// delay (TaskState.NextRestart).
+	TaskStateRestarting = "restarting"
+	TaskStateDead       = "dead"
+)
+
+// Task event types, as the client records them.
+const (
+	TaskEventStarted    = "Started"
+	TaskEventRecovered  = "Recovered"
+	TaskEventTerminated = "Terminated"
+	TaskEventRestarting = "Restarting"
+	TaskEventNotRestart = "Not Restarting"
+	TaskEventDriverErr  = "Driver Failure"
+	TaskEventKilled     = "Killed"
 )
 
 // Owner kinds of a pod.
@@ -60,6 +74,9 @@ type Pod struct {
 	PendingReason string                `json:",omitempty"`
 	IP            string                `json:",omitempty"`
 	TaskStates    map[string]*TaskState `json:",omitempty"`
+	// Healthy is the client's verdict: every task runs and has run for
+	// the group's min_healthy_time without a restart.
+	Healthy bool `json:",omitempty"`
 	// ReplacedBy is the ID of the pod that took this one's place.
 	ReplacedBy string `json:",omitempty"`
 
@@ -76,12 +93,14 @@ type TaskState struct {
 	State      string
 	Failed     bool `json:",omitempty"`
 	Restarts   int
-	ExitCode   int          `json:",omitempty"`
-	Signal     int          `json:",omitempty"`
-	PID        int          `json:",omitempty"`
-	StartedAt  int64        `json:",omitempty"`
-	FinishedAt int64        `json:",omitempty"`
-	Events     []*TaskEvent `json:",omitempty"`
+	ExitCode   int   `json:",omitempty"`
+	Signal     int   `json:",omitempty"`
+	PID        int   `json:",omitempty"`
+	StartedAt  int64 `json:",omitempty"`
+	FinishedAt int64 `json:",omitempty"`
+	// NextRestart is when a restarting task starts again (unix nanos).
+	NextRestart int64        `json:",omitempty"`
+	Events      []*TaskEvent `json:",omitempty"`
 }
 
 // TaskEvent is one thing that happened to a task.
@@ -91,6 +110,8 @@ type TaskEvent struct {
 	Time     int64
 	ExitCode int `json:",omitempty"`
 	Signal   int `json:",omitempty"`
+	// Output is the last line the task wrote to stderr before it exited.
+	Output string `json:",omitempty"`
 }
 
 // Terminal reports whether the pod's phase is final.

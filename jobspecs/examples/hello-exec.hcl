@@ -5,6 +5,11 @@ job "hello" {
   group "hello" {
     count = 2
 
+    # job run waits until each pod has run this long without a restart.
+    update {
+      min_healthy_time = "1s"
+    }
+
     task "greeter" {
       driver = "exec"
       config {
