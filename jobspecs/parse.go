@@ -34,6 +34,10 @@ type ParseOptions struct {
 	// NoFiles refuses file(): set for job files that arrive over the API,
 	// where a path would name a file of the server.
 	NoFiles bool
+	// AllowUnsupported accepts what the job format allows but the servers
+	// cannot run yet (structs.Job.Supported): for tools and tests that
+	// look at a job's structure, never for a job to register.
+	AllowUnsupported bool
 }
 
 // ParseFile reads and parses the job file at path.
@@ -63,16 +67,26 @@ func Parse(filename string, src []byte, opts ParseOptions) (*structs.Job, error)
 	}
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
-		var errs structs.ValidationErrors
-		if !errors.As(err, &errs) {
-			return nil, structs.ValidationErrors{errWithPos(filename, err.Error())}
+		return nil, d.located(err)
+	}
+	if !opts.AllowUnsupported {
+		if err := job.Supported(); err != nil {
+			return nil, d.located(err)
 		}
-		for _, e := range errs {
-			e.Pos = d.lookupPos(e.Path, e.Field)
-		}
-		return nil, errs
 	}
 	return job, nil
+}
+
+// located gives each validation error the file:line:col of its field.
+func (d *decoder) located(err error) error {
+	var errs structs.ValidationErrors
+	if !errors.As(err, &errs) {
+		return structs.ValidationErrors{errWithPos(d.filename, err.Error())}
+	}
+	for _, e := range errs {
+		e.Pos = d.lookupPos(e.Path, e.Field)
+	}
+	return errs
 }
 
 // decoder holds the state of one parse: the source, the evaluation context,

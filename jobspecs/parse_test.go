@@ -24,7 +24,7 @@ func exampleFiles(t testing.TB) []string {
 func TestExamplesParse(t *testing.T) {
 	for _, path := range exampleFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			job, err := ParseFile(path, ParseOptions{})
+			job, err := ParseFile(path, ParseOptions{AllowUnsupported: true})
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -43,7 +43,7 @@ func TestExamplesParse(t *testing.T) {
 func TestExamplesRoundTrip(t *testing.T) {
 	for _, path := range exampleFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			job, err := ParseFile(path, ParseOptions{})
+			job, err := ParseFile(path, ParseOptions{AllowUnsupported: true})
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -71,8 +71,33 @@ func TestExamplesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestExamplesSupported: every example but DESIGN §4's web job registers
+// as it is; that one is refused, each field it uses before its time named
+// with its position.
+func TestExamplesSupported(t *testing.T) {
+	for _, path := range exampleFiles(t) {
+		_, err := ParseFile(path, ParseOptions{})
+		if filepath.Base(path) != "web.hcl" {
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
+			continue
+		}
+		want := strings.Join([]string{
+			`examples/web.hcl:19:5: job "web" group "frontend": scaling is not supported yet (autoscaling)`,
+			`examples/web.hcl:54:5: job "web" group "frontend": ingress is not supported yet`,
+			`examples/web.hcl:16:26: job "web" group "frontend": update.auto_revert is not supported yet (rollback)`,
+			`examples/web.hcl:44:19: job "web" group "frontend" service "web": type "NodePort" is not supported yet`,
+			`examples/web.hcl:46:7: job "web" group "frontend" service "web": check[0] is not supported yet (health checks)`,
+		}, "\n")
+		if err == nil || err.Error() != want {
+			t.Errorf("web.hcl: got\n%v\nwant\n%s", err, want)
+		}
+	}
+}
+
 func TestWebExample(t *testing.T) {
-	job, err := ParseFile("examples/web.hcl", ParseOptions{})
+	job, err := ParseFile("examples/web.hcl", ParseOptions{AllowUnsupported: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ func prepareJob(job *structs.Job) (*structs.JobObjects, error) {
 	if err := job.Validate(); err != nil {
 		return nil, err
 	}
+	if err := job.Supported(); err != nil {
+		return nil, err
+	}
 	job.Version, job.Stop, job.Status = 0, false, ""
 	job.CreateIndex, job.ModifyIndex, job.JobModifyIndex = 0, 0, 0
 	return jobspecs.Translate(job)

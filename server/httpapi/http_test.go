@@ -78,6 +78,10 @@ func TestErrorsMapToStatusCodes(t *testing.T) {
 	badMemory.Groups[0].Tasks[0].Resources.MemoryMB = 0
 	badJSON, _ := json.Marshal(&structs.JobRegisterBody{Job: badMemory})
 	stale, _ := json.Marshal(&structs.JobRegisterBody{Job: job("web"), EnforceIndex: true, JobModifyIndex: 1})
+	function := job("fn")
+	function.Type = structs.JobTypeFunction
+	functionJSON, _ := json.Marshal(&structs.JobRegisterBody{Job: function})
+	functionPlan, _ := json.Marshal(map[string]any{"Job": function})
 
 	tests := []struct {
 		name, method, path, body string
@@ -86,6 +90,8 @@ func TestErrorsMapToStatusCodes(t *testing.T) {
 	}{
 		{"invalid job", "POST", "/v1/jobs", string(badJSON), 400, `job "bad" group "g" task "t" resources.memory`},
 		{"not json", "POST", "/v1/jobs", "{nope", 400, ""},
+		{"unsupported type", "POST", "/v1/jobs", string(functionJSON), 400, `job "fn" type`},
+		{"unsupported type in a plan", "POST", "/v1/job/fn/plan", string(functionPlan), 400, `job "fn" type`},
 		{"unknown field", "POST", "/v1/jobs", `{"Job": {"Name": "x"}, "Bogus": 1}`, 400, ""},
 		{"no job", "POST", "/v1/jobs", `{}`, 400, "Job"},
 		{"stale index", "POST", "/v1/jobs", string(stale), 409, ""},

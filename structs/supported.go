@@ -1,0 +1,55 @@
+package structs
+
+import "fmt"
+
+// Supported reports what a valid job asks for that these servers cannot
+// run yet, as ValidationErrors naming each field ("type "function" is not
+// supported yet"), or nil. A job is refused for it rather than accepted
+// and left to do nothing: each check goes when the feature it names
+// lands. Plain service blocks are accepted: the servers keep them as
+// Service objects, which the networking issue gives virtual IPs.
+func (j *Job) Supported() error {
+	if j == nil {
+		return nil
+	}
+	v := &validator{path: fmt.Sprintf("job %q", j.Name)}
+	if j.Type == JobTypeFunction {
+		v.add("type", "%q is not supported yet", j.Type)
+	}
+	for _, g := range j.Groups {
+		if g != nil {
+			g.unsupported(v.at(fmt.Sprintf("group %q", g.Name)), v)
+		}
+	}
+	return v.errs.ErrOrNil()
+}
+
+// unsupported adds the group's unsupported fields to top.
+func (g *TaskGroup) unsupported(v, top *validator) {
+	if g.Scaling != nil {
+		v.add("scaling", "is not supported yet (autoscaling)")
+	}
+	if g.Ingress != nil {
+		v.add("ingress", "is not supported yet")
+	}
+	if g.Update != nil && g.Update.AutoRevert {
+		v.add("update.auto_revert", "is not supported yet (rollback)")
+	}
+	if n := g.Network; n != nil && n.Mode != "" && n.Mode != "host" {
+		v.add("network.mode", "%q is not supported yet; pods share their node's network (\"host\")", n.Mode)
+	}
+	for _, s := range g.Services {
+		if s == nil {
+			continue
+		}
+		sv := v.at(fmt.Sprintf("service %q", s.Name))
+		if s.Type == ServiceTypeNodePort {
+			sv.add("type", "%q is not supported yet", s.Type)
+		}
+		for i := range s.Checks {
+			sv.add(fmt.Sprintf("check[%d]", i), "is not supported yet (health checks)")
+		}
+		v.merge(sv)
+	}
+	top.merge(v)
+}

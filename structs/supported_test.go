@@ -1,0 +1,45 @@
+package structs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSupported(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(j *Job)
+		want []string
+	}{
+		{"supported", func(j *Job) {}, nil},
+		{"function", func(j *Job) { j.Type = JobTypeFunction }, []string{`job "web": type "function" is not supported yet`}},
+		{"scaling", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2} }, []string{
+			`job "web" group "g": scaling is not supported yet (autoscaling)`}},
+		{"ingress", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, []string{`job "web" group "g": ingress is not supported yet`}},
+		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, []string{
+			`job "web" group "g": update.auto_revert is not supported yet (rollback)`}},
+		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, []string{
+			`job "web" group "g": network.mode "bridge" is not supported yet; pods share their node's network ("host")`}},
+		{"host network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "host"} }, nil},
+		{"node port and check", func(j *Job) {
+			j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeNodePort, Checks: []*ServiceCheck{{Type: "tcp"}}}}
+		}, []string{
+			`job "web" group "g" service "s": type "NodePort" is not supported yet`,
+			`job "web" group "g" service "s": check[0] is not supported yet (health checks)`}},
+		{"plain service", func(j *Job) { j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeClusterIP}} }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Job{ObjectMeta: ObjectMeta{Name: "web"}, Type: JobTypeService, Groups: []*TaskGroup{{Name: "g", Count: 1}}}
+			tc.edit(j)
+			err := j.Supported()
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("Supported() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
