@@ -61,6 +61,10 @@ func New(config *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := prepareDataDir(config.DataDir); err != nil {
+		db.Close()
+		return nil, err
+	}
 	cl, err := api.NewClient(api.Config{Address: config.Server, HTTPClient: &http.Client{Timeout: 6 * time.Minute}})
 	if err != nil {
 		db.Close()

@@ -24,14 +24,43 @@ func volumeHostPath(podDir string, v *structs.VolumeRequest) string {
 }
 
 // createVolumes makes the directories of the pod's ephemeral volumes.
+// They are writable by every user (sticky, as /tmp): the pod's tasks may
+// run as different users and share them; nothing outside the pod reaches
+// them, as the pods' directory cannot be listed.
 func createVolumes(podDir string, vols []*structs.VolumeRequest) error {
 	for _, v := range vols {
 		if v.Type == structs.VolumeTypeHost {
 			continue
 		}
-		if err := os.MkdirAll(volumeHostPath(podDir, v), 0o755); err != nil {
+		dir := volumeHostPath(podDir, v)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("volume %q: %w", v.Name, err)
 		}
+		if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+// prepareDataDir lets tasks that run as other users reach their own
+// directories below dataDir/pods, and nothing else: the data directory
+// and the pods' directory can be passed through (x) but not listed; the
+// agent's own files keep their modes.
+func prepareDataDir(dataDir string) error {
+	pods := filepath.Join(dataDir, "pods")
+	if err := os.MkdirAll(pods, 0o711); err != nil {
+		return fmt.Errorf("pods directory: %w", err)
+	}
+	st, err := os.Stat(dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(dataDir, st.Mode().Perm()|0o111); err != nil {
+		return fmt.Errorf("let tasks reach %s: %w", dataDir, err)
+	}
+	if err := os.Chmod(pods, 0o711); err != nil {
+		return fmt.Errorf("let tasks reach %s: %w", pods, err)
 	}
 	return nil
 }

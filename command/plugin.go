@@ -13,7 +13,8 @@ import (
 
 // pluginDrivers are the drivers `mk plugin NAME` can serve.
 var pluginDrivers = map[string]func(hclog.Logger) drivers.Driver{
-	exec.Name: func(l hclog.Logger) drivers.Driver { return exec.New(l) },
+	exec.Name:    func(l hclog.Logger) drivers.Driver { return exec.New(l) },
+	exec.RawName: func(l hclog.Logger) drivers.Driver { return exec.New(l, exec.Raw()) },
 }
 
 // PluginCommand is `mk plugin NAME`: it serves a driver as a go-plugin

@@ -82,7 +82,7 @@ func TestAgentKill9KeepsTasks(t *testing.T) {
 func TestBatchTaskEndsWhileAgentDown(t *testing.T) {
 	a := testutil.NewClientAgent(t, "agent-1")
 	cl := clientAt(t, a.Addr())
-	dir := t.TempDir()
+	dir := testutil.HostDir(t)
 	job := testJob("once", "1")
 	job.Type = structs.JobTypeBatch
 	job.Groups[0].Restart = &structs.RestartPolicy{Attempts: 0, Interval: "1m", Delay: "100ms", Mode: structs.RestartModeFail}

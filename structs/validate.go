@@ -10,8 +10,11 @@ import (
 // Drivers whose configuration Validate knows. Other driver names are allowed
 // (plugins); their config is not checked.
 const (
-	DriverDocker   = "docker"
-	DriverExec     = "exec"
+	DriverDocker = "docker"
+	DriverExec   = "exec"
+	// DriverRawExec is exec without isolation, offered only by clients
+	// that enable it.
+	DriverRawExec  = "raw_exec"
 	DriverGPUSlurm = "gpu-slurm"
 )
 
@@ -436,6 +439,7 @@ func (t *Task) validate(v *validator, volumes map[string]bool) *validator {
 var configKeys = map[string][]string{
 	DriverDocker:   {"image", "entrypoint", "pull", "command", "args", "work_dir"},
 	DriverExec:     {"command", "args", "work_dir"},
+	DriverRawExec:  {"command", "args", "work_dir"},
 	DriverGPUSlurm: {"script", "files", "gpus", "partition", "time"},
 }
 
@@ -485,7 +489,7 @@ func (c *TaskConfig) validate(v *validator, driver string) {
 		if c.Pull != "" {
 			v.oneOf("config.pull", c.Pull, "always", "missing", "never")
 		}
-	case DriverExec:
+	case DriverExec, DriverRawExec:
 		if c.Command == "" {
 			v.add("config.command", "is required by driver %q", driver)
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 )
 
 // Proc is a process as /proc shows it.
@@ -78,4 +79,20 @@ func KillTasksUnder(dir string) {
 			}
 		}
 	}
+}
+
+// HostDir is a temporary directory that exec tasks see too: t.TempDir is
+// under /tmp, which every isolated task has a private one of. It is
+// removed when the test ends.
+func HostDir(t testing.TB) string {
+	t.Helper()
+	if err := os.MkdirAll("/var/tmp", 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "mk-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }

@@ -11,7 +11,8 @@ import (
 // launchDrivers starts the driver plugins the client config enables, each
 // as `mk plugin <name>` in a subprocess under a supervisor that restarts it
 // and recovers its tasks when it dies. exec is on unless disabled with
-// driver "exec" { enabled = false }.
+// driver "exec" { enabled = false }; raw_exec (exec without isolation) is
+// off unless enabled with driver "raw_exec" { enabled = true }.
 func (a *Agent) launchDrivers() (map[string]drivers.Driver, error) {
 	bin, err := os.Executable()
 	if err != nil {
@@ -24,13 +25,19 @@ func (a *Agent) launchDrivers() (map[string]drivers.Driver, error) {
 			s.Shutdown()
 		}
 	}
-	if a.driverEnabled("exec", true) {
-		sup, err := plugin.NewSupervisor(bin, "exec", a.logger.Named("plugin.exec"))
+	for _, d := range []struct {
+		name string
+		def  bool
+	}{{"exec", true}, {"raw_exec", false}} {
+		if !a.driverEnabled(d.name, d.def) {
+			continue
+		}
+		sup, err := plugin.NewSupervisor(bin, d.name, a.logger.Named("plugin."+d.name))
 		if err != nil {
-			return nil, fmt.Errorf("launch exec driver plugin: %w", err)
+			return nil, fmt.Errorf("launch %s driver plugin: %w", d.name, err)
 		}
 		sups = append(sups, sup)
-		out["exec"] = sup
+		out[d.name] = sup
 	}
 	return out, nil
 }

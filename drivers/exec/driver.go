@@ -96,11 +96,22 @@ type Option func(*Driver)
 // WithLogConfig sets how task logs are rotated.
 func WithLogConfig(c LogConfig) Option { return func(d *Driver) { d.logCfg = c } }
 
+// RawName is the name of the exec driver without isolation.
+const RawName = "raw_exec"
+
+// Raw makes the driver raw_exec: tasks run in the host's PID, IPC, UTS
+// and (unless they mount volumes) mount namespaces, as exec tasks did
+// before isolation. Clients offer it only where their config enables it.
+func Raw() Option { return func(d *Driver) { d.name, d.raw = RawName, true } }
+
 // Driver is the exec driver. It is safe for concurrent use (see
 // drivers.Driver).
 type Driver struct {
 	logger hclog.Logger
 	logCfg LogConfig
+	// name is Name or RawName; raw turns isolation off.
+	name string
+	raw  bool
 
 	mu    sync.RWMutex
 	tasks map[string]*task
@@ -113,10 +124,11 @@ func New(logger hclog.Logger, opts ...Option) *Driver {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	d := &Driver{logger: logger.Named(Name), logCfg: DefaultLogConfig, tasks: map[string]*task{}}
+	d := &Driver{logCfg: DefaultLogConfig, name: Name, tasks: map[string]*task{}}
 	for _, o := range opts {
 		o(d)
 	}
+	d.logger = logger.Named(d.name)
 	return d
 }
 
@@ -139,7 +151,7 @@ func (d *Driver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) 
 	}
 	fp.Healthy = true
 	fp.Description = "healthy"
-	fp.Attributes["driver.exec.cgroup"] = fmt.Sprintf("v%d", v)
+	fp.Attributes["driver."+d.name+".cgroup"] = fmt.Sprintf("v%d", v)
 	return fp, nil
 }
 
@@ -165,8 +177,9 @@ func (d *Driver) add(t *task) error {
 	return nil
 }
 
-// taskEnv is the environment of a task: PATH, mk's variables, then the
-// task's own (which win).
+// taskEnv is the environment of a task: a standard PATH, mk's variables,
+// then the task's own (which win). Nothing of the agent's environment
+// gets in.
 func taskEnv(cfg *drivers.TaskConfig) []string {
 	env := map[string]string{
 		"PATH":        defaultPath,
@@ -174,9 +187,6 @@ func taskEnv(cfg *drivers.TaskConfig) []string {
 		"MK_TASK_ID":  cfg.ID,
 		"MK_TASK":     cfg.Name,
 		"MK_POD_ID":   cfg.PodID,
-	}
-	if p := os.Getenv("PATH"); p != "" {
-		env["PATH"] = p
 	}
 	for k, v := range cfg.Env() {
 		env[k] = v
@@ -235,12 +245,12 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, error)
 		_ = t.release()
 		return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 	}
-	return &drivers.TaskHandle{Driver: Name, Config: cfg, DriverState: state}, nil
+	return &drivers.TaskHandle{Driver: d.name, Config: cfg, DriverState: state}, nil
 }
 
 // start runs the task's process and its watchers.
 func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
-	spec, err := waiterSpec(cfg)
+	spec, err := d.waiterSpec(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +287,7 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 		_ = cg.Delete()
 		return nil, err
 	}
-	st.ExitFile = spec.ExitFile
+	st.ExitFile, st.Isolated = spec.ExitFile, spec.Isolate
 	t := newTask(cfg, st, cg, d.logger.With("task_id", cfg.ID))
 	t.env, t.dir, t.cred, t.mounts = spec.Env, spec.Dir, spec.Cred, spec.Mounts
 	t.rotator = startRotator(d.logCfg, t.logger, cfg.StdoutPath, cfg.StderrPath)
@@ -288,8 +298,8 @@ func (d *Driver) start(cfg *drivers.TaskConfig) (*task, error) {
 
 // waiterSpec resolves what the task runs, where and as whom, so that a
 // task that cannot start fails StartTask with the reason.
-func waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
-	mounts, err := newMountTable(cfg.Mounts)
+func (d *Driver) waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
+	mounts, err := d.taskMounts(cfg)
 	if err == nil {
 		err = mounts.check()
 	}
@@ -309,19 +319,43 @@ func waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := giveTaskDir(cfg, cred); err != nil {
+		return nil, err
+	}
 	// Last: a task that cannot start for another reason leaves no
 	// directory behind.
 	if err := mounts.makeDestinations(); err != nil {
 		return nil, err
 	}
-	return &waiter.Spec{
+	spec := &waiter.Spec{
 		Argv:     append([]string{bin}, cfg.Task.Config.Args...),
 		Env:      env,
 		Dir:      dir,
 		Cred:     cred,
 		ExitFile: exitFilePath(cfg.ID, cfg.StdoutPath),
 		Mounts:   mounts,
-	}, nil
+		Isolate:  !d.raw,
+	}
+	if spec.Isolate {
+		spec.Hostname = hostname(cfg)
+	}
+	return spec, nil
+}
+
+// taskMounts is the task's volume mounts and, isolated, its private /tmp,
+// in mount order.
+func (d *Driver) taskMounts(cfg *drivers.TaskConfig) (mountTable, error) {
+	mounts, err := newMountTable(cfg.Mounts)
+	if err != nil || d.raw {
+		return mounts, err
+	}
+	tmp, err := privateTmp(cfg, mounts)
+	if err != nil {
+		return nil, err
+	}
+	all := append(append(mountTable{}, mounts...), tmp...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Target < all[j].Target })
+	return all, nil
 }
 
 // WaitTask returns a channel that receives the task's exit result.

@@ -46,9 +46,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // newTestDriver returns a driver whose tasks are destroyed when the test
 // ends.
-func newTestDriver(t *testing.T) *Driver {
+func newTestDriver(t *testing.T, opts ...Option) *Driver {
 	requireRoot(t)
-	d := New(testLogger(t))
+	d := New(testLogger(t), opts...)
 	t.Cleanup(func() {
 		d.mu.RLock()
 		ids := make([]string, 0, len(d.tasks))
@@ -253,7 +253,7 @@ func TestStopTaskKillsAfterTimeout(t *testing.T) {
 }
 
 func TestStopTaskKillsProcessGroup(t *testing.T) {
-	d := newTestDriver(t)
+	d := newTestDriver(t, Raw())
 	cfg := testConfig(t, "/bin/sh", "-c", `sleep 300 & echo $! > child.pid; wait`)
 	h, err := d.StartTask(cfg)
 	if err != nil {

@@ -82,8 +82,8 @@ func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 	if h == nil || h.Config == nil || h.Config.ID == "" {
 		return fmt.Errorf("recover task: handle has no task config")
 	}
-	if h.Driver != Name {
-		return fmt.Errorf("recover task %s: handle is for driver %q, not %q", h.Config.ID, h.Driver, Name)
+	if h.Driver != d.name {
+		return fmt.Errorf("recover task %s: handle is for driver %q, not %q", h.Config.ID, h.Driver, d.name)
 	}
 	if _, err := d.lookup(h.Config.ID); err == nil {
 		return nil
@@ -108,6 +108,9 @@ func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 		t.env, t.dir = taskEnv(h.Config), workDir(h.Config)
 		if t.cred, err = credential(h.Config.Task.User); err == nil {
 			t.mounts, err = newMountTable(h.Config.Mounts)
+			if st.Isolated {
+				t.mounts, err = d.taskMounts(h.Config)
+			}
 		}
 		if err != nil {
 			src.close()

@@ -113,17 +113,42 @@ func isDir(p string) error {
 	return nil
 }
 
-// inMountNS runs start on a thread that has joined the task's mount
-// namespace, so that what start forks sees the task's mounts.
-func (t *task) inMountNS(start func() error) error {
+// taskNamespace is a namespace of a task that ExecTask joins: its name
+// under /proc/PID/ns and its clone flag.
+type taskNamespace struct {
+	name string
+	flag int
+}
+
+var (
+	mountNamespace = []taskNamespace{{"mnt", unix.CLONE_NEWNS}}
+	// isolatedNamespaces are an isolated task's; the mount namespace
+	// last, since /proc is another there.
+	isolatedNamespaces = []taskNamespace{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS},
+		{"pid", unix.CLONE_NEWPID}, {"mnt", unix.CLONE_NEWNS}}
+)
+
+// inNamespaces runs start on a thread that has joined the task's
+// namespaces, so that what start forks sees the task's mounts (and, for
+// an isolated task, its processes, host name and IPC objects: a joined
+// PID namespace is the one of the thread's children).
+func (t *task) inNamespaces(nss []taskNamespace, start func() error) error {
 	return mountns.OnNewThread(func() error {
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", t.pid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open the task's mount namespace: %w", err)
+		fds := make([]int, 0, len(nss))
+		defer func() {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}()
+		for _, ns := range nss {
+			fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", t.pid(), ns.name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open the task's %s namespace: %w", ns.name, err)
+			}
+			fds = append(fds, fd)
 		}
-		defer unix.Close(fd)
-		// The descriptor pins the namespace: a start time read after
-		// opening it cannot belong to a later process with the PID.
+		// The descriptors pin the namespaces: a start time read after
+		// opening them cannot belong to a later process with the PID.
 		if err := checkStartTime(t.pid(), t.state.StartTime); err != nil {
 			return err
 		}
@@ -132,8 +157,10 @@ func (t *task) inMountNS(start func() error) error {
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
 			return fmt.Errorf("unshare the thread's root and working directory: %w", err)
 		}
-		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
-			return fmt.Errorf("join the task's mount namespace: %w", err)
+		for i, ns := range nss {
+			if err := unix.Setns(fds[i], ns.flag); err != nil {
+				return fmt.Errorf("join the task's %s namespace: %w", ns.name, err)
+			}
 		}
 		return start()
 	})

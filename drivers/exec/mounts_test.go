@@ -139,7 +139,7 @@ func TestVolumeMounts(t *testing.T) {
 
 // TestTaskWithoutMountsStaysInHostNamespace: no mounts, no namespace.
 func TestTaskWithoutMountsStaysInHostNamespace(t *testing.T) {
-	d := newTestDriver(t)
+	d := newTestDriver(t, Raw())
 	cfg := testConfig(t, "sleep", "300")
 	if _, err := d.StartTask(cfg); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func sharedTmpfs(t *testing.T, dir string) {
 // mount does not propagate to the host, while the host's mounts and
 // unmounts there reach the task.
 func TestMountNamespaceIsSlaveOfHost(t *testing.T) {
-	d := newTestDriver(t)
+	d := newTestDriver(t, Raw())
 	root := t.TempDir()
 	shared := filepath.Join(root, "shared")
 	sharedTmpfs(t, shared)
@@ -282,7 +282,7 @@ func TestRecoverTaskWithMounts(t *testing.T) {
 // TestMountStartErrors: a mount that cannot be made fails StartTask with
 // the volume and the destination named, and leaves no task behind.
 func TestMountStartErrors(t *testing.T) {
-	d := newTestDriver(t)
+	d := newTestDriver(t, Raw())
 	root := t.TempDir()
 	src := writeFiles(t, filepath.Join(root, "v"), map[string]string{"file": ""})
 	file := filepath.Join(src, "file")

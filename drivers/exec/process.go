@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/drivers/exec/internal/waiter"
 )
 
@@ -78,7 +79,11 @@ func credential(name string) (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("user: %w", err)
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return nil, fmt.Errorf("user %q does not exist on this node", name)
+		}
+		return nil, fmt.Errorf("user %q: %w", name, err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
@@ -93,6 +98,31 @@ func credential(name string) (*syscall.Credential, error) {
 		}
 	}
 	return cred, nil
+}
+
+// giveTaskDir makes the task directory and log files the task user's, so a
+// task run as a user can work in its directory and read its logs. The
+// directory above (the pod's, which holds the exit files) stays root's.
+func giveTaskDir(cfg *drivers.TaskConfig, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	uid, gid := int(cred.Uid), int(cred.Gid)
+	if err := os.Chown(cfg.TaskDir, uid, gid); err != nil {
+		return fmt.Errorf("give the task directory to user %d: %w", uid, err)
+	}
+	for _, p := range []string{cfg.StdoutPath, cfg.StderrPath} {
+		f, err := openLog(p)
+		if err != nil {
+			return err
+		}
+		err = f.Chown(uid, gid)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("give log %s to user %d: %w", p, uid, err)
+		}
+	}
+	return nil
 }
 
 // lookPath resolves a task's command the way exec(3p) would in the task,

@@ -98,10 +98,13 @@ func (d *Driver) ExecTask(ctx context.Context, taskID string, cmd []string, time
 		g, err = startGated(append([]string{bin}, cmd[1:]...), t.env, t.dir, t.cred, &stdout, &stderr)
 		return err
 	}
-	if len(t.mounts) == 0 {
+	switch {
+	case t.state.Isolated:
+		err = t.inNamespaces(isolatedNamespaces, start)
+	case len(t.mounts) > 0:
+		err = t.inNamespaces(mountNamespace, start)
+	default:
 		err = start()
-	} else {
-		err = t.inMountNS(start)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("exec in task %s: %w", taskID, err)

@@ -34,6 +34,9 @@ type driverState struct {
 	WaiterStartTime uint64 `json:",omitempty"`
 	// ExitFile is where the waiter writes the task's exit.
 	ExitFile string `json:",omitempty"`
+	// Isolated: PID is the task's init, in namespaces of the task's own
+	// that ExecTask joins.
+	Isolated bool `json:",omitempty"`
 }
 
 func (s *driverState) encode() ([]byte, error) {

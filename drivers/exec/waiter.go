@@ -141,13 +141,14 @@ func (l *launched) abort() {
 	_ = l.waiter.Wait()
 }
 
-// exitFilePath is where the waiter of task taskID writes its exit: beside
-// the task's stdout log, in the directory the driver creates for the logs
-// (root's, 0755: a task run as a user cannot forge it). It is per task ID,
-// so tasks that share a log directory do not collide; a restart of the
-// task reuses it after DestroyTask removed the last one.
+// exitFilePath is where the waiter of task taskID writes its exit: in the
+// directory above the task's log directory (the pod's, root's: the log
+// directory is the task's own, which a task run as a user may write, so
+// it could forge its exit there). It is per task ID, so tasks that share
+// a directory do not collide; a restart of the task reuses it after
+// DestroyTask removed the last one.
 func exitFilePath(taskID, stdoutPath string) string {
-	return filepath.Join(filepath.Dir(stdoutPath), ".mk-exit-"+cgroupName(taskID)+".json")
+	return filepath.Join(filepath.Dir(filepath.Dir(stdoutPath)), ".mk-exit-"+cgroupName(taskID)+".json")
 }
 
 // readExitFile reads what the waiter wrote to path; an error wrapping

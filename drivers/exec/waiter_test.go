@@ -151,7 +151,7 @@ func TestTaskExitsWhileNoDriver(t *testing.T) {
 // session and outside the task's cgroup (its memory is not the task's);
 // the task keeps its own process group.
 func TestWaiterOutsideTaskCgroup(t *testing.T) {
-	d := newTestDriver(t)
+	d := newTestDriver(t, Raw())
 	cfg := testConfig(t, "/bin/sh", "-c", `sleep 300 & echo $! > child.pid; wait`)
 	h, err := d.StartTask(cfg)
 	if err != nil {
@@ -262,12 +262,15 @@ func TestRecoverHandleWithoutWaiter(t *testing.T) {
 	if res := waitResult(t, d2, cfg.ID, 5*time.Second); !errors.Is(res.Err, errExitUnknown) {
 		t.Fatalf("result = %+v, want the status unknown", res)
 	}
+	// The real waiter (d1's child) is done writing before the test's
+	// directory goes.
+	waitResult(t, d1, cfg.ID, 5*time.Second)
 }
 
 // testSpec is a waiter spec for cfg's command.
 func testSpec(t *testing.T, cfg *drivers.TaskConfig) (*waiter.Spec, *os.File, *os.File) {
 	t.Helper()
-	spec, err := waiterSpec(cfg)
+	spec, err := newTestDriver(t, Raw()).waiterSpec(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

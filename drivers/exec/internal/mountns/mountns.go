@@ -108,3 +108,48 @@ func bind(m Mount) error {
 	}
 	return nil
 }
+
+// oPath is O_PATH (the same on every Linux architecture mk builds for):
+// a descriptor that names a directory without opening it for reading.
+const oPath = 0x200000
+
+// SetupProcess makes mounts in the mount namespace the calling process
+// was started in (an isolated task's init, cloned with CLONE_NEWNS, whose
+// threads all share it), then, with proc, mounts a /proc of the process's
+// PID namespace over the host's. Sources are opened before the first
+// mount, so a mount over /tmp (the task's private one) does not hide the
+// source of a later one.
+func SetupProcess(mounts []Mount, proc bool) error {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make the task's mounts slaves of the host's: %w", err)
+	}
+	fds := make([]int, len(mounts))
+	for i, m := range mounts {
+		fd, err := syscall.Open(m.Source, oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			for _, fd := range fds[:i] {
+				syscall.Close(fd)
+			}
+			return fmt.Errorf("mount volume %q at %s: open source %s: %w", m.Volume, m.Target, m.Source, err)
+		}
+		fds[i] = fd
+	}
+	defer func() {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+	}()
+	for i, m := range mounts {
+		src := m
+		src.Source = fmt.Sprintf("/proc/self/fd/%d", fds[i])
+		if err := bind(src); err != nil {
+			return fmt.Errorf("mount volume %q at %s: %w", m.Volume, m.Target, err)
+		}
+	}
+	if proc {
+		if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mount the task's /proc: %w", err)
+		}
+	}
+	return nil
+}

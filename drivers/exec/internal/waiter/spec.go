@@ -23,6 +23,12 @@ type Spec struct {
 	// Mounts, when there are any, are made in a mount namespace of the
 	// task's own, in order.
 	Mounts []mountns.Mount
+	// Isolate runs the task under an init of its own (InitCommand) in new
+	// PID, IPC, UTS and mount namespaces, with a /proc of its PID
+	// namespace.
+	Isolate bool
+	// Hostname is the task's host name in its UTS namespace (Isolate).
+	Hostname string
 }
 
 // Encode writes s as key and value pairs of NUL-terminated strings: NUL
@@ -46,6 +52,10 @@ func (s *Spec) Encode() []byte {
 		for _, g := range c.Groups {
 			put("group", strconv.FormatUint(uint64(g), 10))
 		}
+	}
+	if s.Isolate {
+		put("isolate", "1")
+		put("hostname", s.Hostname)
 	}
 	for _, m := range s.Mounts {
 		put("mount", m.Target)
@@ -92,6 +102,10 @@ func (s *Spec) set(k, v string) error {
 		s.Dir = v
 	case "arg":
 		s.Argv = append(s.Argv, v)
+	case "isolate":
+		s.Isolate = v == "1"
+	case "hostname":
+		s.Hostname = v
 	case "env":
 		s.Env = append(s.Env, v)
 	case "uid", "gid", "group":

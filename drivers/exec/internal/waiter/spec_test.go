@@ -20,6 +20,7 @@ func TestSpecRoundTrip(t *testing.T) {
 			ExitFile: "/x/.mk-exit-p_t.json",
 		},
 		{Argv: []string{"/bin/id"}, Cred: &syscall.Credential{}, ExitFile: "/e"},
+		{Argv: []string{"/bin/ps"}, ExitFile: "/e", Isolate: true, Hostname: "web.web-0"},
 		{
 			Argv:     []string{"/bin/cat", "/srv/index.html"},
 			ExitFile: "/e",

@@ -61,8 +61,14 @@ const GateScript = `read -r mk_gate <&3 && [ "$mk_gate" = go ] || exit 125; exec
 const GateShell = "/bin/sh"
 
 func init() {
-	if v, _ := syscall.Getenv(EnvMarker); v == "1" && len(os.Args) == 3 && os.Args[1] == "plugin" && os.Args[2] == Command {
+	if len(os.Args) != 3 || os.Args[1] != "plugin" {
+		return
+	}
+	if v, _ := syscall.Getenv(EnvMarker); v == "1" && os.Args[2] == Command {
 		os.Exit(Main())
+	}
+	if v, _ := syscall.Getenv(InitEnvMarker); v == "1" && os.Args[2] == InitCommand {
+		os.Exit(InitMain())
 	}
 }
 
@@ -93,6 +99,9 @@ func Main() int {
 		return 1 // no status to record: the driver falls back
 	}
 	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if _, err := os.Stat(exitFile); err == nil {
+		return 0 // the task's init wrote it (an isolated task)
+	}
 	if err := WriteExitFile(exitFile, ExitOf(ws)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -123,6 +132,14 @@ func startTask() (*os.Process, string, error) {
 			f.Close()
 		}
 	}()
+	if spec.Isolate {
+		// init makes the mounts, in the namespaces it is started in.
+		proc, err := startInit(spec, files)
+		if err != nil {
+			return nil, "", err
+		}
+		return proc, spec.ExitFile, nil
+	}
 	var proc *os.Process
 	start := func() error {
 		argv := append([]string{GateShell, "-c", GateScript, "mk-exec"}, spec.Argv...)
