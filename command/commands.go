@@ -1,6 +1,8 @@
 package command
 
 import (
+	"fmt"
+	"io"
 	"os"
 
 	"github.com/hashicorp/cli"
@@ -16,14 +18,23 @@ func Run(args []string) int {
 }
 
 // RunWithUi runs the CLI writing to ui; tests use it to capture output.
-func RunWithUi(args []string, ui cli.Ui) int {
+func RunWithUi(args []string, ui cli.Ui) int { return runCLI(args, ui, os.Stdout) }
+
+// runCLI runs the CLI writing to ui, and help to helpWriter.
+func runCLI(args []string, ui cli.Ui, helpWriter io.Writer) int {
+	commands := Commands(ui)
+	args, err := hoistGlobalFlags(args, func(name string) bool { _, ok := commands[name]; return ok })
+	if err != nil {
+		ui.Error("Error: " + err.Error())
+		return exitError
+	}
 	c := &cli.CLI{
 		HiddenCommands: []string{"plugin"},
 		Name:           "mk",
 		Version:        version.String(),
 		Args:           args,
-		Commands:       Commands(ui),
-		HelpWriter:     os.Stdout,
+		Commands:       commands,
+		HelpWriter:     helpWriter,
 		Autocomplete:   false,
 	}
 	code, err := c.Run()
@@ -38,31 +49,45 @@ func RunWithUi(args []string, ui cli.Ui) int {
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	meta := func() Meta { return Meta{Ui: ui} }
 	return map[string]cli.CommandFactory{
-		"agent":                     func() (cli.Command, error) { return &AgentCommand{Meta: meta()}, nil },
-		"job":                       func() (cli.Command, error) { return &groupCommand{synopsis: "Run, plan, inspect and stop jobs"}, nil },
-		"job run":                   func() (cli.Command, error) { return &JobRunCommand{Meta: meta()}, nil },
-		"job plan":                  func() (cli.Command, error) { return &JobPlanCommand{Meta: meta()}, nil },
-		"job status":                func() (cli.Command, error) { return &JobStatusCommand{Meta: meta()}, nil },
-		"job stop":                  func() (cli.Command, error) { return &JobStopCommand{Meta: meta()}, nil },
-		"job history":               func() (cli.Command, error) { return &JobHistoryCommand{Meta: meta()}, nil },
-		"job inspect":               func() (cli.Command, error) { return &JobInspectCommand{Meta: meta()}, nil },
-		"node":                      func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect and manage client nodes"}, nil },
-		"node status":               func() (cli.Command, error) { return &NodeStatusCommand{Meta: meta()}, nil },
-		"node drain":                func() (cli.Command, error) { return &NodeDrainCommand{Meta: meta()}, nil },
-		"node eligibility":          func() (cli.Command, error) { return &NodeEligibilityCommand{Meta: meta()}, nil },
-		"pod":                       func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect, exec in and stop pods"}, nil },
-		"pod list":                  func() (cli.Command, error) { return &PodListCommand{Meta: meta()}, nil },
-		"pod status":                func() (cli.Command, error) { return &PodStatusCommand{Meta: meta()}, nil },
-		"pod stop":                  func() (cli.Command, error) { return &PodStopCommand{Meta: meta()}, nil },
-		"pod logs":                  func() (cli.Command, error) { return &PodLogsCommand{Meta: meta()}, nil },
-		"pod exec":                  func() (cli.Command, error) { return &PodExecCommand{Meta: meta()}, nil },
-		"server":                    func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect the servers"}, nil },
-		"server members":            func() (cli.Command, error) { return &ServerMembersCommand{Meta: meta()}, nil },
-		"operator":                  func() (cli.Command, error) { return &groupCommand{synopsis: "Cluster operations"}, nil },
-		"operator raft":             func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect and change Raft membership"}, nil },
+		"agent": func() (cli.Command, error) { return &AgentCommand{Meta: meta()}, nil },
+		"job": func() (cli.Command, error) {
+			return &groupCommand{name: "job", synopsis: "Run, plan, inspect and stop jobs"}, nil
+		},
+		"job run":     func() (cli.Command, error) { return &JobRunCommand{Meta: meta()}, nil },
+		"job plan":    func() (cli.Command, error) { return &JobPlanCommand{Meta: meta()}, nil },
+		"job status":  func() (cli.Command, error) { return &JobStatusCommand{Meta: meta()}, nil },
+		"job stop":    func() (cli.Command, error) { return &JobStopCommand{Meta: meta()}, nil },
+		"job history": func() (cli.Command, error) { return &JobHistoryCommand{Meta: meta()}, nil },
+		"job inspect": func() (cli.Command, error) { return &JobInspectCommand{Meta: meta()}, nil },
+		"node": func() (cli.Command, error) {
+			return &groupCommand{name: "node", synopsis: "Inspect and manage client nodes"}, nil
+		},
+		"node status":      func() (cli.Command, error) { return &NodeStatusCommand{Meta: meta()}, nil },
+		"node drain":       func() (cli.Command, error) { return &NodeDrainCommand{Meta: meta()}, nil },
+		"node eligibility": func() (cli.Command, error) { return &NodeEligibilityCommand{Meta: meta()}, nil },
+		"pod": func() (cli.Command, error) {
+			return &groupCommand{name: "pod", synopsis: "Inspect, exec in and stop pods"}, nil
+		},
+		"pod list":   func() (cli.Command, error) { return &PodListCommand{Meta: meta()}, nil },
+		"pod status": func() (cli.Command, error) { return &PodStatusCommand{Meta: meta()}, nil },
+		"pod stop":   func() (cli.Command, error) { return &PodStopCommand{Meta: meta()}, nil },
+		"pod logs":   func() (cli.Command, error) { return &PodLogsCommand{Meta: meta()}, nil },
+		"pod exec":   func() (cli.Command, error) { return &PodExecCommand{Meta: meta()}, nil },
+		"server": func() (cli.Command, error) {
+			return &groupCommand{name: "server", synopsis: "Inspect the servers"}, nil
+		},
+		"server members": func() (cli.Command, error) { return &ServerMembersCommand{Meta: meta()}, nil },
+		"operator": func() (cli.Command, error) {
+			return &groupCommand{name: "operator", synopsis: "Cluster operations"}, nil
+		},
+		"operator raft": func() (cli.Command, error) {
+			return &groupCommand{name: "operator raft", synopsis: "Inspect and change Raft membership"}, nil
+		},
 		"operator raft list-peers":  func() (cli.Command, error) { return &RaftListPeersCommand{Meta: meta()}, nil },
 		"operator raft remove-peer": func() (cli.Command, error) { return &RaftRemovePeerCommand{Meta: meta()}, nil },
-		"operator snapshot":         func() (cli.Command, error) { return &groupCommand{synopsis: "Save and restore the cluster state"}, nil },
+		"operator snapshot": func() (cli.Command, error) {
+			return &groupCommand{name: "operator snapshot", synopsis: "Save and restore the cluster state"}, nil
+		},
 		"operator snapshot save":    func() (cli.Command, error) { return &SnapshotSaveCommand{Meta: meta()}, nil },
 		"operator snapshot restore": func() (cli.Command, error) { return &SnapshotRestoreCommand{Meta: meta()}, nil },
 		"version":                   func() (cli.Command, error) { return &VersionCommand{Meta: meta()}, nil },
@@ -70,11 +95,12 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	}
 }
 
-// groupCommand is a command that only groups subcommands.
-type groupCommand struct{ synopsis string }
+// groupCommand is a command that only groups subcommands; hashicorp/cli
+// lists them, with their synopses, after its help.
+type groupCommand struct{ name, synopsis string }
 
 func (g *groupCommand) Help() string {
-	return "This command groups subcommands; run it with -help to list them."
+	return fmt.Sprintf("Usage: mk %s <subcommand> [options] [args]\n\n  %s.", g.name, g.synopsis)
 }
 func (g *groupCommand) Synopsis() string { return g.synopsis }
 func (g *groupCommand) Run([]string) int { return cli.RunResultHelp }
