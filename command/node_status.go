@@ -89,7 +89,7 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 		row("ID", shortID(n.ID, verbose)), row("Name", n.Name), row("Datacenter", n.Datacenter),
 		row("Address", n.Address), row("Status", n.Status), row("Eligibility", n.Eligibility),
 		row("Drain", n.Drain), row("Drivers", strings.Join(drivers, ",")),
-		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
+		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
 		row("Allocated", allocated(res, pods)),
 	}))
 	if verbose && len(n.Attributes) > 0 {
@@ -115,7 +115,7 @@ func allocated(capacity *structs.NodeResources, pods []*structs.Pod) string {
 			used.GPUs += p.Resources.GPUs
 		}
 	}
-	return fmt.Sprintf("cpu %d/%d MHz, memory %d/%d MB, gpus %d/%d",
+	return fmt.Sprintf("cpu %d/%d MHz, memory %d/%d MiB, gpus %d/%d",
 		used.CPU, capacity.CPU, used.MemoryMB, capacity.MemoryMB, used.GPUs, capacity.GPUs)
 }
 
