@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,35 @@ func TestCLIAgentErrors(t *testing.T) {
 				t.Errorf("exit %d, want 1", code)
 			}
 		})
+	}
+}
+
+// TestCLIJobInitValidate: job init writes an example that job validate
+// accepts, with no agent anywhere; a second init refuses to overwrite.
+func TestCLIJobInitValidate(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/example.hcl"
+	bad := dir + "/bad.hcl"
+	src := "job \"web\" {\n  group \"g\" {\n    count = -1\n    task \"t\" {\n      driver = \"exec\"\n      resources {\n        memory = 0\n      }\n    }\n  }\n}\n"
+	if err := os.WriteFile(bad, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"job_init", []string{"job", "init", file}, 0},
+		{"job_init_exists", []string{"job", "init", file}, 1},
+		{"job_validate", []string{"job", "validate", file}, 0},
+		{"job_validate_error", []string{"job", "validate", bad}, 1},
+	}
+	for _, st := range steps {
+		stdout, stderr, code := runMk(t, "http://127.0.0.1:1", st.args...)
+		got := fmt.Sprintf("$ mk %s\n%s%s[exit %d]\n", strings.Join(st.args, " "), stdout, stderr, code)
+		checkGolden(t, st.name, strings.ReplaceAll(got, dir, "<DIR>"))
+		if code != st.code {
+			t.Errorf("%s: exit %d, want %d", st.name, code, st.code)
+		}
 	}
 }
