@@ -127,31 +127,6 @@ func shortID(id string, verbose bool) string {
 	return id[:8]
 }
 
-// NodeDrainCommand enables or disables a node's drain.
-type NodeDrainCommand struct{ Meta }
-
-func (c *NodeDrainCommand) Synopsis() string { return "Drain a node of its pods" }
-
-func (c *NodeDrainCommand) Help() string {
-	return strings.TrimSpace(`
-Usage: mk node drain -enable|-disable [options] ID
-
-  -enable stops the node's pods so their owners replace them on other
-  nodes, and makes the node ineligible; -disable ends the drain and makes
-  the node eligible again.
-`)
-}
-
-func (c *NodeDrainCommand) Run(args []string) int {
-	return c.toggle(args, "node drain", "enable", "disable", func(id string, on bool) error {
-		client, err := c.Client()
-		if err != nil {
-			return err
-		}
-		return client.DrainNode(context.Background(), id, on)
-	}, c.Help())
-}
-
 // NodeEligibilityCommand toggles whether new pods may be placed on a node.
 type NodeEligibilityCommand struct{ Meta }
 
