@@ -80,7 +80,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	groups := map[string]string{
 		"job":               "Run, plan, validate, inspect and stop jobs",
 		"node":              "Inspect and manage client nodes",
-		"pod":               "Inspect, exec in and stop pods",
+		"pod":               "List and inspect pods, read their logs, exec in and stop them",
 		"server":            "Inspect the servers",
 		"operator":          "Cluster operations",
 		"operator raft":     "Inspect and change Raft membership",

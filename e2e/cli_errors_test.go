@@ -47,9 +47,10 @@ func TestCLIAgentErrors(t *testing.T) {
 	}
 }
 
-// TestCLIJobInitValidate: job init writes an example that job validate
-// accepts, with no agent anywhere; a second init refuses to overwrite.
-func TestCLIJobInitValidate(t *testing.T) {
+// TestCLIOffline: what works with no agent anywhere: help (a group's
+// lists its subcommands), job init (an example that job validate accepts;
+// a second init refuses to overwrite) and job validate.
+func TestCLIOffline(t *testing.T) {
 	dir := t.TempDir()
 	file := dir + "/example.hcl"
 	bad := dir + "/bad.hcl"
@@ -62,6 +63,9 @@ func TestCLIJobInitValidate(t *testing.T) {
 		args []string
 		code int
 	}{
+		{"help", []string{"-h"}, 0},
+		{"help_job", []string{"job", "-h"}, 0},
+		{"help_operator_raft", []string{"operator", "raft", "-h"}, 0},
 		{"job_init", []string{"job", "init", file}, 0},
 		{"job_init_exists", []string{"job", "init", file}, 1},
 		{"job_validate", []string{"job", "validate", file}, 0},
