@@ -64,17 +64,6 @@ func NewClient(c Config) (*Client, error) {
 // Address returns the agent address the client talks to.
 func (c *Client) Address() string { return c.address }
 
-// Error is an error answered by the API.
-type Error struct {
-	StatusCode int
-	Message    string `json:"error"`
-	Field      string `json:"field"`
-	Pos        string `json:"pos"`
-	RetryAfter string
-}
-
-func (e *Error) Error() string { return e.Message }
-
 // QueryOptions are the read parameters every GET accepts.
 type QueryOptions struct {
 	// WaitIndex blocks until the result's index passes it.
@@ -137,11 +126,11 @@ func (c *Client) do(ctx context.Context, method, path string, q *QueryOptions, i
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return nil, decodeError(resp)
+		return nil, c.decodeError(resp)
 	}
 	meta := &QueryMeta{}
 	meta.LastIndex, _ = strconv.ParseUint(resp.Header.Get("X-Mk-Index"), 10, 64)
@@ -159,11 +148,14 @@ func (c *Client) do(ctx context.Context, method, path string, q *QueryOptions, i
 	return meta, nil
 }
 
-func decodeError(resp *http.Response) error {
+// decodeError reads mk's JSON error body; a reply without one is a
+// *NotAgentError (wrapping the *Error).
+func (c *Client) decodeError(resp *http.Response) error {
 	e := &Error{StatusCode: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 	buf, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if json.Unmarshal(buf, e) != nil || e.Message == "" {
-		e.Message = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(buf)))
+		e.Message = fmt.Sprintf("%s: %s", statusText(resp), strings.TrimSpace(string(buf)))
+		return &NotAgentError{Address: c.address, Status: resp.StatusCode, API: e}
 	}
 	return e
 }

@@ -157,11 +157,11 @@ func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return decodeError(resp)
+		return c.decodeError(resp)
 	}
 	return nil
 }

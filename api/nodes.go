@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -100,15 +101,35 @@ func (c *Client) StopPod(ctx context.Context, ref string) error {
 // PodLogs streams a task's log into w (stdout, or stderr); with follow it
 // streams until ctx ends.
 func (c *Client) PodLogs(ctx context.Context, ref, task string, stderr, follow bool, w io.Writer) error {
+	return c.PodLogsWith(ctx, ref, LogOptions{Task: task, Stderr: stderr, Follow: follow}, w)
+}
+
+// LogOptions say which log PodLogsWith streams and from where.
+type LogOptions struct {
+	// Task is the pod's task; needed when it has several.
+	Task string
+	// Stderr streams the stderr log instead of stdout.
+	Stderr bool
+	// Follow keeps streaming what the task writes until ctx ends.
+	Follow bool
+	// Tail > 0 starts at the last Tail lines instead of the start.
+	Tail int
+}
+
+// PodLogsWith streams a task's log into w as opts say.
+func (c *Client) PodLogsWith(ctx context.Context, ref string, opts LogOptions, w io.Writer) error {
 	q := &QueryOptions{Params: map[string]string{"type": "stdout"}}
-	if stderr {
+	if opts.Stderr {
 		q.Params["type"] = "stderr"
 	}
-	if task != "" {
-		q.Params["task"] = task
+	if opts.Task != "" {
+		q.Params["task"] = opts.Task
 	}
-	if follow {
+	if opts.Follow {
 		q.Params["follow"] = "true"
+	}
+	if opts.Tail > 0 {
+		q.Params["tail"] = strconv.Itoa(opts.Tail)
 	}
 	_, err := c.do(ctx, http.MethodGet, "/v1/pod/"+url.PathEscape(ref)+"/logs", q, nil, w)
 	return err

@@ -14,7 +14,7 @@ import (
 // AgentCommand runs an mk agent.
 type AgentCommand struct{ Meta }
 
-func (c *AgentCommand) Synopsis() string { return "Run an mk agent (server)" }
+func (c *AgentCommand) Synopsis() string { return "Run an mk agent: a server, a client or both" }
 
 func (c *AgentCommand) Help() string {
 	return strings.TrimSpace(`

@@ -1,6 +1,8 @@
 package command
 
 import (
+	"fmt"
+	"io"
 	"os"
 
 	"github.com/hashicorp/cli"
@@ -16,14 +18,23 @@ func Run(args []string) int {
 }
 
 // RunWithUi runs the CLI writing to ui; tests use it to capture output.
-func RunWithUi(args []string, ui cli.Ui) int {
+func RunWithUi(args []string, ui cli.Ui) int { return runCLI(args, ui, os.Stdout) }
+
+// runCLI runs the CLI writing to ui, and help to helpWriter.
+func runCLI(args []string, ui cli.Ui, helpWriter io.Writer) int {
+	commands := Commands(ui)
+	args, err := hoistGlobalFlags(args, func(name string) bool { _, ok := commands[name]; return ok })
+	if err != nil {
+		ui.Error("Error: " + err.Error())
+		return exitError
+	}
 	c := &cli.CLI{
 		HiddenCommands: []string{"plugin"},
 		Name:           "mk",
 		Version:        version.String(),
 		Args:           args,
-		Commands:       Commands(ui),
-		HelpWriter:     os.Stdout,
+		Commands:       commands,
+		HelpWriter:     helpWriter,
 		Autocomplete:   false,
 	}
 	code, err := c.Run()
@@ -36,45 +47,57 @@ func RunWithUi(args []string, ui cli.Ui) int {
 
 // Commands returns every command by its name.
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
-	meta := func() Meta { return Meta{Ui: ui} }
-	return map[string]cli.CommandFactory{
-		"agent":                     func() (cli.Command, error) { return &AgentCommand{Meta: meta()}, nil },
-		"job":                       func() (cli.Command, error) { return &groupCommand{synopsis: "Run, plan, inspect and stop jobs"}, nil },
-		"job run":                   func() (cli.Command, error) { return &JobRunCommand{Meta: meta()}, nil },
-		"job plan":                  func() (cli.Command, error) { return &JobPlanCommand{Meta: meta()}, nil },
-		"job status":                func() (cli.Command, error) { return &JobStatusCommand{Meta: meta()}, nil },
-		"job stop":                  func() (cli.Command, error) { return &JobStopCommand{Meta: meta()}, nil },
-		"job history":               func() (cli.Command, error) { return &JobHistoryCommand{Meta: meta()}, nil },
-		"job inspect":               func() (cli.Command, error) { return &JobInspectCommand{Meta: meta()}, nil },
-		"node":                      func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect and manage client nodes"}, nil },
-		"node status":               func() (cli.Command, error) { return &NodeStatusCommand{Meta: meta()}, nil },
-		"node drain":                func() (cli.Command, error) { return &NodeDrainCommand{Meta: meta()}, nil },
-		"node eligibility":          func() (cli.Command, error) { return &NodeEligibilityCommand{Meta: meta()}, nil },
-		"pod":                       func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect, exec in and stop pods"}, nil },
-		"pod list":                  func() (cli.Command, error) { return &PodListCommand{Meta: meta()}, nil },
-		"pod status":                func() (cli.Command, error) { return &PodStatusCommand{Meta: meta()}, nil },
-		"pod stop":                  func() (cli.Command, error) { return &PodStopCommand{Meta: meta()}, nil },
-		"pod logs":                  func() (cli.Command, error) { return &PodLogsCommand{Meta: meta()}, nil },
-		"pod exec":                  func() (cli.Command, error) { return &PodExecCommand{Meta: meta()}, nil },
-		"server":                    func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect the servers"}, nil },
-		"server members":            func() (cli.Command, error) { return &ServerMembersCommand{Meta: meta()}, nil },
-		"operator":                  func() (cli.Command, error) { return &groupCommand{synopsis: "Cluster operations"}, nil },
-		"operator raft":             func() (cli.Command, error) { return &groupCommand{synopsis: "Inspect and change Raft membership"}, nil },
-		"operator raft list-peers":  func() (cli.Command, error) { return &RaftListPeersCommand{Meta: meta()}, nil },
-		"operator raft remove-peer": func() (cli.Command, error) { return &RaftRemovePeerCommand{Meta: meta()}, nil },
-		"operator snapshot":         func() (cli.Command, error) { return &groupCommand{synopsis: "Save and restore the cluster state"}, nil },
-		"operator snapshot save":    func() (cli.Command, error) { return &SnapshotSaveCommand{Meta: meta()}, nil },
-		"operator snapshot restore": func() (cli.Command, error) { return &SnapshotRestoreCommand{Meta: meta()}, nil },
-		"version":                   func() (cli.Command, error) { return &VersionCommand{Meta: meta()}, nil },
-		"plugin":                    func() (cli.Command, error) { return &PluginCommand{Meta: meta()}, nil },
+	cmd := func(f func(Meta) cli.Command) cli.CommandFactory {
+		return func() (cli.Command, error) { return f(Meta{Ui: ui}), nil }
 	}
+	commands := map[string]cli.CommandFactory{
+		"agent":                     cmd(func(m Meta) cli.Command { return &AgentCommand{Meta: m} }),
+		"job run":                   cmd(func(m Meta) cli.Command { return &JobRunCommand{Meta: m} }),
+		"job plan":                  cmd(func(m Meta) cli.Command { return &JobPlanCommand{Meta: m} }),
+		"job status":                cmd(func(m Meta) cli.Command { return &JobStatusCommand{Meta: m} }),
+		"job stop":                  cmd(func(m Meta) cli.Command { return &JobStopCommand{Meta: m} }),
+		"job history":               cmd(func(m Meta) cli.Command { return &JobHistoryCommand{Meta: m} }),
+		"job inspect":               cmd(func(m Meta) cli.Command { return &JobInspectCommand{Meta: m} }),
+		"job validate":              cmd(func(m Meta) cli.Command { return &JobValidateCommand{Meta: m} }),
+		"job init":                  cmd(func(m Meta) cli.Command { return &JobInitCommand{Meta: m} }),
+		"node status":               cmd(func(m Meta) cli.Command { return &NodeStatusCommand{Meta: m} }),
+		"node drain":                cmd(func(m Meta) cli.Command { return &NodeDrainCommand{Meta: m} }),
+		"node eligibility":          cmd(func(m Meta) cli.Command { return &NodeEligibilityCommand{Meta: m} }),
+		"pod list":                  cmd(func(m Meta) cli.Command { return &PodListCommand{Meta: m} }),
+		"pod status":                cmd(func(m Meta) cli.Command { return &PodStatusCommand{Meta: m} }),
+		"pod stop":                  cmd(func(m Meta) cli.Command { return &PodStopCommand{Meta: m} }),
+		"pod logs":                  cmd(func(m Meta) cli.Command { return &PodLogsCommand{Meta: m} }),
+		"pod exec":                  cmd(func(m Meta) cli.Command { return &PodExecCommand{Meta: m} }),
+		"server members":            cmd(func(m Meta) cli.Command { return &ServerMembersCommand{Meta: m} }),
+		"operator raft list-peers":  cmd(func(m Meta) cli.Command { return &RaftListPeersCommand{Meta: m} }),
+		"operator raft remove-peer": cmd(func(m Meta) cli.Command { return &RaftRemovePeerCommand{Meta: m} }),
+		"operator snapshot save":    cmd(func(m Meta) cli.Command { return &SnapshotSaveCommand{Meta: m} }),
+		"operator snapshot restore": cmd(func(m Meta) cli.Command { return &SnapshotRestoreCommand{Meta: m} }),
+		"version":                   cmd(func(m Meta) cli.Command { return &VersionCommand{Meta: m} }),
+		"plugin":                    cmd(func(m Meta) cli.Command { return &PluginCommand{Meta: m} }),
+	}
+	// Groups only group subcommands; hashicorp/cli lists them.
+	groups := map[string]string{
+		"job":               "Run, plan, validate, inspect and stop jobs",
+		"node":              "Inspect and manage client nodes",
+		"pod":               "List and inspect pods, read their logs, exec in and stop them",
+		"server":            "Inspect the servers",
+		"operator":          "Cluster operations",
+		"operator raft":     "Inspect and change Raft membership",
+		"operator snapshot": "Save and restore the cluster state",
+	}
+	for name, synopsis := range groups {
+		commands[name] = func() (cli.Command, error) { return &groupCommand{name: name, synopsis: synopsis}, nil }
+	}
+	return commands
 }
 
-// groupCommand is a command that only groups subcommands.
-type groupCommand struct{ synopsis string }
+// groupCommand is a command that only groups subcommands; hashicorp/cli
+// lists them, with their synopses, after its help.
+type groupCommand struct{ name, synopsis string }
 
 func (g *groupCommand) Help() string {
-	return "This command groups subcommands; run it with -help to list them."
+	return fmt.Sprintf("Usage: mk %s <subcommand> [options] [args]\n\n  %s.", g.name, g.synopsis)
 }
 func (g *groupCommand) Synopsis() string { return g.synopsis }
 func (g *groupCommand) Run([]string) int { return cli.RunResultHelp }

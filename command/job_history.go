@@ -1,6 +1,7 @@
 package command
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -48,17 +49,27 @@ func (c *JobHistoryCommand) Run(args []string) int {
 	for i, v := range versions {
 		changes := "<initial>"
 		if i+1 < len(versions) {
-			var paths []string
-			for _, d := range structs.Diff(versions[i+1], v) {
-				paths = append(paths, d.Path)
-			}
-			changes = strings.Join(paths, ",")
-			if changes == "" {
-				changes = "<none>"
-			}
+			changes = versionChanges(versions[i+1], v)
 		}
 		rows = append(rows, row(v.Version, v.Stop, formatTime(v.SubmitTime), changes))
 	}
 	c.Ui.Output(formatList(rows))
 	return exitOK
+}
+
+// versionChanges lists what changed from one version of a job to the
+// next: a stop or start ("Stop: false => true", which Diff skips as a
+// field the servers set) and the changed spec fields' paths.
+func versionChanges(old, new *structs.Job) string {
+	var changes []string
+	if old.Stop != new.Stop {
+		changes = append(changes, fmt.Sprintf("Stop: %t => %t", old.Stop, new.Stop))
+	}
+	for _, d := range structs.Diff(old, new) {
+		changes = append(changes, d.Path)
+	}
+	if len(changes) == 0 {
+		return "<none>"
+	}
+	return strings.Join(changes, ",")
 }

@@ -69,6 +69,16 @@ func (m *Meta) Client() (*api.Client, error) {
 // returns the error exit code.
 func (m *Meta) fail(err error) int {
 	var ves structs.ValidationErrors
+	var unreachable *api.UnreachableError
+	var notAgent *api.NotAgentError
+	switch {
+	case errors.As(err, &unreachable):
+		m.Ui.Error("Error: " + unreachable.Error() + "; start one with 'mk agent -dev' or set MK_ADDR")
+		return exitError
+	case errors.As(err, &notAgent):
+		m.Ui.Error("Error: " + notAgent.Error())
+		return exitError
+	}
 	if errors.As(err, &ves) {
 		for _, ve := range ves {
 			m.Ui.Error("Error: " + ve.Error())

@@ -89,7 +89,7 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 		row("ID", shortID(n.ID, verbose)), row("Name", n.Name), row("Datacenter", n.Datacenter),
 		row("Address", n.Address), row("Status", n.Status), row("Eligibility", n.Eligibility),
 		row("Drain", n.Drain), row("Drivers", strings.Join(drivers, ",")),
-		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
+		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
 		row("Allocated", allocated(res, pods)),
 	}))
 	if verbose && len(n.Attributes) > 0 {
@@ -115,7 +115,7 @@ func allocated(capacity *structs.NodeResources, pods []*structs.Pod) string {
 			used.GPUs += p.Resources.GPUs
 		}
 	}
-	return fmt.Sprintf("cpu %d/%d MHz, memory %d/%d MB, gpus %d/%d",
+	return fmt.Sprintf("cpu %d/%d MHz, memory %d/%d MiB, gpus %d/%d",
 		used.CPU, capacity.CPU, used.MemoryMB, capacity.MemoryMB, used.GPUs, capacity.GPUs)
 }
 
@@ -125,31 +125,6 @@ func shortID(id string, verbose bool) string {
 		return id
 	}
 	return id[:8]
-}
-
-// NodeDrainCommand enables or disables a node's drain.
-type NodeDrainCommand struct{ Meta }
-
-func (c *NodeDrainCommand) Synopsis() string { return "Drain a node of its pods" }
-
-func (c *NodeDrainCommand) Help() string {
-	return strings.TrimSpace(`
-Usage: mk node drain -enable|-disable [options] ID
-
-  -enable stops the node's pods so their owners replace them on other
-  nodes, and makes the node ineligible; -disable ends the drain and makes
-  the node eligible again.
-`)
-}
-
-func (c *NodeDrainCommand) Run(args []string) int {
-	return c.toggle(args, "node drain", "enable", "disable", func(id string, on bool) error {
-		client, err := c.Client()
-		if err != nil {
-			return err
-		}
-		return client.DrainNode(context.Background(), id, on)
-	}, c.Help())
 }
 
 // NodeEligibilityCommand toggles whether new pods may be placed on a node.

@@ -19,7 +19,7 @@ func TestAllocated(t *testing.T) {
 		pod(structs.PodDesiredRun, structs.PodPhaseFailed, 1000, 1000, 1),
 		pod(structs.PodDesiredStop, structs.PodPhaseRunning, 1000, 1000, 0),
 	}
-	want := "cpu 600/4000 MHz, memory 320/8192 MB, gpus 1/2"
+	want := "cpu 600/4000 MHz, memory 320/8192 MiB, gpus 1/2"
 	if got := allocated(capacity, pods); got != want {
 		t.Fatalf("allocated %q, want %q", got, want)
 	}

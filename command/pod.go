@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mk-orchestrator/mk/api"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -114,6 +115,9 @@ func (c *PodStopCommand) Run(args []string) int {
 // PodLogsCommand prints a task's log.
 type PodLogsCommand struct{ Meta }
 
+// defaultTailLines is how many lines -tail and -f show without -n.
+const defaultTailLines = 10
+
 func (c *PodLogsCommand) Synopsis() string { return "Print a pod's task log" }
 
 func (c *PodLogsCommand) Help() string {
@@ -124,7 +128,10 @@ Usage: mk pod logs [options] ID
   node that runs the pod serves it; servers forward the request there.
 
 Options:
-  -f           Follow the log as the task writes it.
+  -f           Follow the log as the task writes it, starting with its
+               last lines (10, or -n), as tail -f does.
+  -tail        Print only the last lines of the log (10, or -n).
+  -n N         How many lines -tail or -f start with; implies -tail.
   -stderr      The stderr log instead of stdout.
   -task NAME   The task (needed when the pod has several).
 `)
@@ -132,23 +139,45 @@ Options:
 
 func (c *PodLogsCommand) Run(args []string) int {
 	fs := c.FlagSet("pod logs", false)
-	follow := fs.Bool("f", false, "")
-	stderr := fs.Bool("stderr", false, "")
-	task := fs.String("task", "", "")
+	var opts api.LogOptions
+	fs.BoolVar(&opts.Follow, "f", false, "")
+	fs.BoolVar(&opts.Stderr, "stderr", false, "")
+	fs.StringVar(&opts.Task, "task", "", "")
+	tail := fs.Bool("tail", false, "")
+	lines := fs.Int("n", -1, "")
 	if !c.parseFlags(fs, args) {
 		return exitError
 	}
 	if fs.NArg() != 1 {
 		return c.usageError("pod logs takes exactly one argument, the pod ID", c.Help())
 	}
+	n, err := tailLines(*tail, opts.Follow, *lines)
+	if err != nil {
+		return c.usageError(err.Error(), c.Help())
+	}
+	opts.Tail = n
 	client, err := c.Client()
 	if err != nil {
 		return c.fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := client.PodLogs(ctx, fs.Arg(0), *task, *stderr, *follow, os.Stdout); err != nil && ctx.Err() == nil {
+	if err := client.PodLogsWith(ctx, fs.Arg(0), opts, os.Stdout); err != nil && ctx.Err() == nil {
 		return c.fail(err)
 	}
 	return exitOK
+}
+
+// tailLines is how many last lines pod logs starts with: 0 for the whole
+// log; -n N (N >= 1) or 10 with -tail or -f.
+func tailLines(tail, follow bool, n int) (int, error) {
+	switch {
+	case n == 0 || n < -1:
+		return 0, fmt.Errorf("-n must be a number of lines >= 1, got %d", n)
+	case n > 0:
+		return n, nil
+	case tail || follow:
+		return defaultTailLines, nil
+	}
+	return 0, nil
 }

@@ -82,7 +82,7 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 		row("ID", p.ID), row("Name", p.Name), row("Job", p.JobID), row("Group", p.Group),
 		row("Node", p.NodeName), row("IP", p.IP), row("Desired", p.DesiredStatus), row("Phase", p.Phase),
 		row("Reason", firstNonEmpty(p.Reason(), "-")), row("Healthy", p.Healthy),
-		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MB", res.CPU, res.MemoryMB)),
+		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB", res.CPU, res.MemoryMB)),
 		row("Created", formatTime(p.CreateTime)),
 	}))
 	if stats == nil && statsErr != nil {

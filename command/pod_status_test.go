@@ -1,6 +1,7 @@
 package command
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -70,5 +71,21 @@ func TestTaskLine(t *testing.T) {
 		if got := taskLine("t", tc.ts); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestFormatPodMemoryUnit: pod status gives memory in binary units only
+// (MemoryMB counts MiB), never MB next to MiB.
+func TestFormatPodMemoryUnit(t *testing.T) {
+	pod := &structs.Pod{Resources: &structs.Resources{CPU: 100, MemoryMB: 64},
+		TaskStates: map[string]*structs.TaskState{"web": {State: structs.TaskStateRunning}}}
+	stats := &structs.PodStats{Tasks: map[string]*structs.TaskStats{"web": {State: structs.TaskStateRunning,
+		Limits: pod.Resources, Usage: &structs.ResourceUsage{MemoryUsage: 3 << 20, MemoryRSS: 1 << 20}}}}
+	got := formatPod(pod, stats, nil)
+	if !strings.Contains(got, "Resources = cpu 100 MHz, memory 64 MiB\n") || !strings.Contains(got, "Memory = 3.0 MiB/64 MiB (RSS 1.0 MiB)") {
+		t.Fatalf("got\n%s", got)
+	}
+	if strings.Contains(got, " MB") {
+		t.Fatalf("MB next to MiB:\n%s", got)
 	}
 }

@@ -171,6 +171,7 @@ func TestCLIGolden(t *testing.T) {
 		code int
 	}{
 		{"status_empty", []string{"job", "status"}, 0},
+		{"global_flag_misplaced", []string{"-detach", "job", "run", "hello-exec.hcl"}, 1},
 		{"plan_new", []string{"job", "plan", "hello-exec.hcl"}, 1},
 		{"run", []string{"job", "run", "hello-exec.hcl"}, 0},
 		{"run_again", []string{"job", "run", "-detach", "hello-exec.hcl"}, 0},
@@ -181,6 +182,7 @@ func TestCLIGolden(t *testing.T) {
 		{"status_list", []string{"job", "status"}, 0},
 		{"status_one", []string{"job", "status", "api"}, 0},
 		{"history", []string{"job", "history", "api"}, 0},
+		{"global_flags", []string{"-address", "<ADDR>", "-namespace", "default", "job", "history", "api"}, 0},
 		{"stale_check_index", []string{"job", "run", "-check-index", "1", "hello-exec.hcl"}, 1},
 		{"bad_file", []string{"job", "run", "testdata-missing.hcl"}, 1},
 		{"inspect", []string{"job", "inspect", "hello"}, 0},
@@ -190,6 +192,7 @@ func TestCLIGolden(t *testing.T) {
 		{"snapshot_save", []string{"operator", "snapshot", "save", snap}, 0},
 		{"stop", []string{"job", "stop", "hello"}, 0},
 		{"status_stopped", []string{"job", "status", "hello"}, 0},
+		{"history_stopped", []string{"job", "history", "hello"}, 0},
 		{"pod_status_stopped", []string{"pod", "status", "<POD>"}, 0},
 		{"stop_purge", []string{"job", "stop", "-purge", "hello"}, 0},
 		{"status_purged", []string{"job", "status", "hello"}, 1},
@@ -205,30 +208,41 @@ func TestCLIGolden(t *testing.T) {
 		}
 		args := make([]string, len(st.args))
 		for i, a := range st.args {
-			args[i] = strings.ReplaceAll(a, "<POD>", pod)
+			args[i] = strings.NewReplacer("<POD>", pod, "<ADDR>", addr).Replace(a)
 		}
-		stdout, stderr, code := runMk(t, addr, args...)
+		runAddr := addr
+		if strings.HasPrefix(args[0], "-") {
+			runAddr = "" // the step places its global flags itself
+		}
+		stdout, stderr, code := runMk(t, runAddr, args...)
 		got := fmt.Sprintf("$ mk %s\n%s%s[exit %d]\n", strings.Join(st.args, " "), stdout, stderr, code)
-		got = normalize(strings.ReplaceAll(got, snap, "<SNAPSHOT>"))
-		path := filepath.Join("testdata", "cli", st.name+".golden")
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v (run with -update to create)", st.name, err)
-		}
-		if got != string(want) {
-			t.Errorf("%s: output differs from %s\n--- got\n%s--- want\n%s", st.name, path, got, want)
-		}
+		checkGolden(t, st.name, strings.ReplaceAll(got, snap, "<SNAPSHOT>"))
 		if code != st.code {
 			t.Errorf("%s: exit %d, want %d", st.name, code, st.code)
 		}
+	}
+}
+
+// checkGolden compares normalized output with testdata/cli/NAME.golden
+// (rewriting it with -update).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	got = normalize(got)
+	path := filepath.Join("testdata", "cli", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v (run with -update to create)", name, err)
+	}
+	if got != string(want) {
+		t.Errorf("%s: output differs from %s\n--- got\n%s--- want\n%s", name, path, got, want)
 	}
 }
 

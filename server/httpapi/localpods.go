@@ -21,9 +21,10 @@ type LocalPods interface {
 	NodeID() string
 	// ResolvePod finds one of the client's pods by ID or unique ID prefix.
 	ResolvePod(ref string) (string, bool)
-	// StreamLogs copies a task's stdout or stderr log to w, following it
-	// until ctx ends when follow is set.
-	StreamLogs(ctx context.Context, podID, task, stream string, follow bool, w io.Writer) error
+	// StreamLogs copies a task's stdout or stderr log to w, from the
+	// start or, with tail > 0, from the start of its last tail lines,
+	// following it until ctx ends when follow is set.
+	StreamLogs(ctx context.Context, podID, task, stream string, follow bool, tail int, w io.Writer) error
 	// ExecTask runs cmd in a running task's environment.
 	ExecTask(ctx context.Context, podID, task string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error)
 	// PodStats samples the resource use of the pod's running tasks.

@@ -9,8 +9,10 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
-// localLogs serves GET /v1/pod/{id}/logs?task=T&type=stdout|stderr&follow=true
-// for a pod of this agent's client: the log as text, streamed.
+// localLogs serves GET
+// /v1/pod/{id}/logs?task=T&type=stdout|stderr&follow=true&tail=N for a pod
+// of this agent's client: the log as text (with tail, its last N lines),
+// streamed.
 func (h *HTTPServer) localLogs(w http.ResponseWriter, r *http.Request, podID string) (any, error) {
 	q := r.URL.Query()
 	stream := q.Get("type")
@@ -18,8 +20,16 @@ func (h *HTTPServer) localLogs(w http.ResponseWriter, r *http.Request, podID str
 		stream = "stdout"
 	}
 	follow, _ := strconv.ParseBool(q.Get("follow"))
+	tail := 0
+	if v := q.Get("tail"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, &structs.ValidationError{Field: "tail", Msg: fmt.Sprintf("must be a number of lines >= 0, got %q", v)}
+		}
+		tail = n
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := h.localPods().StreamLogs(r.Context(), podID, q.Get("task"), stream, follow, w); err != nil {
+	if err := h.localPods().StreamLogs(r.Context(), podID, q.Get("task"), stream, follow, tail, w); err != nil {
 		return nil, err
 	}
 	return nil, errHandled
