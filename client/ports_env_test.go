@@ -35,3 +35,15 @@ func TestAddPortEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestFingerprintDynamicPorts: the node reports the configured dynamic
+// port range, or zeros for the scheduler's default.
+func TestFingerprintDynamicPorts(t *testing.T) {
+	for _, ports := range [][2]int{{}, {40000, 40100}} {
+		c := &Client{config: &Config{NodeName: "n", DynamicPorts: ports}}
+		r := c.fingerprint(t.Context()).Resources
+		if got := [2]int{r.MinDynamicPort, r.MaxDynamicPort}; got != ports {
+			t.Errorf("fingerprint reports ports %v, want %v", got, ports)
+		}
+	}
+}
