@@ -76,6 +76,9 @@ func newCluster(st State, job *structs.Job, exclude map[string]bool) *cluster {
 
 // takePod marks the ports an active pod holds on the node.
 func (n *nodeState) takePod(p *structs.Pod) {
+	if len(p.Ports) == 0 && len(groupPorts(p.Template)) == 0 {
+		return // most pods: no map for their node
+	}
 	if n.ports == nil {
 		n.ports = portSet{}
 	}

@@ -27,23 +27,24 @@ func VerifyPlan(st State, placements []Placement) (accepted, rejected []Placemen
 	for _, p := range placements {
 		inPlan[p.PodID] = true
 	}
-	used := map[string]*nodeState{}
+	used := map[string]nodeState{}
 	for _, p := range placements {
 		n := nodes[p.NodeID]
 		if n == nil || !n.Ready() {
 			rejected = append(rejected, p)
 			continue
 		}
-		ns := used[n.ID]
-		if ns == nil {
+		ns, ok := used[n.ID]
+		if !ok {
 			ns = nodeUsage(st, n, inPlan)
-			used[n.ID] = ns
 		}
 		if fitReason(n.Resources, ns.used, p.Resources) != "" || ns.ports.conflict(p.Ports) != 0 {
+			used[n.ID] = ns
 			rejected = append(rejected, p)
 			continue
 		}
 		ns.take(p.Resources, p.Ports)
+		used[n.ID] = ns
 		accepted = append(accepted, p)
 	}
 	return accepted, rejected
@@ -51,12 +52,12 @@ func VerifyPlan(st State, placements []Placement) (accepted, rejected []Placemen
 
 // nodeUsage sums the resources and ports of the node's active pods,
 // leaving out those in exclude.
-func nodeUsage(st State, n *structs.Node, exclude map[string]bool) *nodeState {
-	ns := &nodeState{node: n, ports: portSet{}}
+func nodeUsage(st State, n *structs.Node, exclude map[string]bool) nodeState {
+	ns := nodeState{node: n}
 	for _, p := range st.PodsByNode(n.ID) {
 		if p.Active() && !exclude[p.ID] {
 			ns.used = addResources(ns.used, podAsk(p, nil))
-			ns.ports.addPod(p)
+			ns.takePod(p)
 		}
 	}
 	return ns
