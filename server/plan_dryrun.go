@@ -38,42 +38,51 @@ func dryRun(st *state.StateStore, job *structs.Job, objs *structs.JobObjects, pl
 	for _, p := range changes.list() {
 		if p.DesiredStatus == structs.PodDesiredStop {
 			stopping[p.ID] = true
-		} else if live(p) && p.NodeID == "" {
-			toPlace = append(toPlace, p)
+		} else if p.CreateIndex == 0 && live(p) {
+			toPlace = append(toPlace, p) // new
 		}
 	}
-	summaries := map[string]*structs.PlanGroupSummary{}
-	group := func(name string) *structs.PlanGroupSummary {
-		if summaries[name] == nil {
-			summaries[name] = &structs.PlanGroupSummary{}
+	for _, p := range v.pods {
+		if !stopping[p.ID] && live(p) && p.NodeID == "" {
+			toPlace = append(toPlace, p) // waiting for room: tried again
 		}
-		return summaries[name]
+	}
+	plan.Placements = groupSummaries(job, v.pods, stopping, toPlace)
+	res := scheduler.Place(withoutPods{schedulerState{st}, stopping}, toPlace, job)
+	plan.FailedPlacements = failuresByGroup(toPlace, res.Failures)
+	return nil
+}
+
+// groupSummaries counts per group the pods to place, those stopping and
+// the others that stay; a stop and a placement in one group is a
+// replacement. Every group of job has an entry.
+func groupSummaries(job *structs.Job, existing []*structs.Pod, stopping map[string]bool, toPlace []*structs.Pod) map[string]*structs.PlanGroupSummary {
+	out := map[string]*structs.PlanGroupSummary{}
+	group := func(name string) *structs.PlanGroupSummary {
+		if out[name] == nil {
+			out[name] = &structs.PlanGroupSummary{}
+		}
+		return out[name]
 	}
 	for _, g := range job.Groups {
 		group(g.Name)
 	}
-	for _, p := range v.pods {
+	for _, p := range existing {
 		switch {
 		case stopping[p.ID]:
 			group(p.Group).Stop++
-		case !live(p):
-		case p.NodeID == "":
-			toPlace = append(toPlace, p) // waiting for room: tried again
-		default:
+		case live(p) && p.NodeID != "":
 			group(p.Group).Keep++
 		}
 	}
 	for _, p := range toPlace {
 		group(p.Group).Place++
 	}
-	for _, s := range summaries {
+	for _, s := range out {
 		s.Replace = min(s.Place, s.Stop)
 		s.Place, s.Stop = s.Place-s.Replace, s.Stop-s.Replace
 	}
-	plan.Placements = summaries
-	res := scheduler.Place(withoutPods{schedulerState{st}, stopping}, toPlace, job)
-	plan.FailedPlacements = failuresByGroup(toPlace, res.Failures)
-	return nil
+	return out
 }
 
 // plannedObjects is what the job's objects would be after the register:
