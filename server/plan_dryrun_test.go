@@ -86,6 +86,8 @@ func TestPlanDryRun(t *testing.T) {
 		g.Network = &structs.NetworkSpec{Ports: []*structs.Port{{Label: "http", Static: 9090}}}
 	}
 	changed := func(g *structs.TaskGroup) { g.Tasks[0].Env = map[string]string{"V": "2"} }
+	two := []*structs.Node{planNode("n1", 1000), planNode("n2", 50)}
+	system := func(j *structs.Job) *structs.Job { j.Type = structs.JobTypeSystem; return j }
 	cases := []struct {
 		name       string
 		st         *state.StateStore
@@ -115,6 +117,9 @@ func TestPlanDryRun(t *testing.T) {
 			placements: structs.PlanGroupSummary{Place: 1, Keep: 1}},
 		{name: "running pods hold their room", st: planState(t, one, planJob(2, 400, nil), 2, 0), plan: planJob(3, 400, nil),
 			placements: structs.PlanGroupSummary{Place: 1, Keep: 2}, failed: 1, reasons: []string{"cpu exhausted on 1 node"}},
+		{name: "system job: a pod per node, placed only where it fits", st: planState(t, two, nil, 0, 0),
+			plan: system(planJob(1, 100, nil)), placements: structs.PlanGroupSummary{Place: 2},
+			failed: 1, reasons: []string{`cpu exhausted on node "n2"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
