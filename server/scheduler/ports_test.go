@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math/rand"
 	"reflect"
 	"testing"
 
@@ -182,5 +183,66 @@ func TestAllocatePorts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrentPlansNeverSharePorts has two schedulers plan on the same
+// snapshot for jobs that want a static port and dynamic ones from a small
+// range; the applier verifies and commits the plans in turn. No two
+// active pods of a node may hold one port, and the second plan must lose
+// placements to the first for the test to mean anything.
+func TestConcurrentPlansNeverSharePorts(t *testing.T) {
+	lost := 0
+	for seed := int64(1); seed <= 10; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		var nodes []*structs.Node
+		for i := range 2 + rng.Intn(5) {
+			nodes = append(nodes, portRange(testNode(fmt.Sprintf("n%02d", i), 100000, 100000), 20000, 20000+rng.Intn(20)))
+		}
+		st := newTestState(nodes...)
+		jobA := portJob(&structs.Port{Label: "http", Static: 9090}, &structs.Port{Label: "a"})
+		jobA.ID = "a"
+		jobB := portJob(&structs.Port{Label: "b"}, &structs.Port{Label: "c"})
+		jobB.ID = "b"
+		podsA := testPods(jobA, "g", 1+rng.Intn(len(nodes)+2), "a")
+		podsB := testPods(jobB, "g", 5+rng.Intn(40), "b")
+		planA, planB := Place(st, podsA, jobA), Place(st, podsB, jobB)
+
+		accA, rejA := VerifyPlan(st, planA.Placements)
+		if len(rejA) != 0 {
+			t.Fatalf("seed %d: first plan lost %d placements on an unchanged state", seed, len(rejA))
+		}
+		commitPorts(st, podsA, accA)
+		accB, rejB := VerifyPlan(st, planB.Placements)
+		commitPorts(st, podsB, accB)
+		lost += len(rejB)
+		for _, n := range nodes {
+			holder := map[int]string{}
+			for _, p := range st.PodsByNode(n.ID) {
+				for _, port := range p.Ports {
+					if other, ok := holder[port.Value]; ok {
+						t.Fatalf("seed %d: port %d on %s held by %s and %s", seed, port.Value, n.ID, other, p.ID)
+					}
+					holder[port.Value] = p.ID
+				}
+			}
+		}
+	}
+	if lost == 0 {
+		t.Fatal("no seed made the plans contend for ports; the test checks nothing")
+	}
+}
+
+// commitPorts applies accepted placements with their ports to the state,
+// as the plan applier and the FSM would.
+func commitPorts(st *testState, pods []*structs.Pod, accepted []Placement) {
+	byID := map[string]*structs.Pod{}
+	for _, p := range pods {
+		byID[p.ID] = p
+	}
+	for _, pl := range accepted {
+		p := runningOn(byID[pl.PodID], pl.NodeID)
+		p.Ports = pl.Ports
+		st.add(p)
 	}
 }
