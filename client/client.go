@@ -33,6 +33,9 @@ type Config struct {
 	Address string
 	// Drivers are the drivers this client runs tasks with, by name.
 	Drivers map[string]drivers.Driver
+	// DynamicPorts are the lowest and highest node port the scheduler
+	// may give dynamic ports here; zeros for the default range.
+	DynamicPorts [2]int
 	// StatusWindow is how long pod reports are batched (a few ms).
 	StatusWindow time.Duration
 	Logger       hclog.Logger

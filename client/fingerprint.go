@@ -33,6 +33,7 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 			"unique.hostname": hostname,
 		},
 	}
+	node.Resources.MinDynamicPort, node.Resources.MaxDynamicPort = c.config.DynamicPorts[0], c.config.DynamicPorts[1]
 	for name, d := range c.config.Drivers {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		fp, err := d.Fingerprint(fctx)

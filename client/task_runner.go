@@ -66,6 +66,7 @@ func (r *taskRunner) withEnv() *structs.Task {
 	for _, v := range r.pod.Template.Volumes {
 		t.Env["MK_VOLUME_"+v.Name] = volumeHostPath(r.podDir, v)
 	}
+	addPortEnv(t.Env, r.pod)
 	return t
 }
 

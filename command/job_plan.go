@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -26,8 +27,11 @@ func (c *JobPlanCommand) Help() string {
 Usage: mk job plan [options] FILE
 
   Shows the objects a run of the job file would create (+), change (~) or
-  delete (-), with the changed fields, without changing anything. Exits 0
-  when nothing would change, 1 when something would, 255 on error.
+  delete (-), with the changed fields, then the scheduler's dry run: per
+  group, how many pods would be placed, replaced, stopped or kept, and a
+  warning with the scheduler's reasons when some would fit on no node.
+  Nothing is changed. Exits 0 when nothing would change, 1 when something
+  would, 255 on error.
 
 Options:
   -var 'key=value'    Set a variable of the job file (may repeat).
@@ -68,6 +72,9 @@ func (c *JobPlanCommand) Run(args []string) int {
 		c.printJSON(plan)
 	} else {
 		c.Ui.Output(formatPlan(job.ID, plan))
+		if dry := formatDryRun(plan); dry != "" {
+			c.Ui.Output("\n" + dry)
+		}
 		c.Ui.Output(fmt.Sprintf("\nJob Modify Index: %d\nTo submit the job with version verification run:\n\nmk job run -check-index %d %s",
 			plan.JobModifyIndex, plan.JobModifyIndex, fs.Arg(0)))
 	}
@@ -116,4 +123,44 @@ func writeFields(b *strings.Builder, indent string, fields []structs.FieldDiff) 
 			fmt.Fprintf(b, "%s~ %s: %q => %q\n", indent, f.Path, f.Old, f.New)
 		}
 	}
+}
+
+// formatDryRun renders the scheduler's dry run of a plan, groups by name:
+//
+//	Scheduler dry-run:
+//	- group "web": 2 to place, 0 to replace, 0 to stop, 1 kept
+//	WARNING: Failed to place all pods
+//	  group "web" (failed to place 2 pods):
+//	    * no node has driver "docker"
+func formatDryRun(p *structs.JobPlan) string {
+	if len(p.Placements) == 0 && len(p.FailedPlacements) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Scheduler dry-run:\n")
+	for _, g := range sortedKeys(p.Placements) {
+		s := p.Placements[g]
+		fmt.Fprintf(&b, "- group %q: %d to place, %d to replace, %d to stop, %d kept\n", g, s.Place, s.Replace, s.Stop, s.Keep)
+	}
+	if len(p.FailedPlacements) > 0 {
+		b.WriteString("WARNING: Failed to place all pods\n")
+	}
+	for _, g := range sortedKeys(p.FailedPlacements) {
+		f := p.FailedPlacements[g]
+		fmt.Fprintf(&b, "  group %q (failed to place %s):\n", g, plural(f.Failed, "pod"))
+		for _, r := range f.Reasons {
+			fmt.Fprintf(&b, "    * %s\n", r)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -138,3 +138,11 @@ func row(fields ...any) string {
 	}
 	return strings.Join(parts, "|")
 }
+
+// plural is "1 pod" or "n pods".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -154,11 +154,3 @@ func podState(p *structs.Pod) string {
 	}
 	return string(p.Phase)
 }
-
-// plural is "1 pod", "2 pods".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}

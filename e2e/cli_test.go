@@ -157,13 +157,25 @@ func TestCLIGolden(t *testing.T) {
 			t.Fatal("no running pod hello.hello[0]")
 		}
 	}
+	// The scheduler's dry run of a plan needs the dev agent's node.
+	nodeReady := func() {
+		testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+			nodes, _, err := cl.Nodes(nil)
+			if err != nil {
+				return false, err
+			}
+			return len(nodes) == 1 && nodes[0].Ready(), fmt.Errorf("nodes %v, want one ready", nodes)
+		})
+	}
 	// Steps whose output would depend on timing wait for the pods first.
 	before := map[string]func(){
-		"run_vars_changed": liveSettled("api", 3, placedOrWaiting),
-		"status_one":       liveSettled("api", 5, placedOrWaiting),
-		"pod_exec":         helloPod,
-		"status_stopped":   settled("hello", (*structs.Pod).Terminal),
-		"status_restored":  settled("hello", running),
+		"plan_new":          nodeReady,
+		"plan_vars_changed": liveSettled("api", 3, placedOrWaiting),
+		"run_vars_changed":  liveSettled("api", 3, placedOrWaiting),
+		"status_one":        liveSettled("api", 5, placedOrWaiting),
+		"pod_exec":          helloPod,
+		"status_stopped":    settled("hello", (*structs.Pod).Terminal),
+		"status_restored":   settled("hello", running),
 	}
 	steps := []struct {
 		name string
@@ -176,6 +188,7 @@ func TestCLIGolden(t *testing.T) {
 		{"run", []string{"job", "run", "hello-exec.hcl"}, 0},
 		{"run_again", []string{"job", "run", "-detach", "hello-exec.hcl"}, 0},
 		{"plan_unchanged", []string{"job", "plan", "hello-exec.hcl"}, 0},
+		{"plan_unplaceable", []string{"job", "plan", "../../e2e/testdata/unplaceable.hcl"}, 1},
 		{"run_vars", []string{"job", "run", "-detach", "-var", "replicas=3", "variables.hcl"}, 0},
 		{"plan_vars_changed", []string{"job", "plan", "-var", "replicas=5", "variables.hcl"}, 1},
 		{"run_vars_changed", []string{"job", "run", "-detach", "-var", "replicas=5", "variables.hcl"}, 0},

@@ -59,14 +59,15 @@ func (s *Server) DeregisterJob(namespace, id string, purge bool) (uint64, error)
 	return index, nil
 }
 
-// PlanJob returns what registering job would change, reading the local
-// state; it writes nothing.
+// PlanJob returns what registering job would change, reading one
+// snapshot of the local state: the diff of the job and its objects, and
+// the scheduler's dry run of its pods (dryRun). It writes nothing.
 func (s *Server) PlanJob(job *structs.Job) (*structs.JobPlan, error) {
 	objs, err := prepareJob(job)
 	if err != nil {
 		return nil, err
 	}
-	st := s.State()
+	st := s.State().View()
 	existing, err := st.JobByID(nil, job.Namespace, job.ID)
 	if err != nil {
 		return nil, err
@@ -85,6 +86,9 @@ func (s *Server) PlanJob(job *structs.Job) (*structs.JobPlan, error) {
 		}
 	}
 	plan.Objects = diffObjects(current, objs)
+	if err := dryRun(st, job, objs, plan); err != nil {
+		return nil, err
+	}
 	return plan, nil
 }
 

@@ -75,7 +75,7 @@ func (s *Server) placeNew(c *podChanges) {
 		accepted, _ := scheduler.VerifyPlan(ov, res.Placements)
 		for _, pl := range accepted {
 			p := byID[pl.PodID]
-			p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
+			placeOn(p, pl)
 			ov.added[p.NodeID] = append(ov.added[p.NodeID], p)
 		}
 		for _, f := range res.Failures {
@@ -151,8 +151,7 @@ func (s *Server) applyPlan(pods []*structs.Pod, res *scheduler.Result, now int64
 	}
 	changes := newPodChanges(now)
 	for _, pl := range accepted {
-		p := changes.edit(byID[pl.PodID])
-		p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
+		placeOn(changes.edit(byID[pl.PodID]), pl)
 	}
 	for _, f := range res.Failures {
 		if p := byID[f.PodID]; p.PendingReason != f.Reason {
@@ -160,4 +159,11 @@ func (s *Server) applyPlan(pods []*structs.Pod, res *scheduler.Result, now int64
 		}
 	}
 	return s.writePods(changes.list())
+}
+
+// placeOn records an accepted placement on its pod: the node and the
+// ports the scheduler chose there.
+func placeOn(p *structs.Pod, pl scheduler.Placement) {
+	p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
+	p.Ports = pl.Ports
 }

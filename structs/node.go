@@ -46,6 +46,29 @@ type NodeResources struct {
 	CPU      int // MHz
 	MemoryMB int
 	GPUs     int `json:",omitempty"`
+	// MinDynamicPort and MaxDynamicPort bound the ports the scheduler
+	// gives dynamic ports on this node; 0 means the default
+	// (DefaultMinDynamicPort, DefaultMaxDynamicPort).
+	MinDynamicPort int `json:",omitempty"`
+	MaxDynamicPort int `json:",omitempty"`
+}
+
+// Default range of dynamic ports, as Nomad's.
+const (
+	DefaultMinDynamicPort = 20000
+	DefaultMaxDynamicPort = 32000
+)
+
+// DynamicPortRange returns the node's range of dynamic ports, inclusive.
+func (r *NodeResources) DynamicPortRange() (lo, hi int) {
+	lo, hi = DefaultMinDynamicPort, DefaultMaxDynamicPort
+	if r != nil && r.MinDynamicPort > 0 {
+		lo = r.MinDynamicPort
+	}
+	if r != nil && r.MaxDynamicPort > 0 {
+		hi = r.MaxDynamicPort
+	}
+	return lo, hi
 }
 
 // DriverInfo is a fingerprinted driver.

@@ -18,6 +18,34 @@ type JobPlan struct {
 	// JobFields are the changed fields of the job spec.
 	JobFields []FieldDiff `json:",omitempty"`
 	Objects   []*ObjectDiff
+	// Placements is the scheduler's dry run of the plan: per group, what
+	// the controllers and the scheduler would do with its pods.
+	Placements map[string]*PlanGroupSummary `json:",omitempty"`
+	// FailedPlacements are the groups of which some pods would fit on no
+	// node, with the scheduler's reasons.
+	FailedPlacements map[string]*PlanGroupFailure `json:",omitempty"`
+}
+
+// PlanGroupSummary counts what a run would do with a group's pods.
+type PlanGroupSummary struct {
+	// Place is how many new pods would be placed (or, of pods waiting
+	// for room, placed again).
+	Place int
+	// Replace is how many pods would be stopped for a new one in their
+	// place (the group's pod template changed).
+	Replace int
+	// Stop is how many pods would be stopped and not replaced.
+	Stop int
+	// Keep is how many running or placed pods would be left as they are.
+	Keep int
+}
+
+// PlanGroupFailure is the pods of a group that the dry run could not
+// place, with the scheduler's reasons (as a pod's PendingReason), each
+// once, in the order found.
+type PlanGroupFailure struct {
+	Failed  int
+	Reasons []string
 }
 
 // ObjectDiff is one derived object a run would create, change or delete.

@@ -63,6 +63,10 @@ type Pod struct {
 	Template *TaskGroup
 	// Resources is the sum of the tasks' resources.
 	Resources *Resources
+	// Ports are the node ports the scheduler gave the group's network
+	// ports (static or dynamic): node resources, like Resources, held
+	// while the pod is active.
+	Ports []*AllocatedPort `json:",omitempty"`
 
 	// DesiredStatus is what the servers want; Phase is what the client
 	// reports.
@@ -86,6 +90,20 @@ type Pod struct {
 	// ClientModifyIndex is the Raft index of the client's last status
 	// report.
 	ClientModifyIndex uint64 `json:",omitempty"`
+}
+
+// AllocatedPort is one port of a pod's network on its node. The scheduler
+// chooses it (a static port as asked, a dynamic one from the node's range)
+// before proposing; the FSM only stores it.
+type AllocatedPort struct {
+	// Label is the port's label in the group's network block.
+	Label string
+	// Value is the port on the node.
+	Value int
+	// To is the port inside the pod: the port's `to`, or Value without one.
+	To int
+	// HostIP is the node's address (the host of its Address).
+	HostIP string `json:",omitempty"`
 }
 
 // TaskState is a task's state as its client reports it.

@@ -295,6 +295,7 @@ func (n *NetworkSpec) validate(v *validator) {
 	}
 	v.oneOf("network.mode", n.Mode, "", "bridge", "host", "none")
 	seen := map[string]bool{}
+	statics := map[int]string{}
 	for i, p := range n.Ports {
 		if p == nil {
 			v.add(fmt.Sprintf("network.port[%d]", i), "must not be null")
@@ -307,6 +308,11 @@ func (n *NetworkSpec) validate(v *validator) {
 		v.dup(seen, "network.port", p.Label)
 		v.between(field+".to", p.To, 0, 65535)
 		v.between(field+".static", p.Static, 0, 65535)
+		if other, ok := statics[p.Static]; ok && p.Static > 0 {
+			v.add(field+".static", "%d is also the static port of %q", p.Static, other)
+		} else if p.Static > 0 {
+			statics[p.Static] = p.Label
+		}
 	}
 }
 

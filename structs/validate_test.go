@@ -141,6 +141,10 @@ func TestValidate(t *testing.T) {
 			g + ": constraint[0].value must be a regular expression: error parsing regexp: missing closing ): `(`"}},
 		{"port range", func(j *Job) { j.Groups[0].Network.Ports[0].To = 70000 }, []string{
 			g + `: network.port "http".to must be between 0 and 65535, got 70000`}},
+		{"static port twice", func(j *Job) {
+			j.Groups[0].Network.Ports[0].Static = 9090
+			j.Groups[0].Network.Ports = append(j.Groups[0].Network.Ports, &Port{Label: "admin", Static: 9090})
+		}, []string{g + `: network.port "admin".static 9090 is also the static port of "http"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -107,6 +107,7 @@ func (a *Agent) startClient(httpAddr string) error {
 	a.client, err = client.New(&client.Config{
 		NodeName: a.config.Name, Datacenter: a.config.Datacenter, DataDir: dir,
 		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
+		DynamicPorts: a.config.Client.dynamicPorts(),
 	})
 	if err != nil {
 		return err
@@ -147,7 +148,7 @@ func (c *Config) Check() error {
 	case c.ACL != nil && c.ACL.Enabled:
 		return fmt.Errorf("acl: not supported in this version yet; remove the acl block")
 	}
-	return nil
+	return c.Client.checkPorts()
 }
 
 // Leave leaves the cluster gracefully, then shuts down.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/jobspecs"
 	"github.com/mk-orchestrator/mk/server"
+	"github.com/mk-orchestrator/mk/structs"
 )
 
 // Config is the agent config file (DESIGN §5). Every field is optional in
@@ -55,6 +56,31 @@ type ClientConfig struct {
 	Servers []string        `hcl:"servers,optional"`
 	Network *ClientNetwork  `hcl:"network,block"`
 	Drivers []*DriverConfig `hcl:"driver,block"`
+	// MinDynamicPort and MaxDynamicPort bound the node ports the
+	// scheduler gives dynamic ports on this node (default 20000-32000).
+	MinDynamicPort int `hcl:"min_dynamic_port,optional"`
+	MaxDynamicPort int `hcl:"max_dynamic_port,optional"`
+}
+
+// dynamicPorts is the node's dynamic port range as the client reports it
+// (zeros for the default).
+func (c *ClientConfig) dynamicPorts() [2]int {
+	if c == nil {
+		return [2]int{}
+	}
+	return [2]int{c.MinDynamicPort, c.MaxDynamicPort}
+}
+
+// checkPorts refuses a dynamic port range that is not one.
+func (c *ClientConfig) checkPorts() error {
+	if c == nil || c.MinDynamicPort == 0 && c.MaxDynamicPort == 0 {
+		return nil
+	}
+	lo, hi := (&structs.NodeResources{MinDynamicPort: c.MinDynamicPort, MaxDynamicPort: c.MaxDynamicPort}).DynamicPortRange()
+	if lo < 1 || hi > 65535 || lo > hi {
+		return fmt.Errorf("client: min_dynamic_port %d and max_dynamic_port %d must be 1 <= min <= max <= 65535", lo, hi)
+	}
+	return nil
 }
 
 // ClientNetwork is client.network.

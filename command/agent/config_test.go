@@ -78,6 +78,11 @@ func TestCheck(t *testing.T) {
 		{"client only without servers", "name = \"a\"\nclient {\n  enabled = true\n}\n", "client.servers: "},
 		{"client only", "name = \"a\"\nclient {\n  enabled = true\n  servers = [\"127.0.0.1:6646\"]\n}\n", ""},
 		{"server and client", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n}\n", ""},
+		{"dynamic ports", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  min_dynamic_port = 40000\n  max_dynamic_port = 40100\n}\n", ""},
+		{"dynamic ports above the default", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  min_dynamic_port = 33000\n}\n",
+			"client: min_dynamic_port 33000 and max_dynamic_port 32000 must be 1 <= min <= max <= 65535"},
+		{"dynamic ports past 65535", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  max_dynamic_port = 70000\n}\n",
+			"max_dynamic_port 70000 must be"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -261,6 +262,22 @@ func TestPlanShowsDiff(t *testing.T) {
 	plan, err := cl.PlanJob(context.Background(), job("web"))
 	if err != nil || plan.Type != structs.DiffAdded || len(plan.Objects) != 3 {
 		t.Fatalf("plan of new job: %+v, %v", plan, err)
+	}
+	// The scheduler's dry run: no node to place the pods on.
+	if g := plan.Placements["g"]; g == nil || *g != (structs.PlanGroupSummary{Place: 2}) {
+		t.Fatalf("dry run placements %+v, want 2 to place in g", plan.Placements)
+	}
+	if f := plan.FailedPlacements["g"]; f == nil || f.Failed != 2 || !slices.Equal(f.Reasons, []string{"no nodes registered"}) {
+		t.Fatalf("dry run failures %+v, want 2 in g: no nodes registered", plan.FailedPlacements)
+	}
+	body, err := json.Marshal(&structs.JobPlanBody{Job: job("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, raw := rawRequest(t, http.MethodPost, c.Nodes[0].Addr()+"/v1/job/web/plan", string(body))
+	wantJSON := `"Placements":{"g":{"Place":2,"Replace":0,"Stop":0,"Keep":0}},"FailedPlacements":{"g":{"Failed":2,"Reasons":["no nodes registered"]}}`
+	if code != http.StatusOK || !strings.Contains(raw, wantJSON) {
+		t.Fatalf("POST plan: %d %s\nwant it to hold %s", code, raw, wantJSON)
 	}
 	if _, err := cl.RegisterJob(context.Background(), &structs.JobRegisterBody{Job: job("web")}); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 type nodeState struct {
 	node *structs.Node
 	used structs.Resources
+	// ports are the node ports taken, likewise (nil until one is).
+	ports portSet
 }
 
 // cluster is the scheduler's working copy of the cluster for one Place
@@ -63,12 +65,45 @@ func newCluster(st State, job *structs.Job, exclude map[string]bool) *cluster {
 				continue
 			}
 			nodes[i].used = addResources(nodes[i].used, podAsk(p, nil))
+			nodes[i].takePod(p)
 			if p.JobID == job.ID && structs.NamespaceOrDefault(p.Namespace) == ns {
 				cl.collocFor(p.Group)[i]++
 			}
 		}
 	}
 	return cl
+}
+
+// takePod marks the ports an active pod holds on the node.
+func (n *nodeState) takePod(p *structs.Pod) {
+	if len(p.Ports) == 0 && len(groupPorts(p.Template)) == 0 {
+		return // most pods: no map for their node
+	}
+	if n.ports == nil {
+		n.ports = portSet{}
+	}
+	n.ports.addPod(p)
+}
+
+// take records a placement on the node: its resources and ports.
+func (n *nodeState) take(ask structs.Resources, ports []*structs.AllocatedPort) {
+	n.used = addResources(n.used, ask)
+	if len(ports) > 0 {
+		if n.ports == nil {
+			n.ports = portSet{}
+		}
+		n.ports.add(ports)
+	}
+}
+
+// place gives pod p of batch b the node: it allocates the pod's ports and
+// records the placement on the node and in res.
+func (n *nodeState) place(b *batch, p *structs.Pod, res *Result) {
+	ports := allocatePorts(n.node, b.group, p.ID, n.ports)
+	n.take(b.key.ask, ports)
+	res.Placements = append(res.Placements, Placement{
+		PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask, Ports: ports,
+	})
 }
 
 // collocFor returns the per-node pod counts of a group of the job.
@@ -131,6 +166,7 @@ func (r *batchRun) evaluate(i int) (ok bool, score float64, reason string) {
 	c := &r.cand
 	c.Node = r.cl.nodes[i].node
 	c.Used = r.cl.nodes[i].used
+	c.UsedPorts = r.cl.nodes[i].ports
 	c.Collocated = r.colloc[i]
 	if ok, reason := runChain(r.chain, c); !ok {
 		return false, 0, reason
@@ -172,12 +208,8 @@ func (cl *cluster) placeBatch(b *batch, res *Result) {
 			continue
 		}
 		i := r.heap.items[0].node
-		n := &cl.nodes[i]
-		n.used = addResources(n.used, b.key.ask)
+		cl.nodes[i].place(b, p, res)
 		r.colloc[i]++
-		res.Placements = append(res.Placements, Placement{
-			PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask,
-		})
 		if ok, score, reason := r.evaluate(i); ok {
 			r.heap.items[0].score = score
 			heap.Fix(&r.heap, 0)
@@ -204,16 +236,13 @@ func (cl *cluster) placePinned(b *batch, res *Result) {
 	colloc := cl.collocFor(b.key.group)
 	c := Candidate{Job: cl.job, Group: b.group, Ask: b.key.ask, Node: n.node}
 	for _, p := range b.pods {
-		c.Used, c.Collocated = n.used, colloc[i]
+		c.Used, c.UsedPorts, c.Collocated = n.used, n.ports, colloc[i]
 		if ok, reason := runChain(chain, &c); !ok {
 			res.Failures = append(res.Failures, Failure{PodID: p.ID, Reason: reason + " on node " + quote(n.node.Name)})
 			continue
 		}
-		n.used = addResources(n.used, b.key.ask)
+		n.place(b, p, res)
 		colloc[i]++
-		res.Placements = append(res.Placements, Placement{
-			PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask,
-		})
 	}
 }
 

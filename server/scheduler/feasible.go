@@ -17,6 +17,9 @@ type Candidate struct {
 	// Used is what the node has already given out: the resources of its
 	// active pods plus those of pods placed on it earlier in the plan.
 	Used structs.Resources
+	// UsedPorts are the node ports taken: by its active pods and by pods
+	// placed on it earlier in the plan. Checkers only read it.
+	UsedPorts map[int]bool
 	// Collocated counts the pods of the same job and group on the node,
 	// active ones and those placed earlier in the plan.
 	Collocated int
@@ -58,6 +61,9 @@ func dynamicCheckers(g *structs.TaskGroup) []Checker {
 	var chain []Checker
 	if hasDistinctHosts(g.Constraints) {
 		chain = append(chain, DistinctHostsChecker{})
+	}
+	if len(groupPorts(g)) > 0 {
+		chain = append(chain, PortChecker{})
 	}
 	return append(chain, ResourceChecker{})
 }

@@ -31,7 +31,7 @@ func (s *testState) add(pods ...*structs.Pod) *testState {
 
 // usedOn sums the resources of the active pods on a node.
 func (s *testState) usedOn(id string) structs.Resources {
-	return nodeUsage(s, id, nil)
+	return nodeUsage(s, &structs.Node{ObjectMeta: structs.ObjectMeta{ID: id}}, nil).used
 }
 
 // testNode is a ready node in dc1 with the exec driver, linux attributes

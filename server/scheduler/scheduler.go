@@ -5,7 +5,8 @@
 // same plan.
 //
 // Placement follows Nomad's shape: a feasibility chain of small checkers
-// (node ready, datacenter, driver, constraints, distinct hosts, resources)
+// (node ready, datacenter, driver, constraints, distinct hosts, ports,
+// resources)
 // filters the nodes, a ranker (bin-pack by default, spread on request)
 // scores the feasible ones, and the best score wins, ties broken by node ID.
 // The leader's plan applier re-checks the plan against the newest state with
@@ -37,6 +38,9 @@ type Placement struct {
 	// Resources are what the pod takes from the node; VerifyPlan checks
 	// them against the node's room.
 	Resources structs.Resources
+	// Ports are the node ports the pod gets (its group's network ports);
+	// VerifyPlan checks that they are still free.
+	Ports []*structs.AllocatedPort
 }
 
 // Failure is a pod that could not be placed, with a summary of why the

@@ -8,9 +8,9 @@ import (
 // concurrency: a plan was computed on a snapshot that other committed plans
 // may have outdated, so before committing it the leader re-checks each
 // placement against the newest state. A placement is accepted when its
-// node still exists, is ready (ready, eligible, not draining) and has room
-// for the pod beside its active pods and the placements of this plan
-// accepted before it; otherwise it is rejected and its pod goes back to the
+// node still exists, is ready (ready, eligible, not draining), has room
+// for the pod and its ports are free, beside its active pods and the
+// placements of this plan accepted before it; otherwise it is rejected and its pod goes back to the
 // scheduler. Placements are checked in order, so the result is
 // deterministic.
 //
@@ -27,36 +27,38 @@ func VerifyPlan(st State, placements []Placement) (accepted, rejected []Placemen
 	for _, p := range placements {
 		inPlan[p.PodID] = true
 	}
-	used := map[string]structs.Resources{}
+	used := map[string]nodeState{}
 	for _, p := range placements {
 		n := nodes[p.NodeID]
 		if n == nil || !n.Ready() {
 			rejected = append(rejected, p)
 			continue
 		}
-		u, ok := used[n.ID]
+		ns, ok := used[n.ID]
 		if !ok {
-			u = nodeUsage(st, n.ID, inPlan)
+			ns = nodeUsage(st, n, inPlan)
 		}
-		if fitReason(n.Resources, u, p.Resources) != "" {
-			used[n.ID] = u
+		if fitReason(n.Resources, ns.used, p.Resources) != "" || ns.ports.conflict(p.Ports) != 0 {
+			used[n.ID] = ns
 			rejected = append(rejected, p)
 			continue
 		}
-		used[n.ID] = addResources(u, p.Resources)
+		ns.take(p.Resources, p.Ports)
+		used[n.ID] = ns
 		accepted = append(accepted, p)
 	}
 	return accepted, rejected
 }
 
-// nodeUsage sums the resources of the node's active pods, leaving out those
-// in exclude.
-func nodeUsage(st State, nodeID string, exclude map[string]bool) structs.Resources {
-	var u structs.Resources
-	for _, p := range st.PodsByNode(nodeID) {
+// nodeUsage sums the resources and ports of the node's active pods,
+// leaving out those in exclude.
+func nodeUsage(st State, n *structs.Node, exclude map[string]bool) nodeState {
+	ns := nodeState{node: n}
+	for _, p := range st.PodsByNode(n.ID) {
 		if p.Active() && !exclude[p.ID] {
-			u = addResources(u, podAsk(p, nil))
+			ns.used = addResources(ns.used, podAsk(p, nil))
+			ns.takePod(p)
 		}
 	}
-	return u
+	return ns
 }

@@ -10,6 +10,14 @@ import (
 	"github.com/mk-orchestrator/mk/structs"
 )
 
+// verifyCase is one row of TestVerifyPlan.
+type verifyCase struct {
+	name               string
+	st                 *testState
+	plan               []Placement
+	accepted, rejected []string
+}
+
 func TestVerifyPlan(t *testing.T) {
 	other := testJob("other", testGroup("g", 500, 500))
 	place := func(pod, node string, cpu, mem int) Placement {
@@ -22,12 +30,7 @@ func TestVerifyPlan(t *testing.T) {
 		}
 		return out
 	}
-	cases := []struct {
-		name               string
-		st                 *testState
-		plan               []Placement
-		accepted, rejected []string
-	}{
+	cases := []verifyCase{
 		{name: "fits", st: newTestState(testNode("n1", 1000, 1000)),
 			plan: []Placement{place("a", "n1", 500, 500), place("b", "n1", 500, 500)}, accepted: []string{"a", "b"}},
 		{name: "node gone", st: newTestState(testNode("n1", 1000, 1000)),
@@ -55,6 +58,7 @@ func TestVerifyPlan(t *testing.T) {
 				{PodID: "b", NodeID: "n1", Resources: structs.Resources{GPUs: 1}}},
 			accepted: []string{"a"}, rejected: []string{"b"}},
 	}
+	cases = append(cases, portCases()...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			acc, rej := VerifyPlan(tc.st, tc.plan)
@@ -62,6 +66,32 @@ func TestVerifyPlan(t *testing.T) {
 				t.Fatalf("accepted %q rejected %q, want %q and %q", ids(acc), ids(rej), tc.accepted, tc.rejected)
 			}
 		})
+	}
+}
+
+// portCases are TestVerifyPlan's rows about ports: a placement whose port
+// was taken since the plan was made is rejected, like one that no longer
+// fits.
+func portCases() []verifyCase {
+	onPort := func(pod, node string, ports ...int) Placement {
+		pl := Placement{PodID: pod, NodeID: node, Resources: structs.Resources{CPU: 1, MemoryMB: 1}}
+		for _, v := range ports {
+			pl.Ports = append(pl.Ports, &structs.AllocatedPort{Label: "http", Value: v, To: v})
+		}
+		return pl
+	}
+	stopped := holding("s", "n1", 9090)
+	stopped.DesiredStatus = structs.PodDesiredStop
+	return []verifyCase{
+		{name: "port taken since the snapshot", st: newTestState(testNode("n1", 1000, 1000)).add(holding("o", "n1", 9090)),
+			plan: []Placement{onPort("a", "n1", 8080, 9090), onPort("b", "n1", 8080)}, accepted: []string{"b"}, rejected: []string{"a"}},
+		{name: "port taken by an earlier placement of the plan", st: newTestState(testNode("n1", 1000, 1000), testNode("n2", 1000, 1000)),
+			plan:     []Placement{onPort("a", "n1", 20001), onPort("b", "n1", 20001), onPort("c", "n2", 20001)},
+			accepted: []string{"a", "c"}, rejected: []string{"b"}},
+		{name: "a stopped pod's port is free", st: newTestState(testNode("n1", 1000, 1000)).add(stopped),
+			plan: []Placement{onPort("a", "n1", 9090)}, accepted: []string{"a"}},
+		{name: "a pod of the plan does not hold its old port", st: newTestState(testNode("n1", 1000, 1000)).add(holding("o", "n1", 9090)),
+			plan: []Placement{onPort("o-0000", "n1", 9090)}, accepted: []string{"o-0000"}},
 	}
 }
 

@@ -169,6 +169,11 @@ func (s *StateStore) view() *StateStore {
 	return &StateStore{db: s.db.Snapshot(), abandonCh: s.abandonCh}
 }
 
+// View returns a read-only store over a point-in-time snapshot of s
+// (O(1)): what a reader that makes several queries, such as the
+// scheduler's dry run of a job plan, reads to see one state.
+func (s *StateStore) View() *StateStore { return s.view() }
+
 // TableWatch returns a channel closed on the next write to a table.
 func (s *StateStore) TableWatch(table string) <-chan struct{} {
 	it, err := s.db.Txn(false).Get(table, IndexID)
