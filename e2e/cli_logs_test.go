@@ -52,7 +52,7 @@ func TestCLIPodLogsTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := testutil.HostDir(t)
 	marker := filepath.Join(dir, "go-on")
 	// The task prints 1..25, then "after" once the test creates marker.
 	job := fmt.Sprintf(`job "logs" {

@@ -147,3 +147,40 @@ func TestJobRunTellsTheTruth(t *testing.T) {
 		}
 	})
 }
+
+// TestPodExecSeesOnlyThePod: on `mk agent -dev`, `mk pod exec ID -- ps`
+// in a pod of the make dev job lists the pod's processes only (its init
+// as PID 1, the task and ps itself), and its host name is the pod's.
+func TestPodExecSeesOnlyThePod(t *testing.T) {
+	addr := devAgent(t)
+	if stdout, stderr, code := runMk(t, addr, "job", "run", "hello-exec.hcl"); code != 0 {
+		t.Fatalf("job run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	list, _, _ := runMk(t, addr, "pod", "list", "-job", "hello")
+	var pod string
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "hello.hello[0]" {
+			pod = f[0]
+		}
+	}
+	if pod == "" {
+		t.Fatalf("no pod hello.hello[0]:\n%s", list)
+	}
+	ps, stderr, code := runMk(t, addr, "pod", "exec", pod, "--", "ps", "-e", "-o", "pid=,args=")
+	if code != 0 {
+		t.Fatalf("pod exec ps: exit %d: %s", code, stderr)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(ps), "\n") {
+		f := strings.Fields(line)
+		args := strings.Join(f[1:], " ")
+		switch {
+		case i == 0 && f[0] == "1" && strings.HasSuffix(args, "plugin exec-init"):
+		case strings.Contains(args, "hello from"), strings.HasPrefix(args, "sleep "), strings.HasSuffix(f[1], "ps") && strings.HasPrefix(strings.Join(f[2:], " "), "-e -o"):
+		default:
+			t.Fatalf("ps in the pod shows a process that is not the pod's, %q:\n%s", line, ps)
+		}
+	}
+	if host, _, _ := runMk(t, addr, "pod", "exec", pod, "--", "hostname"); host != "hello.hello-0\n" {
+		t.Fatalf("hostname in the pod = %q", host)
+	}
+}

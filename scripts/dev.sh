@@ -49,7 +49,11 @@ for _ in $(seq 1 25); do
 done
 echo "$out"
 echo
+echo "==> mk pod exec ${pod:0:8} -- ps -o pid,args   (the pod's processes only)"
+"$mk" pod exec "${pod:0:8}" -- ps -o pid,args
+echo
 echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid)), with its pods."
 echo "Try: bin/mk pod list, bin/mk pod status ${pod:0:8}, bin/mk node status, bin/mk server members"
-echo "Kill a task (pkill -f 'hello from') and watch bin/mk pod list: it restarts."
-echo "Stop it with: make dev-stop (stops the pods too)"
+echo "End a task (bin/mk pod exec ${pod:0:8} -- kill 1) and watch bin/mk pod list: it restarts."
+echo "Stop a pod (bin/mk pod stop ${pod:0:8}): its replica set replaces it."
+echo "Stop it all with: make dev-stop (stops the pods too)"

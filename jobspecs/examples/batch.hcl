@@ -1,4 +1,4 @@
-# A batch job: one pod that runs to completion.
+# Runs anywhere (exec driver). A batch job: one pod that runs to completion.
 job "once" {
   type = "batch"
 

@@ -1,5 +1,6 @@
-# A GPU batch job: the gpu-slurm driver submits matmul.slurm with sbatch,
-# with matmul.cu copied beside it.
+# Needs the gpu-slurm driver (a Slurm cluster with GPUs), which mk does not
+# have yet. A GPU batch job: the gpu-slurm driver submits matmul.slurm with
+# sbatch, with matmul.cu copied beside it.
 job "matmul" {
   type = "batch"
 

@@ -1,4 +1,5 @@
-# The job `make dev` runs: two pods, each printing a greeting every 5s.
+# Runs anywhere (exec driver). The job `make dev` runs: two pods, each
+# printing a greeting every 5s.
 job "hello" {
   type = "service"
 

@@ -1,3 +1,4 @@
+# Runs anywhere (exec driver).
 # DESIGN §4's shared volume, with exec tasks only: the writer writes
 # /srv/index.html into the pod's ephemeral volume "shared"; the reader,
 # which mounts the same volume read-only at /mnt, prints it. Each exec task
@@ -9,6 +10,10 @@ job "shared-volume" {
 
   group "site" {
     count = 1
+
+    update {
+      min_healthy_time = "1s"
+    }
 
     volume "shared" {
       type = "ephemeral"

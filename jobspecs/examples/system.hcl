@@ -1,4 +1,5 @@
-# A system job: one pod on every eligible client node.
+# Runs anywhere (exec driver). A system job: one pod on every eligible
+# client node.
 job "node-agent" {
   type = "system"
 

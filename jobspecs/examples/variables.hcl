@@ -1,4 +1,5 @@
-# Variables, locals and functions: mk job run -var image=nginx:1.27 variables.hcl
+# Needs the docker driver, which mk does not have yet. Variables, locals and
+# functions: mk job run -var image=nginx:1.27 variables.hcl
 variable "image" {
   type        = string
   default     = "mk/busybox:test"
