@@ -138,3 +138,17 @@ func TestUnknownUserFailsStart(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestSignalToInitReachesTheTask: `mk pod exec ID -- kill 1` (what the
+// README suggests to end a task) makes init pass SIGTERM on to the task.
+func TestSignalToInitReachesTheTask(t *testing.T) {
+	d := newTestDriver(t)
+	cfg := testConfig(t, "/bin/sh", "-c", "while true; do sleep 1; done")
+	if _, err := d.StartTask(cfg); err != nil {
+		t.Fatal(err)
+	}
+	execOut(t, d, cfg.ID, "kill", "1")
+	if res := waitResult(t, d, cfg.ID, 5*time.Second); res.Signal != int(syscall.SIGTERM) {
+		t.Fatalf("result = %+v, want killed by SIGTERM", res)
+	}
+}
