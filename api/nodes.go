@@ -71,16 +71,50 @@ func (c *Client) SetNodeEligibility(ctx context.Context, ref string, eligible bo
 
 // Pods lists pods, all or of one job.
 func (c *Client) Pods(job string, q *QueryOptions) ([]*structs.Pod, *QueryMeta, error) {
+	return c.PodsWith(PodFilter{Job: job}, q)
+}
+
+// PodFilter selects the pods PodsWith lists; the zero value selects all.
+type PodFilter struct {
+	Job string
+	// Node is a node's name, ID or ID prefix.
+	Node string
+	// Phase is a pod phase (pending, running, succeeded, failed, lost).
+	Phase string
+	// Recent hides terminal pods that last changed more than half the
+	// servers' pod_gc_threshold ago.
+	Recent bool
+}
+
+// PodsWith lists the pods of the namespace that f selects.
+func (c *Client) PodsWith(f PodFilter, q *QueryOptions) ([]*structs.Pod, *QueryMeta, error) {
 	opts := &QueryOptions{}
 	if q != nil {
 		*opts = *q
 	}
-	if job != "" {
-		opts.Params = map[string]string{"job": job}
+	params := map[string]string{}
+	for k, v := range opts.Params {
+		params[k] = v
 	}
+	for k, v := range map[string]string{"job": f.Job, "node": f.Node, "status": f.Phase} {
+		if v != "" {
+			params[k] = v
+		}
+	}
+	if f.Recent {
+		params["recent"] = "true"
+	}
+	opts.Params = params
 	var out []*structs.Pod
 	meta, err := c.get("/v1/pods", opts, &out)
 	return out, meta, err
+}
+
+// SystemGC makes the leader collect garbage now: every terminal pod the
+// servers stopped, whatever its age, and old replica sets.
+func (c *Client) SystemGC(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPut, "/v1/system/gc", nil, nil, nil)
+	return err
 }
 
 // Pod reads one pod by ID or unique ID prefix.

@@ -56,6 +56,10 @@ type Client struct {
 
 	mu      sync.Mutex
 	runners map[string]*podRunner
+	// stopped are the pods whose runner stopped and that the servers
+	// still list for this node: once they are collected (gone from the
+	// list), what they left here is removed.
+	stopped map[string]*structs.Pod
 }
 
 // New opens the client's local state; Start runs it.
@@ -76,7 +80,8 @@ func New(config *Config) (*Client, error) {
 	if config.StatusWindow == 0 {
 		config.StatusWindow = 5 * time.Millisecond
 	}
-	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{}}
+	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{},
+		stopped: map[string]*structs.Pod{}}
 	c.status = newStatusBatcher(c, config.StatusWindow)
 	if c.nodeID, err = db.NodeID(); err != nil {
 		db.Close()
@@ -194,7 +199,13 @@ func (c *Client) reconcile(pods []*structs.Pod) {
 	c.mu.Lock()
 	for id, r := range c.runners {
 		if !seen[id] {
-			go c.stopRunner(id, r)
+			go c.collectPod(id, r)
+		}
+	}
+	for id, p := range c.stopped {
+		if !seen[id] {
+			delete(c.stopped, id)
+			go c.removePod(p)
 		}
 	}
 	c.mu.Unlock()
@@ -208,11 +219,14 @@ func (c *Client) startRunner(p *structs.Pod, states map[string]*structs.TaskStat
 	go r.run(recover)
 }
 
+// stopRunner stops a pod the servers stopped; its files stay until the
+// servers collect the pod.
 func (c *Client) stopRunner(id string, r *podRunner) {
 	r.stop()
 	c.mu.Lock()
 	if c.runners[id] == r {
 		delete(c.runners, id)
+		c.stopped[id] = r.pod
 	}
 	c.mu.Unlock()
 }

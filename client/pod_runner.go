@@ -27,6 +27,8 @@ type podRunner struct {
 	tasks   map[string]*taskRunner
 	states  map[string]*structs.TaskState
 	stopped bool
+	// stopDone is closed once stop has stopped every task.
+	stopDone chan struct{}
 	// healthTimer publishes again once the pod may have become healthy.
 	healthTimer *time.Timer
 }
@@ -37,7 +39,7 @@ func newPodRunner(c *Client, pod *structs.Pod, states map[string]*structs.TaskSt
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &podRunner{c: c, pod: pod, dir: filepath.Join(c.config.DataDir, "pods", pod.ID), ctx: ctx, cancel: cancel,
-		tasks: map[string]*taskRunner{}, states: states, done: make(chan struct{})}
+		tasks: map[string]*taskRunner{}, states: states, done: make(chan struct{}), stopDone: make(chan struct{})}
 }
 
 // run starts (or, with recover, reattaches to) every task and waits for
@@ -186,15 +188,18 @@ func (r *podRunner) detach() {
 	r.mu.Unlock()
 }
 
-// stop stops every task and waits for the runner to end.
+// stop stops every task (the driver frees their cgroups) and waits for
+// the runner to end; a second call waits for the first.
 func (r *podRunner) stop() {
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
+		<-r.stopDone
 		return
 	}
 	r.stopped = true
 	r.mu.Unlock()
+	defer close(r.stopDone)
 	// End the task runners first, so only this goroutine touches the
 	// tasks' states from here on, and every task that was started is in
 	// r.tasks.

@@ -73,6 +73,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator raft remove-peer": cmd(func(m Meta) cli.Command { return &RaftRemovePeerCommand{Meta: m} }),
 		"operator snapshot save":    cmd(func(m Meta) cli.Command { return &SnapshotSaveCommand{Meta: m} }),
 		"operator snapshot restore": cmd(func(m Meta) cli.Command { return &SnapshotRestoreCommand{Meta: m} }),
+		"system gc":                 cmd(func(m Meta) cli.Command { return &SystemGCCommand{Meta: m} }),
 		"version":                   cmd(func(m Meta) cli.Command { return &VersionCommand{Meta: m} }),
 		"plugin":                    cmd(func(m Meta) cli.Command { return &PluginCommand{Meta: m} }),
 	}
@@ -85,6 +86,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator":          "Cluster operations",
 		"operator raft":     "Inspect and change Raft membership",
 		"operator snapshot": "Save and restore the cluster state",
+		"system":            "Cluster-wide maintenance: garbage collection",
 	}
 	for name, synopsis := range groups {
 		commands[name] = func() (cli.Command, error) { return &groupCommand{name: name, synopsis: synopsis}, nil }

@@ -21,27 +21,38 @@ func (c *PodListCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: mk pod list [options]
 
-  Lists the pods of the namespace with their node and phase.
+  Lists the pods of the namespace with their node and phase. Terminal pods
+  that ended more than half the servers' pod_gc_threshold ago are left out
+  unless -all is given; the servers collect them at the threshold.
 
 Options:
-  -job NAME    Only the pods of one job.
-  -verbose     Full IDs.
-  -json        Print JSON.
+  -job NAME      Only the pods of one job.
+  -node NODE     Only the pods on one node (name, ID or ID prefix).
+  -status PHASE  Only the pods in one phase: pending, running, succeeded,
+                 failed or lost.
+  -all           Terminal pods of any age too.
+  -verbose       Full IDs.
+  -json          Print JSON.
 `)
 }
 
 func (c *PodListCommand) Run(args []string) int {
 	fs := c.FlagSet("pod list", true)
-	job := fs.String("job", "", "")
+	var f api.PodFilter
+	fs.StringVar(&f.Job, "job", "", "")
+	fs.StringVar(&f.Node, "node", "", "")
+	fs.StringVar(&f.Phase, "status", "", "")
+	all := fs.Bool("all", false, "")
 	verbose := fs.Bool("verbose", false, "")
 	if !c.parseFlags(fs, args) {
 		return exitError
 	}
+	f.Recent = !*all
 	client, err := c.Client()
 	if err != nil {
 		return c.fail(err)
 	}
-	pods, _, err := client.Pods(*job, nil)
+	pods, _, err := client.PodsWith(f, nil)
 	if err != nil {
 		return c.fail(err)
 	}

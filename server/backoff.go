@@ -31,9 +31,11 @@ func (b replacementBackoff) wait(pods []*structs.Pod, now int64) time.Duration {
 	var failures int
 	var last int64
 	for _, p := range pods {
-		// Only pods that failed on their own while wanted running count:
-		// not lost ones (their node failed) nor ones the servers stopped.
-		if p.Phase != structs.PodPhaseFailed || p.DesiredStatus != structs.PodDesiredRun || now-p.ModifyTime > int64(b.window) {
+		// Only pods that failed on their own while wanted running count
+		// (replaced since, or not yet): not lost ones (their node failed)
+		// nor ones the servers stopped.
+		wanted := p.DesiredStatus == structs.PodDesiredRun || p.DesiredReason == reasonReplaced
+		if p.Phase != structs.PodPhaseFailed || !wanted || now-p.ModifyTime > int64(b.window) {
 			continue
 		}
 		failures++

@@ -34,6 +34,8 @@ func TestReplacementBackoff(t *testing.T) {
 		{"over once the wait passed", failed(5*time.Second, 6*time.Second), 0},
 		{"failures outside the window do not count", failed(0, 2*time.Minute), 0},
 		{"lost pods do not count", append(failed(0), at(time.Second, structs.PodPhaseLost)), 0},
+		{"failures replaced since still count", []*structs.Pod{at(0, structs.PodPhaseFailed), {Phase: structs.PodPhaseFailed,
+			DesiredStatus: structs.PodDesiredStop, DesiredReason: reasonReplaced, ModifyTime: now - int64(10*time.Second)}}, time.Second},
 		{"pods the servers stopped do not count", append(failed(0), &structs.Pod{Phase: structs.PodPhaseFailed,
 			DesiredStatus: structs.PodDesiredStop, ModifyTime: now}), 0},
 	}

@@ -46,8 +46,13 @@ type Config struct {
 	HeartbeatTTL           time.Duration
 	HeartbeatGrace         time.Duration
 	FailoverHeartbeatGrace time.Duration
-	// PodGCAge is how long terminal pods are kept before collection.
-	PodGCAge time.Duration
+	// PodGCThreshold is how long stopped, terminal pods are kept before
+	// the leader collects them; PodGCKeep is how many of them each owner
+	// (replica set, batch or system group) keeps, the newest, before
+	// that (older ones go once they no longer count toward the owner's
+	// replacement backoff).
+	PodGCThreshold time.Duration
+	PodGCKeep      int
 	// ReconcileInterval bounds how long the leader's controllers go
 	// without recomputing from state when nothing changes.
 	ReconcileInterval time.Duration
@@ -77,7 +82,8 @@ func DefaultConfig() *Config {
 		HeartbeatTTL:           10 * time.Second,
 		HeartbeatGrace:         10 * time.Second,
 		FailoverHeartbeatGrace: 30 * time.Second,
-		PodGCAge:               time.Hour,
+		PodGCThreshold:         time.Hour,
+		PodGCKeep:              3,
 		ReconcileInterval:      5 * time.Second,
 		RescheduleDelay:        5 * time.Second,
 		RescheduleMaxDelay:     5 * time.Minute,
@@ -121,6 +127,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("server config: bootstrap_expect must be >= 0")
 	case c.RaftMultiplier <= 0:
 		return fmt.Errorf("server config: raft_multiplier must be > 0")
+	case c.PodGCThreshold <= 0:
+		return fmt.Errorf("server config: pod_gc_threshold must be > 0")
+	case c.PodGCKeep < 0:
+		return fmt.Errorf("server config: pod_gc_keep must be >= 0")
 	}
 	return nil
 }

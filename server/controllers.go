@@ -186,7 +186,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) (freedRoom bool, err
 	if !sc.full {
 		return freedRoom, nil
 	}
-	return freedRoom, s.collectGarbage(view, now)
+	return freedRoom, s.collectGarbage(view, s.gcPolicy(false), now)
 }
 
 // writePods proposes server-side pod changes in chunks. Templates are left
@@ -244,20 +244,4 @@ func (s *Server) apiApply(t structs.MessageType, msg any, namespace, jobID strin
 	s.dirty.markJob(namespace, jobID)
 	s.kickControllers()
 	return resp, index, err
-}
-
-// collectGarbage deletes terminal, stopped pods older than PodGCAge.
-func (s *Server) collectGarbage(v *view, now int64) error {
-	cutoff := now - int64(s.config.PodGCAge)
-	var ids []structs.NamespacedID
-	for _, p := range v.pods {
-		if p.Terminal() && p.DesiredStatus == structs.PodDesiredStop && p.ModifyTime < cutoff {
-			ids = append(ids, structs.NamespacedID{Namespace: p.Namespace, ID: p.ID})
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	_, _, err := s.raftApply(structs.PodsDeleteRequestType, &structs.PodsDeleteRequest{Pods: ids})
-	return err
 }

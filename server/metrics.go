@@ -46,7 +46,13 @@ var podsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 	Help: "Pods created by the leader's controllers (since this server became leader or started).",
 })
 
+// podsCollected counts the terminal pods the garbage collector deleted.
+var podsCollected = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "mk_gc_pods_collected_total",
+	Help: "Terminal pods deleted by the leader's garbage collector.",
+})
+
 // Collectors returns the server's Prometheus collectors, the FSM's included.
 func Collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{raftApplyDuration, entryCommands, batchEntriesOn, controllerPassDuration, podsCreated}, fsm.Collectors()...)
+	return append([]prometheus.Collector{raftApplyDuration, entryCommands, batchEntriesOn, controllerPassDuration, podsCreated, podsCollected}, fsm.Collectors()...)
 }

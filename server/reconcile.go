@@ -196,9 +196,11 @@ func (v *view) markLostAndDrained(c *podChanges) {
 // to its desired pods and stops the pods of stopped or purged jobs.
 func (v *view) reconcileOwners(c *podChanges) {
 	for _, p := range v.pods {
+		// Every pod of a stopped job is stopped, finished ones too: the
+		// collector takes them once they are terminal.
 		job := v.jobByKey[key(p.Namespace, p.JobID)]
-		if live(p) && (job == nil || job.Stop) {
-			c.stop(p, "job stopped")
+		if job == nil || job.Stop {
+			c.stop(p, reasonJobStopped)
 		}
 	}
 	for _, job := range v.jobs {
@@ -232,7 +234,15 @@ func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 		owned := v.livePods(job.Namespace, rs.ID)
 		toStart, toStop := scheduler.ReconcileCount(desired, owned)
 		for _, p := range toStop {
-			c.stop(p, "replica set scaled down")
+			c.stop(p, reasonScaledDown)
+		}
+		if desired == 0 {
+			// Nothing replaces the finished pods of an old replica set.
+			for _, p := range v.podsByOwner[key(job.Namespace, rs.ID)] {
+				if p.Terminal() {
+					c.stop(p, reasonScaledDown)
+				}
+			}
 		}
 		if v.backoff.wait(v.podsByOwner[key(job.Namespace, rs.ID)], c.now) > 0 {
 			toStart = 0 // a later pass starts them
@@ -340,8 +350,10 @@ func (v *view) startPods(c *podChanges, job *structs.Job, g *structs.TaskGroup, 
 			name = fmt.Sprintf("%s.%s[%d]", job.ID, g.Name, next)
 		}
 		used[name] = true
+		id := v.podIDs.New()
+		v.markReplaced(c, job.Namespace, ownerID, pinned, id)
 		c.add(&structs.Pod{
-			ObjectMeta: structs.ObjectMeta{ID: v.podIDs.New(), Name: name, Namespace: job.Namespace,
+			ObjectMeta: structs.ObjectMeta{ID: id, Name: name, Namespace: job.Namespace,
 				Labels: map[string]string{structs.LabelJob: job.ID, structs.LabelGroup: g.Name, structs.LabelJobType: job.Type}},
 			JobID: job.ID, Group: g.Name, JobVersion: job.Version,
 			OwnerKind: ownerKind, OwnerID: ownerID, PinnedNodeID: pinned,

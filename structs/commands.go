@@ -25,6 +25,9 @@ const (
 	PodsDeleteRequestType     MessageType = 7
 	// BatchRequestType is an entry of several commands (batch.go).
 	BatchRequestType MessageType = 8
+	// ReplicaSetsUpdateRequestType scales old replica sets to zero and
+	// deletes those past the kept history (garbage collection).
+	ReplicaSetsUpdateRequestType MessageType = 9
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -51,6 +54,8 @@ func (t MessageType) String() string {
 		return "PodsDelete"
 	case BatchRequestType:
 		return "Batch"
+	case ReplicaSetsUpdateRequestType:
+		return "ReplicaSetsUpdate"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -124,6 +129,23 @@ type PodStatusRequest struct {
 // PodsDeleteRequest deletes terminal pods (garbage collection).
 type PodsDeleteRequest struct {
 	Pods []NamespacedID
+}
+
+// ReplicaSetUpdate changes one replica set of a job: its stored count,
+// or (Delete) the replica set itself.
+type ReplicaSetUpdate struct {
+	Namespace string
+	JobID     string
+	ID        string
+	Replicas  int
+	Delete    bool `json:",omitempty"`
+}
+
+// ReplicaSetsUpdateRequest is the leader's garbage collector scaling the
+// replica sets of older versions to zero and deleting those beyond the
+// kept history. The FSM never changes a deployment's current replica set.
+type ReplicaSetsUpdateRequest struct {
+	Updates []ReplicaSetUpdate
 }
 
 // JobRegisterResponse is what the FSM returns for a register.

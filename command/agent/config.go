@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -47,6 +48,11 @@ type ServerConfig struct {
 	BootstrapExpect int     `hcl:"bootstrap_expect,optional"`
 	Encrypt         string  `hcl:"encrypt,optional"`
 	RaftMultiplier  float64 `hcl:"raft_multiplier,optional"`
+	// PodGCThreshold is how long stopped, terminal pods are kept before
+	// the leader collects them (a Go duration, default 1h); PodGCKeep how
+	// many of them each owner keeps before that (default 3).
+	PodGCThreshold string `hcl:"pod_gc_threshold,optional"`
+	PodGCKeep      *int   `hcl:"pod_gc_keep,optional"`
 }
 
 // ClientConfig is the client block. Its runtime arrives with the client
@@ -182,6 +188,10 @@ func (c *Config) Merge(o *Config) {
 		if o.Server.RaftMultiplier != 0 {
 			c.Server.RaftMultiplier = o.Server.RaftMultiplier
 		}
+		setStr(&c.Server.PodGCThreshold, o.Server.PodGCThreshold)
+		if o.Server.PodGCKeep != nil {
+			c.Server.PodGCKeep = o.Server.PodGCKeep
+		}
 	}
 	if o.Client != nil {
 		c.Client = o.Client
@@ -243,6 +253,30 @@ func (c *Config) ToServerConfig() (*server.Config, error) {
 			}
 			sc.EncryptKey = key
 		}
+		if err := s.applyGC(sc); err != nil {
+			return nil, err
+		}
 	}
 	return sc, nil
+}
+
+// applyGC checks the garbage collection keys and sets them on sc.
+func (s *ServerConfig) applyGC(sc *server.Config) error {
+	if s.PodGCThreshold != "" {
+		d, err := time.ParseDuration(s.PodGCThreshold)
+		if err != nil {
+			return fmt.Errorf("server.pod_gc_threshold: %v", err)
+		}
+		if d <= 0 {
+			return fmt.Errorf("server.pod_gc_threshold: must be > 0, got %s", s.PodGCThreshold)
+		}
+		sc.PodGCThreshold = d
+	}
+	if s.PodGCKeep != nil {
+		if *s.PodGCKeep < 0 {
+			return fmt.Errorf("server.pod_gc_keep: must be >= 0, got %d", *s.PodGCKeep)
+		}
+		sc.PodGCKeep = *s.PodGCKeep
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestClusterExamplesParse(t *testing.T) {
@@ -96,6 +97,40 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("refused: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestServerGCConfig(t *testing.T) {
+	tests := []struct {
+		name, body string
+		threshold  time.Duration
+		keep       int
+		wantErr    string
+	}{
+		{"defaults", "", time.Hour, 3, ""},
+		{"set", "  pod_gc_threshold = \"10m\"\n  pod_gc_keep = 0\n", 10 * time.Minute, 0, ""},
+		{"bad duration", "  pod_gc_threshold = \"soon\"\n", 0, 0, "server.pod_gc_threshold: "},
+		{"zero threshold", "  pod_gc_threshold = \"0s\"\n", 0, 0, "server.pod_gc_threshold: must be > 0"},
+		{"negative keep", "  pod_gc_keep = -1\n", 0, 0, "server.pod_gc_keep: must be >= 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig("a.hcl", []byte("name = \"a\"\ndata_dir = \"/tmp/x\"\nserver {\n  enabled = true\n"+tc.body+"}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := c.ToServerConfig()
+			switch {
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case sc.PodGCThreshold != tc.threshold || sc.PodGCKeep != tc.keep:
+				t.Fatalf("threshold %s keep %d, want %s %d", sc.PodGCThreshold, sc.PodGCKeep, tc.threshold, tc.keep)
 			}
 		})
 	}

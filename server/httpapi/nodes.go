@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -133,28 +132,6 @@ func (h *HTTPServer) nodeEligibility(w http.ResponseWriter, r *http.Request) (an
 	}
 	index, err := h.srv.UpdateNodeScheduling(req)
 	return &structs.WriteResult{Index: index}, err
-}
-
-func (h *HTTPServer) podList(w http.ResponseWriter, r *http.Request) (any, error) {
-	ns := r.URL.Query().Get("namespace")
-	if ns == "" {
-		ns = structs.DefaultNamespace
-	}
-	job := r.URL.Query().Get("job")
-	return h.blockingRead(w, r, tableRead(state.TablePods, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
-		var pods []*structs.Pod
-		var err error
-		if job != "" {
-			pods, err = st.PodsByJob(ws, ns, job)
-		} else {
-			pods, err = st.Pods(ws, ns)
-		}
-		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-		if pods == nil {
-			pods = []*structs.Pod{}
-		}
-		return pods, err
-	}))
 }
 
 // resolvePod finds a pod by ID or unique ID prefix.

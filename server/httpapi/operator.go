@@ -21,8 +21,17 @@ func (h *HTTPServer) operatorRoutes() {
 	h.handle("GET /v1/operator/snapshot", routeRead, h.snapshotSave)
 	h.handle("PUT /v1/operator/snapshot", routeWrite, h.snapshotRestore)
 	h.handle("POST /v1/operator/snapshot", routeWrite, h.snapshotRestore)
+	h.handle("PUT /v1/system/gc", routeWrite, h.systemGC)
 	metrics := promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{})
 	h.mux.Handle("GET /v1/metrics", metrics)
+}
+
+// systemGC runs the leader's garbage collection now (mk system gc).
+func (h *HTTPServer) systemGC(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := h.srv.ForceGC(); err != nil {
+		return nil, err
+	}
+	return map[string]string{}, nil
 }
 
 // statusLeader answers the leader's Raft address as a JSON string ("" when
