@@ -8,6 +8,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -207,4 +208,42 @@ type ExecResult struct {
 	Stdout   []byte
 	Stderr   []byte
 	ExitCode int
+}
+
+// StreamingExecer is an optional capability of a Driver: an exec whose
+// input and output stream while the command runs, optionally on a
+// pseudo-terminal. The client type-asserts a Driver to it.
+//
+// Concurrency: safe to call from many goroutines at once, like Driver's
+// methods; one call uses its ExecStreamOptions alone.
+type StreamingExecer interface {
+	// ExecTaskStreaming runs opts.Command inside the task's environment
+	// (as ExecTask does) and returns its exit code once it has exited and
+	// its output has been written. Input is read from opts.Stdin until it
+	// ends (EOF closes the command's input); output is written as it
+	// comes. When ctx ends the command and what it started are killed and
+	// the error matches ctx.Err(). A command that is not found exits 127.
+	ExecTaskStreaming(ctx context.Context, taskID string, opts *ExecStreamOptions) (int, error)
+}
+
+// ExecStreamOptions is what ExecTaskStreaming runs and where its input and
+// output go.
+type ExecStreamOptions struct {
+	// Command is the program and its arguments.
+	Command []string
+	// TTY runs the command on a new pseudo-terminal: its stdout and
+	// stderr are one stream, written to Stdout.
+	TTY bool
+	// Stdin is the command's input; nil gives it none.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output; the driver may
+	// write to them from two goroutines, never at once.
+	Stdout, Stderr io.Writer
+	// Resize sends the terminal's new size (TTY only); may be nil.
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct {
+	Rows, Cols uint16
 }

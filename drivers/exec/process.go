@@ -26,11 +26,22 @@ type gatedCommand struct {
 	gate *os.File
 }
 
+// execStdio is where an exec'd command's input and output go: pipes to
+// in, out and errOut, or, with tty set, the terminal's slave end for all
+// three.
+type execStdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+	tty         *os.File
+}
+
 // startGated starts argv (argv[0] already resolved) held at the gate
 // (waiter.GateScript) as the driver's child: ExecTask's commands, which
 // need no waiter (see internal/waiter). The caller places it in its
-// cgroup, then calls release.
-func startGated(argv []string, env []string, dir string, cred *syscall.Credential, stdout, stderr io.Writer) (*gatedCommand, error) {
+// cgroup, then calls release. On a terminal the command leads a session
+// of its own with the terminal as its controlling one; otherwise it has a
+// process group of its own.
+func startGated(argv []string, env []string, dir string, cred *syscall.Credential, stdio execStdio) (*gatedCommand, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("gate pipe: %w", err)
@@ -40,13 +51,19 @@ func startGated(argv []string, env []string, dir string, cred *syscall.Credentia
 	cmd := osexec.Command(waiter.GateShell, args...)
 	cmd.Env = env
 	cmd.Dir = dir
-	cmd.Stdin = nil
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{r}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
-	// With buffers for output, stop copying once the process exits even if
-	// something it started still holds the pipes.
+	if stdio.tty != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.tty, stdio.tty, stdio.tty
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: cred}
+	} else {
+		cmd.Stdout, cmd.Stderr = stdio.out, stdio.errOut
+		if stdio.in != nil {
+			cmd.Stdin = stdio.in
+		}
+	}
+	// Stop copying output once the process exits even if something it
+	// started still holds the pipes.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		w.Close()

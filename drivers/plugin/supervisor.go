@@ -285,3 +285,15 @@ func (s *Supervisor) ExecTask(ctx context.Context, taskID string, cmd []string, 
 	d, _ := s.current()
 	return d.ExecTask(ctx, taskID, cmd, timeout)
 }
+
+var _ drivers.StreamingExecer = (*Supervisor)(nil)
+
+// ExecTaskStreaming forwards to the plugin.
+func (s *Supervisor) ExecTaskStreaming(ctx context.Context, taskID string, opts *drivers.ExecStreamOptions) (int, error) {
+	d, _ := s.current()
+	se, ok := d.(drivers.StreamingExecer)
+	if !ok {
+		return 0, fmt.Errorf("exec in task %s: driver %s cannot stream exec", taskID, s.name)
+	}
+	return se.ExecTaskStreaming(ctx, taskID, opts)
+}

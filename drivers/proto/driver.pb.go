@@ -1221,6 +1221,302 @@ func (x *ExecTaskResponse) GetExitCode() int32 {
 	return 0
 }
 
+type ExecStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// setup is set in the first message only.
+	Setup *ExecStreamSetup `protobuf:"bytes,1,opt,name=setup,proto3" json:"setup,omitempty"`
+	Stdin []byte           `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// stdin_close ends the command's input.
+	StdinClose    bool          `protobuf:"varint,3,opt,name=stdin_close,json=stdinClose,proto3" json:"stdin_close,omitempty"`
+	Resize        *TerminalSize `protobuf:"bytes,4,opt,name=resize,proto3" json:"resize,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStreamRequest) Reset() {
+	*x = ExecStreamRequest{}
+	mi := &file_driver_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStreamRequest) ProtoMessage() {}
+
+func (x *ExecStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStreamRequest.ProtoReflect.Descriptor instead.
+func (*ExecStreamRequest) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExecStreamRequest) GetSetup() *ExecStreamSetup {
+	if x != nil {
+		return x.Setup
+	}
+	return nil
+}
+
+func (x *ExecStreamRequest) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *ExecStreamRequest) GetStdinClose() bool {
+	if x != nil {
+		return x.StdinClose
+	}
+	return false
+}
+
+func (x *ExecStreamRequest) GetResize() *TerminalSize {
+	if x != nil {
+		return x.Resize
+	}
+	return nil
+}
+
+type ExecStreamSetup struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Cmd    []string               `protobuf:"bytes,2,rep,name=cmd,proto3" json:"cmd,omitempty"`
+	Tty    bool                   `protobuf:"varint,3,opt,name=tty,proto3" json:"tty,omitempty"`
+	// stdin: input follows; without it the command gets none.
+	Stdin         bool `protobuf:"varint,4,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStreamSetup) Reset() {
+	*x = ExecStreamSetup{}
+	mi := &file_driver_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStreamSetup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStreamSetup) ProtoMessage() {}
+
+func (x *ExecStreamSetup) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStreamSetup.ProtoReflect.Descriptor instead.
+func (*ExecStreamSetup) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExecStreamSetup) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *ExecStreamSetup) GetCmd() []string {
+	if x != nil {
+		return x.Cmd
+	}
+	return nil
+}
+
+func (x *ExecStreamSetup) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ExecStreamSetup) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+type TerminalSize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          uint32                 `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Cols          uint32                 `protobuf:"varint,2,opt,name=cols,proto3" json:"cols,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalSize) Reset() {
+	*x = TerminalSize{}
+	mi := &file_driver_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalSize) ProtoMessage() {}
+
+func (x *TerminalSize) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalSize.ProtoReflect.Descriptor instead.
+func (*TerminalSize) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TerminalSize) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *TerminalSize) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
+type ExecStreamResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stdout []byte                 `protobuf:"bytes,1,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr []byte                 `protobuf:"bytes,2,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// exit is set in the last message.
+	Exit          *ExecStreamExit `protobuf:"bytes,3,opt,name=exit,proto3" json:"exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStreamResponse) Reset() {
+	*x = ExecStreamResponse{}
+	mi := &file_driver_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStreamResponse) ProtoMessage() {}
+
+func (x *ExecStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStreamResponse.ProtoReflect.Descriptor instead.
+func (*ExecStreamResponse) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExecStreamResponse) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *ExecStreamResponse) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *ExecStreamResponse) GetExit() *ExecStreamExit {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
+}
+
+type ExecStreamExit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExitCode      int32                  `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStreamExit) Reset() {
+	*x = ExecStreamExit{}
+	mi := &file_driver_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStreamExit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStreamExit) ProtoMessage() {}
+
+func (x *ExecStreamExit) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStreamExit.ProtoReflect.Descriptor instead.
+func (*ExecStreamExit) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ExecStreamExit) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
 var File_driver_proto protoreflect.FileDescriptor
 
 const file_driver_proto_rawDesc = "" +
@@ -1316,7 +1612,27 @@ const file_driver_proto_rawDesc = "" +
 	"\x10ExecTaskResponse\x12\x16\n" +
 	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
 	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x12\x1b\n" +
-	"\texit_code\x18\x03 \x01(\x05R\bexitCode2\xe5\x05\n" +
+	"\texit_code\x18\x03 \x01(\x05R\bexitCode\"\xb5\x01\n" +
+	"\x11ExecStreamRequest\x124\n" +
+	"\x05setup\x18\x01 \x01(\v2\x1e.mk.drivers.v1.ExecStreamSetupR\x05setup\x12\x14\n" +
+	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x1f\n" +
+	"\vstdin_close\x18\x03 \x01(\bR\n" +
+	"stdinClose\x123\n" +
+	"\x06resize\x18\x04 \x01(\v2\x1b.mk.drivers.v1.TerminalSizeR\x06resize\"d\n" +
+	"\x0fExecStreamSetup\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x10\n" +
+	"\x03cmd\x18\x02 \x03(\tR\x03cmd\x12\x10\n" +
+	"\x03tty\x18\x03 \x01(\bR\x03tty\x12\x14\n" +
+	"\x05stdin\x18\x04 \x01(\bR\x05stdin\"6\n" +
+	"\fTerminalSize\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04cols\x18\x02 \x01(\rR\x04cols\"w\n" +
+	"\x12ExecStreamResponse\x12\x16\n" +
+	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x121\n" +
+	"\x04exit\x18\x03 \x01(\v2\x1d.mk.drivers.v1.ExecStreamExitR\x04exit\"-\n" +
+	"\x0eExecStreamExit\x12\x1b\n" +
+	"\texit_code\x18\x01 \x01(\x05R\bexitCode2\xc3\x06\n" +
 	"\x06Driver\x12T\n" +
 	"\vFingerprint\x12!.mk.drivers.v1.FingerprintRequest\x1a\".mk.drivers.v1.FingerprintResponse\x12N\n" +
 	"\tStartTask\x12\x1f.mk.drivers.v1.StartTaskRequest\x1a .mk.drivers.v1.StartTaskResponse\x12G\n" +
@@ -1326,7 +1642,8 @@ const file_driver_proto_rawDesc = "" +
 	"\vInspectTask\x12!.mk.drivers.v1.InspectTaskRequest\x1a\".mk.drivers.v1.InspectTaskResponse\x12P\n" +
 	"\tTaskStats\x12\x1f.mk.drivers.v1.TaskStatsRequest\x1a .mk.drivers.v1.TaskResourceUsage0\x01\x12T\n" +
 	"\vRecoverTask\x12!.mk.drivers.v1.RecoverTaskRequest\x1a\".mk.drivers.v1.RecoverTaskResponse\x12K\n" +
-	"\bExecTask\x12\x1e.mk.drivers.v1.ExecTaskRequest\x1a\x1f.mk.drivers.v1.ExecTaskResponseB-Z+github.com/mk-orchestrator/mk/drivers/protob\x06proto3"
+	"\bExecTask\x12\x1e.mk.drivers.v1.ExecTaskRequest\x1a\x1f.mk.drivers.v1.ExecTaskResponse\x12\\\n" +
+	"\x11ExecTaskStreaming\x12 .mk.drivers.v1.ExecStreamRequest\x1a!.mk.drivers.v1.ExecStreamResponse(\x010\x01B-Z+github.com/mk-orchestrator/mk/drivers/protob\x06proto3"
 
 var (
 	file_driver_proto_rawDescOnce sync.Once
@@ -1340,7 +1657,7 @@ func file_driver_proto_rawDescGZIP() []byte {
 	return file_driver_proto_rawDescData
 }
 
-var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_driver_proto_goTypes = []any{
 	(*TaskConfig)(nil),          // 0: mk.drivers.v1.TaskConfig
 	(*MountConfig)(nil),         // 1: mk.drivers.v1.MountConfig
@@ -1363,39 +1680,49 @@ var file_driver_proto_goTypes = []any{
 	(*RecoverTaskResponse)(nil), // 18: mk.drivers.v1.RecoverTaskResponse
 	(*ExecTaskRequest)(nil),     // 19: mk.drivers.v1.ExecTaskRequest
 	(*ExecTaskResponse)(nil),    // 20: mk.drivers.v1.ExecTaskResponse
-	nil,                         // 21: mk.drivers.v1.FingerprintResponse.AttributesEntry
+	(*ExecStreamRequest)(nil),   // 21: mk.drivers.v1.ExecStreamRequest
+	(*ExecStreamSetup)(nil),     // 22: mk.drivers.v1.ExecStreamSetup
+	(*TerminalSize)(nil),        // 23: mk.drivers.v1.TerminalSize
+	(*ExecStreamResponse)(nil),  // 24: mk.drivers.v1.ExecStreamResponse
+	(*ExecStreamExit)(nil),      // 25: mk.drivers.v1.ExecStreamExit
+	nil,                         // 26: mk.drivers.v1.FingerprintResponse.AttributesEntry
 }
 var file_driver_proto_depIdxs = []int32{
 	1,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
 	0,  // 1: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
-	21, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
+	26, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
 	0,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
 	2,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
 	8,  // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
 	2,  // 6: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
-	3,  // 7: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
-	5,  // 8: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
-	7,  // 9: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
-	9,  // 10: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
-	11, // 11: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
-	13, // 12: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
-	15, // 13: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
-	17, // 14: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
-	19, // 15: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
-	4,  // 16: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
-	6,  // 17: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
-	8,  // 18: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
-	10, // 19: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
-	12, // 20: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
-	14, // 21: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
-	16, // 22: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
-	18, // 23: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
-	20, // 24: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
-	16, // [16:25] is the sub-list for method output_type
-	7,  // [7:16] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	22, // 7: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
+	23, // 8: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
+	25, // 9: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
+	3,  // 10: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
+	5,  // 11: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
+	7,  // 12: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
+	9,  // 13: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
+	11, // 14: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
+	13, // 15: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
+	15, // 16: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
+	17, // 17: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
+	19, // 18: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
+	21, // 19: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
+	4,  // 20: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
+	6,  // 21: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
+	8,  // 22: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
+	10, // 23: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
+	12, // 24: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
+	14, // 25: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
+	16, // 26: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
+	18, // 27: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
+	20, // 28: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
+	24, // 29: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_driver_proto_init() }
@@ -1409,7 +1736,7 @@ func file_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_proto_rawDesc), len(file_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

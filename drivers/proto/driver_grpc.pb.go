@@ -27,15 +27,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Driver_Fingerprint_FullMethodName = "/mk.drivers.v1.Driver/Fingerprint"
-	Driver_StartTask_FullMethodName   = "/mk.drivers.v1.Driver/StartTask"
-	Driver_WaitTask_FullMethodName    = "/mk.drivers.v1.Driver/WaitTask"
-	Driver_StopTask_FullMethodName    = "/mk.drivers.v1.Driver/StopTask"
-	Driver_DestroyTask_FullMethodName = "/mk.drivers.v1.Driver/DestroyTask"
-	Driver_InspectTask_FullMethodName = "/mk.drivers.v1.Driver/InspectTask"
-	Driver_TaskStats_FullMethodName   = "/mk.drivers.v1.Driver/TaskStats"
-	Driver_RecoverTask_FullMethodName = "/mk.drivers.v1.Driver/RecoverTask"
-	Driver_ExecTask_FullMethodName    = "/mk.drivers.v1.Driver/ExecTask"
+	Driver_Fingerprint_FullMethodName       = "/mk.drivers.v1.Driver/Fingerprint"
+	Driver_StartTask_FullMethodName         = "/mk.drivers.v1.Driver/StartTask"
+	Driver_WaitTask_FullMethodName          = "/mk.drivers.v1.Driver/WaitTask"
+	Driver_StopTask_FullMethodName          = "/mk.drivers.v1.Driver/StopTask"
+	Driver_DestroyTask_FullMethodName       = "/mk.drivers.v1.Driver/DestroyTask"
+	Driver_InspectTask_FullMethodName       = "/mk.drivers.v1.Driver/InspectTask"
+	Driver_TaskStats_FullMethodName         = "/mk.drivers.v1.Driver/TaskStats"
+	Driver_RecoverTask_FullMethodName       = "/mk.drivers.v1.Driver/RecoverTask"
+	Driver_ExecTask_FullMethodName          = "/mk.drivers.v1.Driver/ExecTask"
+	Driver_ExecTaskStreaming_FullMethodName = "/mk.drivers.v1.Driver/ExecTaskStreaming"
 )
 
 // DriverClient is the client API for Driver service.
@@ -54,6 +55,12 @@ type DriverClient interface {
 	TaskStats(ctx context.Context, in *TaskStatsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TaskResourceUsage], error)
 	RecoverTask(ctx context.Context, in *RecoverTaskRequest, opts ...grpc.CallOption) (*RecoverTaskResponse, error)
 	ExecTask(ctx context.Context, in *ExecTaskRequest, opts ...grpc.CallOption) (*ExecTaskResponse, error)
+	// ExecTaskStreaming runs a command with its input and output streamed
+	// (drivers.StreamingExecer): the first request is the setup, then
+	// stdin, stdin_close and resize; the responses are stdout, stderr and
+	// last the exit. Cancelling the call kills the command. A driver without
+	// the capability answers UNIMPLEMENTED.
+	ExecTaskStreaming(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecStreamRequest, ExecStreamResponse], error)
 }
 
 type driverClient struct {
@@ -172,6 +179,19 @@ func (c *driverClient) ExecTask(ctx context.Context, in *ExecTaskRequest, opts .
 	return out, nil
 }
 
+func (c *driverClient) ExecTaskStreaming(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecStreamRequest, ExecStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Driver_ServiceDesc.Streams[2], Driver_ExecTaskStreaming_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecStreamRequest, ExecStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_ExecTaskStreamingClient = grpc.BidiStreamingClient[ExecStreamRequest, ExecStreamResponse]
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -188,6 +208,12 @@ type DriverServer interface {
 	TaskStats(*TaskStatsRequest, grpc.ServerStreamingServer[TaskResourceUsage]) error
 	RecoverTask(context.Context, *RecoverTaskRequest) (*RecoverTaskResponse, error)
 	ExecTask(context.Context, *ExecTaskRequest) (*ExecTaskResponse, error)
+	// ExecTaskStreaming runs a command with its input and output streamed
+	// (drivers.StreamingExecer): the first request is the setup, then
+	// stdin, stdin_close and resize; the responses are stdout, stderr and
+	// last the exit. Cancelling the call kills the command. A driver without
+	// the capability answers UNIMPLEMENTED.
+	ExecTaskStreaming(grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]) error
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -224,6 +250,9 @@ func (UnimplementedDriverServer) RecoverTask(context.Context, *RecoverTaskReques
 }
 func (UnimplementedDriverServer) ExecTask(context.Context, *ExecTaskRequest) (*ExecTaskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExecTask not implemented")
+}
+func (UnimplementedDriverServer) ExecTaskStreaming(grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExecTaskStreaming not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -394,6 +423,13 @@ func _Driver_ExecTask_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Driver_ExecTaskStreaming_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriverServer).ExecTaskStreaming(&grpc.GenericServerStream[ExecStreamRequest, ExecStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_ExecTaskStreamingServer = grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -440,6 +476,12 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "TaskStats",
 			Handler:       _Driver_TaskStats_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExecTaskStreaming",
+			Handler:       _Driver_ExecTaskStreaming_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "driver.proto",
