@@ -39,7 +39,7 @@ const gcJobSpec = `job "gcjob" {
 // under any cgroup controller.
 func TestJobStopAndSystemGCLeaveNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the exec driver makes cgroups")
+		t.Fatal("needs root: the exec driver makes cgroups; run the tests as root, as make test and CI do")
 	}
 	addr := devAgent(t)
 	spec := filepath.Join(t.TempDir(), "gcjob.hcl")
