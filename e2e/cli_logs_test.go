@@ -8,32 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mk-orchestrator/mk/api"
 	"github.com/mk-orchestrator/mk/testutil"
+	"github.com/mk-orchestrator/mk/testutil/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from a process's output
-// copier while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // seqLines is "from\n...to\n".
 func seqLines(from, to int) string {
@@ -114,7 +95,7 @@ func TestCLIPodLogsTail(t *testing.T) {
 
 	// -f: the last 10 lines, then what comes.
 	cmd := exec.Command(testutil.MkBinary(t), "pod", "logs", "-address", addr, "-f", pod)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

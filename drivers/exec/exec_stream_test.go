@@ -1,38 +1,19 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/testutil"
+	"github.com/mk-orchestrator/mk/testutil/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the driver writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startSleeper starts a task that sleeps, to exec in.
 func startSleeper(t *testing.T, d *Driver) string {
@@ -50,7 +31,7 @@ func startSleeper(t *testing.T, d *Driver) string {
 func TestExecStreamingStdinAndExitCode(t *testing.T) {
 	d := newTestDriver(t)
 	id := startSleeper(t, d)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	code, err := d.ExecTaskStreaming(context.Background(), id, &drivers.ExecStreamOptions{
 		Command: []string{"sh", "-c", `read x; echo got $x; echo err $MK_POD_NAME$GREETING >&2; exit 7`},
 		Stdin:   strings.NewReader("hello\n"), Stdout: &stdout, Stderr: &stderr,
@@ -61,7 +42,7 @@ func TestExecStreamingStdinAndExitCode(t *testing.T) {
 	if code != 7 || stdout.String() != "got hello\n" || stderr.String() != "err hello\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	code, err = d.ExecTaskStreaming(context.Background(), id, &drivers.ExecStreamOptions{
 		Command: []string{"no-such-program"}, Stdout: &out, Stderr: &out})
 	if err != nil || code != 127 || !strings.Contains(out.String(), "no-such-program") {
@@ -74,7 +55,7 @@ func TestExecStreamingStdinAndExitCode(t *testing.T) {
 func TestExecStreamingTTY(t *testing.T) {
 	d := newTestDriver(t)
 	id := startSleeper(t, d)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	resize := make(chan drivers.TerminalSize, 1)
 	resize <- drivers.TerminalSize{Rows: 42, Cols: 101}
 	stdinR, stdinW := ioPipe()
@@ -113,7 +94,7 @@ func TestExecStreamingKilledOnCancel(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		marker := fmt.Sprintf("sleep 71.%d", len(fmt.Sprint(tty)))
 		ctx, cancel := context.WithCancel(context.Background())
-		var out syncBuffer
+		var out syncbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			_, err := d.ExecTaskStreaming(ctx, id, &drivers.ExecStreamOptions{

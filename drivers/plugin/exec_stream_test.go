@@ -7,6 +7,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/drivers/exec"
+	"github.com/mk-orchestrator/mk/testutil/syncbuf"
 )
 
 // TestPluginExecStreaming: a streaming exec crosses the gRPC boundary:
@@ -24,7 +25,7 @@ func TestPluginExecStreaming(t *testing.T) {
 	}
 	defer func() { _ = d.DestroyTask(cfg.ID, true) }()
 	se := d.(drivers.StreamingExecer)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	code, err := se.ExecTaskStreaming(context.Background(), cfg.ID, &drivers.ExecStreamOptions{
 		Command: []string{"sh", "-c", "read x; echo got $x; echo e >&2; exit 7"},
 		Stdin:   strings.NewReader("hi\n"), Stdout: &stdout, Stderr: &stderr,
@@ -32,7 +33,7 @@ func TestPluginExecStreaming(t *testing.T) {
 	if err != nil || code != 7 || stdout.String() != "got hi\n" || stderr.String() != "e\n" {
 		t.Fatalf("exit %d, %v, stdout %q, stderr %q", code, err, stdout.String(), stderr.String())
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	code, err = se.ExecTaskStreaming(context.Background(), cfg.ID, &drivers.ExecStreamOptions{
 		Command: []string{"tty"}, TTY: true, Stdout: &out})
 	if err != nil || code != 0 || !strings.HasPrefix(out.String(), "/dev/pts/") {

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/mk-orchestrator/mk/drivers/exec"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
+	"github.com/mk-orchestrator/mk/testutil/syncbuf"
 )
 
 // TestMain makes the test binary a driver plugin when it is run as
@@ -34,28 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is a log sink safe for the plugin's log goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testLogger collects host and plugin logs and prints them if the test
 // fails.
 func testLogger(t *testing.T) hclog.Logger {
-	buf := &syncBuffer{}
+	buf := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log("logs:\n" + buf.String())
