@@ -150,9 +150,7 @@ func (w *jobWatch) newEvents(p *structs.Pod) []string {
 // is the task's latest exit before it.
 func eventLine(e *structs.TaskEvent, exit string) string {
 	switch e.Type {
-	case structs.TaskEventRestarting:
-		return fmt.Sprintf("%s — %s", firstNonEmpty(exit, "exited"), e.Message)
-	case structs.TaskEventNotRestart:
+	case structs.TaskEventRestarting, structs.TaskEventNotRestart:
 		return fmt.Sprintf("%s — %s", firstNonEmpty(exit, "exited"), e.Message)
 	case structs.TaskEventDriverErr:
 		return "failed to start: " + e.Message
