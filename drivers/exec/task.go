@@ -129,9 +129,18 @@ func (t *task) signal(sig syscall.Signal) error {
 
 // watchForeign waits for a task that has no waiter to exit.
 func (t *task) watchForeign(p *foreignProcess) {
-	if p.wait(t.stopWatch) {
-		t.finishUnknown()
+	if !p.wait(t.stopWatch) {
+		return
 	}
+	// An isolated task's init writes the exit file itself before it
+	// exits, so its status survives the waiter.
+	if t.state.Isolated && t.state.ExitFile != "" {
+		if rec, err := readExitFile(t.state.ExitFile); err == nil {
+			t.finish(&drivers.ExitResult{ExitCode: rec.ExitCode, Signal: rec.Signal})
+			return
+		}
+	}
+	t.finishUnknown()
 }
 
 // finishUnknown records the exit of a task whose exit status is

@@ -208,6 +208,39 @@ func parentPID(t *testing.T, pid int) int {
 // exit is then seen, with its status unknown, by the driver that started
 // it and by one that recovers it.
 func TestWaiterKilled(t *testing.T) {
+	d1 := newTestDriver(t, Raw())
+	cfg := testConfig(t, "sleep", "300")
+	h, err := d1.StartTask(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := handleState(t, h)
+	if err := syscall.Kill(st.WaiterPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the waiter to die", func() bool { return !alive(st.WaiterPID) })
+	d2 := newTestDriver(t, Raw())
+	if err := d2.RecoverTask(h); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := d1.InspectTask(cfg.ID); !alive(st.PID) || s.State != drivers.TaskStateRunning {
+		t.Fatalf("the task died with its waiter: %+v", s)
+	}
+	if err := d2.StopTask(cfg.ID, 5*time.Second, "SIGTERM"); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []*Driver{d1, d2} {
+		res := waitResult(t, d, cfg.ID, 5*time.Second)
+		if !errors.Is(res.Err, errExitUnknown) {
+			t.Fatalf("driver %d: result = %+v, want the status unknown", i+1, res)
+		}
+	}
+}
+
+// TestWaiterKilledIsolated: an isolated task outlives its killed waiter
+// too, and its init still records how it ended: both drivers learn the
+// real status.
+func TestWaiterKilledIsolated(t *testing.T) {
 	d1 := newTestDriver(t)
 	cfg := testConfig(t, "sleep", "300")
 	h, err := d1.StartTask(cfg)
@@ -223,16 +256,12 @@ func TestWaiterKilled(t *testing.T) {
 	if err := d2.RecoverTask(h); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := d1.InspectTask(cfg.ID); !alive(st.PID) || s.State != drivers.TaskStateRunning {
-		t.Fatalf("the task died with its waiter: %+v", s)
-	}
 	if err := d2.StopTask(cfg.ID, 5*time.Second, "SIGTERM"); err != nil {
 		t.Fatal(err)
 	}
 	for i, d := range []*Driver{d1, d2} {
-		res := waitResult(t, d, cfg.ID, 5*time.Second)
-		if !errors.Is(res.Err, errExitUnknown) {
-			t.Fatalf("driver %d: result = %+v, want the status unknown", i+1, res)
+		if res := waitResult(t, d, cfg.ID, 5*time.Second); res.Err != nil || res.Signal != int(syscall.SIGTERM) {
+			t.Fatalf("driver %d: result = %+v, want killed by SIGTERM", i+1, res)
 		}
 	}
 }
