@@ -211,8 +211,8 @@ func (c *Client) reconcile(pods []*structs.Pod) {
 	c.mu.Unlock()
 }
 
-func (c *Client) startRunner(p *structs.Pod, states map[string]*structs.TaskState, recover bool) {
-	r := newPodRunner(c, p, states)
+func (c *Client) startRunner(p *structs.Pod, rec *state.PodRecord, recover bool) {
+	r := newPodRunner(c, p, rec)
 	c.mu.Lock()
 	c.runners[p.ID] = r
 	c.mu.Unlock()
@@ -244,7 +244,7 @@ func (c *Client) recoverPods() {
 			continue
 		}
 		c.logger.Info("recovering pod", "pod", rec.Pod.Name)
-		c.startRunner(rec.Pod, rec.TaskStates, true)
+		c.startRunner(rec.Pod, rec, true)
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 // lastLineWindow is how much of the end of a log lastLine reads.
 const lastLineWindow = 4096
 
-// maxOutputLen bounds the stderr line kept in a task event.
+// maxOutputLen bounds the stderr line kept in a task event and the
+// output kept in a check status.
 const maxOutputLen = 200
 
 // lastLine returns the last non-empty line of a log file, shortened to
@@ -32,13 +33,18 @@ func lastLine(path string) string {
 		return ""
 	}
 	lines := bytes.Split(bytes.TrimRight(buf, "\r\n\t "), []byte("\n"))
-	line := string(bytes.TrimSpace(lines[len(lines)-1]))
-	if len(line) > maxOutputLen {
-		line = line[:maxOutputLen]
-		for !utf8.ValidString(line) {
-			line = line[:len(line)-1]
-		}
-		line += "…"
+	return shorten(string(bytes.TrimSpace(lines[len(lines)-1])))
+}
+
+// shorten cuts a line to maxOutputLen bytes (on a rune boundary), marking
+// the cut with "…".
+func shorten(line string) string {
+	if len(line) <= maxOutputLen {
+		return line
 	}
-	return line
+	line = line[:maxOutputLen]
+	for !utf8.ValidString(line) {
+		line = line[:len(line)-1]
+	}
+	return line + "…"
 }

@@ -31,15 +31,31 @@ type podRunner struct {
 	stopDone chan struct{}
 	// healthTimer publishes again once the pod may have become healthy.
 	healthTimer *time.Timer
+	// checkSpecs are the pod's service checks, checks their latest
+	// results (guarded by mu), checkWake a nudge per check.
+	checkSpecs []*podCheck
+	checks     []*structs.CheckStatus
+	checkWake  []chan struct{}
 }
 
-func newPodRunner(c *Client, pod *structs.Pod, states map[string]*structs.TaskState) *podRunner {
-	if states == nil {
-		states = map[string]*structs.TaskState{}
+// newPodRunner builds the runner of a pod; rec is what the client
+// persisted of it before a restart, nil for a new pod.
+func newPodRunner(c *Client, pod *structs.Pod, rec *state.PodRecord) *podRunner {
+	states := map[string]*structs.TaskState{}
+	if rec != nil && rec.TaskStates != nil {
+		states = rec.TaskStates
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &podRunner{c: c, pod: pod, dir: filepath.Join(c.config.DataDir, "pods", pod.ID), ctx: ctx, cancel: cancel,
+	r := &podRunner{c: c, pod: pod, dir: filepath.Join(c.config.DataDir, "pods", pod.ID), ctx: ctx, cancel: cancel,
 		tasks: map[string]*taskRunner{}, states: states, done: make(chan struct{}), stopDone: make(chan struct{})}
+	r.checkSpecs, r.checks = podChecks(pod.Template)
+	if rec != nil && sameChecks(rec.Checks, r.checks) {
+		r.checks = rec.Checks
+	}
+	for range r.checkSpecs {
+		r.checkWake = append(r.checkWake, make(chan struct{}, 1))
+	}
+	return r
 }
 
 // run starts (or, with recover, reattaches to) every task and waits for
@@ -64,7 +80,17 @@ func (r *podRunner) run(recover bool) {
 		}()
 	}
 	r.publish()
+	// Checks run while the tasks do; they end with the tasks (a batch
+	// pod's tasks finish, or a failed pod gives up) or when ctx ends.
+	checkCtx, stopChecks := context.WithCancel(ctx)
+	checksDone := make(chan struct{})
+	go func() {
+		defer close(checksDone)
+		r.runChecks(checkCtx)
+	}()
 	wg.Wait()
+	stopChecks()
+	<-checksDone
 }
 
 // taskRunnerFor builds a task's runner; with recover it reattaches to the
@@ -109,6 +135,9 @@ func (r *podRunner) setTaskState(name string, st *structs.TaskState) {
 	r.mu.Lock()
 	r.states[name] = st
 	r.mu.Unlock()
+	if st.State == structs.TaskStateRunning {
+		r.wakeChecks()
+	}
 	r.publish()
 }
 
@@ -151,16 +180,18 @@ func (r *podRunner) publish() {
 	defer r.pubMu.Unlock()
 	r.mu.Lock()
 	states := structs.Copy(r.states)
+	checks := structs.Copy(r.checks)
 	phase := r.phase()
 	healthy := r.healthLocked()
 	r.mu.Unlock()
-	if err := r.c.db.PutPod(&state.PodRecord{Pod: r.pod, TaskStates: states}); err != nil {
+	if err := r.c.db.PutPod(&state.PodRecord{Pod: r.pod, TaskStates: states, Checks: checks}); err != nil {
 		r.c.logger.Error("persist pod", "pod", r.pod.ID, "error", err)
 	}
-	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states, Healthy: healthy})
+	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states, Healthy: healthy, Checks: checks})
 }
 
-// healthLocked returns the pod's health and, while it waits out
+// healthLocked returns the pod's health (its tasks have run for
+// min_healthy_time and its checks pass) and, while it waits out
 // min_healthy_time, arms a timer that publishes again when it is up.
 func (r *podRunner) healthLocked() bool {
 	if r.healthTimer != nil {
@@ -174,7 +205,9 @@ func (r *podRunner) healthLocked() bool {
 	if recheck > 0 {
 		r.healthTimer = time.AfterFunc(recheck, r.publish)
 	}
-	return healthy
+	// A check that stops passing publishes the pod (setCheck), so no
+	// timer waits on checks.
+	return healthy && structs.ChecksPassing(r.checks)
 }
 
 // detach ends the runner's goroutines and leaves its tasks running.

@@ -35,8 +35,9 @@ type groupProgress struct {
 	// want is the group's count (system groups: the pods made for them).
 	want                                             int
 	healthy, running, restarting, pending, succeeded int
-	// pendingReason says why pods wait for a node.
-	pendingReason string
+	// pendingReason says why pods wait for a node; checkReason why a
+	// running pod is not healthy: a check that fails.
+	pendingReason, checkReason string
 }
 
 // watchResult is one look at the job's pods.
@@ -68,6 +69,7 @@ func (w *jobWatch) observe(pods []*structs.Pod) *watchResult {
 			continue
 		}
 		res.events = append(res.events, w.newEvents(p)...)
+		res.events = append(res.events, w.newCheckEvents(p)...)
 		if p.Phase == structs.PodPhaseFailed && p.CreateIndex >= w.sinceIndex && p.DesiredReason == "" && res.failed == nil {
 			res.failed = p
 		}
@@ -100,8 +102,12 @@ func (w *jobWatch) count(gp *groupProgress, p *structs.Pod) {
 		gp.healthy++
 	default:
 		gp.running++
+		if c := p.FailingCheck(); c != nil {
+			gp.checkReason = c.Describe()
+		}
 	}
 }
+
 
 func podRestarting(p *structs.Pod) bool {
 	for _, ts := range p.TaskStates {
@@ -142,6 +148,21 @@ func (w *jobWatch) newEvents(p *structs.Pod) []string {
 				out = append(out, fmt.Sprintf("pod %s: task %q %s", p.Name, name, line))
 			}
 		}
+	}
+	return out
+}
+
+// newCheckEvents describes the checks of a pod that turned critical since
+// the last look: "pod web.web[0]: check "web-http" critical: HTTP 503".
+func (w *jobWatch) newCheckEvents(p *structs.Pod) []string {
+	var out []string
+	for _, c := range p.Checks {
+		k := p.ID + "/check/" + c.Name
+		if c.Status != structs.CheckCritical || c.Time <= max(w.reported[k], w.start) {
+			continue
+		}
+		w.reported[k] = c.Time
+		out = append(out, fmt.Sprintf("pod %s: %s", p.Name, c.Describe()))
 	}
 	return out
 }
@@ -206,6 +227,9 @@ func (w *jobWatch) groupLine(gp *groupProgress) string {
 	}
 	if gp.running > 0 {
 		fmt.Fprintf(&b, ", %d running", gp.running)
+		if gp.checkReason != "" {
+			fmt.Fprintf(&b, " (%s)", gp.checkReason)
+		}
 	}
 	if gp.restarting > 0 {
 		fmt.Fprintf(&b, ", %d restarting", gp.restarting)

@@ -88,6 +88,14 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 	if stats == nil && statsErr != nil {
 		fmt.Fprintf(&b, "\n\nResource use is not available: %s", oneLine(statsErr))
 	}
+	if len(p.Checks) > 0 {
+		b.WriteString("\n\nChecks\n")
+		rows := []string{row("Name", "Service", "Status", "Since", "Output")}
+		for _, c := range p.Checks {
+			rows = append(rows, row(c.Name, c.Service, c.Status, formatTime(c.Time), firstNonEmpty(c.Output, "-")))
+		}
+		b.WriteString(formatList(rows))
+	}
 	names := make([]string, 0, len(p.TaskStates))
 	for name := range p.TaskStates {
 		names = append(names, name)

@@ -99,6 +99,7 @@ func (d *decoder) decodeCheck(b *hcl.Block, path string, i int) *structs.Service
 		{"port", &k.Port},
 		{"command", &k.Command},
 		{"args", &k.Args},
+		{"task", &k.Task},
 		{"interval", duration{&k.Interval}},
 		{"timeout", duration{&k.Timeout}},
 	})

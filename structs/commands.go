@@ -116,6 +116,7 @@ type PodStatusUpdate struct {
 	IP         string                `json:",omitempty"`
 	TaskStates map[string]*TaskState `json:",omitempty"`
 	Healthy    bool                  `json:",omitempty"`
+	Checks     []*CheckStatus        `json:",omitempty"`
 }
 
 // PodStatusRequest is a batch of pod reports from one node.

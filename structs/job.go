@@ -117,12 +117,14 @@ type ServiceSpec struct {
 
 // ServiceCheck is a health check of a service's pods.
 type ServiceCheck struct {
-	Name     string   `json:",omitempty"`
-	Type     string   // http | tcp | exec
-	Path     string   `json:",omitempty"`
-	Port     string   `json:",omitempty"`
-	Command  string   `json:",omitempty"`
-	Args     []string `json:",omitempty"`
+	Name    string   `json:",omitempty"`
+	Type    string   // http | tcp | exec
+	Path    string   `json:",omitempty"`
+	Port    string   `json:",omitempty"`
+	Command string   `json:",omitempty"`
+	Args    []string `json:",omitempty"`
+	// Task is the task an exec check runs in (default: the group's first).
+	Task     string `json:",omitempty"`
 	Interval string
 	Timeout  string
 }
@@ -200,6 +202,16 @@ func (j *Job) LookupGroup(name string) *TaskGroup {
 	for _, g := range j.Groups {
 		if g.Name == name {
 			return g
+		}
+	}
+	return nil
+}
+
+// LookupTask returns the group's task with the given name, or nil.
+func (g *TaskGroup) LookupTask(name string) *Task {
+	for _, t := range g.Tasks {
+		if t != nil && t.Name == name {
+			return t
 		}
 	}
 	return nil

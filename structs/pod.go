@@ -81,6 +81,9 @@ type Pod struct {
 	// Healthy is the client's verdict: every task runs and has run for
 	// the group's min_healthy_time without a restart.
 	Healthy bool `json:",omitempty"`
+	// Checks are the latest results of the pod's service checks, in the
+	// order of the group's services and their checks.
+	Checks []*CheckStatus `json:",omitempty"`
 	// ReplacedBy is the ID of the pod that took this one's place.
 	ReplacedBy string `json:",omitempty"`
 

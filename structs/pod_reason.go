@@ -7,7 +7,8 @@ import (
 
 // Reason is the pod's state in one line: why it waits, why it stopped, or
 // the last meaningful event of a task that is not running as it should
-// ("exit code 1, restarting in 15s", "driver failure: …"). It is "" for a
+// ("exit code 1, restarting in 15s", "driver failure: …"), or a check of
+// a running pod that fails. It is "" for a
 // pod whose tasks run (or succeeded) with nothing to report.
 func (p *Pod) Reason() string {
 	if p.PendingReason != "" {
@@ -28,6 +29,9 @@ func (p *Pod) Reason() string {
 			}
 			return r
 		}
+	}
+	if c := p.FailingCheck(); c != nil && p.Phase == PodPhaseRunning {
+		return c.Describe()
 	}
 	return p.DesiredReason
 }

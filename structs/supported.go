@@ -46,9 +46,6 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 		if s.Type == ServiceTypeNodePort {
 			sv.add("type", "%q is not supported yet", s.Type)
 		}
-		for i := range s.Checks {
-			sv.add(fmt.Sprintf("check[%d]", i), "is not supported yet (health checks)")
-		}
 		v.merge(sv)
 	}
 	top.merge(v)

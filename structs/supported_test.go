@@ -21,11 +21,10 @@ func TestSupported(t *testing.T) {
 		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, []string{
 			`job "web" group "g": network.mode "bridge" is not supported yet; pods share their node's network ("host")`}},
 		{"host network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "host"} }, nil},
-		{"node port and check", func(j *Job) {
+		{"node port, checks accepted", func(j *Job) {
 			j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeNodePort, Checks: []*ServiceCheck{{Type: "tcp"}}}}
 		}, []string{
-			`job "web" group "g" service "s": type "NodePort" is not supported yet`,
-			`job "web" group "g" service "s": check[0] is not supported yet (health checks)`}},
+			`job "web" group "g" service "s": type "NodePort" is not supported yet`}},
 		{"plain service", func(j *Job) { j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeClusterIP}} }, nil},
 	}
 	for _, tc := range cases {

@@ -185,7 +185,7 @@ func (g *TaskGroup) validate(v *validator, j *Job) *validator {
 			continue
 		}
 		v.dup(seen, "service", s.Name)
-		v.merge(s.validate(v.at(fmt.Sprintf("service %q", s.Name)), g.Network))
+		v.merge(s.validate(v.at(fmt.Sprintf("service %q", s.Name)), g))
 	}
 	g.Ingress.validate(v)
 	g.Restart.validate(v)
@@ -316,7 +316,8 @@ func (n *NetworkSpec) validate(v *validator) {
 	}
 }
 
-func (s *ServiceSpec) validate(v *validator, n *NetworkSpec) *validator {
+func (s *ServiceSpec) validate(v *validator, g *TaskGroup) *validator {
+	n := g.Network
 	v.dnsLabel("name", s.Name)
 	switch {
 	case s.Port == "":
@@ -337,12 +338,13 @@ func (s *ServiceSpec) validate(v *validator, n *NetworkSpec) *validator {
 			v.add(field, "must not be null")
 			continue
 		}
-		c.validate(v, field, n)
+		c.validate(v, field, g)
 	}
 	return v
 }
 
-func (c *ServiceCheck) validate(v *validator, field string, n *NetworkSpec) {
+func (c *ServiceCheck) validate(v *validator, field string, g *TaskGroup) {
+	n := g.Network
 	v.oneOf(field+".type", c.Type, "http", "tcp", "exec")
 	switch c.Type {
 	case "http":
@@ -355,6 +357,12 @@ func (c *ServiceCheck) validate(v *validator, field string, n *NetworkSpec) {
 		if c.Command == "" {
 			v.add(field+".command", "is required for exec checks")
 		}
+		if c.Task != "" && g.LookupTask(c.Task) == nil {
+			v.add(field+".task", "refers to unknown task %q", c.Task)
+		}
+	}
+	if c.Task != "" && c.Type != "exec" {
+		v.add(field+".task", "is only for exec checks")
 	}
 	if c.Port != "" && n.LookupPort(c.Port) == nil {
 		v.add(field+".port", "refers to unknown port label %q", c.Port)

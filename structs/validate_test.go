@@ -105,6 +105,11 @@ func TestValidate(t *testing.T) {
 			g + ` service "web": port refers to unknown port label "https"`}},
 		{"unknown check port", func(j *Job) { j.Groups[0].Services[0].Checks[0].Port = "admin" }, []string{
 			g + ` service "web": check[0].port refers to unknown port label "admin"`}},
+		{"exec check in unknown task", func(j *Job) {
+			j.Groups[0].Services[0].Checks[0] = &ServiceCheck{Type: "exec", Command: "true", Task: "db", Interval: "1s", Timeout: "1s"}
+		}, []string{g + ` service "web": check[0].task refers to unknown task "db"`}},
+		{"task on an http check", func(j *Job) { j.Groups[0].Services[0].Checks[0].Task = "nginx" }, []string{
+			g + ` service "web": check[0].task is only for exec checks`}},
 		{"check type", func(j *Job) { j.Groups[0].Services[0].Checks[0].Type = "grpc" }, []string{
 			g + ` service "web": check[0].type must be one of http, tcp, exec; got "grpc"`}},
 		{"check durations", func(j *Job) {

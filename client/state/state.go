@@ -28,6 +28,10 @@ var (
 type PodRecord struct {
 	Pod        *structs.Pod
 	TaskStates map[string]*structs.TaskState
+	// Checks are the pod's latest check results: a restarted client
+	// reports them until its own first results, so a healthy pod does
+	// not look unhealthy while the client comes back.
+	Checks []*structs.CheckStatus `json:",omitempty"`
 }
 
 // DB is the client's local state. Methods are safe for concurrent use.

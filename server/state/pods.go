@@ -35,7 +35,7 @@ func (t *WriteTxn) UpsertPods(index uint64, pods []*structs.Pod) error {
 			}
 			p.CreateIndex = existing.CreateIndex
 			p.ClientModifyIndex = existing.ClientModifyIndex
-			p.TaskStates, p.IP, p.Healthy = existing.TaskStates, existing.IP, existing.Healthy
+			p.TaskStates, p.IP, p.Healthy, p.Checks = existing.TaskStates, existing.IP, existing.Healthy, existing.Checks
 			// The servers set the phase only of pods no client has (never
 			// placed) and when they declare a pod lost.
 			if p.Phase != structs.PodPhaseLost && existing.NodeID != "" {
@@ -100,7 +100,7 @@ func (t *WriteTxn) UpdatePodStatus(index uint64, req *structs.PodStatusRequest) 
 			continue
 		}
 		p := structs.Copy(existing)
-		p.Phase, p.TaskStates, p.Healthy = u.Phase, u.TaskStates, u.Healthy
+		p.Phase, p.TaskStates, p.Healthy, p.Checks = u.Phase, u.TaskStates, u.Healthy, u.Checks
 		if u.IP != "" {
 			p.IP = u.IP
 		}

@@ -1,0 +1,144 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// podCheck is one service check of a pod as the client runs it.
+type podCheck struct {
+	// index is the check's place in the pod's Checks.
+	index int
+	spec  *structs.ServiceCheck
+	// portLabel is the port an http or tcp check probes: its own, else
+	// its service's.
+	portLabel string
+	// task is the task an exec check runs in.
+	task              string
+	interval, timeout time.Duration
+}
+
+// podChecks lists the checks of a pod's services with their initial
+// (pending) statuses. Validation made sure the durations parse.
+func podChecks(g *structs.TaskGroup) ([]*podCheck, []*structs.CheckStatus) {
+	var checks []*podCheck
+	var statuses []*structs.CheckStatus
+	for _, svc := range g.Services {
+		for i, c := range svc.Checks {
+			pc := &podCheck{index: len(checks), spec: c, portLabel: firstNonEmpty(c.Port, svc.Port), task: c.Task}
+			pc.interval, _ = structs.ParseDuration(c.Interval)
+			pc.timeout, _ = structs.ParseDuration(c.Timeout)
+			if pc.interval <= 0 {
+				pc.interval, _ = structs.ParseDuration(structs.DefaultCheckInterval)
+			}
+			if pc.timeout <= 0 {
+				pc.timeout, _ = structs.ParseDuration(structs.DefaultCheckTimeout)
+			}
+			if pc.task == "" && len(g.Tasks) > 0 {
+				pc.task = g.Tasks[0].Name
+			}
+			checks = append(checks, pc)
+			statuses = append(statuses, &structs.CheckStatus{Name: structs.CheckName(svc, i), Service: svc.Name, Status: structs.CheckPending})
+		}
+	}
+	return checks, statuses
+}
+
+// runChecks runs each of the pod's checks every interval until ctx ends,
+// and at once whenever a task of the pod starts (r.checkWake), so a pod
+// is not held back a whole interval after its tasks come up.
+func (r *podRunner) runChecks(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, pc := range r.checkSpecs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runCheck(ctx, pc)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *podRunner) runCheck(ctx context.Context, pc *podCheck) {
+	wake := r.checkWake[pc.index]
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		}
+		status, output := structs.CheckPending, "waiting for the pod's tasks to run"
+		if r.tasksRunning() {
+			status, output = r.c.probe(ctx, r.pod, pc)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.setCheck(pc.index, status, output)
+		timer.Reset(pc.interval)
+	}
+}
+
+// wakeChecks runs every check again now (a task started).
+func (r *podRunner) wakeChecks() {
+	for _, w := range r.checkWake {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// tasksRunning reports whether every task of the pod runs.
+func (r *podRunner) tasksRunning() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.pod.Template.Tasks {
+		if st := r.states[t.Name]; st == nil || st.State != structs.TaskStateRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// setCheck records a check's result and publishes the pod when it
+// changed.
+func (r *podRunner) setCheck(i int, status, output string) {
+	r.mu.Lock()
+	cur := r.checks[i]
+	if cur.Status == status && cur.Output == output {
+		r.mu.Unlock()
+		return
+	}
+	next := *cur
+	next.Status, next.Output, next.Time = status, output, time.Now().UnixNano()
+	r.checks[i] = &next
+	r.mu.Unlock()
+	if status != cur.Status {
+		r.c.logger.Info("check status changed", "pod", r.pod.ID, "check", next.Name, "status", status, "output", output)
+	}
+	r.publish()
+}
+
+// sameChecks reports whether persisted check results are of the checks a
+// runner has: the same names in the same order.
+func sameChecks(prev, cur []*structs.CheckStatus) bool {
+	if len(prev) != len(cur) {
+		return false
+	}
+	for i := range prev {
+		if prev[i] == nil || prev[i].Name != cur[i].Name {
+			return false
+		}
+	}
+	return true
+}
