@@ -108,7 +108,6 @@ func (w *jobWatch) count(gp *groupProgress, p *structs.Pod) {
 	}
 }
 
-
 func podRestarting(p *structs.Pod) bool {
 	for _, ts := range p.TaskStates {
 		if ts.State == structs.TaskStateRestarting {

@@ -19,6 +19,36 @@ func watchTestPod(name string, version uint64, phase string, healthy bool, tasks
 		Phase: phase, Healthy: healthy, TaskStates: tasks}
 }
 
+func withChecks(p *structs.Pod, checks ...*structs.CheckStatus) *structs.Pod {
+	p.Checks = checks
+	return p
+}
+
+func TestJobWatchCheckEvents(t *testing.T) {
+	start := time.Unix(100, 0)
+	w := newJobWatch(watchTestJob(structs.JobTypeService, 1), 1, 5, start)
+	running := map[string]*structs.TaskState{"t": {State: structs.TaskStateRunning}}
+	critical := func(at time.Time, out string) *structs.CheckStatus {
+		return &structs.CheckStatus{Name: "web-http", Status: structs.CheckCritical, Output: out, Time: at.UnixNano()}
+	}
+	looks := []struct {
+		check *structs.CheckStatus
+		want  []string
+	}{
+		{critical(start.Add(-time.Second), "HTTP 500"), nil}, // before the run: not news
+		{critical(start.Add(time.Second), "HTTP 503 Service Unavailable"), []string{`pod web[0]: check "web-http" critical: HTTP 503 Service Unavailable`}},
+		{critical(start.Add(time.Second), "HTTP 503 Service Unavailable"), nil}, // said once
+		{&structs.CheckStatus{Name: "web-http", Status: structs.CheckPassing, Time: start.Add(2 * time.Second).UnixNano()}, nil},
+		{critical(start.Add(3*time.Second), "dial tcp: connection refused"), []string{`pod web[0]: check "web-http" critical: dial tcp: connection refused`}},
+	}
+	for i, l := range looks {
+		res := w.observe([]*structs.Pod{withChecks(watchTestPod("web[0]", 1, structs.PodPhaseRunning, false, running), l.check)})
+		if strings.Join(res.events, "|") != strings.Join(l.want, "|") {
+			t.Fatalf("look %d: events = %q, want %q", i, res.events, l.want)
+		}
+	}
+}
+
 func TestJobWatchProgressAndDone(t *testing.T) {
 	start := time.Unix(100, 0)
 	running := map[string]*structs.TaskState{"t": {State: structs.TaskStateRunning}}
@@ -48,6 +78,10 @@ func TestJobWatchProgressAndDone(t *testing.T) {
 		{"batch", watchTestJob(structs.JobTypeBatch, 2),
 			[]*structs.Pod{watchTestPod("web[0]", 1, structs.PodPhaseSucceeded, false, nil), watchTestPod("web[1]", 1, structs.PodPhaseRunning, true, running)},
 			"web: 1/2 succeeded, 1 running", false},
+		{"running, a check fails", watchTestJob(structs.JobTypeService, 1),
+			[]*structs.Pod{withChecks(watchTestPod("web[0]", 1, structs.PodPhaseRunning, false, running),
+				&structs.CheckStatus{Name: "web-http", Status: structs.CheckCritical, Output: "HTTP 503 Service Unavailable"})},
+			`web: 0/1 healthy, 1 running (check "web-http" critical: HTTP 503 Service Unavailable)`, false},
 		{"system without pods is not done", watchTestJob(structs.JobTypeSystem, 0), nil, "web: 0/0 healthy", false},
 	}
 	for _, tc := range cases {

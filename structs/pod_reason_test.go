@@ -18,6 +18,10 @@ func TestPodReason(t *testing.T) {
 		{"exhausted", &Pod{TaskStates: map[string]*TaskState{"t": {State: TaskStateDead, Failed: true, Events: []*TaskEvent{
 			exit1, {Type: TaskEventNotRestart, Message: "restart attempts exhausted"}}}}},
 			"exit code 1, restart attempts exhausted"},
+		{"a check fails", &Pod{Phase: PodPhaseRunning, TaskStates: map[string]*TaskState{"t": {State: TaskStateRunning}},
+			Checks: []*CheckStatus{{Name: "web-tcp", Status: CheckPassing}, {Name: "web-http", Status: CheckCritical, Output: "HTTP 503 Service Unavailable"}}},
+			`check "web-http" critical: HTTP 503 Service Unavailable`},
+		{"checks pending", &Pod{Phase: PodPhaseRunning, Checks: []*CheckStatus{{Name: "web-http", Status: CheckPending}}}, ""},
 		{"pending", &Pod{PendingReason: "no node has 2 free GPUs"}, "no node has 2 free GPUs"},
 		{"stopped", &Pod{DesiredStatus: PodDesiredStop, DesiredReason: "job stopped",
 			TaskStates: map[string]*TaskState{"t": {State: TaskStateDead, Events: []*TaskEvent{{Type: TaskEventKilled}}}}}, "job stopped"},
