@@ -1,0 +1,51 @@
+# Runs anywhere with busybox (`make deps` installs busybox-static; exec
+# driver). Two pods serve HTTP with busybox httpd on a dynamic port; the
+# service's http and tcp checks must pass before `mk job run` calls a pod
+# healthy. `mk pod status ID` shows the checks.
+job "http" {
+  type = "service"
+
+  group "web" {
+    count = 2
+
+    network {
+      port "http" {}
+    }
+
+    update {
+      min_healthy_time = "1s"
+    }
+
+    service {
+      name = "http"
+      port = "http"
+
+      check {
+        type     = "http"
+        path     = "/healthz"
+        interval = "2s"
+        timeout  = "1s"
+      }
+
+      check {
+        type     = "tcp"
+        interval = "5s"
+        timeout  = "1s"
+      }
+    }
+
+    task "httpd" {
+      driver = "exec"
+
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "mkdir -p www && echo ok > www/healthz && echo \"hello from $MK_POD_NAME\" > www/index.html && exec busybox httpd -f -p $MK_PORT_http -h www"]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
