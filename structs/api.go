@@ -84,6 +84,10 @@ type NodeRegisterResponse struct {
 	Index uint64
 	// HeartbeatTTL is how often the client must heartbeat ("10s").
 	HeartbeatTTL string
+	// PodCIDR is the node's pod subnet and Network the cluster's, for a
+	// register (empty for a heartbeat).
+	PodCIDR string          `json:",omitempty"`
+	Network *ClusterNetwork `json:",omitempty"`
 }
 
 // NodeDrainBody is the body of POST /v1/node/{id}/drain.

@@ -28,6 +28,9 @@ const (
 	// ReplicaSetsUpdateRequestType scales old replica sets to zero and
 	// deletes those past the kept history (garbage collection).
 	ReplicaSetsUpdateRequestType MessageType = 9
+	// EndpointsUpdateRequestType writes the endpoints controller's view
+	// of services' pods.
+	EndpointsUpdateRequestType MessageType = 10
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -56,6 +59,8 @@ func (t MessageType) String() string {
 		return "Batch"
 	case ReplicaSetsUpdateRequestType:
 		return "ReplicaSetsUpdate"
+	case EndpointsUpdateRequestType:
+		return "EndpointsUpdate"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }

@@ -34,8 +34,12 @@ type Node struct {
 	// Attributes are fingerprinted facts for constraints: kernel.name,
 	// cpu.arch, os.name, unique.hostname, ...
 	Attributes map[string]string `json:",omitempty"`
-	// PodCIDR is the node's pod subnet, allocated by the leader.
+	// PodCIDR is the node's pod subnet (a /24 of the pod CIDR pool),
+	// allocated by the leader when the node registers.
 	PodCIDR string `json:",omitempty"`
+	// NetworkAddress is the node's address that other nodes route its
+	// pods' /24 to (host-gw).
+	NetworkAddress string `json:",omitempty"`
 	// StatusUpdatedAt is when Status last changed (unix nanos), chosen by
 	// the server that proposed the change.
 	StatusUpdatedAt int64

@@ -45,15 +45,21 @@ type Service struct {
 	// ClusterIP is allocated by the leader from the service CIDR.
 	ClusterIP string          `json:",omitempty"`
 	Checks    []*ServiceCheck `json:",omitempty"`
+	// SessionAffinity "client_ip" keeps a client on one endpoint.
+	SessionAffinity string `json:",omitempty"`
 }
 
 // ServicePort maps a service port to a pod port.
 type ServicePort struct {
-	Name       string
-	Protocol   string
-	Port       int
+	Name     string
+	Protocol string // tcp | udp
+	Port     int
+	// TargetPort is the pod's port (bridge mode); in host mode each
+	// endpoint carries its own (Endpoint.Ports).
 	TargetPort int
-	NodePort   int `json:",omitempty"`
+	// NodePort is allocated by the leader (or asked for) for NodePort
+	// services: it answers on every node.
+	NodePort int `json:",omitempty"`
 }
 
 // Autoscaler scales a deployment between Min and Max on pod metrics.

@@ -24,9 +24,9 @@ func wireValues() map[string]any {
 		&structs.JobRegisterRequest{}, &structs.JobDeregisterRequest{}, &structs.NodeRegisterRequest{},
 		&structs.NodeStatusRequest{}, &structs.NodeSchedulingRequest{}, &structs.PodsUpsertRequest{},
 		&structs.PodStatusRequest{}, &structs.PodsDeleteRequest{}, &structs.JobRegisterResponse{},
-		&structs.ReplicaSetsUpdateRequest{},
+		&structs.ReplicaSetsUpdateRequest{}, &structs.EndpointsUpdateRequest{},
 		&structs.Job{}, &structs.Pod{}, &structs.Node{}, &structs.Deployment{}, &structs.ReplicaSet{},
-		&structs.Service{}, &structs.Autoscaler{}, &structs.Ingress{},
+		&structs.Service{}, &structs.Autoscaler{}, &structs.Ingress{}, &structs.Endpoints{},
 	} {
 		name := reflect.TypeOf(v).Elem().Name()
 		full[name+"-empty"] = reflect.New(reflect.TypeOf(v).Elem()).Interface()
