@@ -19,7 +19,9 @@ func checkedJob(name string, ready bool) string {
   group "web" {
     count = 1
     network {
-      port "http" {}
+      port "http" {
+        to = 8080
+      }
     }
     update {
       min_healthy_time = "1s"

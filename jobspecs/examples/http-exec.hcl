@@ -9,7 +9,9 @@ job "http" {
     count = 2
 
     network {
-      port "http" {}
+      port "http" {
+        to = 8080
+      }
     }
 
     update {

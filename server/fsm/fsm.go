@@ -152,7 +152,7 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 			if r.Node == nil || r.Node.ID == "" {
 				return fmt.Errorf("%w: node register without a node ID", structs.ErrBadRequest)
 			}
-			return txn.UpsertNode(index, r.Node)
+			return txn.UpsertNode(index, r.Node, r.PodCIDRPool)
 		})
 	case structs.NodeStatusRequestType:
 		return apply(buf, index, func(r *structs.NodeStatusRequest) error { return txn.UpdateNodeStatus(index, r) })

@@ -473,7 +473,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	txn := s.WriteTxn()
 	node := &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "node-1"}, Status: structs.NodeStatusReady,
 		Resources: &structs.NodeResources{CPU: 4000, MemoryMB: 8192}, Drivers: map[string]*structs.DriverInfo{"exec": {Detected: true, Healthy: true}}}
-	if err := txn.UpsertNode(12, node); err != nil {
+	if err := txn.UpsertNode(12, node, ""); err != nil {
 		t.Fatal(err)
 	}
 	pod := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Name: "web-web-0", Namespace: "default"}, JobID: "web",
