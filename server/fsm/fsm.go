@@ -166,6 +166,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(index, r.Pods) })
 	case structs.ReplicaSetsUpdateRequestType:
 		return apply(buf, index, func(r *structs.ReplicaSetsUpdateRequest) error { return txn.UpdateReplicaSets(index, r.Updates) })
+	case structs.EndpointsUpdateRequestType:
+		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
 	}
 	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
 		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", index)

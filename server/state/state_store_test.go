@@ -481,6 +481,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := txn.UpsertPods(12, []*structs.Pod{pod}); err != nil {
 		t.Fatal(err)
 	}
+	eps := &structs.Endpoints{ObjectMeta: structs.ObjectMeta{ID: "web-svc", Name: "web-svc", Namespace: "default"}, JobID: "web",
+		Endpoints: []*structs.Endpoint{{PodID: "p1", PodName: "web-web-0", NodeID: "n1", IP: "10.42.0.2", Ports: map[string]int{"http": 80}, Ready: true}}}
+	if err := txn.UpdateEndpoints(12, &structs.EndpointsUpdateRequest{Upserts: []*structs.Endpoints{eps}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := txn.Commit(); err != nil {
 		t.Fatal(err)
 	}
