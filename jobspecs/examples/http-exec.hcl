@@ -31,7 +31,7 @@ job "http" {
 
       check {
         type     = "tcp"
-        interval = "5s"
+        interval = "2s"
         timeout  = "1s"
       }
     }
