@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -182,29 +180,24 @@ func TestPluginStopStatsExec(t *testing.T) {
 		t.Fatalf("exec past its timeout: err = %v, want DeadlineExceeded", err)
 	}
 	// A caller that goes away takes its command with it, well before the
-	// command's timeout.
-	pidFile := filepath.Join(t.TempDir(), "pid")
+	// command's timeout. The command is found by a marker argument: a
+	// PID it would print itself is its PID namespace's, not the host's.
+	marker := fmt.Sprintf("60.%d", os.Getpid())
 	execCtx, cancelExec := context.WithCancel(context.Background())
 	go func() {
 		_ = testutil.Wait(5*time.Second, func() (bool, error) {
-			_, err := os.Stat(pidFile)
-			return err == nil, err
+			return len(testutil.PIDsEndingWith(marker)) == 1, nil
 		})
 		cancelExec()
 	}()
 	start := time.Now()
-	_, err = d.ExecTask(execCtx, cfg.ID, []string{"/bin/sh", "-c", "echo $$ > " + pidFile + "; exec /bin/sleep 60"}, time.Minute)
+	_, err = d.ExecTask(execCtx, cfg.ID, []string{"/bin/sleep", marker}, time.Minute)
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second {
 		t.Fatalf("exec whose caller went away: err = %v after %s, want Canceled at once", err, time.Since(start))
 	}
-	pidText, _ := os.ReadFile(pidFile)
-	execPID, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	if execPID <= 0 {
-		t.Fatalf("no PID in %s: %q", pidFile, pidText)
-	}
 	testutil.WaitFor(t, 5*time.Second, func() (bool, error) {
-		err := syscall.Kill(execPID, 0)
-		return errors.Is(err, syscall.ESRCH), fmt.Errorf("exec'd command %d still runs (kill 0: %v)", execPID, err)
+		pids := testutil.PIDsEndingWith(marker)
+		return len(pids) == 0, fmt.Errorf("exec'd command still runs: %v", pids)
 	})
 
 	ch, err := d.WaitTask(context.Background(), cfg.ID)

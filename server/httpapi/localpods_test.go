@@ -113,7 +113,7 @@ func runningPods(t *testing.T, cl *api.Client, job *structs.Job) []*structs.Pod 
 		out = out[:0]
 		nodes := map[string]bool{}
 		for _, p := range pods {
-			if p.Phase == structs.PodPhaseRunning && p.DesiredStatus == structs.PodDesiredRun && len(p.TaskStates) == 2 {
+			if p.Phase == structs.PodPhaseRunning && p.DesiredStatus == structs.PodDesiredRun && allTasksRunning(p, 2) {
 				out = append(out, p)
 				nodes[p.NodeID] = true
 			}
@@ -121,6 +121,20 @@ func runningPods(t *testing.T, cl *api.Client, job *structs.Job) []*structs.Pod 
 		return len(nodes) == want, fmt.Errorf("%d running pods on %d nodes, want %d", len(out), len(nodes), want)
 	})
 	return out
+}
+
+// allTasksRunning reports whether the pod has n tasks and all run: a pod
+// is running as soon as one of its tasks is.
+func allTasksRunning(p *structs.Pod, n int) bool {
+	if len(p.TaskStates) != n {
+		return false
+	}
+	for _, ts := range p.TaskStates {
+		if ts.State != structs.TaskStateRunning {
+			return false
+		}
+	}
+	return true
 }
 
 // statusOf returns the HTTP status of an API error (200 for nil).
