@@ -99,14 +99,14 @@ func TestForward(t *testing.T) {
 	up := startUpstream(t)
 	s := startServer(t, Config{Upstreams: []string{up.addr}})
 	for _, network := range []string{"udp", "tcp"} {
-		resp := query(t, network, s.Addr(), "example.org.", mdns.TypeA)
+		resp := ask(t, network, s.Addr(), "example.org.", mdns.TypeA)
 		if resp.Rcode != mdns.RcodeSuccess || len(resp.Answer) != 1 || resp.Answer[0].(*mdns.A).A.String() != "192.0.2.1" {
 			t.Fatalf("%s: example.org: %v", network, resp)
 		}
 		if resp.Answer[0].Header().Ttl != 300 {
 			t.Errorf("%s: TTL %d, want the upstream's 300", network, resp.Answer[0].Header().Ttl)
 		}
-		if resp := query(t, network, s.Addr(), "nope.example.org.", mdns.TypeA); resp.Rcode != mdns.RcodeNameError {
+		if resp := ask(t, network, s.Addr(), "nope.example.org.", mdns.TypeA); resp.Rcode != mdns.RcodeNameError {
 			t.Errorf("%s: the upstream's NXDOMAIN came back as %s", network, mdns.RcodeToString[resp.Rcode])
 		}
 	}
@@ -129,10 +129,10 @@ func TestForwardRetriesTruncatedOverTCP(t *testing.T) {
 	}
 	// A client without EDNS gets what fits in 512 bytes, marked truncated,
 	// and its TCP retry gets all of it.
-	if resp := query(t, "udp", s.Addr(), "big.example.org.", mdns.TypeA); !resp.Truncated {
+	if resp := ask(t, "udp", s.Addr(), "big.example.org.", mdns.TypeA); !resp.Truncated {
 		t.Errorf("plain udp client: %d answers, not truncated", len(resp.Answer))
 	}
-	if resp := query(t, "tcp", s.Addr(), "big.example.org.", mdns.TypeA); len(resp.Answer) != 40 {
+	if resp := ask(t, "tcp", s.Addr(), "big.example.org.", mdns.TypeA); len(resp.Answer) != 40 {
 		t.Errorf("tcp client: %d answers, want 40", len(resp.Answer))
 	}
 }
@@ -160,7 +160,7 @@ func TestForwardFailureIsServfailInTime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t, Config{Upstreams: tc.upstreams, ForwardTimeout: budget})
 			start := time.Now()
-			resp := query(t, "udp", s.Addr(), "example.org.", mdns.TypeA)
+			resp := ask(t, "udp", s.Addr(), "example.org.", mdns.TypeA)
 			elapsed := time.Since(start)
 			if resp.Rcode != tc.rcode {
 				t.Errorf("rcode %s, want %s", mdns.RcodeToString[resp.Rcode], mdns.RcodeToString[tc.rcode])
@@ -188,7 +188,7 @@ func TestForwardsInFlightAreBounded(t *testing.T) {
 	}()
 	poll.WaitFor(t, 5*time.Second, func() (bool, error) { return received.Load() == 1, nil })
 	start := time.Now()
-	resp := query(t, "udp", s.Addr(), "other.example.org.", mdns.TypeA)
+	resp := ask(t, "udp", s.Addr(), "other.example.org.", mdns.TypeA)
 	if resp.Rcode != mdns.RcodeServerFailure || time.Since(start) > time.Second {
 		t.Errorf("second query: %s after %s, want SERVFAIL at once", mdns.RcodeToString[resp.Rcode], time.Since(start))
 	}

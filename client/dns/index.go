@@ -1,9 +1,11 @@
 package dns
 
 import (
+	"bytes"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	mdns "github.com/miekg/dns"
 
@@ -30,6 +32,12 @@ type index struct {
 	soa  *mdns.SOA
 	ttl  uint32
 	apex *node
+	// podSuffix is ".pod.<domain>": names under it are computed, not
+	// stored.
+	podSuffix string
+	// nxdomain and nodata are the packed negative answers (the SOA, not
+	// compressed, so they fit any question).
+	nxdomain, nodata *wireAnswer
 }
 
 // node is what one name answers. Every RR's owner name is the node's
@@ -41,6 +49,11 @@ type node struct {
 	// extra are the additional records of an SRV answer: the A records of
 	// its targets.
 	extra []mdns.RR
+	// wireA and wireSRV are the packed answers (wire.go), made on first
+	// use: packing every name on each Update would make Updates of large
+	// clusters slow for names nobody asks for. Storing them is the only
+	// write to a published index; two queries racing make the same bytes.
+	wireA, wireSRV atomic.Pointer[wireAnswer]
 }
 
 // result is the outcome of a lookup in the zone.
@@ -68,6 +81,9 @@ func newIndex(domain string, ttl uint32, serial uint32, services []*structs.Serv
 		Expire:  86400,
 		Minttl:  ttl,
 	}
+	idx.podSuffix = ".pod." + domain
+	idx.nxdomain = packWire(domain, mdns.TypeA, result{rcode: mdns.RcodeNameError, negative: true}, idx.soa, false)
+	idx.nodata = packWire(domain, mdns.TypeA, result{negative: true}, idx.soa, false)
 	idx.apex = idx.ensure(domain)
 	idx.ensure("svc." + domain)
 	idx.ensure("pod." + domain)
@@ -246,4 +262,40 @@ func parseDashedIPv4(s string) (net.IP, bool) {
 		ip[i] = byte(v)
 	}
 	return ip, true
+}
+
+// wireFor returns the packed answer to a query for key (a lower-case
+// FQDN) of type qtype, or nil when the general path must answer it: names
+// outside the zone, pod names, the apex's SOA.
+func (idx *index) wireFor(key []byte, qtype uint16) *wireAnswer {
+	n, ok := idx.names[string(key)]
+	if !ok {
+		if !bytes.HasSuffix(key, []byte(idx.domain)) || len(key) == len(idx.domain) ||
+			key[len(key)-len(idx.domain)-1] != '.' || bytes.HasSuffix(key, []byte(idx.podSuffix)) {
+			return nil
+		}
+		return idx.nxdomain
+	}
+	switch {
+	case qtype == mdns.TypeA && len(n.a) > 0:
+		return idx.memo(&n.wireA, key, qtype)
+	case qtype == mdns.TypeSRV && len(n.srv) > 0:
+		return idx.memo(&n.wireSRV, key, qtype)
+	case qtype == mdns.TypeSOA && n == idx.apex:
+		return nil
+	}
+	return idx.nodata
+}
+
+// memo returns the packed answer in p, packing it on first use.
+func (idx *index) memo(p *atomic.Pointer[wireAnswer], key []byte, qtype uint16) *wireAnswer {
+	if wa := p.Load(); wa != nil {
+		return wa
+	}
+	name := string(key)
+	wa := packWire(name, qtype, idx.lookup(name, qtype), idx.soa, true)
+	if wa != nil {
+		p.Store(wa)
+	}
+	return wa
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,6 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	mdns "github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -74,7 +74,7 @@ type Server struct {
 	serial atomic.Uint32
 
 	mu   sync.Mutex
-	udp  *mdns.Server
+	udp  *udpServer
 	tcp  *mdns.Server
 	addr string
 }
@@ -145,28 +145,23 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("node dns: %w", err)
 	}
-	started := make(chan struct{}, 2)
-	failed := make(chan error, 2)
-	notify := func() { started <- struct{}{} }
-	s.udp = &mdns.Server{PacketConn: pc, Handler: s, UDPSize: mdns.DefaultMsgSize, NotifyStartedFunc: notify}
-	s.tcp = &mdns.Server{Listener: l, Handler: s, NotifyStartedFunc: notify}
-	for _, srv := range []*mdns.Server{s.udp, s.tcp} {
-		go func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				failed <- err
-			}
-		}()
-	}
-	for range 2 {
-		select {
-		case <-started:
-		case err := <-failed:
-			pc.Close()
-			l.Close()
-			s.udp, s.tcp = nil, nil
-			return fmt.Errorf("node dns: serve: %w", err)
+	started, failed := make(chan struct{}), make(chan error, 1)
+	s.tcp = &mdns.Server{Listener: l, Handler: s, NotifyStartedFunc: func() { close(started) }}
+	go func() {
+		if err := s.tcp.ActivateAndServe(); err != nil {
+			failed <- err
 		}
+	}()
+	select {
+	case <-started:
+	case err := <-failed:
+		pc.Close()
+		l.Close()
+		s.tcp = nil
+		return fmt.Errorf("node dns: serve tcp: %w", err)
 	}
+	s.udp = newUDPServer(s, pc.(*net.UDPConn))
+	go s.udp.serve()
 	s.addr = pc.LocalAddr().String()
 	s.logger.Info("listening", "addr", s.addr, "upstreams", s.fwd.upstreams)
 	return nil
@@ -189,7 +184,7 @@ func (s *Server) Stop() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := errors.Join(s.udp.ShutdownContext(ctx), s.tcp.ShutdownContext(ctx))
+	err := errors.Join(s.udp.stop(ctx), s.tcp.ShutdownContext(ctx))
 	s.udp, s.tcp = nil, nil
 	if err != nil {
 		return fmt.Errorf("node dns: stop: %w", err)
@@ -198,21 +193,34 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// ServeDNS answers one query: from the index inside the cluster domain,
-// through the upstreams outside it.
+// ServeDNS answers one query that came over TCP (UDP queries go through
+// the udpServer, which uses the same functions).
 func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
-	if req.Opcode != mdns.OpcodeQuery || len(req.Question) != 1 {
-		s.reply(w, req, new(mdns.Msg).SetRcode(req, mdns.RcodeNotImplemented), clusterCounters, sourceCluster)
-		return
+	udp := w.LocalAddr().Network() == "udp"
+	m, local := s.local(req)
+	if !local {
+		m = s.forwardWithin(req)
 	}
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
+	s.finish(req, m, udp, local)
+	if err := w.WriteMsg(m); err != nil {
+		s.logger.Trace("write answer", "remote", w.RemoteAddr(), "error", err)
+	}
+}
+
+// local answers req when it is not to be forwarded: false for a query of
+// a name outside the cluster domain.
+func (s *Server) local(req *mdns.Msg) (*mdns.Msg, bool) {
+	if req.Opcode != mdns.OpcodeQuery || len(req.Question) != 1 {
+		m := new(mdns.Msg).SetRcode(req, mdns.RcodeNotImplemented)
+		m.RecursionAvailable = true
+		return m, true
+	}
+	name := strings.ToLower(req.Question[0].Name)
 	idx := s.idx.Load()
 	if !idx.inZone(name) {
-		s.forward(w, req)
-		return
+		return nil, false
 	}
-	s.reply(w, req, s.answer(idx, req, name), clusterCounters, sourceCluster)
+	return s.answer(idx, req, name), true
 }
 
 // answer builds the reply to a query for name, in the zone.
@@ -254,17 +262,30 @@ func spelled(rrs []mdns.RR, key, asked string) []mdns.RR {
 	return out
 }
 
-// forward answers a query outside the cluster domain through the
-// upstreams, SERVFAIL when none answers within the budget.
-func (s *Server) forward(w mdns.ResponseWriter, req *mdns.Msg) {
+// forwardWithin takes a forwarding slot and forwards req; SERVFAIL when
+// every slot is taken.
+func (s *Server) forwardWithin(req *mdns.Msg) *mdns.Msg {
 	select {
 	case s.fwdSlot <- struct{}{}:
 		defer func() { <-s.fwdSlot }()
+		return s.forward(req)
 	default:
-		s.logger.Debug("too many forwarded queries in flight", "name", req.Question[0].Name)
-		s.reply(w, req, new(mdns.Msg).SetRcode(req, mdns.RcodeServerFailure), forwardCounters, sourceForward)
-		return
+		return s.tooManyForwards(req)
 	}
+}
+
+// tooManyForwards is the SERVFAIL of a query that found no forwarding slot.
+func (s *Server) tooManyForwards(req *mdns.Msg) *mdns.Msg {
+	s.logger.Debug("too many forwarded queries in flight", "name", req.Question[0].Name)
+	m := new(mdns.Msg).SetRcode(req, mdns.RcodeServerFailure)
+	m.RecursionAvailable = true
+	return m
+}
+
+// forward answers a query outside the cluster domain through the
+// upstreams, SERVFAIL when none answers within the budget. The caller
+// holds a forwarding slot.
+func (s *Server) forward(req *mdns.Msg) *mdns.Msg {
 	start := time.Now()
 	resp, err := s.fwd.exchange(context.Background(), req)
 	forwardDuration.Observe(time.Since(start).Seconds())
@@ -273,21 +294,22 @@ func (s *Server) forward(w mdns.ResponseWriter, req *mdns.Msg) {
 		resp = new(mdns.Msg).SetRcode(req, mdns.RcodeServerFailure)
 		resp.RecursionAvailable = true
 	}
-	s.reply(w, req, resp, forwardCounters, sourceForward)
+	return resp
 }
 
-// reply writes m, truncated to what the client can take over UDP, and
-// counts it.
-func (s *Server) reply(w mdns.ResponseWriter, req, m *mdns.Msg, cs *[maxCachedRcode + 1]prometheus.Counter, source string) {
+// finish makes m fit the client of req (an OPT record when it asked with
+// one, truncated to what it takes over UDP) and counts it.
+func (s *Server) finish(req, m *mdns.Msg, udp, local bool) {
 	if opt := req.IsEdns0(); opt != nil && m.IsEdns0() == nil {
 		m.SetEdns0(ednsSize, false)
 	}
-	if w.LocalAddr().Network() == "udp" {
+	if udp {
 		m.Truncate(udpSize(req))
 	}
-	countQuery(cs, source, m.Rcode)
-	if err := w.WriteMsg(m); err != nil {
-		s.logger.Trace("write answer", "remote", w.RemoteAddr(), "error", err)
+	if local {
+		countQuery(clusterCounters, sourceCluster, m.Rcode)
+	} else {
+		countQuery(forwardCounters, sourceForward, m.Rcode)
 	}
 }
 
