@@ -317,3 +317,33 @@ func TestParseDashedIPv4(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedQueryIsFormErr: a datagram with a DNS header but nothing
+// parsable after it gets FORMERR with the query's ID, not silence.
+func TestMalformedQueryIsFormErr(t *testing.T) {
+	s := startServer(t, Config{})
+	conn, err := net.Dial("udp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// ID 0x1234, RD, one question whose name runs past the packet.
+	if _, err := conn.Write([]byte{0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 9, 'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := new(mdns.Msg)
+	if err := m.Unpack(buf[:n]); err != nil {
+		t.Fatalf("answer does not unpack: %v", err)
+	}
+	if m.Id != 0x1234 || !m.Response || m.Rcode != mdns.RcodeFormatError || !m.RecursionDesired {
+		t.Errorf("answer %v, want FORMERR for ID 0x1234", m)
+	}
+}
