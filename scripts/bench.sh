@@ -7,6 +7,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MK_BIN="$PWD/bin/mk"
+
+# Debian tools some benchmarks drive, installed only when missing and only
+# for a run that includes their benchmark: dnsperf and dnsmasq for dns
+# (dnsmasq-base is the binary alone; the dnsmasq package would also start
+# a system resolver on port 53).
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  if ((${#missing[@]})); then
+    echo "bench: installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+case "$(echo "${1:-all}" | tr -d '_' | tr '[:upper:]' '[:lower:]')" in
+  all | dns) install_missing dnsperf:dnsperf dnsmasq:dnsmasq-base ;;
+esac
 pattern='^TestBench'
 if [ -n "${1:-}" ]; then
   want=$(echo "$1" | tr -d '_' | tr '[:upper:]' '[:lower:]')
