@@ -12,7 +12,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 # command:package pairs. The e2e tests make network namespaces (ip) and
 # run agents in them (nsenter); tasks that serve HTTP run busybox httpd.
-need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static)
+need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static ping:iputils-ping)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}

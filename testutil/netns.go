@@ -17,7 +17,10 @@ type Host struct {
 	// IP is the host's address; Gateway the test namespace's end.
 	IP, Gateway string
 	veth        string
-	t           testing.TB
+	// linkNS is the namespace that holds veth, the host's end of its
+	// link ("" for the test's own).
+	linkNS string
+	t      testing.TB
 }
 
 // NewHost makes host number i (1–250) of the test: namespace
@@ -45,11 +48,11 @@ func NewHost(t testing.TB, i int) *Host {
 }
 
 // Partition cuts the host off the network: nothing goes in or out.
-func (h *Host) Partition() { ipCmd(h.t, "link", "set", h.veth, "down") }
+func (h *Host) Partition() { ipCmd(h.t, h.linkArgs("link", "set", h.veth, "down")...) }
 
 // Heal reconnects a partitioned host.
 func (h *Host) Heal() {
-	ipCmd(h.t, "link", "set", h.veth, "up")
+	ipCmd(h.t, h.linkArgs("link", "set", h.veth, "up")...)
 	// Bringing the link down dropped the default route inside.
 	_ = exec.Command("ip", "-n", h.NS, "route", "replace", "default", "via", h.Gateway).Run()
 }
@@ -76,6 +79,23 @@ func Forwarding(t testing.TB) {
 		t.Fatalf("enable forwarding: %v", err)
 	}
 	t.Cleanup(func() { _ = os.WriteFile(path, old, 0o644) })
+}
+
+// linkArgs runs an ip command in the namespace of the host's link.
+func (h *Host) linkArgs(args ...string) []string {
+	if h.linkNS == "" {
+		return args
+	}
+	return append([]string{"-n", h.linkNS}, args...)
+}
+
+// Exec runs a command in the host's network namespace only (nsenter, not
+// ip netns exec, which would remount /sys) and returns its combined
+// output.
+func (h *Host) Exec(name string, args ...string) (string, error) {
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.NS, "--", name}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func ipCmd(t testing.TB, args ...string) {
