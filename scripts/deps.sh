@@ -11,8 +11,9 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 # command:package pairs. The e2e tests make network namespaces (ip) and
-# run agents in them (nsenter); tasks that serve HTTP run busybox httpd.
-need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static)
+# run agents in them (nsenter); tasks that serve HTTP run busybox httpd;
+# the pod network programs iptables.
+need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static iptables:iptables)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}
