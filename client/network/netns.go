@@ -55,6 +55,14 @@ func inNetNS(path string, fn func() error) error {
 	})
 }
 
+// NewNamespace makes a new network namespace pinned at path (a new file),
+// for what needs a network namespace of its own outside a pod (tests, a
+// test harness's hosts). RemoveNamespace removes it.
+func NewNamespace(path string) error { return createNetNS(path) }
+
+// RemoveNamespace unpins and removes a namespace made by NewNamespace.
+func RemoveNamespace(path string) error { return removeNetNS(path) }
+
 // createNetNS makes a new network namespace and pins it by bind mounting
 // it at path (a new empty file), as `ip netns add` does. A namespace
 // already mounted there is kept.
