@@ -85,3 +85,9 @@ func statusText(resp *http.Response) string {
 	}
 	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
+
+// IsNotFound reports whether err is the API's 404 answer.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}

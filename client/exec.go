@@ -53,10 +53,56 @@ func (c *Client) ExecTask(ctx context.Context, podID, task string, cmd []string,
 		return out.res, nil
 	case errors.Is(out.err, context.DeadlineExceeded):
 		return nil, fmt.Errorf("%w: exec in %s: the command did not finish within %s and was killed", structs.ErrTimeout, ref, timeout)
-	case errors.Is(out.err, drivers.ErrTaskNotFound) || !ref.runner.taskRunning(ref.name):
-		return nil, structs.NewConflict("%s stopped: %v", ref, out.err)
 	}
-	return nil, fmt.Errorf("exec in %s: %w", ref, out.err)
+	return nil, ref.execError(out.err)
+}
+
+// ExecTaskStreaming runs opts.Command in the environment of a running
+// task of one of this client's pods, as ExecTask does, with its input and
+// output streamed while it runs (on a new pseudo-terminal with opts.TTY),
+// and returns its exit code. It has no timeout: the driver kills the
+// command when ctx ends (the caller went away), and the error then
+// matches ctx.Err().
+//
+// Errors: those of ExecTask, and structs.ErrBadRequest for a task whose
+// driver cannot stream an exec.
+func (c *Client) ExecTaskStreaming(ctx context.Context, podID, task string, opts *drivers.ExecStreamOptions) (int, error) {
+	if len(opts.Command) == 0 {
+		return 0, structs.NewBadRequest("exec: the command is empty")
+	}
+	ref, se, err := c.streamingTask(podID, task)
+	if err != nil {
+		return 0, err
+	}
+	code, err := se.ExecTaskStreaming(ctx, ref.id, opts)
+	switch {
+	case err == nil:
+		return code, nil
+	case ctx.Err() != nil:
+		return 0, fmt.Errorf("exec in %s: %w", ref, ctx.Err())
+	}
+	return 0, ref.execError(err)
+}
+
+// CheckExecStreaming reports why ExecTaskStreaming in a task would fail
+// before running anything (its errors), or nil when it can start now.
+// The HTTP API asks before it upgrades the connection to a WebSocket.
+func (c *Client) CheckExecStreaming(podID, task string) error {
+	_, _, err := c.streamingTask(podID, task)
+	return err
+}
+
+// streamingTask finds a running task whose driver can stream an exec.
+func (c *Client) streamingTask(podID, task string) (*taskRef, drivers.StreamingExecer, error) {
+	ref, err := c.runningTask(podID, task)
+	if err != nil {
+		return nil, nil, err
+	}
+	se, ok := ref.driver.(drivers.StreamingExecer)
+	if !ok {
+		return nil, nil, structs.NewBadRequest("%s: driver %q cannot stream an exec: run the command without input or a terminal", ref, ref.driverName)
+	}
+	return ref, se, nil
 }
 
 // taskRef is a running task of one of this client's pods.
@@ -64,11 +110,21 @@ type taskRef struct {
 	runner *podRunner
 	name   string
 	// id is the task's ID in its driver.
-	id     string
-	driver drivers.Driver
+	id         string
+	driver     drivers.Driver
+	driverName string
 }
 
 func (t *taskRef) String() string { return fmt.Sprintf("task %q of pod %s", t.name, t.runner.pod.Name) }
+
+// execError wraps the error of an exec in the task: a conflict when the
+// task stopped meanwhile.
+func (t *taskRef) execError(err error) error {
+	if errors.Is(err, drivers.ErrTaskNotFound) || !t.runner.taskRunning(t.name) {
+		return structs.NewConflict("%s stopped: %v", t, err)
+	}
+	return fmt.Errorf("exec in %s: %w", t, err)
+}
 
 // runningTask finds a task of a pod this client runs; it must be running.
 func (c *Client) runningTask(podID, task string) (*taskRef, error) {
@@ -84,7 +140,7 @@ func (c *Client) runningTask(podID, task string) (*taskRef, error) {
 	if tr == nil || tr.driver == nil || state != structs.TaskStateRunning {
 		return nil, structs.NewConflict("task %q of pod %s is %s, not running", name, r.pod.Name, firstNonEmpty(state, structs.TaskStatePending))
 	}
-	return &taskRef{runner: r, name: name, id: drivers.TaskID(r.pod.ID, name), driver: tr.driver}, nil
+	return &taskRef{runner: r, name: name, id: drivers.TaskID(r.pod.ID, name), driver: tr.driver, driverName: tr.task.Driver}, nil
 }
 
 // runner returns the runner of a pod this client runs. A pod it ran

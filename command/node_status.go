@@ -87,7 +87,8 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 	var b strings.Builder
 	b.WriteString(formatKV([]string{
 		row("ID", shortID(n.ID, verbose)), row("Name", n.Name), row("Datacenter", n.Datacenter),
-		row("Address", n.Address), row("Status", n.Status), row("Eligibility", n.Eligibility),
+		row("Address", n.Address), row("Network Address", firstNonEmpty(n.NetworkAddress, "-")),
+		row("Pod CIDR", firstNonEmpty(n.PodCIDR, "-")), row("Status", n.Status), row("Eligibility", n.Eligibility),
 		row("Drain", n.Drain), row("Drivers", strings.Join(drivers, ",")),
 		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
 		row("Allocated", allocated(res, pods)),

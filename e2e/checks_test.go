@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mk-orchestrator/mk/api"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
 )
@@ -19,7 +20,9 @@ func checkedJob(name string, ready bool) string {
   group "web" {
     count = 1
     network {
-      port "http" {}
+      port "http" {
+        to = 8080
+      }
     }
     update {
       min_healthy_time = "1s"
@@ -117,8 +120,22 @@ func TestServiceChecks(t *testing.T) {
 			}
 		}
 
+		testutil.WaitFor(t, 5*time.Second, func() (bool, error) {
+			return endpointReady(cl, "ready", pod.ID, true)
+		})
+
+		// The check runs every 1s and the client reports within its
+		// batch window: the endpoint must lose readiness within about
+		// that (2s), plus what the controller and the API add.
+		failedAt := time.Now()
 		if _, _, code := runMk(t, addr, "pod", "exec", pod.ID[:8], "--", "rm", "www/healthz"); code != 0 {
 			t.Fatalf("pod exec rm: exit %d", code)
+		}
+		testutil.WaitFor(t, 5*time.Second, func() (bool, error) {
+			return endpointReady(cl, "ready", pod.ID, false)
+		})
+		if took := time.Since(failedAt); took > 3*time.Second {
+			t.Errorf("the endpoint stayed ready %s after its check started failing; want within the check interval plus a report", took)
 		}
 		testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
 			p, err := cl.Pod(pod.ID, nil)
@@ -131,6 +148,24 @@ func TestServiceChecks(t *testing.T) {
 			return false, fmt.Errorf("pod healthy=%v reason=%q checks=%s", p.Healthy, p.Reason(), describeChecks(p))
 		})
 	})
+}
+
+// endpointReady reports whether the service's endpoint for the pod has
+// the wanted readiness.
+func endpointReady(cl *api.Client, service, podID string, want bool) (bool, error) {
+	eps, err := cl.EndpointsOf(structs.DefaultNamespace, service, nil)
+	if err != nil {
+		return false, err
+	}
+	for _, ep := range eps.Endpoints {
+		if ep.PodID == podID {
+			if ep.Ready == want {
+				return true, nil
+			}
+			return false, fmt.Errorf("endpoint of %s: ready=%v (%s), want %v", ep.PodName, ep.Ready, ep.Reason, want)
+		}
+	}
+	return false, fmt.Errorf("service %s has no endpoint for pod %s: %+v", service, podID, eps.Endpoints)
 }
 
 func describeChecks(p *structs.Pod) string {

@@ -33,6 +33,23 @@ func devAgentProcess(t *testing.T) (string, int) { return testutil.StartDevAgent
 // and the exit code.
 func runMk(t *testing.T, addr string, args ...string) (string, string, int) {
 	t.Helper()
+	cmd := mkCommand(t, addr, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// mkCommand is the built binary with args and -address after the
+// subcommand, run in the examples directory.
+func mkCommand(t *testing.T, addr string, args ...string) *exec.Cmd {
+	t.Helper()
 	full := args
 	if addr != "" && len(args) >= 2 {
 		// -address goes after the subcommand, as a user writes it.
@@ -47,16 +64,7 @@ func runMk(t *testing.T, addr string, args ...string) (string, string, int) {
 	}
 	cmd := exec.Command(testutil.MkBinary(t), full...)
 	cmd.Dir = "../jobspecs/examples"
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return cmd
 }
 
 var normalizers = []struct {

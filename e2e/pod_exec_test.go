@@ -4,15 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
 	"github.com/mk-orchestrator/mk/api"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
+	"github.com/mk-orchestrator/mk/testutil/syncbuf"
 )
 
 // TestPodExecAndStatsOnClientAgents runs one server agent and two
@@ -72,15 +80,7 @@ func TestPodExecAndStatsOnClientAgents(t *testing.T) {
 	// A caller that goes away takes its command with it, at once rather
 	// than at the command's timeout, also through the server's forwarding.
 	const marker = "sleep 61.25"
-	running := func() []int {
-		var pids []int
-		for _, p := range testutil.Procs() {
-			if strings.HasSuffix(p.Cmdline, marker) { // the driver runs it by its full path
-				pids = append(pids, p.PID)
-			}
-		}
-		return pids
-	}
+	running := func() []int { return testutil.PIDsEndingWith(marker) } // the driver runs it by its full path
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	execErr := make(chan error, 1)
@@ -114,4 +114,144 @@ func stopJobAndWait(t *testing.T, cl *api.Client, job string, pods []*structs.Po
 			return syscall.Kill(pid, 0) != nil, fmt.Errorf("pid %d of pod %s still runs after its job stopped", pid, p.Name)
 		})
 	}
+}
+
+// TestCLIPodExecStreaming runs `mk pod exec -i` and `-i -t` against a dev
+// agent (the exec driver as a plugin): input goes in, output comes out as
+// the command writes it, mk exits with the command's exit code, and mk
+// going away (killed, or interrupted) kills the command.
+func TestCLIPodExecStreaming(t *testing.T) {
+	addr := devAgent(t)
+	cl := clientAt(t, addr)
+	runJob(t, cl, sleeperJob("shell", 1))
+	pod := waitPods(t, cl, "shell", 1, func(p *structs.Pod) bool { return running(p) && taskPID(p) > 0 })[0]
+
+	t.Run("stdin", func(t *testing.T) {
+		cmd := mkCommand(t, addr, "pod", "exec", "-i", pod.ID[:8], "--", "/bin/sh")
+		cmd.Stdin = strings.NewReader("echo hi; exit 3\n")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 3 || stdout.String() != "hi\n" || stderr.String() != "" {
+			t.Fatalf("mk pod exec -i: %v, stdout %q, stderr %q; want exit 3 and \"hi\\n\"", err, stdout.String(), stderr.String())
+		}
+	})
+	t.Run("local terminal", func(t *testing.T) { checkLocalTerminal(t, addr, pod) })
+	t.Run("terminal, mk killed", func(t *testing.T) {
+		const marker = "mk-e2e-terminal"
+		mk, out := startStreamingExec(t, addr, pod, marker, "-i", "-t")
+		if err := mk.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = mk.Wait()
+		waitGone(t, marker, "mk was killed")
+		if !strings.Contains(out.String(), "ready\r\n") {
+			t.Fatalf("output %q, want ready on a terminal", out.String())
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		const marker = "mk-e2e-interrupted"
+		mk, _ := startStreamingExec(t, addr, pod, marker, "-i")
+		if err := mk.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if err := mk.Wait(); mk.ProcessState.ExitCode() != 1 {
+			t.Fatalf("mk pod exec -i after Ctrl-C: %v, want exit 1", err)
+		}
+		waitGone(t, marker, "mk was interrupted")
+	})
+}
+
+// checkLocalTerminal runs `mk pod exec -i -t` on a terminal of its own,
+// as a user does: mk puts it in raw mode, the command's terminal takes
+// its size and follows it when it changes (SIGWINCH), keys go through,
+// and mk restores the terminal when the command exits.
+func checkLocalTerminal(t *testing.T, addr string, pod *structs.Pod) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	canonical := func() bool {
+		tios, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		return err == nil && tios.Lflag&unix.ICANON != 0
+	}
+	mk := mkCommand(t, addr, "pod", "exec", "-i", "-t", pod.ID[:8], "--", "/bin/sh")
+	mk.Stdin, mk.Stdout, mk.Stderr = tty, tty, tty
+	mk.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true} // its controlling terminal: SIGWINCH
+	if err := mk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mk.Process.Kill() })
+	var out syncbuf.Buffer
+	go func() { _, _ = io.Copy(&out, ptmx) }()
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		return !canonical(), errors.New("mk did not put its terminal in raw mode")
+	})
+	// A size goes beside the input, not before it: ask until it shows.
+	askSize := func(want string) {
+		testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+			if _, err := io.WriteString(ptmx, "stty size\r"); err != nil {
+				return false, err
+			}
+			return strings.Contains(out.String(), want), fmt.Errorf("output %q, want size %s", out.String(), want)
+		})
+	}
+	askSize("40 100")
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	askSize("50 120")
+	if _, err := io.WriteString(ptmx, "exit 5\r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk.Wait(); mk.ProcessState.ExitCode() != 5 {
+		t.Fatalf("mk pod exec -i -t: %v, want exit 5; output %q", err, out.String())
+	}
+	if !canonical() {
+		t.Fatal("mk left its terminal in raw mode")
+	}
+}
+
+// startStreamingExec starts `mk pod exec` with flags and a command that
+// says "ready", then waits for input, and waits until its output has come
+// while the command still runs. The command's shell is named marker.
+func startStreamingExec(t *testing.T, addr string, pod *structs.Pod, marker string, flags ...string) (*exec.Cmd, *syncbuf.Buffer) {
+	t.Helper()
+	args := append(append([]string{"pod", "exec"}, flags...), pod.ID[:8], "--", "/bin/sh", "-c", "echo ready; read line", marker)
+	mk := mkCommand(t, addr, args...)
+	stdin, err := mk.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	out := &syncbuf.Buffer{}
+	mk.Stdout, mk.Stderr = out, out
+	if err := mk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mk.Process.Kill() })
+	// mk's own command line ends with marker too.
+	shells := func() []int {
+		return slices.DeleteFunc(testutil.PIDsEndingWith(marker), func(pid int) bool { return pid == mk.Process.Pid })
+	}
+	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		return strings.Contains(out.String(), "ready") && len(shells()) == 1,
+			fmt.Errorf("output %q and pids %v of %s, want ready while it runs", out.String(), shells(), marker)
+	})
+	return mk, out
+}
+
+// waitGone waits until no process's command line ends with marker (mk's
+// must be gone already).
+func waitGone(t *testing.T, marker, why string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		pids := testutil.PIDsEndingWith(marker)
+		return len(pids) == 0, fmt.Errorf("exec'd %s still runs (pids %v) after %s", marker, pids, why)
+	})
 }

@@ -110,7 +110,7 @@ func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec
 		Selector:   labels,
 		Ports: []*structs.ServicePort{{
 			Name:       svc.Port,
-			Protocol:   "TCP",
+			Protocol:   "tcp",
 			Port:       target,
 			TargetPort: target,
 			NodePort:   svc.NodePort,

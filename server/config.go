@@ -7,6 +7,8 @@ import (
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/structs"
 )
 
 // Config is what a server needs to run. The agent builds it from HCL files
@@ -63,7 +65,12 @@ type Config struct {
 	// that bounds the precision.
 	RescheduleDelay    time.Duration
 	RescheduleMaxDelay time.Duration
-	Logger             hclog.Logger
+	// PodCIDRPool is the range each node's pod /24 comes from and
+	// ServiceCIDR the range of ClusterIPs: cluster-wide, so every server
+	// should have the same; the leader's are the ones used.
+	PodCIDRPool string
+	ServiceCIDR string
+	Logger      hclog.Logger
 }
 
 // DefaultConfig returns a config with mk's default ports on 127.0.0.1.
@@ -87,6 +94,8 @@ func DefaultConfig() *Config {
 		ReconcileInterval:      5 * time.Second,
 		RescheduleDelay:        5 * time.Second,
 		RescheduleMaxDelay:     5 * time.Minute,
+		PodCIDRPool:            structs.DefaultPodCIDRPool,
+		ServiceCIDR:            structs.DefaultServiceCIDR,
 		Logger:                 hclog.NewNullLogger(),
 	}
 }

@@ -41,7 +41,8 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	for _, rs := range objs.ReplicaSets {
 		rs.Template = nil
 	}
-	req := &structs.JobRegisterRequest{Job: job, Objects: objs, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}
+	req := &structs.JobRegisterRequest{Job: job, Objects: objs, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex,
+		ServiceCIDR: s.config.ServiceCIDR}
 	resp, _, err := s.apiApply(structs.JobRegisterRequestType, req, job.Namespace, job.ID)
 	if err != nil {
 		return nil, fmt.Errorf("register job %q: %w", job.ID, err)

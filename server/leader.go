@@ -80,6 +80,12 @@ func (s *Server) leaderLoop(stopCh chan struct{}) {
 		s.controllerLoop(stopCh)
 	}()
 	defer func() { <-controllersDone }()
+	endpointsDone := make(chan struct{})
+	go func() {
+		defer close(endpointsDone)
+		s.endpointsLoop(stopCh)
+	}()
+	defer func() { <-endpointsDone }()
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {

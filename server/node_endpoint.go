@@ -18,12 +18,18 @@ func (s *Server) RegisterNode(node *structs.Node) (*structs.NodeRegisterResponse
 	}
 	node.Status = structs.NodeStatusReady
 	node.StatusUpdatedAt = time.Now().UnixNano()
-	_, index, err := s.raftApply(structs.NodeRegisterRequestType, &structs.NodeRegisterRequest{Node: node})
+	req := &structs.NodeRegisterRequest{Node: node, PodCIDRPool: s.config.PodCIDRPool}
+	_, index, err := s.raftApply(structs.NodeRegisterRequestType, req)
 	if err != nil {
 		return nil, fmt.Errorf("register node %s: %w", node.ID, err)
 	}
+	stored, err := s.State().NodeByID(nil, node.ID)
+	if err != nil || stored == nil {
+		return nil, fmt.Errorf("register node %s: read it back: %v", node.ID, err)
+	}
 	ttl := s.heartbeats.reset(node.ID)
-	return &structs.NodeRegisterResponse{Index: index, HeartbeatTTL: ttl.String()}, nil
+	return &structs.NodeRegisterResponse{Index: index, HeartbeatTTL: ttl.String(), PodCIDR: stored.PodCIDR,
+		Network: &structs.ClusterNetwork{PodCIDRPool: s.config.PodCIDRPool, ServiceCIDR: s.config.ServiceCIDR}}, nil
 }
 
 // NodeHeartbeat resets a node's heartbeat timer and marks it ready again

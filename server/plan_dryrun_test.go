@@ -45,7 +45,7 @@ func planState(t *testing.T, nodes []*structs.Node, job *structs.Job, running, p
 	defer txn.Abort()
 	index := uint64(10)
 	for _, n := range nodes {
-		if err := txn.UpsertNode(index, n); err != nil {
+		if err := txn.UpsertNode(index, n, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -75,6 +75,10 @@ type JobRegisterRequest struct {
 	// stored job's JobModifyIndex equals JobModifyIndex (0: must not exist).
 	EnforceIndex   bool
 	JobModifyIndex uint64
+	// ServiceCIDR is the range the FSM gives new services' ClusterIPs
+	// from: the leader's setting, carried in the entry so every replica
+	// allocates the same (empty: none are allocated).
+	ServiceCIDR string `json:",omitempty"`
 }
 
 // JobDeregisterRequest stops a job (its derived objects go, its history
@@ -90,6 +94,9 @@ type JobDeregisterRequest struct {
 // NodeRegisterRequest registers a node or refreshes its fingerprint.
 type NodeRegisterRequest struct {
 	Node *Node
+	// PodCIDRPool is the pool the FSM gives a node without a pod CIDR its
+	// /24 from: the leader's setting (empty: none is allocated).
+	PodCIDRPool string `json:",omitempty"`
 }
 
 // NodeStatusRequest changes a node's status; UpdatedAt is chosen by the

@@ -52,7 +52,7 @@ type Service struct {
 // ServicePort maps a service port to a pod port.
 type ServicePort struct {
 	Name     string
-	Protocol string // tcp | udp
+	Protocol string // "tcp" (services' ports are TCP for now)
 	Port     int
 	// TargetPort is the pod's port (bridge mode); in host mode each
 	// endpoint carries its own (Endpoint.Ports).

@@ -324,6 +324,10 @@ func (s *ServiceSpec) validate(v *validator, g *TaskGroup) *validator {
 		v.add("port", "is required")
 	case n.LookupPort(s.Port) == nil:
 		v.add("port", "refers to unknown port label %q", s.Port)
+	case n.LookupPort(s.Port).To == 0 && n.LookupPort(s.Port).Static == 0:
+		// The service's port must be the same for every pod; a dynamic
+		// port differs from pod to pod.
+		v.add("port", "%q needs a \"to\" (the port the service answers on) or a \"static\" port", s.Port)
 	}
 	v.oneOf("type", s.Type, ServiceTypeClusterIP, ServiceTypeNodePort)
 	if s.NodePort != 0 {

@@ -103,6 +103,8 @@ func TestValidate(t *testing.T) {
 			g + `: volume "shared".source is required for host volumes`}},
 		{"unknown service port", func(j *Job) { j.Groups[0].Services[0].Port = "https" }, []string{
 			g + ` service "web": port refers to unknown port label "https"`}},
+		{"service on a dynamic port", func(j *Job) { j.Groups[0].Network.Ports[0].To = 0; j.Groups[0].Network.Ports[0].Static = 0 }, []string{
+			g + ` service "web": port "http" needs a "to" (the port the service answers on) or a "static" port`}},
 		{"unknown check port", func(j *Job) { j.Groups[0].Services[0].Checks[0].Port = "admin" }, []string{
 			g + ` service "web": check[0].port refers to unknown port label "admin"`}},
 		{"exec check in unknown task", func(j *Job) {

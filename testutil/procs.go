@@ -65,6 +65,19 @@ func ChildPIDs(pid int, substr string) []int {
 	return out
 }
 
+// PIDsEndingWith lists the processes whose command line ends with
+// suffix: a command a test started with a marker argument, as "sleep
+// 61.25", whatever path it was run by.
+func PIDsEndingWith(suffix string) []int {
+	var out []int
+	for _, p := range Procs() {
+		if strings.HasSuffix(p.Cmdline, suffix) {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
 // KillTasksUnder kills the process group of every task whose task
 // directory is under dir (its MK_TASK_DIR), so an agent a test stopped
 // does not leave its tasks behind.

@@ -5,6 +5,7 @@ package agent
 import (
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -53,6 +54,11 @@ type ServerConfig struct {
 	// many of them each owner keeps before that (default 3).
 	PodGCThreshold string `hcl:"pod_gc_threshold,optional"`
 	PodGCKeep      *int   `hcl:"pod_gc_keep,optional"`
+	// PodCIDRPool is the cluster's pool of pod /24s (default
+	// 10.42.0.0/16); ServiceCIDR the range of ClusterIPs (default
+	// 10.96.0.0/16).
+	PodCIDRPool string `hcl:"pod_cidr_pool,optional"`
+	ServiceCIDR string `hcl:"service_cidr,optional"`
 }
 
 // ClientConfig is the client block. Its runtime arrives with the client
@@ -196,6 +202,8 @@ func (c *Config) Merge(o *Config) {
 			c.Server.RaftMultiplier = o.Server.RaftMultiplier
 		}
 		setStr(&c.Server.PodGCThreshold, o.Server.PodGCThreshold)
+		setStr(&c.Server.PodCIDRPool, o.Server.PodCIDRPool)
+		setStr(&c.Server.ServiceCIDR, o.Server.ServiceCIDR)
 		if o.Server.PodGCKeep != nil {
 			c.Server.PodGCKeep = o.Server.PodGCKeep
 		}
@@ -263,8 +271,33 @@ func (c *Config) ToServerConfig() (*server.Config, error) {
 		if err := s.applyGC(sc); err != nil {
 			return nil, err
 		}
+		if err := s.applyNetwork(sc); err != nil {
+			return nil, err
+		}
 	}
 	return sc, nil
+}
+
+// applyNetwork checks the cluster network ranges and sets them on sc.
+func (s *ServerConfig) applyNetwork(sc *server.Config) error {
+	if s.PodCIDRPool != "" {
+		p, err := netip.ParsePrefix(s.PodCIDRPool)
+		if err != nil || !p.Addr().Is4() || p.Bits() < 8 || p.Bits() > 24 {
+			return fmt.Errorf("server.pod_cidr_pool: want an IPv4 range from /8 to /24 such as \"10.42.0.0/16\", got %q", s.PodCIDRPool)
+		}
+		sc.PodCIDRPool = p.Masked().String()
+	}
+	if s.ServiceCIDR != "" {
+		p, err := netip.ParsePrefix(s.ServiceCIDR)
+		if err != nil || !p.Addr().Is4() || p.Bits() < 8 || p.Bits() > 30 {
+			return fmt.Errorf("server.service_cidr: want an IPv4 range from /8 to /30 such as \"10.96.0.0/16\", got %q", s.ServiceCIDR)
+		}
+		sc.ServiceCIDR = p.Masked().String()
+	}
+	if sc.PodCIDRPool != "" && sc.ServiceCIDR != "" && netip.MustParsePrefix(sc.PodCIDRPool).Overlaps(netip.MustParsePrefix(sc.ServiceCIDR)) {
+		return fmt.Errorf("server.service_cidr %s overlaps server.pod_cidr_pool %s", sc.ServiceCIDR, sc.PodCIDRPool)
+	}
+	return nil
 }
 
 // applyGC checks the garbage collection keys and sets them on sc.

@@ -9,7 +9,9 @@ job "http" {
     count = 2
 
     network {
-      port "http" {}
+      port "http" {
+        to = 8080
+      }
     }
 
     update {
@@ -29,7 +31,7 @@ job "http" {
 
       check {
         type     = "tcp"
-        interval = "5s"
+        interval = "2s"
         timeout  = "1s"
       }
     }

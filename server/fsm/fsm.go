@@ -152,7 +152,7 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 			if r.Node == nil || r.Node.ID == "" {
 				return fmt.Errorf("%w: node register without a node ID", structs.ErrBadRequest)
 			}
-			return txn.UpsertNode(index, r.Node)
+			return txn.UpsertNode(index, r.Node, r.PodCIDRPool)
 		})
 	case structs.NodeStatusRequestType:
 		return apply(buf, index, func(r *structs.NodeStatusRequest) error { return txn.UpdateNodeStatus(index, r) })
@@ -166,6 +166,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(index, r.Pods) })
 	case structs.ReplicaSetsUpdateRequestType:
 		return apply(buf, index, func(r *structs.ReplicaSetsUpdateRequest) error { return txn.UpdateReplicaSets(index, r.Updates) })
+	case structs.EndpointsUpdateRequestType:
+		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
 	}
 	if msgType&structs.IgnoreUnknownTypeFlag != 0 {
 		f.logger.Warn("ignoring unknown command", "type", uint8(msgType), "index", index)

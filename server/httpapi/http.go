@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,3 +328,17 @@ func (s *statusRecorder) Flush() {
 		f.Flush()
 	}
 }
+
+// Hijack takes over the connection (a WebSocket: a streaming exec, served
+// here or proxied to the pod's node); it is counted as switching
+// protocols unless a status was written before.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err == nil && !s.wroteHeader {
+		s.code, s.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return conn, rw, err
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

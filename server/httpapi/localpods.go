@@ -27,6 +27,13 @@ type LocalPods interface {
 	StreamLogs(ctx context.Context, podID, task, stream string, follow bool, tail int, w io.Writer) error
 	// ExecTask runs cmd in a running task's environment.
 	ExecTask(ctx context.Context, podID, task string, cmd []string, timeout time.Duration) (*drivers.ExecResult, error)
+	// CheckExecStreaming reports why ExecTaskStreaming in a task would
+	// fail before it runs anything, or nil when it can start now.
+	CheckExecStreaming(podID, task string) error
+	// ExecTaskStreaming runs a command in a running task's environment
+	// with its input and output streamed until it exits or ctx ends,
+	// which kills it; it returns the command's exit code.
+	ExecTaskStreaming(ctx context.Context, podID, task string, opts *drivers.ExecStreamOptions) (int, error)
 	// PodStats samples the resource use of the pod's running tasks.
 	PodStats(ctx context.Context, podID string) (*structs.PodStats, error)
 }
@@ -54,6 +61,7 @@ type localHandler func(w http.ResponseWriter, r *http.Request, podID string) (an
 func (h *HTTPServer) localPodRoutes(via func(action string, local localHandler) handlerFunc) {
 	h.handle("GET /v1/pod/{id}/logs", routeLocal, via("logs", h.localLogs))
 	h.handle("POST /v1/pod/{id}/exec", routeLocal, via("exec", h.localExec))
+	h.handle("GET /v1/pod/{id}/exec", routeLocal, via("exec", h.localExecStream))
 	h.handle("GET /v1/pod/{id}/stats", routeLocal, via("stats", h.localStats))
 }
 

@@ -16,6 +16,8 @@ func (h *HTTPServer) objectRoutes() {
 	h.handle("GET /v1/autoscalers", routeRead, listObjects[*structs.Autoscaler](h, state.TableAutoscalers))
 	h.handle("GET /v1/ingresses", routeRead, listObjects[*structs.Ingress](h, state.TableIngresses))
 	h.handle("GET /v1/service/{name}", routeRead, h.serviceGet)
+	h.handle("GET /v1/endpoints", routeRead, h.endpointsList)
+	h.handle("GET /v1/endpoints/{namespace}/{service}", routeRead, h.endpointsGet)
 }
 
 // jobOwned is what every derived object has: its job.
@@ -57,5 +59,40 @@ func (h *HTTPServer) serviceGet(w http.ResponseWriter, r *http.Request) (any, er
 			err = structs.NotFoundError("service", name)
 		}
 		return svc, err
+	}))
+}
+
+// endpointsList serves GET /v1/endpoints: every service's endpoints in
+// the namespace (?namespace=* for all), optionally ?job=ID filtered.
+func (h *HTTPServer) endpointsList(w http.ResponseWriter, r *http.Request) (any, error) {
+	ns := r.URL.Query().Get("namespace")
+	if ns == "" {
+		ns = structs.DefaultNamespace
+	}
+	job := r.URL.Query().Get("job")
+	return h.blockingRead(w, r, tableRead(state.TableEndpoints, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
+		all, err := state.List[*structs.Endpoints](st, ws, state.TableEndpoints, ns)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*structs.Endpoints, 0, len(all))
+		for _, e := range all {
+			if job == "" || e.JobID == job {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}))
+}
+
+// endpointsGet serves GET /v1/endpoints/{namespace}/{service}.
+func (h *HTTPServer) endpointsGet(w http.ResponseWriter, r *http.Request) (any, error) {
+	ns, name := r.PathValue("namespace"), r.PathValue("service")
+	return h.blockingRead(w, r, tableRead(state.TableEndpoints, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
+		e, err := st.EndpointsOf(ws, ns, name)
+		if err == nil && e == nil {
+			err = structs.NotFoundError("endpoints of service", name)
+		}
+		return e, err
 	}))
 }

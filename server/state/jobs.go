@@ -63,6 +63,11 @@ func (t *WriteTxn) UpsertJob(index uint64, req *structs.JobRegisterRequest) (*st
 	if err := checkObjects(txn, job, req.Objects); err != nil {
 		return nil, err
 	}
+	if req.Objects != nil {
+		if err := txn.assignServiceAddrs(job, req.Objects.Services, req.ServiceCIDR); err != nil {
+			return nil, err
+		}
+	}
 	if existing != nil && !existing.Stop && structs.Equal(existing, job) {
 		return &structs.JobRegisterResponse{Index: existing.ModifyIndex, JobModifyIndex: existing.JobModifyIndex,
 			Version: existing.Version, Unchanged: true}, nil

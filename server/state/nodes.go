@@ -10,8 +10,9 @@ import (
 
 // UpsertNode registers a node or refreshes what its client reports about
 // itself. What operators and the leader own (eligibility, drain, pod CIDR,
-// create index) survives a re-registration.
-func (t *WriteTxn) UpsertNode(index uint64, node *structs.Node) error {
+// create index) survives a re-registration. A node without a pod CIDR
+// gets a /24 of podCIDRPool ("": none).
+func (t *WriteTxn) UpsertNode(index uint64, node *structs.Node, podCIDRPool string) error {
 	t.at(index)
 	existing, err := nodeByID(t.txn, nil, node.ID)
 	if err != nil {
@@ -28,9 +29,15 @@ func (t *WriteTxn) UpsertNode(index uint64, node *structs.Node) error {
 		if node.PodCIDR == "" {
 			node.PodCIDR = existing.PodCIDR
 		}
+		if node.NetworkAddress == "" {
+			node.NetworkAddress = existing.NetworkAddress
+		}
 		if existing.Status == node.Status {
 			node.StatusUpdatedAt = existing.StatusUpdatedAt
 		}
+	}
+	if err := t.assignPodCIDR(node, podCIDRPool); err != nil {
+		return err
 	}
 	node.ModifyIndex = index
 	return t.upsert(TableNodes, node)

@@ -184,7 +184,11 @@ func List[T any](s *StateStore, ws memdb.WatchSet, table, namespace string) ([]T
 
 // ServiceByName returns a service or nil.
 func (s *StateStore) ServiceByName(ws memdb.WatchSet, namespace, name string) (*structs.Service, error) {
-	watchCh, raw, err := s.db.Txn(false).FirstWatch(TableServices, IndexID, namespace, name)
+	return serviceByName(s.db.Txn(false), ws, namespace, name)
+}
+
+func serviceByName(txn *memdb.Txn, ws memdb.WatchSet, namespace, name string) (*structs.Service, error) {
+	watchCh, raw, err := txn.FirstWatch(TableServices, IndexID, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("service lookup %q: %w", name, err)
 	}

@@ -25,12 +25,12 @@ func TestNodeReRegisterKeepsOperatorFields(t *testing.T) {
 	node := func() *structs.Node {
 		return &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "a"}, Status: structs.NodeStatusReady}
 	}
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(1, node()) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(1, node(), "") })
 	drain := true
 	commit(t, s, func(txn *WriteTxn) error {
 		return txn.UpdateNodeScheduling(2, &structs.NodeSchedulingRequest{NodeID: "n1", Drain: &drain})
 	})
-	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(3, node()) })
+	commit(t, s, func(txn *WriteTxn) error { return txn.UpsertNode(3, node(), "") })
 	n, _ := s.NodeByID(nil, "n1")
 	if !n.Drain || n.Eligibility != structs.NodeIneligible || n.CreateIndex != 1 || n.ModifyIndex != 3 {
 		t.Fatalf("after re-register: %+v", n)

@@ -20,6 +20,9 @@ const (
 	TableIngresses   = "ingresses"
 	TableNodes       = "nodes"
 	TablePods        = "pods"
+	// TableEndpoints holds each service's endpoints, keyed like services
+	// by (namespace, service ID).
+	TableEndpoints = "endpoints"
 )
 
 // Index names.
@@ -50,6 +53,7 @@ var tableTypes = map[string]func() any{
 	TableIngresses:   func() any { return new(structs.Ingress) },
 	TableNodes:       func() any { return new(structs.Node) },
 	TablePods:        func() any { return new(structs.Pod) },
+	TableEndpoints:   func() any { return new(structs.Endpoints) },
 }
 
 // objectTables are the tables of objects derived from jobs, by kind.
@@ -119,6 +123,7 @@ func schema() *memdb.DBSchema {
 	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
 	s.Tables[TablePods] = pods
+	s.Tables[TableEndpoints] = namespacedTable(TableEndpoints)
 	return s
 }
 

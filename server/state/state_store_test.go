@@ -473,12 +473,17 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	txn := s.WriteTxn()
 	node := &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "node-1"}, Status: structs.NodeStatusReady,
 		Resources: &structs.NodeResources{CPU: 4000, MemoryMB: 8192}, Drivers: map[string]*structs.DriverInfo{"exec": {Detected: true, Healthy: true}}}
-	if err := txn.UpsertNode(12, node); err != nil {
+	if err := txn.UpsertNode(12, node, ""); err != nil {
 		t.Fatal(err)
 	}
 	pod := &structs.Pod{ObjectMeta: structs.ObjectMeta{ID: "p1", Name: "web-web-0", Namespace: "default"}, JobID: "web",
 		Group: "web", OwnerKind: structs.OwnerReplicaSet, OwnerID: "rs", NodeID: "n1", DesiredStatus: structs.PodDesiredRun}
 	if err := txn.UpsertPods(12, []*structs.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	eps := &structs.Endpoints{ObjectMeta: structs.ObjectMeta{ID: "web-svc", Name: "web-svc", Namespace: "default"}, JobID: "web",
+		Endpoints: []*structs.Endpoint{{PodID: "p1", PodName: "web-web-0", NodeID: "n1", IP: "10.42.0.2", Ports: map[string]int{"http": 80}, Ready: true}}}
+	if err := txn.UpdateEndpoints(12, &structs.EndpointsUpdateRequest{Upserts: []*structs.Endpoints{eps}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := txn.Commit(); err != nil {
