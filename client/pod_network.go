@@ -81,25 +81,32 @@ func (c *Client) adoptNetworks(recs []*state.PodRecord) {
 }
 
 // syncRoutes keeps a route to every other ready node's pods, following
-// the node list by blocking query.
+// the node list by blocking query; routes are synced again at least every
+// routeResync, so one that failed is retried.
 func (c *Client) syncRoutes(ctx context.Context) {
 	var index uint64
 	for ctx.Err() == nil {
-		nodes, meta, err := c.api.Nodes(&api.QueryOptions{WaitIndex: index, WaitTime: 5 * time.Minute, Context: ctx})
-		if err == nil {
-			index = meta.LastIndex
-			err = c.net.SyncRoutes(nodes)
-		}
-		if err != nil && ctx.Err() == nil {
-			c.logger.Warn("sync routes to other nodes' pods failed; retrying", "error", err)
-			index = 0
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
+		nodes, meta, err := c.api.Nodes(&api.QueryOptions{WaitIndex: index, WaitTime: routeResync, Context: ctx})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger.Warn("watch nodes for pod routes failed; retrying", "error", err)
+				index = 0
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
 			}
+			continue
+		}
+		index = meta.LastIndex
+		if err := c.net.SyncRoutes(nodes); err != nil {
+			c.logger.Warn("sync routes to other nodes' pods", "error", err)
 		}
 	}
 }
+
+// routeResync bounds how long a route that failed waits for a retry.
+const routeResync = 30 * time.Second
 
 // createNetwork gives the runner's pod its network, for a bridge pod.
 func (r *podRunner) createNetwork() error {

@@ -62,9 +62,10 @@ func (m *Manager) Teardown() error {
 	return nil
 }
 
-// releaseBridge removes the gateway address from the bridge, and the
-// bridge once it holds no other address and no port. It reports whether
-// it removed the bridge (or found none).
+// releaseBridge removes the gateway address from the bridge and then the
+// bridge once it holds no other address, unless another client's pods
+// are still on it (this client's are gone: they may share the gateway
+// address). It reports whether it removed the bridge (or found none).
 func (m *Manager) releaseBridge() (bool, error) {
 	br, err := m.host.LinkByName(m.cfg.Bridge)
 	var notFound netlink.LinkNotFoundError
@@ -74,14 +75,6 @@ func (m *Manager) releaseBridge() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("bridge %s: %w", m.cfg.Bridge, err)
 	}
-	gw := &netlink.Addr{IPNet: &net.IPNet{IP: m.Gateway(), Mask: m.subnet.Mask}}
-	if err := m.host.AddrDel(br, gw); err != nil && !errors.Is(err, errAddrNotAvail) {
-		return false, fmt.Errorf("remove gateway address from %s: %w", m.cfg.Bridge, err)
-	}
-	addrs, err := m.host.AddrList(br, netlink.FAMILY_V4)
-	if err != nil {
-		return false, fmt.Errorf("list %s addresses: %w", m.cfg.Bridge, err)
-	}
 	links, err := m.linkList()
 	if err != nil {
 		return false, err
@@ -90,6 +83,14 @@ func (m *Manager) releaseBridge() (bool, error) {
 		if l.Attrs().MasterIndex == br.Attrs().Index {
 			return false, nil // another client's pod
 		}
+	}
+	gw := &netlink.Addr{IPNet: &net.IPNet{IP: m.Gateway(), Mask: m.subnet.Mask}}
+	if err := m.host.AddrDel(br, gw); err != nil && !errors.Is(err, errAddrNotAvail) {
+		return false, fmt.Errorf("remove gateway address from %s: %w", m.cfg.Bridge, err)
+	}
+	addrs, err := m.host.AddrList(br, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("list %s addresses: %w", m.cfg.Bridge, err)
 	}
 	if len(addrs) > 0 {
 		return false, nil

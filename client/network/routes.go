@@ -17,7 +17,8 @@ var errAddrNotAvail = unix.EADDRNOTAVAIL
 
 // SyncRoutes makes the node's host-gw routes those of nodes: one per
 // other ready node with a pod CIDR and a network address, its pod CIDR
-// via its address. Only routes of RouteProtocol are changed or removed;
+// via its address (none to nodes that share this node's address: clients
+// of one host in tests, whose subnets are all on the bridge). Only routes of RouteProtocol are changed or removed;
 // one that another route (not mk's) already covers is an error and left
 // alone. Level-triggered: pass every node each time.
 func (m *Manager) SyncRoutes(nodes []*structs.Node) error {
@@ -30,9 +31,15 @@ func (m *Manager) SyncRoutes(nodes []*structs.Node) error {
 }
 
 func (m *Manager) syncRoutes(nodes []*structs.Node) error {
+	self := ""
+	for _, n := range nodes {
+		if n != nil && n.ID == m.cfg.NodeID {
+			self = n.NetworkAddress
+		}
+	}
 	want := map[string]net.IP{}
 	for _, n := range nodes {
-		if n == nil || n.ID == m.cfg.NodeID || n.Status != structs.NodeStatusReady {
+		if n == nil || n.ID == m.cfg.NodeID || n.Status != structs.NodeStatusReady || (self != "" && n.NetworkAddress == self) {
 			continue
 		}
 		dst, gw, ok := nodeRoute(n)
