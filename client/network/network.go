@@ -183,7 +183,7 @@ func (m *Manager) Setup() error {
 	if err := m.setupRules(); err != nil {
 		return fmt.Errorf("set up pod network: %w", err)
 	}
-	m.logger.Info("pod network ready", "bridge", m.cfg.Bridge, "gateway", m.Gateway(), "subnet", m.subnet, "pool", m.pool)
+	m.logger.Info("pod network ready", "bridge", m.cfg.Bridge, "gateway", m.Gateway().String(), "subnet", m.subnet.String(), "pool", m.pool.String())
 	return nil
 }
 

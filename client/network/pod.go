@@ -50,7 +50,7 @@ func (m *Manager) CreatePod(req *PodRequest) (*PodNetwork, error) {
 		}
 		return nil, fmt.Errorf("create pod network %s: %w", req.ID, err)
 	}
-	m.logger.Debug("pod network ready", "pod", req.ID, "ip", pn.IP, "veth", pn.HostVeth, "netns", pn.NetNSPath)
+	m.logger.Debug("pod network ready", "pod", req.ID, "ip", pn.IP.String(), "veth", pn.HostVeth, "netns", pn.NetNSPath)
 	return pn, nil
 }
 
