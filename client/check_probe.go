@@ -14,16 +14,17 @@ import (
 )
 
 // probe runs one check once and returns its status and what it saw.
-func (c *Client) probe(ctx context.Context, pod *structs.Pod, pc *podCheck) (string, string) {
+// podIP is the pod's own address ("" for a pod in the node's network).
+func (c *Client) probe(ctx context.Context, pod *structs.Pod, podIP string, pc *podCheck) (string, string) {
 	ctx, cancel := context.WithTimeout(ctx, pc.timeout)
 	defer cancel()
 	var output string
 	var err error
 	switch pc.spec.Type {
 	case "http":
-		output, err = probeHTTP(ctx, pod, pc)
+		output, err = probeHTTP(ctx, pod, podIP, pc)
 	case "tcp":
-		output, err = probeTCP(ctx, pod, pc)
+		output, err = probeTCP(ctx, pod, podIP, pc)
 	case "exec":
 		output, err = c.probeExec(ctx, pod, pc)
 	default:
@@ -35,14 +36,19 @@ func (c *Client) probe(ctx context.Context, pod *structs.Pod, pc *podCheck) (str
 	return structs.CheckPassing, shorten(output)
 }
 
-// checkAddr is where an http or tcp check of a pod connects: the node
-// port the scheduler gave the check's port label, on the node's address
-// (loopback when the node's address is unspecified). Pods share their
-// node's network, so the node port is where the task listens.
-func checkAddr(pod *structs.Pod, label string) (string, error) {
+// checkAddr is where an http or tcp check of a pod connects. A pod with
+// an address of its own (podIP, bridge mode) is probed there, on the
+// port inside the pod (To). A pod in its node's network is probed on the
+// node port the scheduler gave the check's port label, on the node's
+// address (loopback when the node's address is unspecified): the node
+// port is where its task listens.
+func checkAddr(pod *structs.Pod, podIP, label string) (string, error) {
 	for _, p := range pod.Ports {
 		if p.Label != label {
 			continue
+		}
+		if podIP != "" {
+			return net.JoinHostPort(podIP, strconv.Itoa(podPort(p))), nil
 		}
 		host := p.HostIP
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -54,8 +60,8 @@ func checkAddr(pod *structs.Pod, label string) (string, error) {
 }
 
 // probeHTTP passes on a 2xx answer to a GET of the check's path.
-func probeHTTP(ctx context.Context, pod *structs.Pod, pc *podCheck) (string, error) {
-	addr, err := checkAddr(pod, pc.portLabel)
+func probeHTTP(ctx context.Context, pod *structs.Pod, podIP string, pc *podCheck) (string, error) {
+	addr, err := checkAddr(pod, podIP, pc.portLabel)
 	if err != nil {
 		return "", err
 	}
@@ -93,8 +99,8 @@ func unwrapURLError(err error) error {
 }
 
 // probeTCP passes when a connection to the port opens.
-func probeTCP(ctx context.Context, pod *structs.Pod, pc *podCheck) (string, error) {
-	addr, err := checkAddr(pod, pc.portLabel)
+func probeTCP(ctx context.Context, pod *structs.Pod, podIP string, pc *podCheck) (string, error) {
+	addr, err := checkAddr(pod, podIP, pc.portLabel)
 	if err != nil {
 		return "", err
 	}

@@ -66,7 +66,7 @@ func TestProbeHTTPAndTCP(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pc := &podCheck{spec: tc.check, portLabel: firstNonEmpty(tc.check.Port, "http"), timeout: 300 * time.Millisecond}
-			status, out := c.probe(context.Background(), tc.pod, pc)
+			status, out := c.probe(context.Background(), tc.pod, "", pc)
 			if status != tc.wantStatus || !strings.Contains(out, tc.wantOutput) {
 				t.Fatalf("probe = %q, %q; want %q with %q", status, out, tc.wantStatus, tc.wantOutput)
 			}
@@ -77,9 +77,23 @@ func TestProbeHTTPAndTCP(t *testing.T) {
 func TestCheckAddrUnspecifiedHostIsLoopback(t *testing.T) {
 	pod := &structs.Pod{Ports: []*structs.AllocatedPort{{Label: "http", Value: 20001, HostIP: "0.0.0.0"}, {Label: "db", Value: 20002, HostIP: "10.0.0.5"}}}
 	for label, want := range map[string]string{"http": "127.0.0.1:20001", "db": "10.0.0.5:20002"} {
-		if got, err := checkAddr(pod, label); err != nil || got != want {
+		if got, err := checkAddr(pod, "", label); err != nil || got != want {
 			t.Errorf("checkAddr(%q) = %q, %v; want %q", label, got, err, want)
 		}
+	}
+}
+
+// TestCheckAddrBridgePod: a pod with its own address is probed there, on
+// the port inside the pod (to), not on the node port.
+func TestCheckAddrBridgePod(t *testing.T) {
+	pod := &structs.Pod{Ports: []*structs.AllocatedPort{{Label: "http", Value: 20001, To: 8080, HostIP: "10.0.0.5"}, {Label: "db", Value: 5432, HostIP: "10.0.0.5"}}}
+	for label, want := range map[string]string{"http": "10.42.1.7:8080", "db": "10.42.1.7:5432"} {
+		if got, err := checkAddr(pod, "10.42.1.7", label); err != nil || got != want {
+			t.Errorf("checkAddr(%q) = %q, %v; want %q", label, got, err, want)
+		}
+	}
+	if _, err := checkAddr(pod, "10.42.1.7", "admin"); err == nil {
+		t.Error("checkAddr of an unknown label: no error")
 	}
 }
 

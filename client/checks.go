@@ -78,7 +78,7 @@ func (r *podRunner) runCheck(ctx context.Context, pc *podCheck) {
 		}
 		status, output := structs.CheckPending, "waiting for the pod's tasks to run"
 		if r.tasksRunning() {
-			status, output = r.c.probe(ctx, r.pod, pc)
+			status, output = r.c.probe(ctx, r.pod, r.podIP(), pc)
 		}
 		if ctx.Err() != nil {
 			return

@@ -15,6 +15,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/client/network"
 	"github.com/mk-orchestrator/mk/client/state"
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
@@ -38,7 +39,12 @@ type Config struct {
 	DynamicPorts [2]int
 	// StatusWindow is how long pod reports are batched (a few ms).
 	StatusWindow time.Duration
-	Logger       hclog.Logger
+	// NetworkAddress is the node's address that other nodes route its
+	// pods' subnet to ("" when it has none).
+	NetworkAddress string
+	// ProxyMode is the service proxy's backend (iptables, nftables).
+	ProxyMode string
+	Logger    hclog.Logger
 }
 
 // Client runs the pods of one node.
@@ -53,6 +59,11 @@ type Client struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// net is the node's pod network, nil while the servers gave the node
+	// no pod CIDR (netErr says why bridge pods cannot run).
+	net    *network.Manager
+	netErr error
 
 	mu      sync.Mutex
 	runners map[string]*podRunner
@@ -104,13 +115,21 @@ func (c *Client) NodeID() string { return c.nodeID }
 // starts heartbeating and watching. It returns once the node is registered.
 func (c *Client) Start(ctx context.Context) error {
 	c.node = c.fingerprint(ctx)
-	ttl, err := c.register(ctx)
+	resp, err := c.register(ctx)
 	if err != nil {
 		return err
 	}
+	ttl, err := time.ParseDuration(resp.HeartbeatTTL)
+	if err != nil {
+		return fmt.Errorf("register node: heartbeat TTL %q: %w", resp.HeartbeatTTL, err)
+	}
+	c.setupNetwork(resp)
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.recoverPods()
+	if c.net != nil {
+		c.goFunc(func() { c.syncRoutes(runCtx) })
+	}
 	c.goFunc(func() { c.status.run(runCtx) })
 	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
 	c.goFunc(func() { c.watch(runCtx) })
@@ -127,16 +146,16 @@ func (c *Client) goFunc(fn func()) {
 }
 
 // register registers the node, retrying until a server answers or ctx ends.
-func (c *Client) register(ctx context.Context) (time.Duration, error) {
+func (c *Client) register(ctx context.Context) (*structs.NodeRegisterResponse, error) {
 	for {
 		resp, err := c.api.RegisterNode(ctx, c.node)
 		if err == nil {
-			return time.ParseDuration(resp.HeartbeatTTL)
+			return resp, nil
 		}
 		c.logger.Warn("register node failed; retrying", "error", err)
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("register node: %w", err)
+			return nil, fmt.Errorf("register node: %w", err)
 		case <-time.After(time.Second):
 		}
 	}
@@ -239,6 +258,7 @@ func (c *Client) recoverPods() {
 		c.logger.Error("read local pods", "error", err)
 		return
 	}
+	c.adoptNetworks(recs)
 	for _, rec := range recs {
 		if rec.Pod.DesiredStatus != structs.PodDesiredRun {
 			continue
@@ -285,6 +305,12 @@ func (c *Client) Destroy() {
 	}
 	wg.Wait()
 	c.status.flush(context.Background())
+	if c.net != nil {
+		if err := c.net.Teardown(); err != nil {
+			c.logger.Warn("tear down pod network", "error", err)
+		}
+		c.net.Close()
+	}
 	c.db.Close()
 }
 
@@ -303,6 +329,9 @@ func (c *Client) Shutdown() {
 	c.mu.Unlock()
 	for _, r := range runners {
 		r.detach()
+	}
+	if c.net != nil {
+		c.net.Close() // pods' networks stay for the next client to adopt
 	}
 	c.db.Close()
 }

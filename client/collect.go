@@ -26,6 +26,7 @@ func (c *Client) collectPod(id string, r *podRunner) {
 // logs and volumes) and its local state. The driver freed the tasks'
 // cgroups when they stopped.
 func (c *Client) removePod(p *structs.Pod) {
+	c.destroyNetwork(p)
 	if err := c.removePodFiles(p); err != nil {
 		c.logger.Error("remove collected pod", "pod", p.ID, "error", err)
 		return

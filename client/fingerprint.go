@@ -21,11 +21,12 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 	mhz := cpuMHz()
 	hostname, _ := os.Hostname()
 	node := &structs.Node{
-		ObjectMeta: structs.ObjectMeta{ID: c.nodeID, Name: c.config.NodeName},
-		Datacenter: c.config.Datacenter,
-		Address:    c.config.Address,
-		Resources:  &structs.NodeResources{CPU: cores * mhz, MemoryMB: memoryMB(), GPUs: gpuCount(ctx)},
-		Drivers:    map[string]*structs.DriverInfo{},
+		ObjectMeta:     structs.ObjectMeta{ID: c.nodeID, Name: c.config.NodeName},
+		Datacenter:     c.config.Datacenter,
+		Address:        c.config.Address,
+		NetworkAddress: c.config.NetworkAddress,
+		Resources:      &structs.NodeResources{CPU: cores * mhz, MemoryMB: memoryMB(), GPUs: gpuCount(ctx)},
+		Drivers:        map[string]*structs.DriverInfo{},
 		Attributes: map[string]string{
 			"kernel.name":     runtime.GOOS,
 			"cpu.arch":        runtime.GOARCH,

@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/mk-orchestrator/mk/client/network"
 	"github.com/mk-orchestrator/mk/client/state"
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
@@ -36,6 +38,8 @@ type podRunner struct {
 	checkSpecs []*podCheck
 	checks     []*structs.CheckStatus
 	checkWake  []chan struct{}
+	// net is the pod's network (bridge mode), set before its tasks start.
+	net *network.PodNetwork
 }
 
 // newPodRunner builds the runner of a pod; rec is what the client
@@ -66,6 +70,15 @@ func (r *podRunner) run(recover bool) {
 	if err := createVolumes(r.dir, r.pod.Template.Volumes); err != nil {
 		// The tasks that mount the volume fail to start, with the reason.
 		r.c.logger.Error("create pod volumes", "pod", r.pod.ID, "error", err)
+	}
+	if err := r.createNetwork(); err != nil {
+		if !recover {
+			r.c.logger.Error("create pod network", "pod", r.pod.ID, "error", err)
+			r.failTasks(fmt.Sprintf("pod network: %v", err))
+			return
+		}
+		// Its tasks run (in the namespace they had): they go on.
+		r.c.logger.Error("recover pod network", "pod", r.pod.ID, "error", err)
 	}
 	var wg sync.WaitGroup
 	for _, t := range r.pod.Template.Tasks {
@@ -103,7 +116,7 @@ func (r *podRunner) taskRunnerFor(t *structs.Task, recover bool) (*taskRunner, b
 	}
 	tr := &taskRunner{pod: r.pod, task: t, driver: driver, dir: filepath.Join(r.dir, t.Name), podDir: r.dir,
 		restart: r.pod.Template.Restart, batch: r.c.isBatch(r.pod), logger: r.c.logger,
-		persist: r.c.db.PutHandle, update: r.setTaskState, state: st}
+		persist: r.c.db.PutHandle, update: r.setTaskState, state: st, net: r.net}
 	r.mu.Lock()
 	// The runner owns st; the pod keeps copies it publishes.
 	r.tasks[t.Name], r.states[t.Name] = tr, structs.Copy(st)
@@ -181,13 +194,17 @@ func (r *podRunner) publish() {
 	r.mu.Lock()
 	states := structs.Copy(r.states)
 	checks := structs.Copy(r.checks)
+	ip := ""
+	if r.net != nil {
+		ip = r.net.IP.String()
+	}
 	phase := r.phase()
 	healthy := r.healthLocked()
 	r.mu.Unlock()
 	if err := r.c.db.PutPod(&state.PodRecord{Pod: r.pod, TaskStates: states, Checks: checks}); err != nil {
 		r.c.logger.Error("persist pod", "pod", r.pod.ID, "error", err)
 	}
-	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, TaskStates: states, Healthy: healthy, Checks: checks})
+	r.c.status.queue(&structs.PodStatusUpdate{Namespace: r.pod.Namespace, PodID: r.pod.ID, Phase: phase, IP: ip, TaskStates: states, Healthy: healthy, Checks: checks})
 }
 
 // healthLocked returns the pod's health (its tasks have run for
@@ -256,5 +273,15 @@ func (r *podRunner) stop() {
 		}(t)
 	}
 	wg.Wait()
+	r.c.destroyNetwork(r.pod)
 	r.publish()
+}
+
+// failTasks fails every task of a pod that cannot start, with the reason.
+func (r *podRunner) failTasks(reason string) {
+	for _, t := range r.pod.Template.Tasks {
+		if tr, _, ok := r.taskRunnerFor(t, false); ok {
+			tr.fail(reason)
+		}
+	}
 }

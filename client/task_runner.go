@@ -9,6 +9,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/mk-orchestrator/mk/client/network"
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -33,6 +34,8 @@ type taskRunner struct {
 	update  func(name string, st *structs.TaskState)
 
 	state *structs.TaskState
+	// net is the pod's network, nil for a pod in the node's.
+	net *network.PodNetwork
 	// lostOnRecover: the task was running before a client restart and is
 	// gone now; it is handled as an exit.
 	lostOnRecover bool
@@ -45,13 +48,17 @@ func (r *taskRunner) config() (*drivers.TaskConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &drivers.TaskConfig{
+	cfg := &drivers.TaskConfig{
 		ID: drivers.TaskID(r.pod.ID, r.task.Name), PodID: r.pod.ID, Name: r.task.Name, Task: r.withEnv(),
 		TaskDir:    r.dir,
 		StdoutPath: filepath.Join(r.dir, "stdout.log"),
 		StderrPath: filepath.Join(r.dir, "stderr.log"),
 		Mounts:     mounts,
-	}, nil
+	}
+	if r.net != nil {
+		cfg.NetNSPath, cfg.ResolvConfPath = r.net.NetNSPath, r.net.ResolvConfPath
+	}
+	return cfg, nil
 }
 
 // withEnv adds mk's variables to the task's environment.
@@ -66,7 +73,11 @@ func (r *taskRunner) withEnv() *structs.Task {
 	for _, v := range r.pod.Template.Volumes {
 		t.Env["MK_VOLUME_"+v.Name] = volumeHostPath(r.podDir, v)
 	}
-	addPortEnv(t.Env, r.pod)
+	podIP := ""
+	if r.net != nil {
+		podIP = r.net.IP.String()
+	}
+	addPortEnv(t.Env, r.pod, podIP)
 	return t
 }
 

@@ -75,7 +75,7 @@ func formatPods(pods []*structs.Pod, verbose bool) string {
 		}
 		return a.CreateIndex < b.CreateIndex
 	})
-	rows := []string{row("ID", "Name", "Node", "Desired", "Phase", "Restarts", "Reason")}
+	rows := []string{row("ID", "Name", "Node", "IP", "Desired", "Phase", "Restarts", "Reason")}
 	for _, p := range pods {
 		restarts := 0
 		for _, ts := range p.TaskStates {
@@ -86,7 +86,7 @@ func formatPods(pods []*structs.Pod, verbose bool) string {
 			node = "<unplaced>"
 		}
 		reason := firstNonEmpty(p.Reason(), "-")
-		rows = append(rows, row(shortID(p.ID, verbose), p.Name, node, p.DesiredStatus, p.Phase, restarts, reason))
+		rows = append(rows, row(shortID(p.ID, verbose), p.Name, node, firstNonEmpty(p.IP, "-"), p.DesiredStatus, p.Phase, restarts, reason))
 	}
 	return formatList(rows)
 }

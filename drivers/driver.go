@@ -85,9 +85,14 @@ type TaskConfig struct {
 	// StdoutPath and StderrPath are the task's log files.
 	StdoutPath string
 	StderrPath string
-	// NetNSPath is the pod's network namespace ("" for the host's). Not
-	// used yet.
+	// NetNSPath is the pod's network namespace ("" for the host's): the
+	// task runs in it, and so do the commands ExecTask runs in the task.
 	NetNSPath string `json:",omitempty"`
+	// ResolvConfPath is the pod's resolv.conf, which a task in NetNSPath
+	// sees at /etc/resolv.conf (a bind mount in the task's mount
+	// namespace; the host's file is never changed). "" leaves the
+	// host's.
+	ResolvConfPath string `json:",omitempty"`
 	// Mounts are the task's volume mounts: host directories the task
 	// sees at other paths.
 	Mounts []*MountConfig `json:",omitempty"`

@@ -11,8 +11,11 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 # command:package pairs. The e2e tests make network namespaces (ip) and
-# run agents in them (nsenter); tasks that serve HTTP run busybox httpd.
-need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static ping:iputils-ping)
+# run agents in them (nsenter); tasks that serve HTTP run busybox httpd;
+# the pod network and the service proxy program iptables or nftables and
+# clear conntrack entries; the multi-host tests ping and dig.
+need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static iptables:iptables nft:nftables
+  conntrack:conntrack ping:iputils-ping dig:dnsutils)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}

@@ -302,6 +302,7 @@ func startLone(t testing.TB, a *Agent, conf string) {
 	t.Cleanup(func() {
 		c.Stop(0)
 		KillTasksUnder(a.Dir)
+		UnmountUnder(a.Dir)
 	})
 }
 

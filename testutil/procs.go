@@ -94,6 +94,25 @@ func KillTasksUnder(dir string) {
 	}
 }
 
+// UnmountUnder unmounts what is mounted below dir: the network
+// namespaces a client pins in its data dir (<data_dir>/client/netns),
+// which a client stopped without Destroy (SIGTERM of a non-dev agent,
+// SIGKILL) leaves for the next client to adopt. Call it after
+// KillTasksUnder: a namespace with no process left goes with its links.
+func UnmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// id parent major:minor root mount-point ...
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
+		}
+	}
+}
+
 // HostDir is a temporary directory that exec tasks see too: t.TempDir is
 // under /tmp, which every isolated task has a private one of. It is
 // removed when the test ends.

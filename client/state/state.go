@@ -1,6 +1,7 @@
-// Package state is a client's local state: its node ID, the pods it runs
-// and the handles of their tasks, in bbolt under data_dir, so a restarted
-// client reattaches to its tasks instead of starting them again.
+// Package state is a client's local state: its node ID, the pods it runs,
+// the handles of their tasks and the IP leases of their networks, in
+// bbolt under data_dir, so a restarted client reattaches to its tasks
+// (and its pods keep their IPs) instead of starting them again.
 package state
 
 import (
@@ -20,6 +21,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketPods    = []byte("pods")
 	bucketHandles = []byte("handles")
+	bucketLeases  = []byte("ip_leases")
 	keyNodeID     = []byte("node_id")
 )
 
@@ -46,7 +48,7 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("open client state: %w", err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketPods, bucketHandles} {
+		for _, b := range [][]byte{bucketMeta, bucketPods, bucketHandles, bucketLeases} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

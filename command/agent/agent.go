@@ -104,10 +104,15 @@ func (a *Agent) startClient(httpAddr string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	netAddr, err := a.config.networkAddress()
+	if err != nil {
+		return err
+	}
 	a.client, err = client.New(&client.Config{
 		NodeName: a.config.Name, Datacenter: a.config.Datacenter, DataDir: dir,
 		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
-		DynamicPorts: a.config.Client.dynamicPorts(),
+		DynamicPorts:   a.config.Client.dynamicPorts(),
+		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
 	})
 	if err != nil {
 		return err
@@ -148,7 +153,10 @@ func (c *Config) Check() error {
 	case c.ACL != nil && c.ACL.Enabled:
 		return fmt.Errorf("acl: not supported in this version yet; remove the acl block")
 	}
-	return c.Client.checkPorts()
+	if err := c.Client.checkPorts(); err != nil {
+		return err
+	}
+	return c.Client.checkNetwork()
 }
 
 // Leave leaves the cluster gracefully, then shuts down.

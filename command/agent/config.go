@@ -95,11 +95,18 @@ func (c *ClientConfig) checkPorts() error {
 	return nil
 }
 
-// ClientNetwork is client.network.
+// ClientNetwork is client.network: what is per node of the pod network.
 type ClientNetwork struct {
 	PodCIDRPool string `hcl:"pod_cidr_pool,optional"`
 	ServiceCIDR string `hcl:"service_cidr,optional"`
-	ProxyMode   string `hcl:"proxy_mode,optional"`
+	// ProxyMode is the service proxy's backend: iptables (the default)
+	// or nftables.
+	ProxyMode string `hcl:"proxy_mode,optional"`
+	// Interface and Address pick the node's network address, which other
+	// nodes route its pods' subnet to: Address, else Interface's first
+	// IPv4 address, else bind_addr's, else the default route's.
+	Interface string `hcl:"interface,optional"`
+	Address   string `hcl:"address,optional"`
 }
 
 // DriverConfig is a client.driver "name" block; options other than

@@ -40,6 +40,15 @@
 // driver's that ends afterwards), so they see what the task sees. Tasks
 // without mounts stay in the host's namespace and pay nothing for this.
 //
+// Network (TaskConfig.NetNSPath, the pod's network namespace, which the
+// client makes): the waiter starts the task from a thread of its own that
+// has joined the namespace, so the task (an isolated task's init and all
+// it starts) runs in it while the waiter stays in the host's; ExecTask's
+// commands join the task's. The pod's resolv.conf (ResolvConfPath) is
+// bind-mounted over /etc/resolv.conf in the task's mount namespace (raw
+// tasks get one for it), never by changing the host's file. Tasks of
+// pods in the host's network (no NetNSPath) are as before.
+//
 // Cgroups (containerd/cgroups): v1 when the host mounts v1 controllers
 // (legacy or hybrid), v2 when it is unified. cpu shares = MHz, memory
 // limit = MB. An OOM kill is read from the cgroup's oom_kill counter after
@@ -335,6 +344,7 @@ func (d *Driver) waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
 		ExitFile: exitFilePath(cfg.ID, cfg.StdoutPath),
 		Mounts:   mounts,
 		Isolate:  !d.raw,
+		NetNS:    cfg.NetNSPath,
 	}
 	if spec.Isolate {
 		spec.Hostname = hostname(cfg)
@@ -342,18 +352,25 @@ func (d *Driver) waiterSpec(cfg *drivers.TaskConfig) (*waiter.Spec, error) {
 	return spec, nil
 }
 
-// taskMounts is the task's volume mounts and, isolated, its private /tmp,
-// in mount order.
+// taskMounts is the task's volume mounts, its pod's resolv.conf and,
+// isolated, its private /tmp, in mount order.
 func (d *Driver) taskMounts(cfg *drivers.TaskConfig) (mountTable, error) {
 	mounts, err := newMountTable(cfg.Mounts)
-	if err != nil || d.raw {
-		return mounts, err
-	}
-	tmp, err := privateTmp(cfg, mounts)
 	if err != nil {
 		return nil, err
 	}
-	all := append(append(mountTable{}, mounts...), tmp...)
+	extra := resolvConfMount(cfg, mounts)
+	if !d.raw {
+		tmp, err := privateTmp(cfg, mounts)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, tmp...)
+	}
+	if len(extra) == 0 {
+		return mounts, nil
+	}
+	all := append(append(mountTable{}, mounts...), extra...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Target < all[j].Target })
 	return all, nil
 }

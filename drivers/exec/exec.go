@@ -71,7 +71,8 @@ func (e *notFoundError) Error() string { return e.err.Error() }
 func (e *notFoundError) Unwrap() error { return e.err }
 
 // startInTask starts argv in the task's namespaces (all of an isolated
-// task's, the mount namespace of one with volumes) and cgroup, as the
+// task's, the mount namespace of one with volumes, the network namespace
+// of one in a pod's) and cgroup, as the
 // task's user in its working directory and environment, and lets it run.
 func (t *task) startInTask(argv []string, stdio execStdio) (*gatedCommand, error) {
 	var g *gatedCommand
@@ -79,13 +80,20 @@ func (t *task) startInTask(argv []string, stdio execStdio) (*gatedCommand, error
 		g, err = startGated(argv, t.env, t.dir, t.cred, stdio)
 		return err
 	}
-	var err error
+	var nss []taskNamespace
+	if t.cfg.NetNSPath != "" {
+		nss = append(nss, networkNamespace)
+	}
 	switch {
 	case t.state.Isolated:
-		err = t.inNamespaces(isolatedNamespaces, start)
+		nss = append(nss, isolatedNamespaces...)
 	case len(t.mounts) > 0:
-		err = t.inNamespaces(mountNamespace, start)
-	default:
+		nss = append(nss, mountNamespace...)
+	}
+	var err error
+	if len(nss) > 0 {
+		err = t.inNamespaces(nss, start)
+	} else {
 		err = start()
 	}
 	if err != nil {

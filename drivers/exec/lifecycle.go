@@ -108,7 +108,7 @@ func (d *Driver) RecoverTask(h *drivers.TaskHandle) error {
 		t.env, t.dir = taskEnv(h.Config), workDir(h.Config)
 		if t.cred, err = credential(h.Config.Task.User); err == nil {
 			t.mounts, err = newMountTable(h.Config.Mounts)
-			if st.Isolated {
+			if st.Isolated || d.raw {
 				t.mounts, err = d.taskMounts(h.Config)
 			}
 		}

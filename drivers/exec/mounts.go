@@ -74,6 +74,12 @@ func (t mountTable) hostPath(p string) string {
 // source of a mount above it.
 func (t mountTable) check() error {
 	for i, m := range t {
+		if m.File {
+			if err := checkFileMount(t[:i], m); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := isDir(m.Source); err != nil {
 			return fmt.Errorf("volume %q: source %s: %w", m.Volume, m.Source, err)
 		}
@@ -90,11 +96,44 @@ func (t mountTable) check() error {
 // mount itself is seen by the task alone.
 func (t mountTable) makeDestinations() error {
 	for i, m := range t {
+		if m.File {
+			continue // checked: a file mount covers a file that is there
+		}
 		if err := os.MkdirAll(t[:i].hostPath(m.Target), 0o755); err != nil {
 			return fmt.Errorf("volume %q: create destination %s: %w", m.Volume, m.Target, err)
 		}
 	}
 	return nil
+}
+
+// checkFileMount fails unless a file mount's source is a regular file
+// and its target a file that exists where the mount will be made (mk
+// never creates files over the host's).
+func checkFileMount(above mountTable, m mountns.Mount) error {
+	if fi, err := os.Stat(m.Source); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: source %s is not a file (%v)", m.Volume, m.Source, err)
+	}
+	if fi, err := os.Stat(above.hostPath(m.Target)); err != nil || fi.IsDir() {
+		return fmt.Errorf("%s: %s is not a file on this node (%v)", m.Volume, m.Target, err)
+	}
+	return nil
+}
+
+// resolvConfMount is the mount of the pod's resolv.conf over
+// /etc/resolv.conf, for a task in a pod's network namespace (whose name
+// server is the pod gateway's, not the host's): none without one, or
+// when a volume is mounted there.
+func resolvConfMount(cfg *drivers.TaskConfig, mounts mountTable) mountTable {
+	const target = "/etc/resolv.conf"
+	if cfg.NetNSPath == "" || cfg.ResolvConfPath == "" {
+		return nil
+	}
+	for _, m := range mounts {
+		if m.Target == target {
+			return nil
+		}
+	}
+	return mountTable{{Volume: "resolv.conf", Source: filepath.Clean(cfg.ResolvConfPath), Target: target, File: true}}
 }
 
 // isDir returns an error (wrapping os.ErrNotExist when p is missing)
@@ -122,6 +161,8 @@ type taskNamespace struct {
 
 var (
 	mountNamespace = []taskNamespace{{"mnt", unix.CLONE_NEWNS}}
+	// networkNamespace is a task's in a pod's network namespace.
+	networkNamespace = taskNamespace{"net", unix.CLONE_NEWNET}
 	// isolatedNamespaces are an isolated task's; the mount namespace
 	// last, since /proc is another there.
 	isolatedNamespaces = []taskNamespace{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS},

@@ -33,7 +33,7 @@ func taskConfigToProto(c *drivers.TaskConfig) (*pb.TaskConfig, error) {
 	return &pb.TaskConfig{
 		Id: c.ID, PodId: c.PodID, Name: c.Name, TaskJson: task, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetnsPath: c.NetNSPath,
-		Mounts: mountsToProto(c.Mounts),
+		Mounts: mountsToProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
 	}, nil
 }
 
@@ -64,7 +64,7 @@ func taskConfigFromProto(c *pb.TaskConfig) (*drivers.TaskConfig, error) {
 	out := &drivers.TaskConfig{
 		ID: c.Id, PodID: c.PodId, Name: c.Name, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetNSPath: c.NetnsPath,
-		Mounts: mountsFromProto(c.Mounts),
+		Mounts: mountsFromProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
 	}
 	if len(c.TaskJson) > 0 {
 		out.Task = &structs.Task{}

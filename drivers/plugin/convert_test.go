@@ -14,14 +14,14 @@ func TestTaskConfigRoundTrip(t *testing.T) {
 	want := &drivers.TaskConfig{
 		ID: "pod-1/web", PodID: "pod-1", Name: "web",
 		Task:    &structs.Task{Name: "web", Driver: "exec", Config: &structs.TaskConfig{Command: "/bin/true"}},
-		TaskDir: "/data/pods/pod-1/web", StdoutPath: "/logs/out", StderrPath: "/logs/err", NetNSPath: "/run/netns/pod-1",
+		TaskDir: "/data/pods/pod-1/web", StdoutPath: "/logs/out", StderrPath: "/logs/err", NetNSPath: "/run/netns/pod-1", ResolvConfPath: "/data/pods/pod-1/resolv.conf",
 		Mounts: []*drivers.MountConfig{
 			{Volume: "shared", HostPath: "/data/pods/pod-1/volumes/shared", TaskPath: "/srv"},
 			{Volume: "certs", HostPath: "/etc/ssl/certs", TaskPath: "/certs", ReadOnly: true},
 		},
 	}
 	// A field added to TaskConfig or MountConfig must be carried too.
-	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 9 {
+	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 10 {
 		t.Fatalf("TaskConfig has %d fields: convert the new one and set it here", n)
 	}
 	if n := reflect.TypeOf(drivers.MountConfig{}).NumField(); n != 4 {

@@ -35,14 +35,17 @@ type TaskConfig struct {
 	PodId string                 `protobuf:"bytes,2,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
 	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// task_json is structs.Task encoded as JSON.
-	TaskJson      []byte         `protobuf:"bytes,4,opt,name=task_json,json=taskJson,proto3" json:"task_json,omitempty"`
-	TaskDir       string         `protobuf:"bytes,5,opt,name=task_dir,json=taskDir,proto3" json:"task_dir,omitempty"`
-	StdoutPath    string         `protobuf:"bytes,6,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
-	StderrPath    string         `protobuf:"bytes,7,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
-	NetnsPath     string         `protobuf:"bytes,8,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
-	Mounts        []*MountConfig `protobuf:"bytes,9,rep,name=mounts,proto3" json:"mounts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TaskJson   []byte         `protobuf:"bytes,4,opt,name=task_json,json=taskJson,proto3" json:"task_json,omitempty"`
+	TaskDir    string         `protobuf:"bytes,5,opt,name=task_dir,json=taskDir,proto3" json:"task_dir,omitempty"`
+	StdoutPath string         `protobuf:"bytes,6,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
+	StderrPath string         `protobuf:"bytes,7,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
+	NetnsPath  string         `protobuf:"bytes,8,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
+	Mounts     []*MountConfig `protobuf:"bytes,9,rep,name=mounts,proto3" json:"mounts,omitempty"`
+	// resolv_conf_path is the pod's resolv.conf, which tasks in netns_path
+	// see at /etc/resolv.conf.
+	ResolvConfPath string `protobuf:"bytes,10,opt,name=resolv_conf_path,json=resolvConfPath,proto3" json:"resolv_conf_path,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TaskConfig) Reset() {
@@ -136,6 +139,13 @@ func (x *TaskConfig) GetMounts() []*MountConfig {
 		return x.Mounts
 	}
 	return nil
+}
+
+func (x *TaskConfig) GetResolvConfPath() string {
+	if x != nil {
+		return x.ResolvConfPath
+	}
+	return ""
 }
 
 // MountConfig is drivers.MountConfig: the task sees host_path at
@@ -1521,7 +1531,7 @@ var File_driver_proto protoreflect.FileDescriptor
 
 const file_driver_proto_rawDesc = "" +
 	"\n" +
-	"\fdriver.proto\x12\rmk.drivers.v1\"\x94\x02\n" +
+	"\fdriver.proto\x12\rmk.drivers.v1\"\xbe\x02\n" +
 	"\n" +
 	"TaskConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
@@ -1535,7 +1545,9 @@ const file_driver_proto_rawDesc = "" +
 	"stderrPath\x12\x1d\n" +
 	"\n" +
 	"netns_path\x18\b \x01(\tR\tnetnsPath\x122\n" +
-	"\x06mounts\x18\t \x03(\v2\x1a.mk.drivers.v1.MountConfigR\x06mounts\"|\n" +
+	"\x06mounts\x18\t \x03(\v2\x1a.mk.drivers.v1.MountConfigR\x06mounts\x12(\n" +
+	"\x10resolv_conf_path\x18\n" +
+	" \x01(\tR\x0eresolvConfPath\"|\n" +
 	"\vMountConfig\x12\x16\n" +
 	"\x06volume\x18\x01 \x01(\tR\x06volume\x12\x1b\n" +
 	"\thost_path\x18\x02 \x01(\tR\bhostPath\x12\x1b\n" +

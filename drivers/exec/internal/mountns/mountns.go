@@ -1,7 +1,8 @@
 // Package mountns gives an exec task with volume mounts a mount namespace
 // of its own: the task's waiter (package waiter) makes it and the task's
 // bind mounts before it starts the task, and the driver joins it to run a
-// command in the task (ExecTask). The waiter runs from an init function,
+// command in the task (ExecTask). It also joins a thread to a pod's
+// network namespace (JoinNetwork), for the waiter to start the task in. The waiter runs from an init function,
 // so this package imports only what the waiter already does (see package
 // waiter): no golang.org/x/sys/unix.
 //
@@ -28,6 +29,9 @@ type Mount struct {
 	Target string
 	// ReadOnly refuses writes through the mount.
 	ReadOnly bool
+	// File: Source and Target are files, not directories (the pod's
+	// resolv.conf over /etc/resolv.conf).
+	File bool
 }
 
 // OnNewThread runs fn on an OS thread of its own, which ends when fn
@@ -125,7 +129,11 @@ func SetupProcess(mounts []Mount, proc bool) error {
 	}
 	fds := make([]int, len(mounts))
 	for i, m := range mounts {
-		fd, err := syscall.Open(m.Source, oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		flags := oPath | syscall.O_DIRECTORY | syscall.O_CLOEXEC
+		if m.File {
+			flags = oPath | syscall.O_CLOEXEC
+		}
+		fd, err := syscall.Open(m.Source, flags, 0)
 		if err != nil {
 			for _, fd := range fds[:i] {
 				syscall.Close(fd)
@@ -150,6 +158,21 @@ func SetupProcess(mounts []Mount, proc bool) error {
 		if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 			return fmt.Errorf("mount the task's /proc: %w", err)
 		}
+	}
+	return nil
+}
+
+// JoinNetwork moves the calling thread (one of OnNewThread's) into the
+// network namespace pinned at path (a pod's): what the thread starts
+// afterwards runs in it.
+func JoinNetwork(path string) error {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the pod's network namespace: %w", err)
+	}
+	defer syscall.Close(fd)
+	if _, _, errno := syscall.RawSyscall(sysSetns, uintptr(fd), syscall.CLONE_NEWNET, 0); errno != 0 {
+		return fmt.Errorf("join the pod's network namespace %s: %w", path, errno)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ type Spec struct {
 	Isolate bool
 	// Hostname is the task's host name in its UTS namespace (Isolate).
 	Hostname string
+	// NetNS is the pod's network namespace the task runs in ("" for the
+	// host's).
+	NetNS string
 }
 
 // Encode writes s as key and value pairs of NUL-terminated strings: NUL
@@ -57,12 +60,18 @@ func (s *Spec) Encode() []byte {
 		put("isolate", "1")
 		put("hostname", s.Hostname)
 	}
+	if s.NetNS != "" {
+		put("netns", s.NetNS)
+	}
 	for _, m := range s.Mounts {
 		put("mount", m.Target)
 		put("mount-src", m.Source)
 		put("mount-vol", m.Volume)
 		if m.ReadOnly {
 			put("mount-ro", "1")
+		}
+		if m.File {
+			put("mount-file", "1")
 		}
 	}
 	return b
@@ -106,6 +115,8 @@ func (s *Spec) set(k, v string) error {
 		s.Isolate = v == "1"
 	case "hostname":
 		s.Hostname = v
+	case "netns":
+		s.NetNS = v
 	case "env":
 		s.Env = append(s.Env, v)
 	case "uid", "gid", "group":
@@ -126,7 +137,7 @@ func (s *Spec) set(k, v string) error {
 		}
 	case "mount":
 		s.Mounts = append(s.Mounts, mountns.Mount{Target: v})
-	case "mount-src", "mount-vol", "mount-ro":
+	case "mount-src", "mount-vol", "mount-ro", "mount-file":
 		if len(s.Mounts) == 0 {
 			return fmt.Errorf("decode spec: %s before any mount", k)
 		}
@@ -136,6 +147,8 @@ func (s *Spec) set(k, v string) error {
 			m.Source = v
 		case "mount-vol":
 			m.Volume = v
+		case "mount-file":
+			m.File = v == "1"
 		default:
 			m.ReadOnly = v == "1"
 		}

@@ -20,13 +20,14 @@ func TestSpecRoundTrip(t *testing.T) {
 			ExitFile: "/x/.mk-exit-p_t.json",
 		},
 		{Argv: []string{"/bin/id"}, Cred: &syscall.Credential{}, ExitFile: "/e"},
-		{Argv: []string{"/bin/ps"}, ExitFile: "/e", Isolate: true, Hostname: "web.web-0"},
+		{Argv: []string{"/bin/ps"}, ExitFile: "/e", Isolate: true, Hostname: "web.web-0", NetNS: "/data/netns/pod-1"},
 		{
 			Argv:     []string{"/bin/cat", "/srv/index.html"},
 			ExitFile: "/e",
 			Mounts: []mountns.Mount{
 				{Volume: "shared", Source: "/data/pods/p/volumes/shared", Target: "/srv"},
 				{Volume: "certs", Source: "/etc/ssl/some certs", Target: "/srv/certs", ReadOnly: true},
+				{Volume: "resolv.conf", Source: "/data/pods/p/resolv.conf", Target: "/etc/resolv.conf", File: true},
 			},
 		},
 	} {

@@ -2,7 +2,8 @@
 // binary started again as `mk plugin exec-waiter`, one per task, outside
 // the task's cgroup and in a session of its own. It starts the task's gate
 // shell as its child (in a mount namespace with the task's volume mounts,
-// for a task that has any), tells the driver the task's PID, waits for
+// for a task that has any, and in its pod's network namespace, for a task
+// of a pod that has one), tells the driver the task's PID, waits for
 // the task and writes how it ended to the exit file, then exits. Only a
 // process's parent can read its exit status; the waiter outlives the
 // driver, so a task's exit status survives driver and agent restarts.
@@ -134,7 +135,11 @@ func startTask() (*os.Process, string, error) {
 	}()
 	if spec.Isolate {
 		// init makes the mounts, in the namespaces it is started in.
-		proc, err := startInit(spec, files)
+		var proc *os.Process
+		err := inNetwork(spec, func() (err error) {
+			proc, err = startInit(spec, files)
+			return err
+		})
 		if err != nil {
 			return nil, "", err
 		}
@@ -155,9 +160,10 @@ func startTask() (*os.Process, string, error) {
 		}
 		return nil
 	}
-	if len(spec.Mounts) == 0 {
-		err = start()
-	} else {
+	switch {
+	case len(spec.Mounts) == 0:
+		err = inNetwork(spec, start)
+	default:
 		// The mounts are made here, as root and before the task's shell
 		// exists (not by the shell, which may run as the task's user),
 		// on a thread whose namespace the shell inherits: the waiter
@@ -165,6 +171,11 @@ func startTask() (*os.Process, string, error) {
 		// a thread and a copy of the host's mount table; tasks without
 		// mounts pay nothing.
 		err = mountns.OnNewThread(func() error {
+			if spec.NetNS != "" {
+				if err := mountns.JoinNetwork(spec.NetNS); err != nil {
+					return err
+				}
+			}
 			if err := mountns.Setup(spec.Mounts); err != nil {
 				return err
 			}
@@ -175,4 +186,20 @@ func startTask() (*os.Process, string, error) {
 		return nil, "", err
 	}
 	return proc, spec.ExitFile, nil
+}
+
+// inNetwork runs start in the pod's network namespace (spec.NetNS): on a
+// thread of its own that joins it, whose namespace what start forks
+// inherits, while the waiter stays in the host's. Without one, start
+// runs as is.
+func inNetwork(spec *Spec, start func() error) error {
+	if spec.NetNS == "" {
+		return start()
+	}
+	return mountns.OnNewThread(func() error {
+		if err := mountns.JoinNetwork(spec.NetNS); err != nil {
+			return err
+		}
+		return start()
+	})
 }

@@ -1,0 +1,136 @@
+package network
+
+import (
+	"net"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// outside connects the env's host to a new namespace "outside" on
+// 192.168.77.0/24 (host .1, outside .2), as another machine on the LAN.
+func (e *testEnv) outside(t *testing.T) string {
+	t.Helper()
+	out := testNS(t, "outside")
+	link(t, e.host, "lan0", "192.168.77.1/24", out, "lan0", "192.168.77.2/24")
+	return out
+}
+
+func TestMasqueradeOnlyOutsideThePool(t *testing.T) {
+	e := newTestEnv(t, "10.42.1.0/24")
+	out := e.outside(t)
+	pod, err := e.m.CreatePod(&PodRequest{ID: "pod-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := listen(t, out, "192.168.77.2:0")
+	src, err := dial(pod.NetNSPath, l.Addr().String())
+	if err != nil {
+		t.Fatalf("pod to outside: %v", err)
+	}
+	if src != "192.168.77.1" {
+		t.Fatalf("outside saw %s, want the node's address (masquerade)", src)
+	}
+}
+
+func TestHostPortDNAT(t *testing.T) {
+	e := newTestEnv(t, "10.42.1.0/24")
+	out := e.outside(t)
+	ports := []*structs.AllocatedPort{{Label: "http", Value: 18080, To: 8080}}
+	pod, err := e.m.CreatePod(&PodRequest{ID: "pod-a", Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen(t, pod.NetNSPath, net.JoinHostPort(pod.IP.String(), "8080"))
+	// From another machine to the node's address (PREROUTING): the pod
+	// sees the caller's own address.
+	src, err := dial(out, "192.168.77.1:18080")
+	if err != nil || src != "192.168.77.2" {
+		t.Fatalf("outside to node port: %q, %v", src, err)
+	}
+	// From the node itself (OUTPUT).
+	if _, err := dial(e.host, "192.168.77.1:18080"); err != nil {
+		t.Fatalf("node to its own node port: %v", err)
+	}
+	if err := e.m.DestroyPod("pod-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(out, "192.168.77.1:18080"); err == nil {
+		t.Fatal("node port still answers after DestroyPod")
+	}
+}
+
+func TestSyncRoutesOnlyMksRoutes(t *testing.T) {
+	e := newTestEnv(t, "10.42.1.0/24")
+	e.outside(t)
+	h := e.hostHandle(t)
+	// A route of someone else's, and the default route.
+	_, other, _ := net.ParseCIDR("10.99.0.0/16")
+	if err := h.RouteAdd(&netlink.Route{Dst: other, Gw: net.ParseIP("192.168.77.9")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RouteAdd(&netlink.Route{Gw: net.ParseIP("192.168.77.254")}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*structs.Node{
+		{ObjectMeta: structs.ObjectMeta{ID: "node1"}, Status: structs.NodeStatusReady, PodCIDR: "10.42.1.0/24", NetworkAddress: "192.168.77.1"},
+		{ObjectMeta: structs.ObjectMeta{ID: "node2"}, Status: structs.NodeStatusReady, PodCIDR: "10.42.2.0/24", NetworkAddress: "192.168.77.2"},
+		{ObjectMeta: structs.ObjectMeta{ID: "node3"}, Status: structs.NodeStatusReady, PodCIDR: "10.42.3.0/24", NetworkAddress: "192.168.77.3"},
+		{ObjectMeta: structs.ObjectMeta{ID: "down"}, Status: structs.NodeStatusDown, PodCIDR: "10.42.4.0/24", NetworkAddress: "192.168.77.4"},
+		{ObjectMeta: structs.ObjectMeta{ID: "nocidr"}, Status: structs.NodeStatusReady, NetworkAddress: "192.168.77.5"},
+	}
+	if err := e.m.SyncRoutes(nodes); err != nil {
+		t.Fatal(err)
+	}
+	want := "10.42.2.0/24 via 192.168.77.2,10.42.3.0/24 via 192.168.77.3"
+	if got := mkRoutes(t, e.m); got != want {
+		t.Fatalf("mk routes = %s, want %s", got, want)
+	}
+	// node3 goes down, node2 moves to another address.
+	nodes[2].Status = structs.NodeStatusDown
+	nodes[1].NetworkAddress = "192.168.77.20"
+	if err := e.m.SyncRoutes(nodes); err != nil {
+		t.Fatal(err)
+	}
+	if got := mkRoutes(t, e.m); got != "10.42.2.0/24 via 192.168.77.20" {
+		t.Fatalf("mk routes = %s", got)
+	}
+	if err := e.m.SyncRoutes(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := mkRoutes(t, e.m); got != "" {
+		t.Fatalf("mk routes left: %s", got)
+	}
+	all, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, r := range all {
+		if r.Table == unix.RT_TABLE_MAIN && r.Gw != nil {
+			kept = append(kept, r.Gw.String())
+		}
+	}
+	if strings.Join(kept, ",") != "192.168.77.254,192.168.77.9" && strings.Join(kept, ",") != "192.168.77.9,192.168.77.254" {
+		t.Fatalf("routes of others = %v, want the default and 10.99.0.0/16 untouched", kept)
+	}
+}
+
+func mkRoutes(t *testing.T, m *Manager) string {
+	t.Helper()
+	rs, err := m.routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Dst.String()+" via "+r.Gw.String())
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
