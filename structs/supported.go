@@ -35,8 +35,8 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 	if g.Update != nil && g.Update.AutoRevert {
 		v.add("update.auto_revert", "is not supported yet (rollback)")
 	}
-	if n := g.Network; n != nil && n.Mode != "" && n.Mode != "host" {
-		v.add("network.mode", "%q is not supported yet; pods share their node's network (\"host\")", n.Mode)
+	if n := g.Network; n != nil && n.Mode == "none" {
+		v.add("network.mode", "%q is not supported yet; use \"bridge\" (the default) or \"host\"", n.Mode)
 	}
 	for _, s := range g.Services {
 		if s == nil {

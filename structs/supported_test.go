@@ -18,8 +18,9 @@ func TestSupported(t *testing.T) {
 		{"ingress", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, []string{`job "web" group "g": ingress is not supported yet`}},
 		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, []string{
 			`job "web" group "g": update.auto_revert is not supported yet (rollback)`}},
-		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, []string{
-			`job "web" group "g": network.mode "bridge" is not supported yet; pods share their node's network ("host")`}},
+		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, nil},
+		{"no network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "none"} }, []string{
+			`job "web" group "g": network.mode "none" is not supported yet; use "bridge" (the default) or "host"`}},
 		{"host network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "host"} }, nil},
 		{"node port, checks accepted", func(j *Job) {
 			j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeNodePort, Checks: []*ServiceCheck{{Type: "tcp"}}}}
