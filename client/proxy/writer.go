@@ -50,7 +50,13 @@ type chain struct {
 	body  []byte
 }
 
-func (c *chain) key() string { return c.table + "/" + c.name }
+// key is "table/name" for iptables, the name alone for nftables.
+func (c *chain) key() string {
+	if c.table == "" {
+		return c.name
+	}
+	return c.table + "/" + c.name
+}
 
 // chainDiff compares rendered chains with the hashes of what was last
 // written: which to (re)write and which existed and are gone.
