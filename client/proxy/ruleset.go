@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,15 +162,18 @@ func servicePort(svc *structs.Service, port *structs.ServicePort, clusterIP stri
 }
 
 // readyTargets are the ready endpoints of one service port, deduplicated
-// and sorted. An endpoint's port is its own for the port's name, else the
-// service port's TargetPort.
+// and sorted by address. An endpoint's port is its own for the port's
+// name, else the service port's TargetPort.
 func readyTargets(sp *ServicePort, port *structs.ServicePort, eps *structs.Endpoints) ([]*Target, string) {
 	if eps == nil {
 		return nil, ""
 	}
-	var targets []*Target
+	type keyed struct {
+		ip   netip.Addr
+		port int
+	}
+	var found []keyed
 	var skipped []string
-	seen := make(map[string]bool, len(eps.Endpoints))
 	for _, ep := range eps.Endpoints {
 		if ep == nil || !ep.Ready {
 			continue
@@ -183,22 +187,26 @@ func readyTargets(sp *ServicePort, port *structs.ServicePort, eps *structs.Endpo
 			skipped = append(skipped, fmt.Sprintf("%s (%q port %d)", ep.PodName, ep.IP, targetPort))
 			continue
 		}
-		t := &Target{IP: ip.String(), Port: targetPort}
-		if seen[t.Addr()] {
-			continue
-		}
-		seen[t.Addr()] = true
-		t.ID = hashID(sp.Namespace, sp.Service, sp.PortName, sp.Protocol, t.Addr())
-		targets = append(targets, t)
+		found = append(found, keyed{ip, targetPort})
 	}
-	sort.Slice(targets, func(i, j int) bool {
-		a, _ := netip.ParseAddr(targets[i].IP)
-		b, _ := netip.ParseAddr(targets[j].IP)
-		if c := a.Compare(b); c != 0 {
-			return c < 0
+	slices.SortFunc(found, func(a, b keyed) int {
+		if c := a.ip.Compare(b.ip); c != 0 {
+			return c
 		}
-		return targets[i].Port < targets[j].Port
+		return a.port - b.port
 	})
+	found = slices.Compact(found)
+	targets := make([]*Target, len(found))
+	var scratch [64]byte
+	for i, f := range found {
+		t := &Target{IP: f.ip.String(), Port: f.port}
+		// The ID hashes the service port's ID and IP:port, built on the
+		// stack: Compute hashes every endpoint on every sync.
+		b := append(append(scratch[:0], sp.ID...), 0)
+		b = strconv.AppendInt(append(f.ip.AppendTo(b), ':'), int64(f.port), 10)
+		t.ID = hashBytes(b)
+		targets[i] = t
+	}
 	if len(skipped) > 0 {
 		return targets, fmt.Sprintf("service port %s: skipped endpoints %s", sp.Name(), strings.Join(skipped, ", "))
 	}
@@ -207,10 +215,17 @@ func readyTargets(sp *ServicePort, port *structs.ServicePort, eps *structs.Endpo
 
 func validPort(p int) bool { return p > 0 && p < 65536 }
 
-// hashID is the first 16 characters of the base32 SHA-256 of parts: short
-// enough for iptables' 28-character chain names, stable across restarts
-// and versions (it names chains that outlive the process).
+// hashID is the base32 of the first 80 bits of the SHA-256 of parts
+// joined by NULs: 16 characters, short enough for iptables' 28-character
+// chain names, stable across restarts and versions (it names chains that
+// outlive the process).
 func hashID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return base32.StdEncoding.EncodeToString(sum[:])[:16]
+	return hashBytes([]byte(strings.Join(parts, "\x00")))
+}
+
+func hashBytes(b []byte) string {
+	sum := sha256.Sum256(b)
+	var out [16]byte
+	base32.StdEncoding.Encode(out[:], sum[:10])
+	return string(out[:])
 }
