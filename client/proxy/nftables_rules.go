@@ -124,6 +124,11 @@ func (r *nftRenderer) fixedChains() {
 		"meta mark set meta mark xor 0x4000",
 		"masquerade fully-random")
 	r.chainOf("filter-input", "ct state new jump service-rejects", "jump firewall")
+	// No accept of marked traffic here, unlike iptables' MK-FORWARD: an
+	// accept in one nftables base chain does not stop another (iptables'
+	// FORWARD with docker's DROP policy) from dropping the packet. The
+	// pod network's own FORWARD rules for the pod CIDR pool cover
+	// service traffic, which is DNATed to pods.
 	r.chainOf("filter-forward", "ct state new jump service-rejects")
 	r.chainOf("filter-output", "ct state new jump service-rejects")
 	r.chainOf("service-rejects",
