@@ -1,0 +1,322 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sort"
+	"strings"
+
+	hclog "github.com/hashicorp/go-hclog"
+)
+
+// NFTables writes the rules into the table "ip mk" with one `nft -f -`
+// transaction per sync. It shells out to nft rather than speaking
+// netlink (google/nftables) because the text it writes is the text an
+// operator reads back with `nft list table ip mk`, and because one
+// process per sync is a fixed cost next to the transaction itself (the
+// benchmark compares against a bare `nft -f`).
+//
+// It remembers a hash of every chain and the value of every map element
+// it wrote, so later syncs flush and rewrite only the chains that changed
+// and add or delete only the elements that did. A full sync (the first,
+// after a failure, or when asked) lists the table's chains and sets to
+// remove what an earlier run left, all in the same transaction, so the
+// table and its hooks never disappear in between.
+type NFTables struct {
+	run    Runner
+	logger hclog.Logger
+	seed   maphash.Seed
+
+	// written is chain name → hash of its body; nil until a full sync
+	// succeeded, and after any failure.
+	written map[string]uint64
+	// elements is element id → value; sets is affinity set → spec.
+	elements map[string]string
+	sets     map[string]string
+	buf      []byte
+	out      bytes.Buffer
+	// localnetSet: route_localnet was turned on.
+	localnetSet bool
+}
+
+// NewNFTables returns an nftables writer that runs nft with run
+// (ExecRunner{} when nil).
+func NewNFTables(run Runner, logger hclog.Logger) *NFTables {
+	if run == nil {
+		run = ExecRunner{}
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &NFTables{run: run, logger: logger.Named("nftables"), seed: maphash.MakeSeed()}
+}
+
+// Mode is ModeNFTables.
+func (w *NFTables) Mode() string { return ModeNFTables }
+
+// LastPayload is a copy of the last transaction Sync ran.
+func (w *NFTables) LastPayload() []byte { return bytes.Clone(w.out.Bytes()) }
+
+// Sync writes rs; see Writer.
+func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult, error) {
+	if !w.localnetSet && rs.Node.LocalhostNodePorts {
+		if err := setRouteLocalnet(ctx, w.run); err != nil {
+			return SyncResult{}, err
+		}
+		w.localnetSet = true
+	}
+	var want *nftRules
+	want, w.buf = renderNFTables(rs, w.buf)
+	full = full || w.written == nil
+	res := SyncResult{Full: full}
+	w.out.Reset()
+	var d chainDiff
+	if full {
+		existing, err := w.listTable(ctx)
+		if err != nil {
+			w.written = nil
+			return res, err
+		}
+		d = diffChains(w.seed, want.chains, nil)
+		w.writeFull(&res, want, existing)
+	} else {
+		d = diffChains(w.seed, want.chains, w.written)
+		w.writePartial(&res, want, d)
+		if w.out.Len() == 0 {
+			return res, nil
+		}
+	}
+	res.Bytes = w.out.Len()
+	if _, err := w.run.Run(ctx, w.out.Bytes(), "nft", "-f", "-"); err != nil {
+		w.written = nil
+		return res, fmt.Errorf("nft -f of %d bytes: %w", res.Bytes, err)
+	}
+	w.written = d.hashes
+	w.elements = make(map[string]string, len(want.elements))
+	for _, e := range want.elements {
+		w.elements[e.id()] = e.value
+	}
+	w.sets = make(map[string]string, len(want.sets))
+	for _, s := range want.sets {
+		w.sets[s.name] = s.spec
+	}
+	return res, nil
+}
+
+// nftExisting are the chains and sets of mk's table in the kernel.
+type nftExisting struct {
+	chains, sets map[string]bool
+}
+
+// listTable lists the names of the chains and sets in mk's table; none
+// when the table does not exist.
+func (w *NFTables) listTable(ctx context.Context) (*nftExisting, error) {
+	ex := &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}}
+	for _, what := range []string{"chains", "sets"} {
+		out, err := w.run.Run(ctx, nil, "nft", "-t", "list", what, "ip")
+		if err != nil {
+			return nil, fmt.Errorf("nft list %s: %w", what, err)
+		}
+		parseNFTList(out, ex)
+	}
+	return ex, nil
+}
+
+// parseNFTList adds the chains and sets of table ip mk in `nft list`
+// output to ex.
+func parseNFTList(out []byte, ex *nftExisting) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	inMK := false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "table ") {
+			inMK = line == "table "+nftTable+" {"
+			continue
+		}
+		if !inMK {
+			continue
+		}
+		for _, kind := range []string{"chain", "set"} {
+			if name, ok := strings.CutPrefix(line, kind+" "); ok {
+				name = strings.TrimSuffix(name, " {")
+				if kind == "chain" {
+					ex.chains[name] = true
+				} else {
+					ex.sets[name] = true
+				}
+			}
+		}
+	}
+}
+
+// writeFull writes a transaction that rebuilds the whole table in place:
+// declare everything (add is a no-op for what exists), flush and refill
+// every chain, map and set, then remove what is no longer wanted.
+func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
+	out := &w.out
+	out.WriteString("add table " + nftTable + "\n")
+	for _, c := range nftContainers {
+		fmt.Fprintf(out, "add %s %s %s { %s }\nflush %s %s %s\n", c.kind, nftTable, c.name, c.spec, c.kind, nftTable, c.name)
+	}
+	wantSets := map[string]bool{}
+	for _, s := range want.sets {
+		wantSets[s.name] = true
+		out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
+	}
+	declareChains(out, want.chains)
+	for _, c := range want.chains {
+		out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
+		out.Write(c.body)
+	}
+	res.ChainsWritten = len(want.chains)
+	res.ElementsWritten = writeElements(out, "add", want.elements, nil)
+	wantChains := make(map[string]bool, len(want.chains))
+	for _, c := range want.chains {
+		wantChains[c.name] = true
+	}
+	var staleChains, staleSets []string
+	for name := range ex.chains {
+		if !wantChains[name] {
+			staleChains = append(staleChains, name)
+		}
+	}
+	for name := range ex.sets {
+		if !wantSets[name] && strings.HasPrefix(name, nftAffinityPrefix) {
+			staleSets = append(staleSets, name)
+		}
+	}
+	res.ChainsDeleted = deleteStale(out, staleChains, staleSets)
+}
+
+// writePartial writes a transaction of only what changed since the last
+// sync, in an order nft accepts: new objects first, then elements that
+// go, rewritten chains, elements that come, and last the removal of
+// chains and sets nothing refers to any more.
+func (w *NFTables) writePartial(res *SyncResult, want *nftRules, d chainDiff) {
+	out := &w.out
+	for _, s := range want.sets {
+		if _, ok := w.sets[s.name]; !ok {
+			out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
+		}
+	}
+	var added []*chain
+	for _, c := range d.changed {
+		if _, ok := w.written[c.name]; !ok {
+			added = append(added, c)
+		}
+	}
+	declareChains(out, added)
+	wantElements := make(map[string]*element, len(want.elements))
+	for _, e := range want.elements {
+		wantElements[e.id()] = e
+	}
+	var gone []*element
+	for id, value := range w.elements {
+		if e, ok := wantElements[id]; !ok || e.value != value {
+			container, key, _ := strings.Cut(id, " ")
+			gone = append(gone, &element{container: container, key: key})
+		}
+	}
+	res.ElementsDeleted = writeElements(out, "delete", gone, nil)
+	for _, c := range d.changed {
+		out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
+		out.Write(c.body)
+	}
+	res.ChainsWritten = len(d.changed)
+	res.ElementsWritten = writeElements(out, "add", want.elements, w.elements)
+	var staleSets []string
+	wantSets := wantSetNames(want)
+	for name := range w.sets {
+		if !wantSets[name] {
+			staleSets = append(staleSets, name)
+		}
+	}
+	res.ChainsDeleted = deleteStale(out, d.removed, staleSets)
+}
+
+func wantSetNames(want *nftRules) map[string]bool {
+	m := make(map[string]bool, len(want.sets))
+	for _, s := range want.sets {
+		m[s.name] = true
+	}
+	return m
+}
+
+// declareChains writes "add chain" for chains, with the hook of the base
+// chains.
+func declareChains(out *bytes.Buffer, chains []*chain) {
+	for _, c := range chains {
+		if hook, ok := nftBaseChains[c.name]; ok {
+			out.WriteString("add chain " + nftTable + " " + c.name + " { " + hook + " }\n")
+		} else {
+			out.WriteString("add chain " + nftTable + " " + c.name + "\n")
+		}
+	}
+}
+
+// writeElements writes "verb element" statements, one per map or set,
+// for the elements whose value differs from (or is missing in) skipSame,
+// and returns how many.
+func writeElements(out *bytes.Buffer, verb string, elements []*element, skipSame map[string]string) int {
+	byContainer := map[string][]*element{}
+	var containers []string
+	for _, e := range elements {
+		if skipSame != nil {
+			if v, ok := skipSame[e.id()]; ok && v == e.value {
+				continue
+			}
+		}
+		if _, ok := byContainer[e.container]; !ok {
+			containers = append(containers, e.container)
+		}
+		byContainer[e.container] = append(byContainer[e.container], e)
+	}
+	sort.Strings(containers)
+	n := 0
+	for _, c := range containers {
+		out.WriteString(verb + " element " + nftTable + " " + c + " { ")
+		for i, e := range byContainer[c] {
+			if i > 0 {
+				out.WriteString(", ")
+			}
+			out.WriteString(e.key)
+			if e.value != "" && verb == "add" {
+				out.WriteString(" : " + e.value)
+			}
+		}
+		out.WriteString(" }\n")
+		n += len(byContainer[c])
+	}
+	return n
+}
+
+// deleteStale flushes the stale chains, then deletes them and the stale
+// sets (a chain can only go once no rule jumps to it, a set once no rule
+// uses it), and returns how many chains went.
+func deleteStale(out *bytes.Buffer, chains, sets []string) int {
+	sort.Strings(chains)
+	sort.Strings(sets)
+	for _, name := range chains {
+		out.WriteString("flush chain " + nftTable + " " + name + "\n")
+	}
+	for _, name := range chains {
+		out.WriteString("delete chain " + nftTable + " " + name + "\n")
+	}
+	for _, name := range sets {
+		out.WriteString("delete set " + nftTable + " " + name + "\n")
+	}
+	return len(chains)
+}
+
+// Cleanup deletes mk's table, with all its chains, maps and sets.
+func (w *NFTables) Cleanup(ctx context.Context) error {
+	w.written = nil
+	// "add" first: deleting a table that is not there is an error.
+	if _, err := w.run.Run(ctx, []byte("add table "+nftTable+"\ndelete table "+nftTable+"\n"), "nft", "-f", "-"); err != nil {
+		return fmt.Errorf("delete table %s: %w", nftTable, err)
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+)
+
+// nftTable is mk's table; every object nftables mode writes lives in it.
+const nftTable = "ip mk"
+
+// mk's maps and sets of service ports. A packet's (destination,
+// protocol, port) is looked up in service-ips in one step, however many
+// services there are, and sent on to its service's chain.
+const (
+	nftServiceIPs          = "service-ips"
+	nftServiceNodePorts    = "service-nodeports"
+	nftNoEndpointServices  = "no-endpoint-services"
+	nftNoEndpointNodePorts = "no-endpoint-nodeports"
+)
+
+// nftContainers declare the maps and sets above.
+var nftContainers = []struct{ kind, name, spec string }{
+	{"map", nftServiceIPs, "type ipv4_addr . inet_proto . inet_service : verdict;"},
+	{"map", nftServiceNodePorts, "type inet_proto . inet_service : verdict;"},
+	{"set", nftNoEndpointServices, "type ipv4_addr . inet_proto . inet_service;"},
+	{"set", nftNoEndpointNodePorts, "type inet_proto . inet_service;"},
+}
+
+// nftBaseChains are mk's chains hooked into the kernel, with their hook
+// declaration. The nat hooks run at the usual DNAT/SNAT priorities; the
+// filter hooks run just before iptables' filter table.
+var nftBaseChains = map[string]string{
+	"nat-prerouting":  "type nat hook prerouting priority dstnat; policy accept;",
+	"nat-output":      "type nat hook output priority -100; policy accept;",
+	"nat-postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+	"filter-input":    "type filter hook input priority -10; policy accept;",
+	"filter-forward":  "type filter hook forward priority -10; policy accept;",
+	"filter-output":   "type filter hook output priority -10; policy accept;",
+}
+
+const (
+	nftSvcPrefix      = "svc-"
+	nftExtPrefix      = "ext-"
+	nftSepPrefix      = "sep-"
+	nftAffinityPrefix = "affinity-"
+)
+
+// element is one element of a map or set: value is "" in a set.
+type element struct {
+	container, key, value string
+}
+
+func (e *element) id() string { return e.container + " " + e.key }
+
+// nftRules is everything mk wants in its table for one Ruleset.
+type nftRules struct {
+	chains   []*chain
+	elements []*element
+	// sets are the per-endpoint session-affinity sets.
+	sets []nftSet
+}
+
+// nftSet is a set mk declares beside the fixed ones.
+type nftSet struct{ name, spec string }
+
+type nftRenderer struct {
+	rs  *Ruleset
+	buf []byte
+	out nftRules
+}
+
+// renderNFTables returns the chains, elements and sets mk wants for rs.
+func renderNFTables(rs *Ruleset, buf []byte) (*nftRules, []byte) {
+	r := &nftRenderer{rs: rs, buf: buf[:0]}
+	r.fixedChains()
+	for _, sp := range rs.ServicePorts {
+		if len(sp.Endpoints) == 0 {
+			key := sp.ClusterIP + " . " + sp.Protocol + " . " + strconv.Itoa(sp.Port)
+			r.element(nftNoEndpointServices, key, "")
+			if sp.NodePort != 0 {
+				r.element(nftNoEndpointNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "")
+			}
+			continue
+		}
+		r.servicePort(sp)
+	}
+	return &r.out, r.buf
+}
+
+func (r *nftRenderer) element(container, key, value string) {
+	r.out.elements = append(r.out.elements, &element{container: container, key: key, value: value})
+}
+
+func (r *nftRenderer) chainOf(name string, rules ...string) {
+	start := len(r.buf)
+	for _, rule := range rules {
+		r.rule(name, rule)
+	}
+	r.out.chains = append(r.out.chains, &chain{name: name, body: r.buf[start:len(r.buf):len(r.buf)]})
+}
+
+func (r *nftRenderer) rule(chainName, rule string) {
+	r.buf = append(r.buf, "add rule "+nftTable+" "...)
+	r.buf = append(r.buf, chainName...)
+	r.buf = append(r.buf, ' ')
+	r.buf = append(r.buf, rule...)
+	r.buf = append(r.buf, '\n')
+}
+
+// fixedChains are the chains every node has, whatever its services.
+func (r *nftRenderer) fixedChains() {
+	node := r.rs.Node
+	r.chainOf("nat-prerouting", "jump services")
+	r.chainOf("nat-output", "jump services")
+	r.chainOf("nat-postrouting", "jump masquerading")
+	r.chainOf("services",
+		"ip daddr . meta l4proto . th dport vmap @"+nftServiceIPs,
+		r.nodePortMatch()+" meta l4proto . th dport vmap @"+nftServiceNodePorts)
+	r.chainOf("mark-for-masquerade", "meta mark set meta mark | 0x4000")
+	// Clear the bit so a packet that goes through again (a tunnel, a
+	// bridge) is not masqueraded twice.
+	r.chainOf("masquerading",
+		"meta mark & 0x4000 == 0 return",
+		"meta mark set meta mark xor 0x4000",
+		"masquerade fully-random")
+	r.chainOf("filter-input", "ct state new jump service-rejects", "jump firewall")
+	// No accept of marked traffic here, unlike iptables' MK-FORWARD: an
+	// accept in one nftables base chain does not stop another (iptables'
+	// FORWARD with docker's DROP policy) from dropping the packet. The
+	// pod network's own FORWARD rules for the pod CIDR pool cover
+	// service traffic, which is DNATed to pods.
+	r.chainOf("filter-forward", "ct state new jump service-rejects")
+	r.chainOf("filter-output", "ct state new jump service-rejects")
+	r.chainOf("service-rejects",
+		"ip daddr . meta l4proto . th dport @"+nftNoEndpointServices+" goto reject-chain",
+		"fib daddr type local meta l4proto . th dport @"+nftNoEndpointNodePorts+" goto reject-chain")
+	r.chainOf("reject-chain", "meta l4proto tcp reject with tcp reset", "reject")
+	var firewall []string
+	if node.LocalhostNodePorts {
+		// route_localnet lets packets to 127/8 in from outside; only
+		// those mk DNATs (NodePorts) may stay.
+		firewall = append(firewall, "ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state != { established, related } ct status & dnat == 0 drop")
+	}
+	r.chainOf("firewall", firewall...)
+}
+
+// nodePortMatch matches the node's addresses NodePorts answer on.
+func (r *nftRenderer) nodePortMatch() string {
+	node := r.rs.Node
+	if len(node.NodePortAddresses) == 0 {
+		if node.LocalhostNodePorts {
+			return "fib daddr type local"
+		}
+		return "fib daddr type local ip daddr != 127.0.0.0/8"
+	}
+	addrs := append([]string(nil), node.NodePortAddresses...)
+	if node.LocalhostNodePorts {
+		addrs = append(addrs, "127.0.0.0/8")
+	}
+	return "ip daddr { " + strings.Join(addrs, ", ") + " }"
+}
+
+// servicePort renders the chains and elements of a port with ready
+// endpoints: the map element to its chain, the chain that picks an
+// endpoint, one chain per endpoint, and the NodePort's.
+func (r *nftRenderer) servicePort(sp *ServicePort) {
+	svc := nftSvcPrefix + sp.ID
+	r.element(nftServiceIPs, sp.ClusterIP+" . "+sp.Protocol+" . "+strconv.Itoa(sp.Port), "goto "+svc)
+	if sp.NodePort != 0 {
+		ext := nftExtPrefix + sp.ID
+		r.element(nftServiceNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "goto "+ext)
+		r.chainOf(ext, "jump mark-for-masquerade", "goto "+svc)
+	}
+	var rules []string
+	if pool := r.rs.Node.PodCIDRPool; pool != "" {
+		rules = append(rules, "ip daddr "+sp.ClusterIP+" ip saddr != "+pool+" jump mark-for-masquerade")
+	}
+	if sp.AffinitySeconds > 0 {
+		for _, t := range sp.Endpoints {
+			rules = append(rules, "ip saddr @"+nftAffinityPrefix+t.ID+" goto "+nftSepPrefix+t.ID)
+		}
+	}
+	var pick strings.Builder
+	pick.WriteString("numgen random mod " + strconv.Itoa(len(sp.Endpoints)) + " vmap { ")
+	for i, t := range sp.Endpoints {
+		if i > 0 {
+			pick.WriteString(", ")
+		}
+		pick.WriteString(strconv.Itoa(i) + " : goto " + nftSepPrefix + t.ID)
+	}
+	pick.WriteString(" }")
+	r.chainOf(svc, append(rules, pick.String())...)
+	for _, t := range sp.Endpoints {
+		r.endpointChain(sp, t)
+	}
+}
+
+// endpointChain DNATs to one endpoint, masquerading a pod that reaches
+// itself through its service (hairpin).
+func (r *nftRenderer) endpointChain(sp *ServicePort, t *Target) {
+	rules := []string{"ip saddr " + t.IP + " jump mark-for-masquerade"}
+	if sp.AffinitySeconds > 0 {
+		set := nftAffinityPrefix + t.ID
+		r.out.sets = append(r.out.sets, nftSet{name: set, spec: affinitySetSpec(sp.AffinitySeconds)})
+		rules = append(rules, "update @"+set+" { ip saddr }")
+	}
+	rules = append(rules, "meta l4proto "+sp.Protocol+" dnat to "+t.Addr())
+	r.chainOf(nftSepPrefix+t.ID, rules...)
+}
+
+// affinitySetSpec declares a session-affinity set: client addresses seen
+// within seconds.
+func affinitySetSpec(seconds int) string {
+	return "type ipv4_addr; flags dynamic,timeout; timeout " + strconv.Itoa(seconds) + "s;"
+}
