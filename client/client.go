@@ -15,7 +15,9 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/mk-orchestrator/mk/api"
+	nodedns "github.com/mk-orchestrator/mk/client/dns"
 	"github.com/mk-orchestrator/mk/client/network"
+	"github.com/mk-orchestrator/mk/client/proxy"
 	"github.com/mk-orchestrator/mk/client/state"
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
@@ -64,6 +66,11 @@ type Client struct {
 	// no pod CIDR (netErr says why bridge pods cannot run).
 	net    *network.Manager
 	netErr error
+	// proxy programs service virtual IPs through proxyWriter; dns answers
+	// service and pod names on the pod gateway. Nil without a network.
+	proxy       *proxy.Proxy
+	proxyWriter proxy.Writer
+	dns         *nodedns.Server
 
 	mu      sync.Mutex
 	runners map[string]*podRunner
@@ -129,6 +136,9 @@ func (c *Client) Start(ctx context.Context) error {
 	c.recoverPods()
 	if c.net != nil {
 		c.goFunc(func() { c.syncRoutes(runCtx) })
+		if err := c.startServices(runCtx, resp.Network.PodCIDRPool); err != nil {
+			c.logger.Error("services will not answer on this node", "error", err)
+		}
 	}
 	c.goFunc(func() { c.status.run(runCtx) })
 	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
@@ -305,6 +315,8 @@ func (c *Client) Destroy() {
 	}
 	wg.Wait()
 	c.status.flush(context.Background())
+	c.stopServices()
+	c.removeServiceRules()
 	if c.net != nil {
 		if err := c.net.Teardown(); err != nil {
 			c.logger.Warn("tear down pod network", "error", err)
@@ -330,6 +342,7 @@ func (c *Client) Shutdown() {
 	for _, r := range runners {
 		r.detach()
 	}
+	c.stopServices()
 	if c.net != nil {
 		c.net.Close() // pods' networks stay for the next client to adopt
 	}

@@ -81,6 +81,7 @@ func (d *decoder) decodeService(b *hcl.Block, groupPath string) *structs.Service
 		{"type", &s.Type},
 		{"node_port", &s.NodePort},
 		{"tags", &s.Tags},
+		{"session_affinity", &s.SessionAffinity},
 	}, blocks("check")...)
 	path := fmt.Sprintf("%s service %q", groupPath, s.Name)
 	d.record(path, "", b, c.Attributes)

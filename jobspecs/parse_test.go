@@ -87,7 +87,6 @@ func TestExamplesSupported(t *testing.T) {
 			`examples/web.hcl:21:5: job "web" group "frontend": scaling is not supported yet (autoscaling)`,
 			`examples/web.hcl:56:5: job "web" group "frontend": ingress is not supported yet`,
 			`examples/web.hcl:18:26: job "web" group "frontend": update.auto_revert is not supported yet (rollback)`,
-			`examples/web.hcl:46:19: job "web" group "frontend" service "web": type "NodePort" is not supported yet`,
 		}, "\n")
 		if err == nil || err.Error() != want {
 			t.Errorf("web.hcl: got\n%v\nwant\n%s", err, want)

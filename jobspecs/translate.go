@@ -115,7 +115,8 @@ func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec
 			TargetPort: target,
 			NodePort:   svc.NodePort,
 		}},
-		Checks: structs.Copy(svc.Checks),
+		Checks:          structs.Copy(svc.Checks),
+		SessionAffinity: svc.SessionAffinity,
 	}
 }
 

@@ -113,6 +113,8 @@ type ServiceSpec struct {
 	NodePort int             `json:",omitempty"`
 	Tags     []string        `json:",omitempty"`
 	Checks   []*ServiceCheck `json:",omitempty"`
+	// SessionAffinity "client_ip" keeps each client on one pod.
+	SessionAffinity string `json:",omitempty"`
 }
 
 // ServiceCheck is a health check of a service's pods.

@@ -6,8 +6,7 @@ import "fmt"
 // run yet, as ValidationErrors naming each field ("type "function" is not
 // supported yet"), or nil. A job is refused for it rather than accepted
 // and left to do nothing: each check goes when the feature it names
-// lands. Plain service blocks are accepted: the servers keep them as
-// Service objects, which the networking issue gives virtual IPs.
+// lands.
 func (j *Job) Supported() error {
 	if j == nil {
 		return nil
@@ -37,16 +36,6 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 	}
 	if n := g.Network; n != nil && n.Mode == "none" {
 		v.add("network.mode", "%q is not supported yet; use \"bridge\" (the default) or \"host\"", n.Mode)
-	}
-	for _, s := range g.Services {
-		if s == nil {
-			continue
-		}
-		sv := v.at(fmt.Sprintf("service %q", s.Name))
-		if s.Type == ServiceTypeNodePort {
-			sv.add("type", "%q is not supported yet", s.Type)
-		}
-		v.merge(sv)
 	}
 	top.merge(v)
 }

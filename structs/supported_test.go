@@ -24,8 +24,7 @@ func TestSupported(t *testing.T) {
 		{"host network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "host"} }, nil},
 		{"node port, checks accepted", func(j *Job) {
 			j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeNodePort, Checks: []*ServiceCheck{{Type: "tcp"}}}}
-		}, []string{
-			`job "web" group "g" service "s": type "NodePort" is not supported yet`}},
+		}, nil},
 		{"plain service", func(j *Job) { j.Groups[0].Services = []*ServiceSpec{{Name: "s", Type: ServiceTypeClusterIP}} }, nil},
 	}
 	for _, tc := range cases {

@@ -330,6 +330,9 @@ func (s *ServiceSpec) validate(v *validator, g *TaskGroup) *validator {
 		v.add("port", "%q needs a \"to\" (the port the service answers on) or a \"static\" port", s.Port)
 	}
 	v.oneOf("type", s.Type, ServiceTypeClusterIP, ServiceTypeNodePort)
+	if s.SessionAffinity != SessionAffinityNone {
+		v.oneOf("session_affinity", s.SessionAffinity, SessionAffinityClientIP)
+	}
 	if s.NodePort != 0 {
 		if s.Type != ServiceTypeNodePort {
 			v.add("node_port", "requires type = %q", ServiceTypeNodePort)

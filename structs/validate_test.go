@@ -120,6 +120,8 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			g + ` service "web": check[0].interval must be > 0`,
 			g + ` service "web": check[0].timeout must be a duration such as "30s", got "soon"`}},
+		{"session affinity", func(j *Job) { j.Groups[0].Services[0].SessionAffinity = "cookie" }, []string{
+			g + ` service "web": session_affinity must be one of client_ip; got "cookie"`}},
 		{"service type", func(j *Job) { j.Groups[0].Services[0].Type = "LoadBalancer" }, []string{
 			g + ` service "web": type must be one of ClusterIP, NodePort; got "LoadBalancer"`,
 			g + ` service "web": node_port requires type = "NodePort"`}},

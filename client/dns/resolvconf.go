@@ -13,6 +13,9 @@ import (
 // with fewer than five dots, as Kubernetes does, so the node DNS only
 // ever sees fully qualified names.
 func ResolvConf(gateway string, namespace string) []byte {
+	if namespace == "" {
+		namespace = structs.DefaultNamespace
+	}
 	d := structs.ClusterDomain
 	return fmt.Appendf(nil, "nameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5\n", gateway, namespace, d, d, d)
 }

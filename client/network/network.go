@@ -165,6 +165,10 @@ func (m *Manager) Gateway() net.IP { return m.ipam.Gateway() }
 // Subnet is the node's pod subnet.
 func (m *Manager) Subnet() *net.IPNet { return m.subnet }
 
+// Pool is the cluster's pod CIDR pool (the node's subnet when the
+// servers named none).
+func (m *Manager) Pool() string { return m.pool.String() }
+
 // Bridge is the bridge's name.
 func (m *Manager) Bridge() string { return m.cfg.Bridge }
 

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mk-orchestrator/mk/api"
+	nodedns "github.com/mk-orchestrator/mk/client/dns"
+	"github.com/mk-orchestrator/mk/client/proxy"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// Services on the client: one watch of the cluster's services and
+// endpoints (blocking queries) feeds the service proxy, which programs
+// the virtual IPs and NodePorts, and the node DNS on the pod gateway.
+// Both need the pod network: without it the node runs no proxy or DNS.
+
+// servicesWait is how long one blocking query of the watch waits.
+const servicesWait = 5 * time.Minute
+
+// startServices starts the proxy and the node DNS and the watch that
+// feeds them; they stop when ctx ends (the DNS server through
+// stopServices).
+func (c *Client) startServices(ctx context.Context, pool string) error {
+	writer := proxy.Writer(proxy.NewIPTables(nil, c.logger))
+	if c.config.ProxyMode == proxy.ModeNFTables {
+		writer = proxy.NewNFTables(nil, c.logger)
+	}
+	p := proxy.New(proxy.Config{Writer: writer, Node: proxy.NodeInfo{PodCIDRPool: pool, LocalhostNodePorts: true}, Logger: c.logger})
+	dns, err := nodedns.New(nodedns.Config{Addr: net.JoinHostPort(c.net.Gateway().String(), "53"), Logger: c.logger})
+	if err != nil {
+		return fmt.Errorf("node DNS: %w", err)
+	}
+	if err := dns.Start(); err != nil {
+		return fmt.Errorf("node DNS on %s: %w", c.net.Gateway(), err)
+	}
+	c.proxy, c.dns, c.proxyWriter = p, dns, writer
+	c.goFunc(func() { p.Run(ctx) })
+	c.goFunc(func() { proxy.Watch(ctx, &serviceSource{api: c.api}, c.logger, p, &dnsFeed{dns: dns}) })
+	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
+	return nil
+}
+
+// stopServices stops the node DNS; the proxy's rules stay, so a restarted
+// client takes over without a gap for established connections.
+func (c *Client) stopServices() {
+	if c.dns != nil {
+		if err := c.dns.Stop(); err != nil {
+			c.logger.Warn("stop node DNS", "error", err)
+		}
+	}
+}
+
+// removeServiceRules removes the proxy's rules (a dev agent that exits).
+func (c *Client) removeServiceRules() {
+	if c.proxyWriter == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.proxyWriter.Cleanup(ctx); err != nil {
+		c.logger.Warn("remove service proxy rules", "error", err)
+	}
+}
+
+// serviceSource reads services and endpoints of every namespace by
+// blocking query: what proxy.Watch needs of the servers.
+type serviceSource struct{ api *api.Client }
+
+func (s *serviceSource) Services(ctx context.Context, waitIndex uint64) ([]*structs.Service, uint64, error) {
+	l, meta, err := s.api.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, meta.LastIndex, nil
+}
+
+func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*structs.Endpoints, uint64, error) {
+	l, meta, err := s.api.Endpoints(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, meta.LastIndex, nil
+}
+
+// dnsFeed hands the node DNS both lists whenever either changes: its
+// index is rebuilt from the two.
+type dnsFeed struct {
+	dns       *nodedns.Server
+	mu        sync.Mutex
+	services  []*structs.Service
+	endpoints []*structs.Endpoints
+	gen       uint64
+}
+
+func (f *dnsFeed) SetServices(l []*structs.Service) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.services = l
+	return f.update()
+}
+
+func (f *dnsFeed) SetEndpoints(l []*structs.Endpoints) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.endpoints = l
+	return f.update()
+}
+
+func (f *dnsFeed) update() uint64 {
+	f.dns.Update(f.services, f.endpoints)
+	f.gen++
+	return f.gen
+}
