@@ -135,9 +135,11 @@ func parseSave(table string, out []byte, st *iptState) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if name, ok := strings.CutPrefix(line, ":"+iptChainPrefix); ok {
+		if name, ok := strings.CutPrefix(line, ":"); ok {
 			name, _, _ = strings.Cut(name, " ")
-			st.chains[table+"/"+iptChainPrefix+name] = true
+			if isProxyChain(name) {
+				st.chains[table+"/"+name] = true
+			}
 			continue
 		}
 		if strings.HasPrefix(line, "-A "+iptChainPrefix) || !strings.HasPrefix(line, "-A ") {
@@ -149,6 +151,17 @@ func parseSave(table string, out []byte, st *iptState) {
 			}
 		}
 	}
+}
+
+// isProxyChain reports whether a chain is the proxy's: the pod network
+// keeps chains of its own under the same MK- prefix (MK-POD-MASQ,
+// MK-HOSTPORTS, ...), which the proxy must never flush or delete.
+func isProxyChain(name string) bool {
+	switch name {
+	case iptServices, iptNodePorts, iptMarkMasq, iptPostrouting, iptForward, iptFirewall:
+		return true
+	}
+	return strings.HasPrefix(name, iptSvcPrefix) || strings.HasPrefix(name, iptSepPrefix)
 }
 
 // writeFullRestore writes a restore of every wanted chain, the flush and

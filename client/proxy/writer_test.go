@@ -41,6 +41,10 @@ var backends = []backend{
 func addForeignRules(t *testing.T, ns *testNS) {
 	ns.sh(t, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "10.9.9.0/24", "-m", "comment", "--comment", "other-program", "-j", "MASQUERADE")
 	ns.sh(t, "iptables", "-t", "filter", "-A", "FORWARD", "-m", "comment", "--comment", "other-program", "-j", "DROP")
+	// The pod network's chains share the MK- prefix and the tables.
+	ns.sh(t, "iptables", "-t", "filter", "-N", "MK-POD-FORWARD")
+	ns.sh(t, "iptables", "-t", "filter", "-A", "MK-POD-FORWARD", "-s", "10.42.0.0/16", "-j", "ACCEPT")
+	ns.sh(t, "iptables", "-t", "filter", "-I", "FORWARD", "-j", "MK-POD-FORWARD")
 	ns.sh(t, "nft", "add table ip other")
 	ns.sh(t, "nft", "add chain ip other input { type filter hook input priority 0; }")
 	ns.sh(t, "nft", `add rule ip other input tcp dport 9999 counter accept comment "other-program"`)
@@ -52,6 +56,8 @@ func checkForeignRules(t *testing.T, ns *testNS, when string) {
 	for _, want := range []string{
 		`-A POSTROUTING -s 10.9.9.0/24 -m comment --comment other-program -j MASQUERADE`,
 		`-A FORWARD -m comment --comment other-program -j DROP`,
+		`-A MK-POD-FORWARD -s 10.42.0.0/16 -j ACCEPT`,
+		`-A FORWARD -j MK-POD-FORWARD`,
 	} {
 		if !strings.Contains(save, want) {
 			t.Errorf("%s: another program's rule %q is gone:\n%s", when, want, save)
@@ -226,9 +232,15 @@ func TestWriterRestart(t *testing.T) {
 			if err := third.Cleanup(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if save := ns.iptablesSave(t); strings.Contains(save, "MK-") {
-				t.Errorf("cleanup left mk's iptables rules:\n%s", save)
+			save := ns.iptablesSave(t)
+			for _, line := range strings.Split(save, "\n") {
+				for _, f := range strings.Fields(line) {
+					if isProxyChain(strings.TrimPrefix(f, ":")) {
+						t.Errorf("cleanup left the proxy's %s:\n%s", f, save)
+					}
+				}
 			}
+			checkForeignRules(t, ns, "after cleanup")
 			if nft := ns.sh(t, "nft", "list", "ruleset"); strings.Contains(nft, "table ip mk") {
 				t.Errorf("cleanup left table ip mk:\n%s", nft)
 			}
