@@ -51,6 +51,32 @@ echo "$out"
 echo
 echo "==> mk pod exec ${pod:0:8} -- ps -o pid,args   (the pod's processes only)"
 "$mk" pod exec "${pod:0:8}" -- ps -o pid,args
+
+svcjob=jobspecs/examples/http-exec.hcl
+echo
+echo "==> mk job run $svcjob   (a service: two pods behind one virtual IP and name)"
+"$mk" job run "$svcjob"
+echo
+echo "==> mk service status http"
+"$mk" service status http
+kv() { awk -F' = ' -v k="$1" '$1 ~ "^"k" *$" {print $2; exit}'; }
+status=$("$mk" service status http)
+cluster_ip=$(kv "Cluster IP" <<<"$status")
+port=$(kv "Ports" <<<"$status" | sed 's/^[^:]*:\([0-9]*\)->.*/\1/')
+node_port=$(kv "Node Ports" <<<"$status")
+node=$("$mk" node status | awk 'NR==2 {print $1}')
+gateway=$("$mk" node status "$node" | kv "Pod CIDR" | sed 's/\.0\/24$/.1/')
+echo
+echo "==> curl http://$cluster_ip:$port/   (the ClusterIP, load-balanced)"
+for _ in 1 2 3 4; do curl -fsS -m 3 "http://$cluster_ip:$port/" || true; done
+echo "==> curl http://127.0.0.1:$node_port/   (the NodePort)"
+curl -fsS -m 3 "http://127.0.0.1:$node_port/" || true
+echo
+echo "Reach the service:"
+echo "  curl http://$cluster_ip:$port/                      (ClusterIP, from the node or any pod)"
+echo "  curl http://127.0.0.1:$node_port/                     (NodePort, on every address of every node)"
+echo "  dig @$gateway http.default.svc.mk.local           (node DNS; pods resolve plain \"http\")"
+echo "  bin/mk pod exec ${pod:0:8} -- busybox wget -qO- http://http:$port/   (from inside another pod)"
 echo
 echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid)), with its pods."
 echo "Try: bin/mk pod list, bin/mk pod status ${pod:0:8}, bin/mk node status, bin/mk server members"

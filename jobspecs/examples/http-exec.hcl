@@ -1,7 +1,9 @@
 # Runs anywhere with busybox (`make deps` installs busybox-static; exec
-# driver). Two pods serve HTTP with busybox httpd on a dynamic port; the
-# service's http and tcp checks must pass before `mk job run` calls a pod
-# healthy. `mk pod status ID` shows the checks.
+# driver). Two pods, each with its own IP, serve HTTP with busybox httpd on
+# port 8080; the service "http" gives them one virtual IP (and a NodePort)
+# that load-balances over the pods whose http and tcp checks pass, and the
+# name http.default.svc.mk.local. `mk service status http` shows how to
+# reach it; `mk pod status ID` shows the checks.
 job "http" {
   type = "service"
 
@@ -21,6 +23,7 @@ job "http" {
     service {
       name = "http"
       port = "http"
+      type = "NodePort" # also on port 30000+ of every node
 
       check {
         type     = "http"
