@@ -39,7 +39,7 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
 	c.goFunc(func() { p.Run(ctx) })
-	c.goFunc(func() { proxy.Watch(ctx, &serviceSource{api: c.api}, c.logger, p, &dnsFeed{dns: dns}) })
+	c.goFunc(func() { proxy.Watch(ctx, NewServiceSource(c.api), c.logger, p, &dnsFeed{dns: dns}) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
 }
@@ -69,6 +69,11 @@ func (c *Client) removeServiceRules() {
 // serviceSource reads services and endpoints of every namespace by
 // blocking query: what proxy.Watch needs of the servers.
 type serviceSource struct{ api *api.Client }
+
+// NewServiceSource is the proxy.Source a client feeds its proxy and node
+// DNS from: blocking queries on /v1/services and /v1/endpoints of every
+// namespace through cl (the proxy benchmark uses it too).
+func NewServiceSource(cl *api.Client) proxy.Source { return &serviceSource{api: cl} }
 
 func (s *serviceSource) Services(ctx context.Context, waitIndex uint64) ([]*structs.Service, uint64, error) {
 	l, meta, err := s.api.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})

@@ -76,6 +76,19 @@ func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
 // (one the test's network namespaces can reach).
 func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 	t.Helper()
+	return newProcessCluster(t, n, ip, "")
+}
+
+// NewServerOnHost starts one server agent inside host h's network
+// namespace, bound to its address, as a server machine of a multi-host
+// test; the test's namespace reaches it through h's link.
+func NewServerOnHost(t testing.TB, h *Host) *ProcessCluster {
+	t.Helper()
+	return newProcessCluster(t, 1, h.IP, h.NS)
+}
+
+func newProcessCluster(t testing.TB, n int, ip, netns string) *ProcessCluster {
+	t.Helper()
 	bin := MkBinary(t)
 	c := &ProcessCluster{t: t}
 	var joins []string
@@ -90,7 +103,7 @@ func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 		dir := t.TempDir()
 		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin,
 			HTTPAddr: fmt.Sprintf("%s:%d", ip, p.http), RaftAddr: fmt.Sprintf("%s:%d", ip, p.raft),
-			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
+			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log"), NetNS: netns}
 		conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
 bind_addr = %q
@@ -345,6 +358,8 @@ type ClientOnlyOptions struct {
 	BindAddr string
 	// NetNS runs the agent in a network namespace (a Host's).
 	NetNS string
+	// ProxyMode is the client's network.proxy_mode ("": the default).
+	ProxyMode string
 }
 
 // StartClientOnly is NewClientOnlyAgent with options.
@@ -362,6 +377,10 @@ func StartClientOnly(t testing.TB, o ClientOnlyOptions) *Agent {
 	for i, s := range o.Servers {
 		quoted[i] = fmt.Sprintf("%q", s)
 	}
+	network := ""
+	if o.ProxyMode != "" {
+		network = fmt.Sprintf("\n  network {\n    proxy_mode = %q\n  }", o.ProxyMode)
+	}
 	conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
 bind_addr = %q
@@ -372,9 +391,9 @@ ports {
 }
 client {
   enabled = true
-  servers = [%s]
+  servers = [%s]%s
 }
-`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "))
+`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "), network)
 	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)
 	return a
