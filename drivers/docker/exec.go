@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -66,10 +67,11 @@ func (d *Driver) ExecTaskStreaming(ctx context.Context, taskID string, opts *dri
 	if opts.TTY && opts.Resize != nil {
 		go d.resizeExec(ctx, create.ID, opts.Resize)
 	}
+	head := &headWriter{w: writerOrDiscard(opts.Stdout)}
 	if opts.TTY {
-		_, err = io.Copy(opts.Stdout, att.Reader)
+		_, err = io.Copy(head, att.Reader)
 	} else {
-		_, err = stdcopy.StdCopy(writerOrDiscard(opts.Stdout), writerOrDiscard(opts.Stderr), att.Reader)
+		_, err = stdcopy.StdCopy(head, writerOrDiscard(opts.Stderr), att.Reader)
 	}
 	if ctx.Err() != nil {
 		return 0, execErr(ctx, taskID, ctx.Err())
@@ -77,7 +79,32 @@ func (d *Driver) ExecTaskStreaming(ctx context.Context, taskID string, opts *dri
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, execErr(ctx, taskID, fmt.Errorf("exec output: %w", err))
 	}
-	return d.execExitCode(ctx, create.ID)
+	code, err := d.execExitCode(ctx, create.ID)
+	if code == 126 && notFound(head.head) {
+		code = 127 // as a shell says it: command not found
+	}
+	return code, err
+}
+
+// headWriter passes writes on and keeps the first bytes written.
+type headWriter struct {
+	w    io.Writer
+	head []byte
+}
+
+func (h *headWriter) Write(b []byte) (int, error) {
+	if n := min(len(b), 512-len(h.head)); n > 0 {
+		h.head = append(h.head, b[:n]...)
+	}
+	return h.w.Write(b)
+}
+
+// notFound reports whether an exec's output is the runtime's message for
+// a command that does not exist (the Engine exits it 126).
+func notFound(out []byte) bool {
+	s := string(out)
+	return strings.HasPrefix(s, "OCI runtime exec failed") &&
+		(strings.Contains(s, "no such file or directory") || strings.Contains(s, "executable file not found"))
 }
 
 // execExitCode reads the exit code once the Engine has it (the output

@@ -198,6 +198,10 @@ func (d *Driver) exitOf(ctx context.Context, t *task) (*drivers.ExitResult, time
 		return &drivers.ExitResult{ExitCode: -1, Err: err}, time.Now()
 	}
 	res := &drivers.ExitResult{ExitCode: info.State.ExitCode, OOMKilled: info.State.OOMKilled}
+	if info.State.Status == "removing" {
+		// docker rm -f marks the removal before it kills the container.
+		res.Err = fmt.Errorf("container %s was removed", t.containerID[:12])
+	}
 	t.mu.Lock()
 	if sig := t.signalled; sig != 0 && res.ExitCode > 128 {
 		res.Signal = res.ExitCode - 128
