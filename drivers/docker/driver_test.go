@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
@@ -246,7 +246,7 @@ func TestReconcileRemovesOrphans(t *testing.T) {
 		removed = append(removed, r...)
 		return len(removed) > 0, err
 	})
-	if _, err := d.docker.ContainerInspect(context.Background(), ost.ContainerID); !errdefs.IsNotFound(err) {
+	if _, err := d.docker.ContainerInspect(context.Background(), ost.ContainerID); !cerrdefs.IsNotFound(err) {
 		t.Fatalf("orphan still there: %v (removed %v)", err, removed)
 	}
 	if st, err := d.InspectTask(live.ID); err != nil || st.State != drivers.TaskStateRunning {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -23,7 +23,7 @@ func (d *Driver) ensureImage(ctx context.Context, ref, policy string) error {
 		if err == nil {
 			return nil
 		}
-		if !errdefs.IsNotFound(err) {
+		if !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("inspect image %s: %w", ref, err)
 		}
 		if policy == structs.PullNever {

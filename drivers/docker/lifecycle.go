@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/mk-orchestrator/mk/drivers"
 )
@@ -82,7 +82,7 @@ func (d *Driver) create(ctx context.Context, spec *containerSpec, podID, name, r
 		if err == nil {
 			return resp.ID, nil
 		}
-		if !errdefs.IsConflict(err) {
+		if !cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s: %w", names[i], err)
 		}
 		old, ierr := d.docker.ContainerInspect(ctx, names[i])
@@ -121,7 +121,7 @@ func (d *Driver) removeContainer(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	err := d.docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		d.logger.Warn("remove container", "container", id, "error", err)
 	}
 }
@@ -170,7 +170,7 @@ func (d *Driver) watch(ctx context.Context, t *task) {
 			if ctx.Err() != nil {
 				return
 			}
-			if errdefs.IsNotFound(err) {
+			if cerrdefs.IsNotFound(err) {
 				t.logs.drain()
 				t.setExit(&drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("container %s was removed", t.containerID[:12])}, time.Now())
 				return
@@ -192,7 +192,7 @@ func (d *Driver) exitOf(ctx context.Context, t *task) (*drivers.ExitResult, time
 	defer cancel()
 	info, err := d.docker.ContainerInspect(ctx, t.containerID)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			err = fmt.Errorf("container %s was removed", t.containerID[:12])
 		}
 		return &drivers.ExitResult{ExitCode: -1, Err: err}, time.Now()

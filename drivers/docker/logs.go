@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/mk-orchestrator/mk/drivers"
@@ -106,7 +106,7 @@ func (d *Driver) copyLogs(ctx context.Context, cfg *drivers.TaskConfig, id strin
 			_, err = stdcopy.StdCopy(stdout, stderr, rc)
 			rc.Close()
 		}
-		if errdefs.IsNotFound(err) || !d.running(ctx, id) {
+		if cerrdefs.IsNotFound(err) || !d.running(ctx, id) {
 			return nil
 		}
 		select {
@@ -121,7 +121,7 @@ func (d *Driver) copyLogs(ctx context.Context, cfg *drivers.TaskConfig, id strin
 func (d *Driver) running(ctx context.Context, id string) bool {
 	info, err := d.docker.ContainerInspect(ctx, id)
 	if err != nil {
-		return !errdefs.IsNotFound(err)
+		return !cerrdefs.IsNotFound(err)
 	}
 	return info.State != nil && info.State.Running
 }

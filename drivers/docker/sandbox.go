@@ -9,10 +9,10 @@ import (
 	"os"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/version"
@@ -70,7 +70,7 @@ func (d *Driver) DestroyNetwork(ctx context.Context, podID string) error {
 	}
 	for _, c := range list {
 		err := d.docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !errdefs.IsNotFound(err) {
+		if err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("destroy network of pod %s: remove pause container: %w", podID, err)
 		}
 	}
@@ -97,7 +97,7 @@ func (d *Driver) ensurePauseImage(ctx context.Context) error {
 	defer d.pauseMu.Unlock()
 	if _, err := d.docker.ImageInspect(ctx, PauseImage); err == nil {
 		return nil
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect image %s: %w", PauseImage, err)
 	}
 	bin := d.cfg.PauseBinary
@@ -190,7 +190,7 @@ func (d *Driver) Reconcile(ctx context.Context, nodeID string, livePods []string
 			continue
 		}
 		err := d.docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !errdefs.IsNotFound(err) {
+		if err != nil && !cerrdefs.IsNotFound(err) {
 			return removed, fmt.Errorf("reconcile containers: remove %s: %w", c.ID[:12], err)
 		}
 		name := c.ID[:12]

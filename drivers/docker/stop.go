@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 	"golang.org/x/sys/unix"
 
 	"github.com/mk-orchestrator/mk/drivers"
@@ -60,7 +60,7 @@ func (d *Driver) kill(t *task, sig unix.Signal) error {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	err := d.docker.ContainerKill(ctx, t.containerID, fmt.Sprint(int(sig)))
-	if err != nil && !errdefs.IsConflict(err) && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("signal %s to container %s: %w", unix.SignalName(sig), t.containerID[:12], err)
 	}
 	return nil
@@ -104,7 +104,7 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	err = d.docker.ContainerRemove(ctx, t.containerID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("destroy task %s: remove container: %w", taskID, err)
 	}
 	t.cancel()
