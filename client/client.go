@@ -140,6 +140,7 @@ func (c *Client) Start(ctx context.Context) error {
 			c.logger.Error("services will not answer on this node", "error", err)
 		}
 	}
+	c.goFunc(func() { c.reconcileDrivers(runCtx) })
 	c.goFunc(func() { c.status.run(runCtx) })
 	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
 	c.goFunc(func() { c.watch(runCtx) })

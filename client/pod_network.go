@@ -10,6 +10,7 @@ import (
 	"github.com/mk-orchestrator/mk/api"
 	"github.com/mk-orchestrator/mk/client/network"
 	"github.com/mk-orchestrator/mk/client/state"
+	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -116,8 +117,20 @@ func (r *podRunner) createNetwork() error {
 	if r.c.net == nil {
 		return r.c.netErr
 	}
-	pn, err := r.c.net.CreatePod(&network.PodRequest{ID: r.pod.ID, Namespace: r.pod.Namespace, Ports: r.pod.Ports,
-		ResolvConfPath: filepath.Join(r.dir, "resolv.conf")})
+	req := &network.PodRequest{ID: r.pod.ID, Namespace: r.pod.Namespace, Ports: r.pod.Ports,
+		ResolvConfPath: filepath.Join(r.dir, "resolv.conf")}
+	if nd := r.c.sandboxDriver(r.pod); nd != nil {
+		// The driver's sandbox (docker: the pause container) holds the
+		// namespace; it is plumbed like any other.
+		ctx, cancel := context.WithTimeout(r.ctx, sandboxTimeout)
+		spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: r.pod.ID, NodeID: r.c.nodeID, JobID: r.pod.JobID})
+		cancel()
+		if err != nil {
+			return err
+		}
+		req.NetNSFrom = spec.NetNSPath
+	}
+	pn, err := r.c.net.CreatePod(req)
 	if err != nil {
 		return err
 	}
@@ -135,6 +148,37 @@ func (c *Client) destroyNetwork(p *structs.Pod) {
 	if err := c.net.DestroyPod(p.ID); err != nil {
 		c.logger.Error("remove pod network", "pod", p.ID, "error", err)
 	}
+	if nd := c.sandboxDriver(p); nd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sandboxTimeout)
+		defer cancel()
+		if err := nd.DestroyNetwork(ctx, p.ID); err != nil {
+			c.logger.Error("remove pod sandbox", "pod", p.ID, "error", err)
+		}
+	}
+}
+
+// sandboxTimeout bounds making or removing a pod's sandbox (a pause
+// container, whose image may be built first).
+const sandboxTimeout = 2 * time.Minute
+
+// sandboxDriver is the driver that owns the pod's network namespace, nil
+// when the client makes it: docker, for a pod with a docker task.
+func (c *Client) sandboxDriver(p *structs.Pod) drivers.NetworkDriver {
+	if p.Template == nil {
+		return nil
+	}
+	for _, t := range p.Template.Tasks {
+		if t == nil || t.Driver != structs.DriverDocker {
+			continue
+		}
+		d, ok := c.driver(t.Driver)
+		if !ok {
+			return nil
+		}
+		nd, _ := d.(drivers.NetworkDriver)
+		return nd
+	}
+	return nil
 }
 
 // podIP is the pod's own address, "" for a pod in the node's network.

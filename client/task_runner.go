@@ -54,6 +54,8 @@ func (r *taskRunner) config() (*drivers.TaskConfig, error) {
 		StdoutPath: filepath.Join(r.dir, "stdout.log"),
 		StderrPath: filepath.Join(r.dir, "stderr.log"),
 		Mounts:     mounts,
+		NodeID:     r.pod.NodeID,
+		JobID:      r.pod.JobID,
 	}
 	if r.net != nil {
 		cfg.NetNSPath, cfg.ResolvConfPath = r.net.NetNSPath, r.net.ResolvConfPath

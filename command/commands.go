@@ -29,7 +29,7 @@ func runCLI(args []string, ui cli.Ui, helpWriter io.Writer) int {
 		return exitError
 	}
 	c := &cli.CLI{
-		HiddenCommands: []string{"plugin"},
+		HiddenCommands: []string{"plugin", "pause"},
 		Name:           "mk",
 		Version:        version.String(),
 		Args:           args,
@@ -79,6 +79,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"system gc":                 cmd(func(m Meta) cli.Command { return &SystemGCCommand{Meta: m} }),
 		"version":                   cmd(func(m Meta) cli.Command { return &VersionCommand{Meta: m} }),
 		"plugin":                    cmd(func(m Meta) cli.Command { return &PluginCommand{Meta: m} }),
+		"pause":                     cmd(func(m Meta) cli.Command { return &PauseCommand{Meta: m} }),
 	}
 	// Groups only group subcommands; hashicorp/cli lists them.
 	groups := map[string]string{

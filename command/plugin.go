@@ -7,14 +7,26 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/drivers/docker"
 	"github.com/mk-orchestrator/mk/drivers/exec"
 	driverplugin "github.com/mk-orchestrator/mk/drivers/plugin"
 )
 
 // pluginDrivers are the drivers `mk plugin NAME` can serve.
-var pluginDrivers = map[string]func(hclog.Logger) drivers.Driver{
-	exec.Name:    func(l hclog.Logger) drivers.Driver { return exec.New(l) },
-	exec.RawName: func(l hclog.Logger) drivers.Driver { return exec.New(l, exec.Raw()) },
+var pluginDrivers = map[string]func(hclog.Logger) (drivers.Driver, error){
+	exec.Name:    func(l hclog.Logger) (drivers.Driver, error) { return exec.New(l), nil },
+	exec.RawName: func(l hclog.Logger) (drivers.Driver, error) { return exec.New(l, exec.Raw()), nil },
+	docker.Name:  newDockerDriver,
+}
+
+// newDockerDriver is the docker driver with the client's config, which
+// the agent passes in the plugin's environment.
+func newDockerDriver(l hclog.Logger) (drivers.Driver, error) {
+	cfg, err := docker.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return docker.New(l, cfg)
 }
 
 // PluginCommand is `mk plugin NAME`: it serves a driver as a go-plugin
@@ -56,7 +68,12 @@ func (c *PluginCommand) Run(args []string) int {
 		return exitError
 	}
 	logger := driverplugin.PluginLogger("driver." + args[0])
-	driverplugin.Serve(factory(logger), logger)
+	d, err := factory(logger)
+	if err != nil {
+		c.Ui.Error("Error: driver " + args[0] + ": " + err.Error())
+		return exitError
+	}
+	driverplugin.Serve(d, logger)
 	return exitOK
 }
 

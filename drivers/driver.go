@@ -96,6 +96,11 @@ type TaskConfig struct {
 	// Mounts are the task's volume mounts: host directories the task
 	// sees at other paths.
 	Mounts []*MountConfig `json:",omitempty"`
+	// NodeID and JobID say whose task it is: drivers label what they make
+	// with them (docker: container labels), so a restarted client finds
+	// its own and reaps what belongs to no pod it knows.
+	NodeID string `json:",omitempty"`
+	JobID  string `json:",omitempty"`
 }
 
 // MountConfig is one volume mount of a task (a volume_mount block): the
@@ -251,4 +256,50 @@ type ExecStreamOptions struct {
 // TerminalSize is a terminal's size in characters.
 type TerminalSize struct {
 	Rows, Cols uint16
+}
+
+// ErrNotSupported is returned (wrapped) for an optional capability the
+// driver behind a plugin does not have.
+var ErrNotSupported = errors.New("not supported by this driver")
+
+// NetworkDriver is an optional capability of a Driver that owns the
+// network namespace of the pods it runs tasks of (DESIGN §10): docker
+// makes a pause container whose namespace the client plumbs (veth,
+// address, routes) and every task of the pod joins, whatever its driver.
+//
+// Concurrency: safe for concurrent use; calls for one pod are serialised
+// by the client (Create before the pod's tasks start, Destroy after they
+// stopped).
+type NetworkDriver interface {
+	// CreateNetwork makes the pod's sandbox, or returns the one it has
+	// (a restarted client), running.
+	CreateNetwork(ctx context.Context, req *NetworkRequest) (*NetworkSpec, error)
+	// DestroyNetwork removes the pod's sandbox; one that is gone is not
+	// an error.
+	DestroyNetwork(ctx context.Context, podID string) error
+}
+
+// NetworkRequest is what CreateNetwork needs of a pod.
+type NetworkRequest struct {
+	PodID  string
+	NodeID string
+	JobID  string
+}
+
+// NetworkSpec is a pod's sandbox.
+type NetworkSpec struct {
+	// NetNSPath is the sandbox's network namespace
+	// (/proc/<pid>/ns/net), which the client pins and plumbs.
+	NetNSPath string
+	// SandboxID is the driver's name for it (a container ID).
+	SandboxID string
+}
+
+// Reconciler is an optional capability of a Driver that finds what it
+// made without a handle (containers by their labels): Reconcile removes
+// what belongs to node nodeID but to none of the live pods, and returns
+// the names of what it removed. The client calls it at start and then
+// periodically.
+type Reconciler interface {
+	Reconcile(ctx context.Context, nodeID string, livePods []string) ([]string, error)
 }

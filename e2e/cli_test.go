@@ -26,6 +26,15 @@ func devAgent(t *testing.T) string {
 	return addr
 }
 
+// noDockerConfig turns the docker driver off on a dev agent.
+const noDockerConfig = `client {
+  enabled = true
+  driver "docker" {
+    enabled = false
+  }
+}
+`
+
 // devAgentProcess is devAgent, also returning the agent's PID.
 func devAgentProcess(t *testing.T) (string, int) { return testutil.StartDevAgent(t) }
 
@@ -99,7 +108,9 @@ func normalize(s string) string {
 // TestCLIGolden runs a session of the built binary against `mk agent -dev`
 // and compares each command's output and exit code with golden files.
 func TestCLIGolden(t *testing.T) {
-	addr := devAgent(t)
+	// A node without the docker driver: the goldens show docker jobs
+	// waiting for one.
+	addr, _ := testutil.StartDevAgent(t, noDockerConfig)
 	snap := filepath.Join(t.TempDir(), "state.snap")
 	cl, err := api.NewClient(api.Config{Address: addr})
 	if err != nil {

@@ -30,6 +30,8 @@ func TestExamples(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
+	// Examples that run with docker run here: the test readies the Engine.
+	requireDocker(t)
 	addr := devAgent(t)
 	ran := 0
 	for _, path := range files {

@@ -55,6 +55,11 @@ func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
 		{"gpus", &cfg.GPUs},
 		{"partition", &cfg.Partition},
 		{"time", duration{&cfg.Time}},
+		{"labels", &cfg.Labels},
+		{"privileged", &cfg.Privileged},
+		{"cap_add", &cfg.CapAdd},
+		{"cap_drop", &cfg.CapDrop},
+		{"volumes", &cfg.Volumes},
 	})
 	d.record(path, "config", b, c.Attributes)
 	return cfg

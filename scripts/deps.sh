@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mk's tests and `make dev` need: Go (already on the
 # machine), the module downloads, and the Debian packages below; later
-# issues add docker.io, slurm-wlm, munge and iptables here. Packages are
+# issues add slurm-wlm and munge here. docker.io (and a running dockerd)
+# is scripts/docker.sh's, which make test and make dev run. Packages are
 # installed only when missing, so a warm machine pays nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

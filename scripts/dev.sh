@@ -78,6 +78,21 @@ echo "  curl http://127.0.0.1:$node_port/                     (NodePort, on ever
 echo "  dig @$gateway http.default.svc.mk.local           (node DNS; pods resolve plain \"http\")"
 echo "  bin/mk pod exec ${pod:0:8} -- busybox wget -qO- http://http:$port/   (from inside another pod)"
 echo
+if scripts/docker.sh >.dev/docker.log 2>&1; then
+  webjob=jobspecs/examples/web-docker.hcl
+  echo "==> mk job run $webjob   (docker web server + exec sidecar in one pod: shared volume and localhost)"
+  "$mk" job run "$webjob"
+  web=$("$mk" service status web)
+  web_ip=$(kv "Cluster IP" <<<"$web")
+  web_port=$(kv "Ports" <<<"$web" | sed 's/^[^:]*:\([0-9]*\)->.*/\1/')
+  web_node_port=$(kv "Node Ports" <<<"$web")
+  echo "==> curl http://$web_ip:$web_port/index.html   (the docker pods behind the ClusterIP)"
+  for _ in 1 2; do curl -fsS -m 3 "http://$web_ip:$web_port/index.html" || true; done
+  echo "    NodePort: curl http://127.0.0.1:$web_node_port/index.html; containers: docker ps --filter label=mk.job=web-docker"
+else
+  echo "==> no Docker Engine here ($(tail -n 1 .dev/docker.log)); the docker example is skipped, the exec ones run"
+fi
+echo
 echo "mk agent -dev is running at http://127.0.0.1:6646 (pid $(cat .dev/agent.pid)), with its pods."
 echo "Try: bin/mk pod list, bin/mk pod status ${pod:0:8}, bin/mk node status, bin/mk server members"
 echo "End a task (bin/mk pod exec ${pod:0:8} -- kill 1) and watch bin/mk pod list: it restarts."

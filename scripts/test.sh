@@ -15,6 +15,14 @@ echo "==> go vet"
 go vet ./...
 
 export MK_BIN="$PWD/bin/mk"
+echo "==> Docker Engine (installed and started when missing; mk/busybox:test built)"
+# dockerd is stopped at the end only when this run started it.
+started_dockerd=
+docker version >/dev/null 2>&1 || started_dockerd=1
+scripts/docker.sh
+if [ -n "$started_dockerd" ]; then
+  trap 'scripts/docker.sh stop' EXIT
+fi
 echo "==> unit and cluster tests (race detector on the concurrent packages)"
 go test -count=1 -race -timeout 10m ./server/... ./client/... ./drivers/... ./testutil/... ./api/...
 echo "==> end-to-end tests, race detector on (real processes: needs root and cgroups)"

@@ -172,7 +172,16 @@ type TaskConfig struct {
 	// docker
 	Image      string   `json:",omitempty"`
 	Entrypoint []string `json:",omitempty"`
-	Pull       string   `json:",omitempty"` // always | missing | never
+	Pull       string   `json:",omitempty"` // always | if-not-present | never
+	// Labels are added to the container's (mk's own win).
+	Labels map[string]string `json:",omitempty"`
+	// Privileged runs the container privileged, where the client allows.
+	Privileged bool     `json:",omitempty"`
+	CapAdd     []string `json:",omitempty"`
+	CapDrop    []string `json:",omitempty"`
+	// Volumes are host binds, "host:container[:ro]", from the client's
+	// allow-list only.
+	Volumes []string `json:",omitempty"`
 	// docker and exec
 	Command string   `json:",omitempty"`
 	Args    []string `json:",omitempty"`

@@ -10372,10 +10372,15 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [11]bool{    // should field at this index be written?
+			var yyq2 = [16]bool{    // should field at this index be written?
 				x.Image != "",          // Image
 				len(x.Entrypoint) != 0, // Entrypoint
 				x.Pull != "",           // Pull
+				len(x.Labels) != 0,     // Labels
+				x.Privileged,           // Privileged
+				len(x.CapAdd) != 0,     // CapAdd
+				len(x.CapDrop) != 0,    // CapDrop
+				len(x.Volumes) != 0,    // Volumes
 				x.Command != "",        // Command
 				len(x.Args) != 0,       // Args
 				x.WorkDir != "",        // WorkDir
@@ -10387,7 +10392,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(11)
+				r.WriteArrayStart(16)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -10508,6 +10513,163 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
 				if yyq2[3] {
+					if x.Labels == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Labels), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[3] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Labels\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Labels`)
+					}
+					r.WriteMapElemValue()
+					if x.Labels == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Labels), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[4] {
+					if false {
+					} else {
+						r.EncodeBool(bool(x.Privileged))
+					}
+				} else {
+					r.EncodeBool(false)
+				}
+			} else {
+				if yyq2[4] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Privileged\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Privileged`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeBool(bool(x.Privileged))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[5] {
+					if x.CapAdd == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.CapAdd), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[5] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"CapAdd\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `CapAdd`)
+					}
+					r.WriteMapElemValue()
+					if x.CapAdd == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.CapAdd), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[6] {
+					if x.CapDrop == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.CapDrop), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[6] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"CapDrop\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `CapDrop`)
+					}
+					r.WriteMapElemValue()
+					if x.CapDrop == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.CapDrop), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[7] {
+					if x.Volumes == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.Volumes), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[7] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Volumes\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Volumes`)
+					}
+					r.WriteMapElemValue()
+					if x.Volumes == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSlicestring(([]string)(x.Volumes), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[8] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -10524,7 +10686,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[3] {
+				if yyq2[8] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Command\"")
@@ -10544,7 +10706,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[4] {
+				if yyq2[9] {
 					if x.Args == nil {
 						r.EncodeNil()
 					} else {
@@ -10557,7 +10719,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[4] {
+				if yyq2[9] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Args\"")
@@ -10577,7 +10739,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[5] {
+				if yyq2[10] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -10594,7 +10756,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[5] {
+				if yyq2[10] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"WorkDir\"")
@@ -10614,7 +10776,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[6] {
+				if yyq2[11] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -10631,7 +10793,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[6] {
+				if yyq2[11] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Script\"")
@@ -10651,7 +10813,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[7] {
+				if yyq2[12] {
 					if x.Files == nil {
 						r.EncodeNil()
 					} else {
@@ -10664,7 +10826,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[7] {
+				if yyq2[12] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Files\"")
@@ -10684,7 +10846,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[8] {
+				if yyq2[13] {
 					if false {
 					} else {
 						r.EncodeInt(int64(x.GPUs))
@@ -10693,7 +10855,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeInt(0)
 				}
 			} else {
-				if yyq2[8] {
+				if yyq2[13] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"GPUs\"")
@@ -10709,7 +10871,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[9] {
+				if yyq2[14] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -10726,7 +10888,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[9] {
+				if yyq2[14] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Partition\"")
@@ -10746,7 +10908,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[10] {
+				if yyq2[15] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -10763,7 +10925,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[10] {
+				if yyq2[15] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Time\"")
@@ -10859,6 +11021,48 @@ func (x *TaskConfig) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.Pull = (string)(r.DecodeString())
 			}
+		case "Labels":
+			if r.TryDecodeAsNil() {
+				x.Labels = nil
+			} else {
+				if false {
+				} else {
+					h.decMapstringstring((*map[string]string)(&x.Labels), d)
+				}
+			}
+		case "Privileged":
+			if r.TryDecodeAsNil() {
+				x.Privileged = false
+			} else {
+				x.Privileged = (bool)(r.DecodeBool())
+			}
+		case "CapAdd":
+			if r.TryDecodeAsNil() {
+				x.CapAdd = nil
+			} else {
+				if false {
+				} else {
+					h.decSlicestring((*[]string)(&x.CapAdd), d)
+				}
+			}
+		case "CapDrop":
+			if r.TryDecodeAsNil() {
+				x.CapDrop = nil
+			} else {
+				if false {
+				} else {
+					h.decSlicestring((*[]string)(&x.CapDrop), d)
+				}
+			}
+		case "Volumes":
+			if r.TryDecodeAsNil() {
+				x.Volumes = nil
+			} else {
+				if false {
+				} else {
+					h.decSlicestring((*[]string)(&x.Volumes), d)
+				}
+			}
 		case "Command":
 			if r.TryDecodeAsNil() {
 				x.Command = ""
@@ -10924,16 +11128,16 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj18 int
-	var yyb18 bool
-	var yyhl18 bool = l >= 0
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	var yyj27 int
+	var yyb27 bool
+	var yyhl27 bool = l >= 0
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -10943,13 +11147,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Image = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -10962,13 +11166,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Entrypoint), d)
 		}
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -10978,13 +11182,105 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pull = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Labels = nil
+	} else {
+		if false {
+		} else {
+			h.decMapstringstring((*map[string]string)(&x.Labels), d)
+		}
+	}
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
+	} else {
+		yyb27 = r.CheckBreak()
+	}
+	if yyb27 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Privileged = false
+	} else {
+		x.Privileged = (bool)(r.DecodeBool())
+	}
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
+	} else {
+		yyb27 = r.CheckBreak()
+	}
+	if yyb27 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.CapAdd = nil
+	} else {
+		if false {
+		} else {
+			h.decSlicestring((*[]string)(&x.CapAdd), d)
+		}
+	}
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
+	} else {
+		yyb27 = r.CheckBreak()
+	}
+	if yyb27 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.CapDrop = nil
+	} else {
+		if false {
+		} else {
+			h.decSlicestring((*[]string)(&x.CapDrop), d)
+		}
+	}
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
+	} else {
+		yyb27 = r.CheckBreak()
+	}
+	if yyb27 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Volumes = nil
+	} else {
+		if false {
+		} else {
+			h.decSlicestring((*[]string)(&x.Volumes), d)
+		}
+	}
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
+	} else {
+		yyb27 = r.CheckBreak()
+	}
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -10994,13 +11290,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Command = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11013,13 +11309,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Args), d)
 		}
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11029,13 +11325,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.WorkDir = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11045,13 +11341,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Script = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11064,13 +11360,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Files), d)
 		}
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11080,13 +11376,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.GPUs = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11096,13 +11392,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Partition = (string)(r.DecodeString())
 	}
-	yyj18++
-	if yyhl18 {
-		yyb18 = yyj18 > l
+	yyj27++
+	if yyhl27 {
+		yyb27 = yyj27 > l
 	} else {
-		yyb18 = r.CheckBreak()
+		yyb27 = r.CheckBreak()
 	}
-	if yyb18 {
+	if yyb27 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -11113,17 +11409,17 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 		x.Time = (string)(r.DecodeString())
 	}
 	for {
-		yyj18++
-		if yyhl18 {
-			yyb18 = yyj18 > l
+		yyj27++
+		if yyhl27 {
+			yyb27 = yyj27 > l
 		} else {
-			yyb18 = r.CheckBreak()
+			yyb27 = r.CheckBreak()
 		}
-		if yyb18 {
+		if yyb27 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj18-1, "")
+		z.DecStructFieldNotFound(yyj27-1, "")
 	}
 	r.ReadArrayEnd()
 }

@@ -458,7 +458,8 @@ func (t *Task) validate(v *validator, volumes map[string]bool) *validator {
 
 // configKeys lists, per known driver, the config keys it reads.
 var configKeys = map[string][]string{
-	DriverDocker:   {"image", "entrypoint", "pull", "command", "args", "work_dir"},
+	DriverDocker: {"image", "entrypoint", "pull", "command", "args", "work_dir", "labels", "privileged",
+		"cap_add", "cap_drop", "volumes"},
 	DriverExec:     {"command", "args", "work_dir"},
 	DriverRawExec:  {"command", "args", "work_dir"},
 	DriverGPUSlurm: {"script", "files", "gpus", "partition", "time"},
@@ -478,7 +479,9 @@ func (c *TaskConfig) setKeys() []string {
 		{"args", len(c.Args) > 0}, {"work_dir", c.WorkDir != ""},
 		{"script", c.Script != ""}, {"files", len(c.Files) > 0},
 		{"gpus", c.GPUs != 0}, {"partition", c.Partition != ""},
-		{"time", c.Time != ""},
+		{"time", c.Time != ""}, {"labels", len(c.Labels) > 0},
+		{"privileged", c.Privileged}, {"cap_add", len(c.CapAdd) > 0},
+		{"cap_drop", len(c.CapDrop) > 0}, {"volumes", len(c.Volumes) > 0},
 	}
 	var keys []string
 	for _, s := range set {
@@ -508,7 +511,12 @@ func (c *TaskConfig) validate(v *validator, driver string) {
 			v.add("config.image", "is required by driver %q", driver)
 		}
 		if c.Pull != "" {
-			v.oneOf("config.pull", c.Pull, "always", "missing", "never")
+			v.oneOf("config.pull", c.Pull, PullAlways, PullIfNotPresent, PullNever)
+		}
+		for i, vol := range c.Volumes {
+			if err := checkBind(vol); err != nil {
+				v.add(fmt.Sprintf("config.volumes[%d]", i), "%v", err)
+			}
 		}
 	case DriverExec, DriverRawExec:
 		if c.Command == "" {
@@ -532,4 +540,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Docker pull policies (config.pull); "" is PullIfNotPresent.
+const (
+	PullAlways       = "always"
+	PullIfNotPresent = "if-not-present"
+	PullNever        = "never"
+)
+
+// checkBind checks a docker volume "host:container[:ro|rw]": both paths
+// absolute. Whether the host path is allowed is the client's to say.
+func checkBind(s string) error {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return fmt.Errorf("%q is not host_path:container_path[:ro]", s)
+	}
+	if !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") {
+		return fmt.Errorf("%q: both paths must be absolute", s)
+	}
+	if len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw" {
+		return fmt.Errorf("%q: the mode must be ro or rw", s)
+	}
+	return nil
 }

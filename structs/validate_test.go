@@ -94,7 +94,7 @@ func TestValidate(t *testing.T) {
 			g + ` task "sidecar": config.script is required by driver "gpu-slurm"`,
 			g + ` task "sidecar": config.time must be a duration such as "30s", got "ten minutes"`}},
 		{"docker pull", func(j *Job) { j.Groups[0].Tasks[0].Config.Pull = "sometimes" }, []string{
-			nginx + `: config.pull must be one of always, missing, never; got "sometimes"`}},
+			nginx + `: config.pull must be one of always, if-not-present, never; got "sometimes"`}},
 		{"unknown volume", func(j *Job) { j.Groups[0].Tasks[0].VolumeMounts[0].Volume = "data" }, []string{
 			nginx + `: volume_mount[0].volume refers to unknown volume "data"`}},
 		{"relative destination", func(j *Job) { j.Groups[0].Tasks[0].VolumeMounts[0].Destination = "srv" }, []string{

@@ -223,13 +223,14 @@ func getJSON(url string, out any) error {
 // StartDevAgent starts the built binary as `mk agent -dev` (server and
 // client, exec driver plugin) on free ports, waits until it answers, and
 // stops it (SIGTERM: its pods stop too) when the test ends. It returns the
-// API address and the agent's PID.
-func StartDevAgent(t testing.TB) (string, int) {
+// API address and the agent's PID. extraConfig is HCL added to its config
+// file (a client block replaces -dev's: set enabled = true in it).
+func StartDevAgent(t testing.TB, extraConfig ...string) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
 	http, raft, serf := FreePort(t), FreePort(t), FreePort(t)
 	conf := filepath.Join(dir, "ports.hcl")
-	src := fmt.Sprintf("ports {\n  http = %d\n  raft = %d\n  serf = %d\n}\n", http, raft, serf)
+	src := fmt.Sprintf("ports {\n  http = %d\n  raft = %d\n  serf = %d\n}\n", http, raft, serf) + strings.Join(extraConfig, "\n")
 	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -115,3 +115,40 @@ func isNetNSMount(path string) bool {
 	}
 	return st.Type == unix.NSFS_MAGIC
 }
+
+// adoptNetNS pins the existing network namespace at from (a process's
+// /proc/<pid>/ns/net) at path, as createNetNS pins a new one. The same
+// namespace already pinned there is kept; another one is replaced.
+func adoptNetNS(from, path string) error {
+	if isNetNSMount(path) {
+		if sameFile(from, path) {
+			return nil
+		}
+		if err := removeNetNS(path); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("network namespace directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
+	if err != nil {
+		return fmt.Errorf("network namespace file: %w", err)
+	}
+	f.Close()
+	if err := unix.Mount(from, path, "none", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("pin network namespace %s at %s: %w", from, path, err)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are the same inode (two paths of one
+// namespace).
+func sameFile(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}

@@ -22,6 +22,11 @@ type PodRequest struct {
 	// ResolvConfPath is where the pod's resolv.conf is written ("" for
 	// none): a file in the pod's directory.
 	ResolvConfPath string
+	// NetNSFrom is a network namespace that exists already (a docker
+	// pause container's /proc/<pid>/ns/net): the pod's namespace is that
+	// one, pinned at the pod's usual path, instead of a new one. The rest
+	// (veth, address, routes, host ports, resolv.conf) is the same.
+	NetNSFrom string
 }
 
 // CreatePod gives a pod its network: an address, a namespace with lo up
@@ -61,7 +66,12 @@ func (m *Manager) createPod(req *PodRequest) (*PodNetwork, error) {
 	}
 	pn := &PodNetwork{PodID: req.ID, NetNSPath: m.nsPath(req.ID), IP: ip, Gateway: m.Gateway(),
 		Subnet: m.subnet, HostVeth: vethName(req.ID)}
-	if err := createNetNS(pn.NetNSPath); err != nil {
+	if req.NetNSFrom != "" {
+		err = adoptNetNS(req.NetNSFrom, pn.NetNSPath)
+	} else {
+		err = createNetNS(pn.NetNSPath)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := m.plumb(pn); err != nil {

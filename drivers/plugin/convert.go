@@ -34,6 +34,7 @@ func taskConfigToProto(c *drivers.TaskConfig) (*pb.TaskConfig, error) {
 		Id: c.ID, PodId: c.PodID, Name: c.Name, TaskJson: task, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetnsPath: c.NetNSPath,
 		Mounts: mountsToProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
+		NodeId: c.NodeID, JobId: c.JobID,
 	}, nil
 }
 
@@ -65,6 +66,7 @@ func taskConfigFromProto(c *pb.TaskConfig) (*drivers.TaskConfig, error) {
 		ID: c.Id, PodID: c.PodId, Name: c.Name, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetNSPath: c.NetnsPath,
 		Mounts: mountsFromProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
+		NodeID: c.NodeId, JobID: c.JobId,
 	}
 	if len(c.TaskJson) > 0 {
 		out.Task = &structs.Task{}
@@ -155,6 +157,8 @@ func toStatus(err error) error {
 		code = codes.FailedPrecondition
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
+	case errors.Is(err, drivers.ErrNotSupported):
+		code = codes.Unimplemented
 	}
 	return status.Error(code, err.Error())
 }
@@ -188,6 +192,8 @@ func fromStatus(err error) error {
 		return &remoteError{msg: st.Message(), kind: drivers.ErrTaskRunning}
 	case codes.DeadlineExceeded:
 		return &remoteError{msg: st.Message(), kind: context.DeadlineExceeded}
+	case codes.Unimplemented:
+		return &remoteError{msg: st.Message(), kind: drivers.ErrNotSupported}
 	case codes.Unavailable, codes.Canceled:
 		return fmt.Errorf("%w: %s", ErrPluginUnavailable, st.Message())
 	}

@@ -1,6 +1,9 @@
 package plugin
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -13,7 +16,8 @@ import (
 func TestTaskConfigRoundTrip(t *testing.T) {
 	want := &drivers.TaskConfig{
 		ID: "pod-1/web", PodID: "pod-1", Name: "web",
-		Task:    &structs.Task{Name: "web", Driver: "exec", Config: &structs.TaskConfig{Command: "/bin/true"}},
+		Task:   &structs.Task{Name: "web", Driver: "exec", Config: &structs.TaskConfig{Command: "/bin/true"}},
+		NodeID: "node-1", JobID: "job-1",
 		TaskDir: "/data/pods/pod-1/web", StdoutPath: "/logs/out", StderrPath: "/logs/err", NetNSPath: "/run/netns/pod-1", ResolvConfPath: "/data/pods/pod-1/resolv.conf",
 		Mounts: []*drivers.MountConfig{
 			{Volume: "shared", HostPath: "/data/pods/pod-1/volumes/shared", TaskPath: "/srv"},
@@ -21,7 +25,7 @@ func TestTaskConfigRoundTrip(t *testing.T) {
 		},
 	}
 	// A field added to TaskConfig or MountConfig must be carried too.
-	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 10 {
+	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 12 {
 		t.Fatalf("TaskConfig has %d fields: convert the new one and set it here", n)
 	}
 	if n := reflect.TypeOf(drivers.MountConfig{}).NumField(); n != 4 {
@@ -42,5 +46,16 @@ func TestTaskConfigRoundTrip(t *testing.T) {
 	pb, _ = taskConfigToProto(noMounts)
 	if got, _ := taskConfigFromProto(pb); got.Mounts != nil {
 		t.Fatalf("mounts of a task without any = %v, want nil", got.Mounts)
+	}
+}
+
+// TestErrorKindsCrossThePlugin: the driver errors the client tells apart
+// come back as the same kinds from their gRPC status.
+func TestErrorKindsCrossThePlugin(t *testing.T) {
+	for _, kind := range []error{drivers.ErrTaskNotFound, drivers.ErrTaskRunning, drivers.ErrNotSupported, context.DeadlineExceeded} {
+		err := fromStatus(toStatus(fmt.Errorf("op: %w", kind)))
+		if !errors.Is(err, kind) {
+			t.Errorf("%v came back as %v", kind, err)
+		}
 	}
 }

@@ -105,13 +105,19 @@ const hostCheckInterval = 500 * time.Millisecond
 // the go-plugin client that owns the process (Kill it to stop the plugin;
 // tasks it started keep running). The plugin's logs go to logger.
 func Launch(binPath, name string, logger hclog.Logger) (drivers.Driver, *goplugin.Client, error) {
+	return LaunchEnv(binPath, name, nil, logger)
+}
+
+// LaunchEnv is Launch with env added to the plugin's environment: how a
+// driver gets its client config (docker: MK_DOCKER_CONFIG).
+func LaunchEnv(binPath, name string, env []string, logger hclog.Logger) (drivers.Driver, *goplugin.Client, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          PluginMap(nil),
-		Cmd:              exec.Command(binPath, "plugin", name),
+		Cmd:              pluginCmd(binPath, name, env),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           logger.Named("plugin." + name),
 	})
@@ -131,4 +137,14 @@ func Launch(binPath, name string, logger hclog.Logger) (drivers.Driver, *goplugi
 		return nil, nil, fmt.Errorf("driver plugin %s: got %T, not a driver", name, raw)
 	}
 	return d, client, nil
+}
+
+// pluginCmd is the plugin's command: `binPath plugin name` with env added
+// to the agent's environment.
+func pluginCmd(binPath, name string, env []string) *exec.Cmd {
+	cmd := exec.Command(binPath, "plugin", name)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	return cmd
 }

@@ -50,8 +50,20 @@ type Supervisor struct {
 
 var _ drivers.Driver = (*Supervisor)(nil)
 
+// SupervisorOption configures a Supervisor.
+type SupervisorOption func(*Supervisor)
+
+// WithEnv adds env to the plugin process's environment, at each launch.
+func WithEnv(env ...string) SupervisorOption {
+	return func(s *Supervisor) {
+		s.launch = func(binPath, name string, logger hclog.Logger) (drivers.Driver, *goplugin.Client, error) {
+			return LaunchEnv(binPath, name, env, logger)
+		}
+	}
+}
+
 // NewSupervisor launches `binPath plugin name` and starts watching it.
-func NewSupervisor(binPath, name string, logger hclog.Logger) (*Supervisor, error) {
+func NewSupervisor(binPath, name string, logger hclog.Logger, opts ...SupervisorOption) (*Supervisor, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
@@ -64,6 +76,9 @@ func NewSupervisor(binPath, name string, logger hclog.Logger) (*Supervisor, erro
 		handles:    map[string]*drivers.TaskHandle{},
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	d, c, err := s.launch(binPath, name, logger)
 	if err != nil {

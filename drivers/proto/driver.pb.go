@@ -29,6 +29,294 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CreateNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PodId         string                 `protobuf:"bytes,1,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
+	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNetworkRequest) Reset() {
+	*x = CreateNetworkRequest{}
+	mi := &file_driver_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNetworkRequest) ProtoMessage() {}
+
+func (x *CreateNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNetworkRequest.ProtoReflect.Descriptor instead.
+func (*CreateNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateNetworkRequest) GetPodId() string {
+	if x != nil {
+		return x.PodId
+	}
+	return ""
+}
+
+func (x *CreateNetworkRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *CreateNetworkRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type CreateNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NetnsPath     string                 `protobuf:"bytes,1,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
+	SandboxId     string                 `protobuf:"bytes,2,opt,name=sandbox_id,json=sandboxId,proto3" json:"sandbox_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNetworkResponse) Reset() {
+	*x = CreateNetworkResponse{}
+	mi := &file_driver_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNetworkResponse) ProtoMessage() {}
+
+func (x *CreateNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNetworkResponse.ProtoReflect.Descriptor instead.
+func (*CreateNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateNetworkResponse) GetNetnsPath() string {
+	if x != nil {
+		return x.NetnsPath
+	}
+	return ""
+}
+
+func (x *CreateNetworkResponse) GetSandboxId() string {
+	if x != nil {
+		return x.SandboxId
+	}
+	return ""
+}
+
+type DestroyNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PodId         string                 `protobuf:"bytes,1,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyNetworkRequest) Reset() {
+	*x = DestroyNetworkRequest{}
+	mi := &file_driver_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyNetworkRequest) ProtoMessage() {}
+
+func (x *DestroyNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyNetworkRequest.ProtoReflect.Descriptor instead.
+func (*DestroyNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DestroyNetworkRequest) GetPodId() string {
+	if x != nil {
+		return x.PodId
+	}
+	return ""
+}
+
+type DestroyNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyNetworkResponse) Reset() {
+	*x = DestroyNetworkResponse{}
+	mi := &file_driver_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyNetworkResponse) ProtoMessage() {}
+
+func (x *DestroyNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyNetworkResponse.ProtoReflect.Descriptor instead.
+func (*DestroyNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{3}
+}
+
+type ReconcileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	LivePodIds    []string               `protobuf:"bytes,2,rep,name=live_pod_ids,json=livePodIds,proto3" json:"live_pod_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_driver_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ReconcileRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ReconcileRequest) GetLivePodIds() []string {
+	if x != nil {
+		return x.LivePodIds
+	}
+	return nil
+}
+
+type ReconcileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Removed       []string               `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_driver_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReconcileResponse) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
 type TaskConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -44,13 +332,16 @@ type TaskConfig struct {
 	// resolv_conf_path is the pod's resolv.conf, which tasks in netns_path
 	// see at /etc/resolv.conf.
 	ResolvConfPath string `protobuf:"bytes,10,opt,name=resolv_conf_path,json=resolvConfPath,proto3" json:"resolv_conf_path,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// node_id and job_id label what the driver makes for the task.
+	NodeId        string `protobuf:"bytes,11,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	JobId         string `protobuf:"bytes,12,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskConfig) Reset() {
 	*x = TaskConfig{}
-	mi := &file_driver_proto_msgTypes[0]
+	mi := &file_driver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -62,7 +353,7 @@ func (x *TaskConfig) String() string {
 func (*TaskConfig) ProtoMessage() {}
 
 func (x *TaskConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[0]
+	mi := &file_driver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -75,7 +366,7 @@ func (x *TaskConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskConfig.ProtoReflect.Descriptor instead.
 func (*TaskConfig) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{0}
+	return file_driver_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskConfig) GetId() string {
@@ -148,6 +439,20 @@ func (x *TaskConfig) GetResolvConfPath() string {
 	return ""
 }
 
+func (x *TaskConfig) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *TaskConfig) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
 // MountConfig is drivers.MountConfig: the task sees host_path at
 // task_path.
 type MountConfig struct {
@@ -162,7 +467,7 @@ type MountConfig struct {
 
 func (x *MountConfig) Reset() {
 	*x = MountConfig{}
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +479,7 @@ func (x *MountConfig) String() string {
 func (*MountConfig) ProtoMessage() {}
 
 func (x *MountConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +492,7 @@ func (x *MountConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MountConfig.ProtoReflect.Descriptor instead.
 func (*MountConfig) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{1}
+	return file_driver_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MountConfig) GetVolume() string {
@@ -229,7 +534,7 @@ type TaskHandle struct {
 
 func (x *TaskHandle) Reset() {
 	*x = TaskHandle{}
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +546,7 @@ func (x *TaskHandle) String() string {
 func (*TaskHandle) ProtoMessage() {}
 
 func (x *TaskHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +559,7 @@ func (x *TaskHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskHandle.ProtoReflect.Descriptor instead.
 func (*TaskHandle) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{2}
+	return file_driver_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskHandle) GetDriver() string {
@@ -286,7 +591,7 @@ type FingerprintRequest struct {
 
 func (x *FingerprintRequest) Reset() {
 	*x = FingerprintRequest{}
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +603,7 @@ func (x *FingerprintRequest) String() string {
 func (*FingerprintRequest) ProtoMessage() {}
 
 func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +616,7 @@ func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintRequest.ProtoReflect.Descriptor instead.
 func (*FingerprintRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{3}
+	return file_driver_proto_rawDescGZIP(), []int{9}
 }
 
 type FingerprintResponse struct {
@@ -326,7 +631,7 @@ type FingerprintResponse struct {
 
 func (x *FingerprintResponse) Reset() {
 	*x = FingerprintResponse{}
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +643,7 @@ func (x *FingerprintResponse) String() string {
 func (*FingerprintResponse) ProtoMessage() {}
 
 func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +656,7 @@ func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintResponse.ProtoReflect.Descriptor instead.
 func (*FingerprintResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{4}
+	return file_driver_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FingerprintResponse) GetDetected() bool {
@@ -391,7 +696,7 @@ type StartTaskRequest struct {
 
 func (x *StartTaskRequest) Reset() {
 	*x = StartTaskRequest{}
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +708,7 @@ func (x *StartTaskRequest) String() string {
 func (*StartTaskRequest) ProtoMessage() {}
 
 func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +721,7 @@ func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{5}
+	return file_driver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartTaskRequest) GetConfig() *TaskConfig {
@@ -435,7 +740,7 @@ type StartTaskResponse struct {
 
 func (x *StartTaskResponse) Reset() {
 	*x = StartTaskResponse{}
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +752,7 @@ func (x *StartTaskResponse) String() string {
 func (*StartTaskResponse) ProtoMessage() {}
 
 func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +765,7 @@ func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{6}
+	return file_driver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartTaskResponse) GetHandle() *TaskHandle {
@@ -479,7 +784,7 @@ type WaitTaskRequest struct {
 
 func (x *WaitTaskRequest) Reset() {
 	*x = WaitTaskRequest{}
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +796,7 @@ func (x *WaitTaskRequest) String() string {
 func (*WaitTaskRequest) ProtoMessage() {}
 
 func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +809,7 @@ func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitTaskRequest.ProtoReflect.Descriptor instead.
 func (*WaitTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{7}
+	return file_driver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WaitTaskRequest) GetTaskId() string {
@@ -527,7 +832,7 @@ type ExitResult struct {
 
 func (x *ExitResult) Reset() {
 	*x = ExitResult{}
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +844,7 @@ func (x *ExitResult) String() string {
 func (*ExitResult) ProtoMessage() {}
 
 func (x *ExitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +857,7 @@ func (x *ExitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitResult.ProtoReflect.Descriptor instead.
 func (*ExitResult) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{8}
+	return file_driver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExitResult) GetExitCode() int32 {
@@ -594,7 +899,7 @@ type StopTaskRequest struct {
 
 func (x *StopTaskRequest) Reset() {
 	*x = StopTaskRequest{}
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +911,7 @@ func (x *StopTaskRequest) String() string {
 func (*StopTaskRequest) ProtoMessage() {}
 
 func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +924,7 @@ func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskRequest.ProtoReflect.Descriptor instead.
 func (*StopTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{9}
+	return file_driver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopTaskRequest) GetTaskId() string {
@@ -651,7 +956,7 @@ type StopTaskResponse struct {
 
 func (x *StopTaskResponse) Reset() {
 	*x = StopTaskResponse{}
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +968,7 @@ func (x *StopTaskResponse) String() string {
 func (*StopTaskResponse) ProtoMessage() {}
 
 func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +981,7 @@ func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskResponse.ProtoReflect.Descriptor instead.
 func (*StopTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{10}
+	return file_driver_proto_rawDescGZIP(), []int{16}
 }
 
 type DestroyTaskRequest struct {
@@ -689,7 +994,7 @@ type DestroyTaskRequest struct {
 
 func (x *DestroyTaskRequest) Reset() {
 	*x = DestroyTaskRequest{}
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +1006,7 @@ func (x *DestroyTaskRequest) String() string {
 func (*DestroyTaskRequest) ProtoMessage() {}
 
 func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +1019,7 @@ func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskRequest.ProtoReflect.Descriptor instead.
 func (*DestroyTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{11}
+	return file_driver_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DestroyTaskRequest) GetTaskId() string {
@@ -739,7 +1044,7 @@ type DestroyTaskResponse struct {
 
 func (x *DestroyTaskResponse) Reset() {
 	*x = DestroyTaskResponse{}
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +1056,7 @@ func (x *DestroyTaskResponse) String() string {
 func (*DestroyTaskResponse) ProtoMessage() {}
 
 func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +1069,7 @@ func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskResponse.ProtoReflect.Descriptor instead.
 func (*DestroyTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{12}
+	return file_driver_proto_rawDescGZIP(), []int{18}
 }
 
 type InspectTaskRequest struct {
@@ -776,7 +1081,7 @@ type InspectTaskRequest struct {
 
 func (x *InspectTaskRequest) Reset() {
 	*x = InspectTaskRequest{}
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +1093,7 @@ func (x *InspectTaskRequest) String() string {
 func (*InspectTaskRequest) ProtoMessage() {}
 
 func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +1106,7 @@ func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskRequest.ProtoReflect.Descriptor instead.
 func (*InspectTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{13}
+	return file_driver_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InspectTaskRequest) GetTaskId() string {
@@ -826,7 +1131,7 @@ type InspectTaskResponse struct {
 
 func (x *InspectTaskResponse) Reset() {
 	*x = InspectTaskResponse{}
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +1143,7 @@ func (x *InspectTaskResponse) String() string {
 func (*InspectTaskResponse) ProtoMessage() {}
 
 func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +1156,7 @@ func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskResponse.ProtoReflect.Descriptor instead.
 func (*InspectTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{14}
+	return file_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *InspectTaskResponse) GetId() string {
@@ -913,7 +1218,7 @@ type TaskStatsRequest struct {
 
 func (x *TaskStatsRequest) Reset() {
 	*x = TaskStatsRequest{}
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1230,7 @@ func (x *TaskStatsRequest) String() string {
 func (*TaskStatsRequest) ProtoMessage() {}
 
 func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1243,7 @@ func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*TaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{15}
+	return file_driver_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TaskStatsRequest) GetTaskId() string {
@@ -968,7 +1273,7 @@ type TaskResourceUsage struct {
 
 func (x *TaskResourceUsage) Reset() {
 	*x = TaskResourceUsage{}
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1285,7 @@ func (x *TaskResourceUsage) String() string {
 func (*TaskResourceUsage) ProtoMessage() {}
 
 func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1298,7 @@ func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResourceUsage.ProtoReflect.Descriptor instead.
 func (*TaskResourceUsage) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{16}
+	return file_driver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TaskResourceUsage) GetTimestamp() int64 {
@@ -1040,7 +1345,7 @@ type RecoverTaskRequest struct {
 
 func (x *RecoverTaskRequest) Reset() {
 	*x = RecoverTaskRequest{}
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1357,7 @@ func (x *RecoverTaskRequest) String() string {
 func (*RecoverTaskRequest) ProtoMessage() {}
 
 func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1370,7 @@ func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskRequest.ProtoReflect.Descriptor instead.
 func (*RecoverTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{17}
+	return file_driver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecoverTaskRequest) GetHandle() *TaskHandle {
@@ -1083,7 +1388,7 @@ type RecoverTaskResponse struct {
 
 func (x *RecoverTaskResponse) Reset() {
 	*x = RecoverTaskResponse{}
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1400,7 @@ func (x *RecoverTaskResponse) String() string {
 func (*RecoverTaskResponse) ProtoMessage() {}
 
 func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1413,7 @@ func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskResponse.ProtoReflect.Descriptor instead.
 func (*RecoverTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{18}
+	return file_driver_proto_rawDescGZIP(), []int{24}
 }
 
 type ExecTaskRequest struct {
@@ -1122,7 +1427,7 @@ type ExecTaskRequest struct {
 
 func (x *ExecTaskRequest) Reset() {
 	*x = ExecTaskRequest{}
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1439,7 @@ func (x *ExecTaskRequest) String() string {
 func (*ExecTaskRequest) ProtoMessage() {}
 
 func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1452,7 @@ func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskRequest.ProtoReflect.Descriptor instead.
 func (*ExecTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{19}
+	return file_driver_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExecTaskRequest) GetTaskId() string {
@@ -1182,7 +1487,7 @@ type ExecTaskResponse struct {
 
 func (x *ExecTaskResponse) Reset() {
 	*x = ExecTaskResponse{}
-	mi := &file_driver_proto_msgTypes[20]
+	mi := &file_driver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1499,7 @@ func (x *ExecTaskResponse) String() string {
 func (*ExecTaskResponse) ProtoMessage() {}
 
 func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[20]
+	mi := &file_driver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1512,7 @@ func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskResponse.ProtoReflect.Descriptor instead.
 func (*ExecTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{20}
+	return file_driver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExecTaskResponse) GetStdout() []byte {
@@ -1245,7 +1550,7 @@ type ExecStreamRequest struct {
 
 func (x *ExecStreamRequest) Reset() {
 	*x = ExecStreamRequest{}
-	mi := &file_driver_proto_msgTypes[21]
+	mi := &file_driver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1562,7 @@ func (x *ExecStreamRequest) String() string {
 func (*ExecStreamRequest) ProtoMessage() {}
 
 func (x *ExecStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[21]
+	mi := &file_driver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1575,7 @@ func (x *ExecStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamRequest.ProtoReflect.Descriptor instead.
 func (*ExecStreamRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{21}
+	return file_driver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExecStreamRequest) GetSetup() *ExecStreamSetup {
@@ -1314,7 +1619,7 @@ type ExecStreamSetup struct {
 
 func (x *ExecStreamSetup) Reset() {
 	*x = ExecStreamSetup{}
-	mi := &file_driver_proto_msgTypes[22]
+	mi := &file_driver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1631,7 @@ func (x *ExecStreamSetup) String() string {
 func (*ExecStreamSetup) ProtoMessage() {}
 
 func (x *ExecStreamSetup) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[22]
+	mi := &file_driver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1644,7 @@ func (x *ExecStreamSetup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamSetup.ProtoReflect.Descriptor instead.
 func (*ExecStreamSetup) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{22}
+	return file_driver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExecStreamSetup) GetTaskId() string {
@@ -1380,7 +1685,7 @@ type TerminalSize struct {
 
 func (x *TerminalSize) Reset() {
 	*x = TerminalSize{}
-	mi := &file_driver_proto_msgTypes[23]
+	mi := &file_driver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1697,7 @@ func (x *TerminalSize) String() string {
 func (*TerminalSize) ProtoMessage() {}
 
 func (x *TerminalSize) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[23]
+	mi := &file_driver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1710,7 @@ func (x *TerminalSize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminalSize.ProtoReflect.Descriptor instead.
 func (*TerminalSize) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{23}
+	return file_driver_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TerminalSize) GetRows() uint32 {
@@ -1434,7 +1739,7 @@ type ExecStreamResponse struct {
 
 func (x *ExecStreamResponse) Reset() {
 	*x = ExecStreamResponse{}
-	mi := &file_driver_proto_msgTypes[24]
+	mi := &file_driver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1751,7 @@ func (x *ExecStreamResponse) String() string {
 func (*ExecStreamResponse) ProtoMessage() {}
 
 func (x *ExecStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[24]
+	mi := &file_driver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1764,7 @@ func (x *ExecStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamResponse.ProtoReflect.Descriptor instead.
 func (*ExecStreamResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{24}
+	return file_driver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExecStreamResponse) GetStdout() []byte {
@@ -1492,7 +1797,7 @@ type ExecStreamExit struct {
 
 func (x *ExecStreamExit) Reset() {
 	*x = ExecStreamExit{}
-	mi := &file_driver_proto_msgTypes[25]
+	mi := &file_driver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1809,7 @@ func (x *ExecStreamExit) String() string {
 func (*ExecStreamExit) ProtoMessage() {}
 
 func (x *ExecStreamExit) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[25]
+	mi := &file_driver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1822,7 @@ func (x *ExecStreamExit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamExit.ProtoReflect.Descriptor instead.
 func (*ExecStreamExit) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{25}
+	return file_driver_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExecStreamExit) GetExitCode() int32 {
@@ -1531,7 +1836,25 @@ var File_driver_proto protoreflect.FileDescriptor
 
 const file_driver_proto_rawDesc = "" +
 	"\n" +
-	"\fdriver.proto\x12\rmk.drivers.v1\"\xbe\x02\n" +
+	"\fdriver.proto\x12\rmk.drivers.v1\"]\n" +
+	"\x14CreateNetworkRequest\x12\x15\n" +
+	"\x06pod_id\x18\x01 \x01(\tR\x05podId\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\"U\n" +
+	"\x15CreateNetworkResponse\x12\x1d\n" +
+	"\n" +
+	"netns_path\x18\x01 \x01(\tR\tnetnsPath\x12\x1d\n" +
+	"\n" +
+	"sandbox_id\x18\x02 \x01(\tR\tsandboxId\".\n" +
+	"\x15DestroyNetworkRequest\x12\x15\n" +
+	"\x06pod_id\x18\x01 \x01(\tR\x05podId\"\x18\n" +
+	"\x16DestroyNetworkResponse\"M\n" +
+	"\x10ReconcileRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12 \n" +
+	"\flive_pod_ids\x18\x02 \x03(\tR\n" +
+	"livePodIds\"-\n" +
+	"\x11ReconcileResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\"\xee\x02\n" +
 	"\n" +
 	"TaskConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
@@ -1547,7 +1870,9 @@ const file_driver_proto_rawDesc = "" +
 	"netns_path\x18\b \x01(\tR\tnetnsPath\x122\n" +
 	"\x06mounts\x18\t \x03(\v2\x1a.mk.drivers.v1.MountConfigR\x06mounts\x12(\n" +
 	"\x10resolv_conf_path\x18\n" +
-	" \x01(\tR\x0eresolvConfPath\"|\n" +
+	" \x01(\tR\x0eresolvConfPath\x12\x17\n" +
+	"\anode_id\x18\v \x01(\tR\x06nodeId\x12\x15\n" +
+	"\x06job_id\x18\f \x01(\tR\x05jobId\"|\n" +
 	"\vMountConfig\x12\x16\n" +
 	"\x06volume\x18\x01 \x01(\tR\x06volume\x12\x1b\n" +
 	"\thost_path\x18\x02 \x01(\tR\bhostPath\x12\x1b\n" +
@@ -1644,7 +1969,7 @@ const file_driver_proto_rawDesc = "" +
 	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x121\n" +
 	"\x04exit\x18\x03 \x01(\v2\x1d.mk.drivers.v1.ExecStreamExitR\x04exit\"-\n" +
 	"\x0eExecStreamExit\x12\x1b\n" +
-	"\texit_code\x18\x01 \x01(\x05R\bexitCode2\xc3\x06\n" +
+	"\texit_code\x18\x01 \x01(\x05R\bexitCode2\xce\b\n" +
 	"\x06Driver\x12T\n" +
 	"\vFingerprint\x12!.mk.drivers.v1.FingerprintRequest\x1a\".mk.drivers.v1.FingerprintResponse\x12N\n" +
 	"\tStartTask\x12\x1f.mk.drivers.v1.StartTaskRequest\x1a .mk.drivers.v1.StartTaskResponse\x12G\n" +
@@ -1655,7 +1980,10 @@ const file_driver_proto_rawDesc = "" +
 	"\tTaskStats\x12\x1f.mk.drivers.v1.TaskStatsRequest\x1a .mk.drivers.v1.TaskResourceUsage0\x01\x12T\n" +
 	"\vRecoverTask\x12!.mk.drivers.v1.RecoverTaskRequest\x1a\".mk.drivers.v1.RecoverTaskResponse\x12K\n" +
 	"\bExecTask\x12\x1e.mk.drivers.v1.ExecTaskRequest\x1a\x1f.mk.drivers.v1.ExecTaskResponse\x12\\\n" +
-	"\x11ExecTaskStreaming\x12 .mk.drivers.v1.ExecStreamRequest\x1a!.mk.drivers.v1.ExecStreamResponse(\x010\x01B-Z+github.com/mk-orchestrator/mk/drivers/protob\x06proto3"
+	"\x11ExecTaskStreaming\x12 .mk.drivers.v1.ExecStreamRequest\x1a!.mk.drivers.v1.ExecStreamResponse(\x010\x01\x12Z\n" +
+	"\rCreateNetwork\x12#.mk.drivers.v1.CreateNetworkRequest\x1a$.mk.drivers.v1.CreateNetworkResponse\x12]\n" +
+	"\x0eDestroyNetwork\x12$.mk.drivers.v1.DestroyNetworkRequest\x1a%.mk.drivers.v1.DestroyNetworkResponse\x12N\n" +
+	"\tReconcile\x12\x1f.mk.drivers.v1.ReconcileRequest\x1a .mk.drivers.v1.ReconcileResponseB-Z+github.com/mk-orchestrator/mk/drivers/protob\x06proto3"
 
 var (
 	file_driver_proto_rawDescOnce sync.Once
@@ -1669,69 +1997,81 @@ func file_driver_proto_rawDescGZIP() []byte {
 	return file_driver_proto_rawDescData
 }
 
-var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_driver_proto_goTypes = []any{
-	(*TaskConfig)(nil),          // 0: mk.drivers.v1.TaskConfig
-	(*MountConfig)(nil),         // 1: mk.drivers.v1.MountConfig
-	(*TaskHandle)(nil),          // 2: mk.drivers.v1.TaskHandle
-	(*FingerprintRequest)(nil),  // 3: mk.drivers.v1.FingerprintRequest
-	(*FingerprintResponse)(nil), // 4: mk.drivers.v1.FingerprintResponse
-	(*StartTaskRequest)(nil),    // 5: mk.drivers.v1.StartTaskRequest
-	(*StartTaskResponse)(nil),   // 6: mk.drivers.v1.StartTaskResponse
-	(*WaitTaskRequest)(nil),     // 7: mk.drivers.v1.WaitTaskRequest
-	(*ExitResult)(nil),          // 8: mk.drivers.v1.ExitResult
-	(*StopTaskRequest)(nil),     // 9: mk.drivers.v1.StopTaskRequest
-	(*StopTaskResponse)(nil),    // 10: mk.drivers.v1.StopTaskResponse
-	(*DestroyTaskRequest)(nil),  // 11: mk.drivers.v1.DestroyTaskRequest
-	(*DestroyTaskResponse)(nil), // 12: mk.drivers.v1.DestroyTaskResponse
-	(*InspectTaskRequest)(nil),  // 13: mk.drivers.v1.InspectTaskRequest
-	(*InspectTaskResponse)(nil), // 14: mk.drivers.v1.InspectTaskResponse
-	(*TaskStatsRequest)(nil),    // 15: mk.drivers.v1.TaskStatsRequest
-	(*TaskResourceUsage)(nil),   // 16: mk.drivers.v1.TaskResourceUsage
-	(*RecoverTaskRequest)(nil),  // 17: mk.drivers.v1.RecoverTaskRequest
-	(*RecoverTaskResponse)(nil), // 18: mk.drivers.v1.RecoverTaskResponse
-	(*ExecTaskRequest)(nil),     // 19: mk.drivers.v1.ExecTaskRequest
-	(*ExecTaskResponse)(nil),    // 20: mk.drivers.v1.ExecTaskResponse
-	(*ExecStreamRequest)(nil),   // 21: mk.drivers.v1.ExecStreamRequest
-	(*ExecStreamSetup)(nil),     // 22: mk.drivers.v1.ExecStreamSetup
-	(*TerminalSize)(nil),        // 23: mk.drivers.v1.TerminalSize
-	(*ExecStreamResponse)(nil),  // 24: mk.drivers.v1.ExecStreamResponse
-	(*ExecStreamExit)(nil),      // 25: mk.drivers.v1.ExecStreamExit
-	nil,                         // 26: mk.drivers.v1.FingerprintResponse.AttributesEntry
+	(*CreateNetworkRequest)(nil),   // 0: mk.drivers.v1.CreateNetworkRequest
+	(*CreateNetworkResponse)(nil),  // 1: mk.drivers.v1.CreateNetworkResponse
+	(*DestroyNetworkRequest)(nil),  // 2: mk.drivers.v1.DestroyNetworkRequest
+	(*DestroyNetworkResponse)(nil), // 3: mk.drivers.v1.DestroyNetworkResponse
+	(*ReconcileRequest)(nil),       // 4: mk.drivers.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),      // 5: mk.drivers.v1.ReconcileResponse
+	(*TaskConfig)(nil),             // 6: mk.drivers.v1.TaskConfig
+	(*MountConfig)(nil),            // 7: mk.drivers.v1.MountConfig
+	(*TaskHandle)(nil),             // 8: mk.drivers.v1.TaskHandle
+	(*FingerprintRequest)(nil),     // 9: mk.drivers.v1.FingerprintRequest
+	(*FingerprintResponse)(nil),    // 10: mk.drivers.v1.FingerprintResponse
+	(*StartTaskRequest)(nil),       // 11: mk.drivers.v1.StartTaskRequest
+	(*StartTaskResponse)(nil),      // 12: mk.drivers.v1.StartTaskResponse
+	(*WaitTaskRequest)(nil),        // 13: mk.drivers.v1.WaitTaskRequest
+	(*ExitResult)(nil),             // 14: mk.drivers.v1.ExitResult
+	(*StopTaskRequest)(nil),        // 15: mk.drivers.v1.StopTaskRequest
+	(*StopTaskResponse)(nil),       // 16: mk.drivers.v1.StopTaskResponse
+	(*DestroyTaskRequest)(nil),     // 17: mk.drivers.v1.DestroyTaskRequest
+	(*DestroyTaskResponse)(nil),    // 18: mk.drivers.v1.DestroyTaskResponse
+	(*InspectTaskRequest)(nil),     // 19: mk.drivers.v1.InspectTaskRequest
+	(*InspectTaskResponse)(nil),    // 20: mk.drivers.v1.InspectTaskResponse
+	(*TaskStatsRequest)(nil),       // 21: mk.drivers.v1.TaskStatsRequest
+	(*TaskResourceUsage)(nil),      // 22: mk.drivers.v1.TaskResourceUsage
+	(*RecoverTaskRequest)(nil),     // 23: mk.drivers.v1.RecoverTaskRequest
+	(*RecoverTaskResponse)(nil),    // 24: mk.drivers.v1.RecoverTaskResponse
+	(*ExecTaskRequest)(nil),        // 25: mk.drivers.v1.ExecTaskRequest
+	(*ExecTaskResponse)(nil),       // 26: mk.drivers.v1.ExecTaskResponse
+	(*ExecStreamRequest)(nil),      // 27: mk.drivers.v1.ExecStreamRequest
+	(*ExecStreamSetup)(nil),        // 28: mk.drivers.v1.ExecStreamSetup
+	(*TerminalSize)(nil),           // 29: mk.drivers.v1.TerminalSize
+	(*ExecStreamResponse)(nil),     // 30: mk.drivers.v1.ExecStreamResponse
+	(*ExecStreamExit)(nil),         // 31: mk.drivers.v1.ExecStreamExit
+	nil,                            // 32: mk.drivers.v1.FingerprintResponse.AttributesEntry
 }
 var file_driver_proto_depIdxs = []int32{
-	1,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
-	0,  // 1: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
-	26, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
-	0,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
-	2,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
-	8,  // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
-	2,  // 6: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
-	22, // 7: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
-	23, // 8: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
-	25, // 9: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
-	3,  // 10: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
-	5,  // 11: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
-	7,  // 12: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
-	9,  // 13: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
-	11, // 14: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
-	13, // 15: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
-	15, // 16: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
-	17, // 17: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
-	19, // 18: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
-	21, // 19: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
-	4,  // 20: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
-	6,  // 21: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
-	8,  // 22: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
-	10, // 23: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
-	12, // 24: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
-	14, // 25: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
-	16, // 26: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
-	18, // 27: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
-	20, // 28: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
-	24, // 29: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
-	20, // [20:30] is the sub-list for method output_type
-	10, // [10:20] is the sub-list for method input_type
+	7,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
+	6,  // 1: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
+	32, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
+	6,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
+	8,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
+	14, // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
+	8,  // 6: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
+	28, // 7: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
+	29, // 8: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
+	31, // 9: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
+	9,  // 10: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
+	11, // 11: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
+	13, // 12: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
+	15, // 13: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
+	17, // 14: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
+	19, // 15: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
+	21, // 16: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
+	23, // 17: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
+	25, // 18: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
+	27, // 19: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
+	0,  // 20: mk.drivers.v1.Driver.CreateNetwork:input_type -> mk.drivers.v1.CreateNetworkRequest
+	2,  // 21: mk.drivers.v1.Driver.DestroyNetwork:input_type -> mk.drivers.v1.DestroyNetworkRequest
+	4,  // 22: mk.drivers.v1.Driver.Reconcile:input_type -> mk.drivers.v1.ReconcileRequest
+	10, // 23: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
+	12, // 24: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
+	14, // 25: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
+	16, // 26: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
+	18, // 27: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
+	20, // 28: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
+	22, // 29: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
+	24, // 30: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
+	26, // 31: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
+	30, // 32: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
+	1,  // 33: mk.drivers.v1.Driver.CreateNetwork:output_type -> mk.drivers.v1.CreateNetworkResponse
+	3,  // 34: mk.drivers.v1.Driver.DestroyNetwork:output_type -> mk.drivers.v1.DestroyNetworkResponse
+	5,  // 35: mk.drivers.v1.Driver.Reconcile:output_type -> mk.drivers.v1.ReconcileResponse
+	23, // [23:36] is the sub-list for method output_type
+	10, // [10:23] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1748,7 +2088,7 @@ func file_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_proto_rawDesc), len(file_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

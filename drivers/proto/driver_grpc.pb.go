@@ -37,6 +37,9 @@ const (
 	Driver_RecoverTask_FullMethodName       = "/mk.drivers.v1.Driver/RecoverTask"
 	Driver_ExecTask_FullMethodName          = "/mk.drivers.v1.Driver/ExecTask"
 	Driver_ExecTaskStreaming_FullMethodName = "/mk.drivers.v1.Driver/ExecTaskStreaming"
+	Driver_CreateNetwork_FullMethodName     = "/mk.drivers.v1.Driver/CreateNetwork"
+	Driver_DestroyNetwork_FullMethodName    = "/mk.drivers.v1.Driver/DestroyNetwork"
+	Driver_Reconcile_FullMethodName         = "/mk.drivers.v1.Driver/Reconcile"
 )
 
 // DriverClient is the client API for Driver service.
@@ -61,6 +64,13 @@ type DriverClient interface {
 	// last the exit. Cancelling the call kills the command. A driver without
 	// the capability answers UNIMPLEMENTED.
 	ExecTaskStreaming(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecStreamRequest, ExecStreamResponse], error)
+	// CreateNetwork and DestroyNetwork make and remove a pod's sandbox
+	// (drivers.NetworkDriver); Reconcile removes what the driver holds of
+	// pods that are gone (drivers.Reconciler). A driver without the
+	// capability answers UNIMPLEMENTED.
+	CreateNetwork(ctx context.Context, in *CreateNetworkRequest, opts ...grpc.CallOption) (*CreateNetworkResponse, error)
+	DestroyNetwork(ctx context.Context, in *DestroyNetworkRequest, opts ...grpc.CallOption) (*DestroyNetworkResponse, error)
+	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error)
 }
 
 type driverClient struct {
@@ -192,6 +202,36 @@ func (c *driverClient) ExecTaskStreaming(ctx context.Context, opts ...grpc.CallO
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Driver_ExecTaskStreamingClient = grpc.BidiStreamingClient[ExecStreamRequest, ExecStreamResponse]
 
+func (c *driverClient) CreateNetwork(ctx context.Context, in *CreateNetworkRequest, opts ...grpc.CallOption) (*CreateNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateNetworkResponse)
+	err := c.cc.Invoke(ctx, Driver_CreateNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driverClient) DestroyNetwork(ctx context.Context, in *DestroyNetworkRequest, opts ...grpc.CallOption) (*DestroyNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DestroyNetworkResponse)
+	err := c.cc.Invoke(ctx, Driver_DestroyNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driverClient) Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReconcileResponse)
+	err := c.cc.Invoke(ctx, Driver_Reconcile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -214,6 +254,13 @@ type DriverServer interface {
 	// last the exit. Cancelling the call kills the command. A driver without
 	// the capability answers UNIMPLEMENTED.
 	ExecTaskStreaming(grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]) error
+	// CreateNetwork and DestroyNetwork make and remove a pod's sandbox
+	// (drivers.NetworkDriver); Reconcile removes what the driver holds of
+	// pods that are gone (drivers.Reconciler). A driver without the
+	// capability answers UNIMPLEMENTED.
+	CreateNetwork(context.Context, *CreateNetworkRequest) (*CreateNetworkResponse, error)
+	DestroyNetwork(context.Context, *DestroyNetworkRequest) (*DestroyNetworkResponse, error)
+	Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error)
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -253,6 +300,15 @@ func (UnimplementedDriverServer) ExecTask(context.Context, *ExecTaskRequest) (*E
 }
 func (UnimplementedDriverServer) ExecTaskStreaming(grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method ExecTaskStreaming not implemented")
+}
+func (UnimplementedDriverServer) CreateNetwork(context.Context, *CreateNetworkRequest) (*CreateNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNetwork not implemented")
+}
+func (UnimplementedDriverServer) DestroyNetwork(context.Context, *DestroyNetworkRequest) (*DestroyNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DestroyNetwork not implemented")
+}
+func (UnimplementedDriverServer) Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -430,6 +486,60 @@ func _Driver_ExecTaskStreaming_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Driver_ExecTaskStreamingServer = grpc.BidiStreamingServer[ExecStreamRequest, ExecStreamResponse]
 
+func _Driver_CreateNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriverServer).CreateNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Driver_CreateNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriverServer).CreateNetwork(ctx, req.(*CreateNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Driver_DestroyNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DestroyNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriverServer).DestroyNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Driver_DestroyNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriverServer).DestroyNetwork(ctx, req.(*DestroyNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Driver_Reconcile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriverServer).Reconcile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Driver_Reconcile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriverServer).Reconcile(ctx, req.(*ReconcileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +574,18 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExecTask",
 			Handler:    _Driver_ExecTask_Handler,
+		},
+		{
+			MethodName: "CreateNetwork",
+			Handler:    _Driver_CreateNetwork_Handler,
+		},
+		{
+			MethodName: "DestroyNetwork",
+			Handler:    _Driver_DestroyNetwork_Handler,
+		},
+		{
+			MethodName: "Reconcile",
+			Handler:    _Driver_Reconcile_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,119 @@
+package docker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+func TestBuildSpec(t *testing.T) {
+	base := func() *drivers.TaskConfig {
+		return &drivers.TaskConfig{ID: "0123456789abcdef/web", PodID: "0123456789abcdef", Name: "web", NodeID: "n1", JobID: "j1",
+			ResolvConfPath: "/pods/p/resolv.conf",
+			Mounts:         []*drivers.MountConfig{{HostPath: "/pods/p/vol", TaskPath: "/srv", ReadOnly: true}},
+			Task: &structs.Task{Name: "web", User: "nobody", Env: map[string]string{"B": "2", "A": "1"},
+				Resources: &structs.Resources{CPU: 200, MemoryMB: 64},
+				Config: &structs.TaskConfig{Image: "img", Command: "httpd", Args: []string{"-f"}, WorkDir: "/w",
+					Labels: map[string]string{"team": "x", LabelPod: "spoofed"}, CapDrop: []string{"NET_RAW"}}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		change  func(*drivers.TaskConfig)
+		pauseID string
+		check   func(*testing.T, *containerSpec)
+		wantErr string
+	}{
+		{name: "defaults in a pod sandbox", pauseID: "pause1", check: func(t *testing.T, s *containerSpec) {
+			want := map[string]string{"team": "x", LabelManaged: "true", LabelNode: "n1", LabelPod: "0123456789abcdef",
+				LabelJob: "j1", LabelTask: "web", LabelRole: roleTask}
+			if diff := cmp.Diff(want, s.Config.Labels); diff != "" {
+				t.Errorf("labels (-want +got):\n%s", diff)
+			}
+			if s.Name != "mk-01234567-web" || string(s.Host.NetworkMode) != "container:pause1" {
+				t.Errorf("name %s network %s", s.Name, s.Host.NetworkMode)
+			}
+			if diff := cmp.Diff([]string{"httpd", "-f"}, []string(s.Config.Cmd)); diff != "" {
+				t.Errorf("cmd: %s", diff)
+			}
+			if diff := cmp.Diff([]string{"A=1", "B=2"}, s.Config.Env); diff != "" {
+				t.Errorf("env: %s", diff)
+			}
+			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
+				t.Errorf("binds: %s", diff)
+			}
+			if s.Host.CPUShares != 200 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
+				t.Errorf("resources: %+v", s.Host.Resources)
+			}
+			if s.Config.User != "nobody" || s.Config.WorkingDir != "/w" || s.Host.Privileged {
+				t.Errorf("user %q workdir %q privileged %v", s.Config.User, s.Config.WorkingDir, s.Host.Privileged)
+			}
+		}},
+		{name: "host network", check: func(t *testing.T, s *containerSpec) {
+			if s.Host.NetworkMode != "host" {
+				t.Errorf("network %s", s.Host.NetworkMode)
+			}
+		}},
+		{name: "args only go to the entrypoint", change: func(c *drivers.TaskConfig) {
+			c.Task.Config.Command, c.Task.Config.Entrypoint = "", []string{"/bin/sh", "-c"}
+		}, check: func(t *testing.T, s *containerSpec) {
+			if strings.Join(s.Config.Entrypoint, " ") != "/bin/sh -c" || strings.Join(s.Config.Cmd, " ") != "-f" {
+				t.Errorf("entrypoint %v cmd %v", s.Config.Entrypoint, s.Config.Cmd)
+			}
+		}},
+		{name: "privileged refused", change: func(c *drivers.TaskConfig) { c.Task.Config.Privileged = true },
+			wantErr: "privileged containers are not allowed"},
+		{name: "privileged allowed", cfg: Config{AllowPrivileged: true}, change: func(c *drivers.TaskConfig) { c.Task.Config.Privileged = true },
+			check: func(t *testing.T, s *containerSpec) {
+				if !s.Host.Privileged {
+					t.Error("not privileged")
+				}
+			}},
+		{name: "volume outside the allow-list", cfg: Config{Volumes: []string{"/data"}},
+			change:  func(c *drivers.TaskConfig) { c.Task.Config.Volumes = []string{"/datum:/d"} },
+			wantErr: "not in the client's allowed volumes"},
+		{name: "volume in the allow-list", cfg: Config{Volumes: []string{"/data/"}},
+			change: func(c *drivers.TaskConfig) { c.Task.Config.Volumes = []string{"/data/x:/d:ro"} },
+			check: func(t *testing.T, s *containerSpec) {
+				if s.Host.Binds[len(s.Host.Binds)-1] != "/data/x:/d:ro" {
+					t.Errorf("binds %v", s.Host.Binds)
+				}
+			}},
+		{name: "no image", change: func(c *drivers.TaskConfig) { c.Task.Config.Image = "" }, wantErr: "config.image is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Driver{cfg: tc.cfg}
+			cfg := base()
+			if tc.change != nil {
+				tc.change(cfg)
+			}
+			s, err := d.buildSpec(cfg, tc.pauseID)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"": 15, "SIGTERM": 15, "int": 2, "9": 9, "SIGUSR1": 10} {
+		got, err := parseSignal(in)
+		if err != nil || int(got) != want {
+			t.Errorf("parseSignal(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := parseSignal("SIGNOPE"); err == nil {
+		t.Error("parseSignal accepted SIGNOPE")
+	}
+}

@@ -1,0 +1,65 @@
+package docker
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+// TestPodSandboxSharesLocalhost runs two containers of one pod joined to
+// its pause container: an httpd and a client that reaches it on
+// localhost.
+func TestPodSandboxSharesLocalhost(t *testing.T) {
+	d := newTestDriver(t, Config{})
+	srv := taskConfig(t, "web", `mkdir -p /www && echo "hi from web" > /www/index.html && exec httpd -f -p 8080 -h /www`)
+	ctx := context.Background()
+	spec, err := d.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: srv.PodID, NodeID: testNode, JobID: "job"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spec.NetNSPath); err != nil {
+		t.Fatalf("sandbox namespace: %v", err)
+	}
+	// The same pod again (a restarted client) gets the same sandbox.
+	again, err := d.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: srv.PodID, NodeID: testNode, JobID: "job"})
+	if err != nil || again.SandboxID != spec.SandboxID {
+		t.Fatalf("second CreateNetwork: %+v, %v; want %s", again, err, spec.SandboxID)
+	}
+	srv.NetNSPath = spec.NetNSPath
+	cli := taskConfig(t, "client", `until wget -q -O - http://localhost:8080/; do sleep 0.2; done`)
+	cli.ID, cli.PodID, cli.NetNSPath = drivers.TaskID(srv.PodID, "client"), srv.PodID, spec.NetNSPath
+	start(t, d, srv)
+	start(t, d, cli)
+	if res := waitExit(t, d, cli.ID, 30*time.Second); res.ExitCode != 0 {
+		t.Fatalf("client: %+v; stderr %q", res, readFile(t, cli.StderrPath))
+	}
+	if got := readFile(t, cli.StdoutPath); !strings.Contains(got, "hi from web") {
+		t.Fatalf("client got %q", got)
+	}
+	for _, id := range []string{cli.ID, srv.ID} {
+		if err := d.DestroyTask(id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.DestroyNetwork(ctx, srv.PodID); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		_, err := d.findPause(ctx, srv.PodID)
+		return err != nil, nil
+	})
+}
+
+func TestStartWithoutSandboxFails(t *testing.T) {
+	d := newTestDriver(t, Config{})
+	cfg := taskConfig(t, "lonely", "true")
+	cfg.NetNSPath = "/proc/1/ns/net"
+	if _, err := d.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "no running pause container") {
+		t.Fatalf("start without a sandbox: %v", err)
+	}
+}
