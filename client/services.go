@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mk-orchestrator/mk/api"
 	nodedns "github.com/mk-orchestrator/mk/client/dns"
 	"github.com/mk-orchestrator/mk/client/proxy"
@@ -17,6 +19,12 @@ import (
 // endpoints (blocking queries) feeds the service proxy, which programs
 // the virtual IPs and NodePorts, and the node DNS on the pod gateway.
 // Both need the pod network: without it the node runs no proxy or DNS.
+
+// Collectors are the Prometheus collectors of the client's service proxy
+// and node DNS, for the agent's /v1/metrics.
+func Collectors() []prometheus.Collector {
+	return append(proxy.Collectors(), nodedns.Collectors()...)
+}
 
 // servicesWait is how long one blocking query of the watch waits.
 const servicesWait = 5 * time.Minute

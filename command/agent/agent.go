@@ -121,6 +121,7 @@ func (a *Agent) startClient(httpAddr string) error {
 	// Pod logs, exec and stats are answered from the client as soon as it
 	// recovers pods.
 	a.http.SetLocalPods(a.client)
+	a.http.RegisterCollectors(client.Collectors()...)
 	// With its own server the node registers within seconds. A client-only
 	// agent may start before any server does: it waits for them (a signal
 	// still stops it).
