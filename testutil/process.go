@@ -76,6 +76,30 @@ func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
 // (one the test's network namespaces can reach).
 func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 	t.Helper()
+	return NewProcessClusterWith(t, ServerOptions{Servers: n, BindAddr: ip})
+}
+
+// ServerOptions place the server agents of a ProcessCluster.
+type ServerOptions struct {
+	// Servers is how many (default 1).
+	Servers int
+	// BindAddr defaults to 127.0.0.1.
+	BindAddr string
+	// NetNS runs every server in a network namespace (a Host's, whose
+	// address BindAddr is).
+	NetNS string
+}
+
+// NewProcessClusterWith is NewProcessCluster with options.
+func NewProcessClusterWith(t testing.TB, o ServerOptions) *ProcessCluster {
+	t.Helper()
+	n, ip := o.Servers, o.BindAddr
+	if n == 0 {
+		n = 1
+	}
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
 	bin := MkBinary(t)
 	c := &ProcessCluster{t: t}
 	var joins []string
@@ -88,7 +112,7 @@ func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 	}
 	for i, p := range all {
 		dir := t.TempDir()
-		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin,
+		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin, NetNS: o.NetNS,
 			HTTPAddr: fmt.Sprintf("%s:%d", ip, p.http), RaftAddr: fmt.Sprintf("%s:%d", ip, p.raft),
 			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
 		conf := fmt.Sprintf(`name      = %q
@@ -345,6 +369,35 @@ type ClientOnlyOptions struct {
 	BindAddr string
 	// NetNS runs the agent in a network namespace (a Host's).
 	NetNS string
+	// ProxyMode is client.network.proxy_mode ("" for the default).
+	ProxyMode string
+	// DNSUpstreams is client.network.dns_upstreams (nil for the host's
+	// resolv.conf).
+	DNSUpstreams []string
+}
+
+// networkBlock is the client's network block for o ("" when o sets
+// nothing of it).
+func (o ClientOnlyOptions) networkBlock() string {
+	var b strings.Builder
+	if o.ProxyMode != "" {
+		fmt.Fprintf(&b, "    proxy_mode = %q\n", o.ProxyMode)
+	}
+	if o.DNSUpstreams != nil {
+		fmt.Fprintf(&b, "    dns_upstreams = [%s]\n", quoteAll(o.DNSUpstreams))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "  network {\n" + b.String() + "  }\n"
+}
+
+func quoteAll(l []string) string {
+	quoted := make([]string, len(l))
+	for i, s := range l {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // StartClientOnly is NewClientOnlyAgent with options.
@@ -358,10 +411,6 @@ func StartClientOnly(t testing.TB, o ClientOnlyOptions) *Agent {
 		LogPath: filepath.Join(dir, "agent.log"), clientOnly: true, NetNS: o.NetNS}
 	http, serf := FreePort(t), FreePort(t)
 	a.HTTPAddr = fmt.Sprintf("%s:%d", o.BindAddr, http)
-	quoted := make([]string, len(o.Servers))
-	for i, s := range o.Servers {
-		quoted[i] = fmt.Sprintf("%q", s)
-	}
 	conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
 bind_addr = %q
@@ -373,8 +422,8 @@ ports {
 client {
   enabled = true
   servers = [%s]
-}
-`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "))
+%s}
+`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, quoteAll(o.Servers), o.networkBlock())
 	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)
 	return a
