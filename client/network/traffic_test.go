@@ -58,6 +58,18 @@ func TestHostPortDNAT(t *testing.T) {
 	if _, err := dial(e.host, "192.168.77.1:18080"); err != nil {
 		t.Fatalf("node to its own node port: %v", err)
 	}
+	// From another pod, and from the pod itself (hairpin: masqueraded,
+	// or the pod would get its own packets back from its own address).
+	other, err := e.m.CreatePod(&PodRequest{ID: "pod-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := dial(other.NetNSPath, "192.168.77.1:18080"); err != nil || src != other.IP.String() {
+		t.Fatalf("another pod to the node port: %q, %v", src, err)
+	}
+	if src, err := dial(pod.NetNSPath, "192.168.77.1:18080"); err != nil || src != pod.Gateway.String() {
+		t.Fatalf("the pod to its own node port: %q, %v; want it from the gateway %s", src, err, pod.Gateway)
+	}
 	if err := e.m.DestroyPod("pod-a"); err != nil {
 		t.Fatal(err)
 	}
