@@ -266,6 +266,25 @@ func testMultiHost(t *testing.T, mode string, k int) {
 		checkSpread(t, "server host, all NodePorts", fromServer, backends, 102)
 	})
 
+	t.Run("a pod's host port answers on its node's address, from another host and from the pod itself", func(t *testing.T) {
+		for _, p := range []*structs.Pod{podA, podB} {
+			port := 0
+			for _, ap := range p.Ports {
+				if ap.Label == "http" {
+					port = ap.Value
+				}
+			}
+			node := m.client(p.NodeName)
+			url := fmt.Sprintf("http://%s:%d/", node.IP, port)
+			if port == 0 {
+				t.Fatalf("pod %s has no http host port: %+v", p.Name, p.Ports)
+			}
+			checkSpread(t, "server host -> "+url, requests(m.Server.NS, url, 5), map[string]bool{p.IP: true}, 5)
+			out := m.podExec(t, p.ID, "httpd", "/bin/sh", "-c", wgetLoop(url, 5))
+			checkSpread(t, "pod "+p.Name+" -> its own "+url, lines(out), map[string]bool{p.IP: true}, 5)
+		}
+	})
+
 	t.Run("node DNS on every client host", func(t *testing.T) {
 		for _, c := range m.Clients {
 			if got := dig(t, c, "+short", "web.default.svc.mk.local"); got != svc.ClusterIP {
@@ -667,6 +686,7 @@ func testAgentRestart(t *testing.T, m *multiHost) {
 		if len(before) == 0 {
 			t.Fatalf("no pod on %s", name)
 		}
+		oldPID, killedAt := c.Agent.PID(), time.Now()
 		c.Agent.Kill()
 		ping("with the agent of " + name + " killed")
 		c.Agent.Restart()
@@ -674,7 +694,25 @@ func testAgentRestart(t *testing.T, m *multiHost) {
 			n, err := proxySyncs(c.Agent, m.Mode, "full")
 			return n >= 1, fmt.Errorf("%s restarted: %d full proxy syncs (%v)", name, n, err)
 		})
+		t.Logf("agent of %s: pid %d killed, pid %d serving and synced %s later", name, oldPID, c.Agent.PID(), time.Since(killedAt).Round(time.Millisecond))
 		ping("after " + name + " restarted and synced")
+		// New connections go through the rules the restarted agent wrote.
+		for _, h := range m.Clients {
+			fresh, err := dialIn(h.NS, addr, 5*time.Second)
+			if err != nil {
+				t.Fatalf("new connection from %s to echo after %s restarted: %v", h.Name, name, err)
+			}
+			_ = fresh.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err = fresh.Write([]byte("fresh\n"))
+			buf := make([]byte, 6)
+			if err == nil {
+				_, err = io.ReadFull(fresh, buf)
+			}
+			fresh.Close()
+			if err != nil || string(buf) != "fresh\n" {
+				t.Errorf("new connection from %s to echo after %s restarted: %q, %v", h.Name, name, buf, err)
+			}
+		}
 		after := podsOfNode(t, m, c.NodeID)
 		for id, p := range before {
 			q := after[id]
