@@ -63,6 +63,13 @@ func (c *Client) DrainNode(ctx context.Context, ref string, enable bool) error {
 	return err
 }
 
+// PurgeNode removes a node that is not ready: its pod subnet goes back to
+// the pool and its pods are replaced elsewhere.
+func (c *Client) PurgeNode(ctx context.Context, ref string) error {
+	_, err := c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(ref)+"/purge", nil, nil, nil)
+	return err
+}
+
 // SetNodeEligibility makes a node eligible or ineligible for new pods.
 func (c *Client) SetNodeEligibility(ctx context.Context, ref string, eligible bool) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/node/"+url.PathEscape(ref)+"/eligibility", nil, &structs.NodeEligibilityBody{Eligible: eligible}, nil)

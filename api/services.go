@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/url"
+	"strconv"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -48,6 +49,23 @@ func (c *Client) Endpoints(namespace string, q *QueryOptions) ([]*structs.Endpoi
 	var out []*structs.Endpoints
 	meta, err := c.get("/v1/endpoints", withNamespace(q, namespace), &out)
 	return out, meta, err
+}
+
+// EndpointsChanges reads the endpoints of a namespace ("*": all) written
+// after index since, and the keys of all that exist.
+func (c *Client) EndpointsChanges(namespace string, since uint64, q *QueryOptions) (*structs.EndpointsChanges, *QueryMeta, error) {
+	opts := withNamespace(q, namespace)
+	params := map[string]string{"since": strconv.FormatUint(since, 10)}
+	for k, v := range opts.Params {
+		params[k] = v
+	}
+	opts.Params = params
+	var out structs.EndpointsChanges
+	meta, err := c.get("/v1/endpoints/changes", opts, &out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &out, meta, nil
 }
 
 // EndpointsOf reads one service's endpoints.

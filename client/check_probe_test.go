@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,5 +128,27 @@ func TestPodChecksNamesAndDefaults(t *testing.T) {
 	}
 	if checks[0].interval != 5*time.Second || checks[0].timeout != time.Second {
 		t.Errorf("interval/timeout = %s/%s, want 5s/1s", checks[0].interval, checks[0].timeout)
+	}
+}
+
+// TestCheckPacer: a check that has not passed since its tasks started is
+// retried after 50 ms, doubling up to its interval; once passed, a
+// failure waits the interval (the bound on removing a failing pod); a
+// task restart makes it fast again.
+func TestCheckPacer(t *testing.T) {
+	p := checkPacer{interval: time.Second}
+	var got []time.Duration
+	for _, st := range []string{structs.CheckPending, structs.CheckCritical, structs.CheckCritical, structs.CheckCritical,
+		structs.CheckCritical, structs.CheckCritical, structs.CheckCritical, structs.CheckPassing, structs.CheckCritical} {
+		got = append(got, p.next(st))
+	}
+	ms := time.Millisecond
+	want := []time.Duration{time.Second, 50 * ms, 100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second, time.Second}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("waits = %v, want %v", got, want)
+	}
+	p.restart()
+	if d := p.next(structs.CheckCritical); d != 50*ms {
+		t.Errorf("after a restart, a failing check waits %v, want 50ms", d)
 	}
 }

@@ -66,6 +66,7 @@ func (r *podRunner) runCheck(ctx context.Context, pc *podCheck) {
 	wake := r.checkWake[pc.index]
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	pace := checkPacer{interval: pc.interval}
 	for {
 		select {
 		case <-ctx.Done():
@@ -75,6 +76,7 @@ func (r *podRunner) runCheck(ctx context.Context, pc *podCheck) {
 			if !timer.Stop() {
 				<-timer.C
 			}
+			pace.restart()
 		}
 		status, output := structs.CheckPending, "waiting for the pod's tasks to run"
 		if r.tasksRunning() {
@@ -84,9 +86,48 @@ func (r *podRunner) runCheck(ctx context.Context, pc *podCheck) {
 			return
 		}
 		r.setCheck(pc.index, status, output)
-		timer.Reset(pc.interval)
+		timer.Reset(pace.next(status))
 	}
 }
+
+// checkFirstRetry is the first wait before a check that has not passed
+// since its pod's tasks started runs again.
+const checkFirstRetry = 50 * time.Millisecond
+
+// checkPacer says when a check runs next. Until it first passes after
+// the pod's tasks (re)start, a failing check is retried after 50 ms,
+// then twice as long each time up to its interval: a server that takes
+// a moment to listen makes its pod ready soon after it does, not one
+// interval after its task started (the first check runs at once and
+// usually finds nothing listening yet). Once it passed, it runs every
+// interval, so a failing check still removes the pod within one
+// interval.
+type checkPacer struct {
+	interval time.Duration
+	retry    time.Duration
+	passed   bool
+}
+
+// next is the wait after a run that gave status.
+func (p *checkPacer) next(status string) time.Duration {
+	switch {
+	case status == structs.CheckPassing:
+		p.passed = true
+		return p.interval
+	case p.passed || status == structs.CheckPending:
+		// Pending: the tasks are not running; their start wakes the check.
+		return p.interval
+	}
+	if p.retry == 0 {
+		p.retry = checkFirstRetry
+	} else {
+		p.retry *= 2
+	}
+	return min(p.retry, p.interval)
+}
+
+// restart: the pod's tasks (re)started; retry fast until it passes again.
+func (p *checkPacer) restart() { p.passed, p.retry = false, 0 }
 
 // wakeChecks runs every check again now (a task started).
 func (r *podRunner) wakeChecks() {

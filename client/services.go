@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mk-orchestrator/mk/api"
 	nodedns "github.com/mk-orchestrator/mk/client/dns"
@@ -19,12 +18,6 @@ import (
 // endpoints (blocking queries) feeds the service proxy, which programs
 // the virtual IPs and NodePorts, and the node DNS on the pod gateway.
 // Both need the pod network: without it the node runs no proxy or DNS.
-
-// Collectors are the Prometheus collectors of the client's service proxy
-// and node DNS, for the agent's /v1/metrics.
-func Collectors() []prometheus.Collector {
-	return append(proxy.Collectors(), nodedns.Collectors()...)
-}
 
 // servicesWait is how long one blocking query of the watch waits.
 const servicesWait = 5 * time.Minute
@@ -48,7 +41,7 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
 	c.goFunc(func() { p.Run(ctx) })
-	c.goFunc(func() { proxy.Watch(ctx, &serviceSource{api: c.api}, c.logger, p, &dnsFeed{dns: dns}) })
+	c.goFunc(func() { proxy.Watch(ctx, NewServiceSource(c.api), c.logger, p, &dnsFeed{dns: dns}) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
 }
@@ -77,7 +70,20 @@ func (c *Client) removeServiceRules() {
 
 // serviceSource reads services and endpoints of every namespace by
 // blocking query: what proxy.Watch needs of the servers.
-type serviceSource struct{ api *api.Client }
+type serviceSource struct {
+	api *api.Client
+	// endpoints is the cluster's endpoints as of since: each call asks
+	// only for what was written after it (GET /v1/endpoints/changes), so
+	// a change to one service does not resend every service's endpoints.
+	mu        sync.Mutex
+	endpoints map[structs.NamespacedID]*structs.Endpoints
+	since     uint64
+}
+
+// NewServiceSource is the proxy.Source a client feeds its proxy and node
+// DNS from: blocking queries on /v1/services and /v1/endpoints of every
+// namespace through cl (the proxy benchmark uses it too).
+func NewServiceSource(cl *api.Client) proxy.Source { return &serviceSource{api: cl} }
 
 func (s *serviceSource) Services(ctx context.Context, waitIndex uint64) ([]*structs.Service, uint64, error) {
 	l, meta, err := s.api.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
@@ -88,11 +94,55 @@ func (s *serviceSource) Services(ctx context.Context, waitIndex uint64) ([]*stru
 }
 
 func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*structs.Endpoints, uint64, error) {
-	l, meta, err := s.api.Endpoints(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if waitIndex == 0 {
+		s.since = 0 // the watch starts over (first call, or a restore)
+	}
+	ch, meta, err := s.api.EndpointsChanges(api.AllNamespaces, s.since, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
 	if err != nil {
 		return nil, 0, err
 	}
-	return l, meta.LastIndex, nil
+	if meta.LastIndex < s.since {
+		// The servers' state went back (a snapshot restore): what is
+		// held may be newer than theirs. Start over.
+		s.since = 0
+		if ch, meta, err = s.api.EndpointsChanges(api.AllNamespaces, 0, &api.QueryOptions{Context: ctx}); err != nil {
+			return nil, 0, err
+		}
+	}
+	s.apply(ch, s.since == 0)
+	s.since = meta.LastIndex
+	out := make([]*structs.Endpoints, 0, len(s.endpoints))
+	for _, e := range s.endpoints {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, meta.LastIndex, nil
+}
+
+// apply merges changes into the held endpoints (from scratch with reset).
+func (s *serviceSource) apply(ch *structs.EndpointsChanges, reset bool) {
+	if reset || s.endpoints == nil {
+		s.endpoints = map[structs.NamespacedID]*structs.Endpoints{}
+	}
+	keep := make(map[structs.NamespacedID]bool, len(ch.Keys))
+	for _, k := range ch.Keys {
+		keep[k] = true
+	}
+	for k := range s.endpoints {
+		if !keep[k] {
+			delete(s.endpoints, k)
+		}
+	}
+	for _, e := range ch.Changed {
+		s.endpoints[structs.NamespacedID{Namespace: e.Namespace, ID: e.ID}] = e
+	}
 }
 
 // dnsFeed hands the node DNS both lists whenever either changes: its

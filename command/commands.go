@@ -63,6 +63,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"node status":               cmd(func(m Meta) cli.Command { return &NodeStatusCommand{Meta: m} }),
 		"node drain":                cmd(func(m Meta) cli.Command { return &NodeDrainCommand{Meta: m} }),
 		"node eligibility":          cmd(func(m Meta) cli.Command { return &NodeEligibilityCommand{Meta: m} }),
+		"node purge":                cmd(func(m Meta) cli.Command { return &NodePurgeCommand{Meta: m} }),
 		"pod list":                  cmd(func(m Meta) cli.Command { return &PodListCommand{Meta: m} }),
 		"pod status":                cmd(func(m Meta) cli.Command { return &PodStatusCommand{Meta: m} }),
 		"pod stop":                  cmd(func(m Meta) cli.Command { return &PodStopCommand{Meta: m} }),

@@ -169,3 +169,41 @@ func (m *Meta) toggle(args []string, name, on, off string, fn func(id string, on
 	m.Ui.Output(fmt.Sprintf("Node %q: %s %sd", fs.Arg(0), strings.TrimPrefix(name, "node "), map[bool]string{true: on, false: off}[*enable]))
 	return exitOK
 }
+
+// NodePurgeCommand removes a node that is gone for good.
+type NodePurgeCommand struct{ Meta }
+
+func (c *NodePurgeCommand) Synopsis() string { return "Remove a node that is gone for good" }
+
+func (c *NodePurgeCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: mk node purge [options] ID
+
+  Removes a node that is down or left (ID, unique prefix or name): its
+  pod subnet goes back to the pool and its pods are replaced elsewhere.
+  A ready node is refused: stop its client first. A purged client that
+  comes back registers again, asking for its old subnet.
+
+Options:
+  -address     HTTP API address (default MK_ADDR or http://127.0.0.1:6646).
+`)
+}
+
+func (c *NodePurgeCommand) Run(args []string) int {
+	fs := c.FlagSet("node purge", false)
+	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if fs.NArg() != 1 {
+		return c.usageError("node purge takes one argument, the node ID", c.Help())
+	}
+	client, err := c.Client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := client.PurgeNode(context.Background(), fs.Arg(0)); err != nil {
+		return c.fail(err)
+	}
+	c.Ui.Output(fmt.Sprintf("Node %q purged", fs.Arg(0)))
+	return exitOK
+}

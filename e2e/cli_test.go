@@ -76,6 +76,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`Index: \d+`), "Index: <N>"},
 	{regexp.MustCompile(`check-index \d+`), "check-index <N>"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:<PORT>"},
+	{regexp.MustCompile(`\b10\.42\.\d+\.\d+\b`), "<POD-IP>"},
 	{regexp.MustCompile(`\s+\d{2,5}\s+alive`), " <PORT> alive"},
 	{regexp.MustCompile(`"(SubmitTime|CreateIndex|ModifyIndex|JobModifyIndex)": \d+`), `"$1": <N>`},
 	{regexp.MustCompile(`mk v(\S+) \(\w+\)`), "mk v$1 (<COMMIT>)"},

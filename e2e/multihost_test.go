@@ -78,7 +78,7 @@ func newMultiHost(t *testing.T, mode string, k int) *multiHost {
 	clientHosts := []*testutil.Host{l2.AddHost(1), l2.AddHost(2), l2.AddHost(3)}
 	startResolver(t, m.Server, m.Resolver)
 
-	servers := testutil.NewProcessClusterWith(t, testutil.ServerOptions{BindAddr: m.Server.IP, NetNS: m.Server.NS})
+	servers := testutil.NewServerOnHost(t, m.Server)
 	agentDirs = append(agentDirs, servers.Agents[0].Dir)
 	m.SrvAddr = servers.Agents[0].Addr()
 	m.API = clientAt(t, m.SrvAddr)

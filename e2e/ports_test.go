@@ -65,8 +65,15 @@ func TestStaticPortsOnOneNode(t *testing.T) {
 	if ports["http"] != 9090 || ports["dyn"] < structs.DefaultMinDynamicPort || ports["dyn"] > structs.DefaultMaxDynamicPort {
 		t.Fatalf("pod %s got ports %v, want http 9090 and dyn in the default range", first.Name, ports)
 	}
-	want := fmt.Sprintf("port=9090 addr=127.0.0.1:9090 ip=127.0.0.1 dyn=%d\n", ports["dyn"])
+	// A bridge-mode pod (the default) listens in its own namespace, on
+	// its IP: the static port's `to` is the node port, a dynamic port
+	// without `to` the node port the scheduler chose.
 	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		p, err := cl.Pod(first.ID, nil)
+		if err != nil || p.IP == "" {
+			return false, fmt.Errorf("pod %s has no IP yet (%v)", first.Name, err)
+		}
+		want := fmt.Sprintf("port=9090 addr=%s:9090 ip=%s dyn=%d\n", p.IP, p.IP, ports["dyn"])
 		var out bytes.Buffer
 		if err := cl.PodLogs(context.Background(), first.ID, "echo", false, false, &out); err != nil {
 			return false, err

@@ -22,6 +22,7 @@ const endpointsPacing = 50 * time.Millisecond
 // services and pods in the state store and writes only what differs from
 // the stored endpoints, so a failover or restart converges from state.
 func (s *Server) endpointsLoop(stopCh chan struct{}) {
+	var last endpointsMark
 	for {
 		st := s.State()
 		ws := memdb.NewWatchSet()
@@ -29,8 +30,11 @@ func (s *Server) endpointsLoop(stopCh chan struct{}) {
 			watchTable(st, ws, table)
 		}
 		ws.Add(st.AbandonCh())
-		if err := s.syncEndpoints(st); err != nil {
+		mark, err := s.syncEndpoints(st, last)
+		if err != nil {
 			s.logger.Error("endpoints: sync failed", "error", err)
+		} else {
+			last = mark
 		}
 		timeout := time.NewTimer(s.config.ReconcileInterval)
 		watchCtx, cancelWatch := context.WithCancel(context.Background())
@@ -49,17 +53,39 @@ func (s *Server) endpointsLoop(stopCh chan struct{}) {
 	}
 }
 
+// endpointsMark is where the previous endpoints pass left off.
+type endpointsMark struct {
+	store *state.StateStore // a restored snapshot is a new store
+	index uint64            // the latest Raft index the pass read
+	full  time.Time
+}
+
 // syncEndpoints writes the endpoints that differ from what the services
 // and pods say they should be, and deletes those of services that are
-// gone.
-func (s *Server) syncEndpoints(st *state.StateStore) error {
+// gone. A full pass recomputes every service (at leadership, after a
+// restore, and every ReconcileInterval); in between, a pass recomputes
+// only the services whose job has a pod written since the last pass,
+// and the services written since, so a check result at 1,000 services
+// costs one service's work, not every one's.
+func (s *Server) syncEndpoints(st *state.StateStore, last endpointsMark) (endpointsMark, error) {
+	mark := endpointsMark{store: st, index: st.LatestIndex(), full: last.full}
+	full := last.store != st || time.Since(last.full) >= s.config.ReconcileInterval
+	if full {
+		mark.full = time.Now()
+	}
 	services, err := state.List[*structs.Service](st, nil, state.TableServices, state.AllNamespaces)
 	if err != nil {
-		return err
+		return last, err
+	}
+	var changedJobs map[structs.NamespacedID]bool
+	if !full {
+		if changedJobs, err = jobsWithPodsAfter(st, last.index); err != nil {
+			return last, err
+		}
 	}
 	stored, err := state.List[*structs.Endpoints](st, nil, state.TableEndpoints, state.AllNamespaces)
 	if err != nil {
-		return err
+		return last, err
 	}
 	have := make(map[structs.NamespacedID]*structs.Endpoints, len(stored))
 	for _, e := range stored {
@@ -69,15 +95,19 @@ func (s *Server) syncEndpoints(st *state.StateStore) error {
 	podsByJob := map[structs.NamespacedID][]*structs.Pod{}
 	for _, svc := range services {
 		job := structs.NamespacedID{Namespace: svc.Namespace, ID: svc.JobID}
+		key := structs.NamespacedID{Namespace: svc.Namespace, ID: svc.ID}
+		if !full && !changedJobs[job] && svc.ModifyIndex <= last.index && have[key] != nil {
+			delete(have, key)
+			continue
+		}
 		pods, ok := podsByJob[job]
 		if !ok {
 			if pods, err = st.PodsByJob(nil, svc.Namespace, svc.JobID); err != nil {
-				return err
+				return last, err
 			}
 			podsByJob[job] = pods
 		}
 		want := computeEndpoints(svc, pods)
-		key := structs.NamespacedID{Namespace: svc.Namespace, ID: svc.ID}
 		if cur := have[key]; cur == nil || cur.JobID != want.JobID || !reflect.DeepEqual(cur.Endpoints, want.Endpoints) {
 			req.Upserts = append(req.Upserts, want)
 		}
@@ -87,12 +117,29 @@ func (s *Server) syncEndpoints(st *state.StateStore) error {
 		req.Deletes = append(req.Deletes, key)
 	}
 	if len(req.Upserts) == 0 && len(req.Deletes) == 0 {
-		return nil
+		return mark, nil
 	}
 	if _, _, err := s.raftApply(structs.EndpointsUpdateRequestType, req); err != nil {
-		return fmt.Errorf("write endpoints of %d services: %w", len(req.Upserts)+len(req.Deletes), err)
+		return last, fmt.Errorf("write endpoints of %d services: %w", len(req.Upserts)+len(req.Deletes), err)
 	}
-	return nil
+	return mark, nil
+}
+
+// jobsWithPodsAfter lists the jobs that have a pod written after index.
+// It walks every pod (a few ms at 10,000) rather than keep an index that
+// would cost every pod write.
+func jobsWithPodsAfter(st *state.StateStore, index uint64) (map[structs.NamespacedID]bool, error) {
+	pods, err := st.Pods(nil, state.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	jobs := map[structs.NamespacedID]bool{}
+	for _, p := range pods {
+		if p.ModifyIndex > index {
+			jobs[structs.NamespacedID{Namespace: p.Namespace, ID: p.JobID}] = true
+		}
+	}
+	return jobs, nil
 }
 
 // computeEndpoints is a service's endpoints: every pod of its job that

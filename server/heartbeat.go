@@ -60,6 +60,16 @@ func (h *heartbeats) arm(nodeID string, after time.Duration) {
 	}
 }
 
+// forget drops a purged node's timer.
+func (h *heartbeats) forget(nodeID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t, ok := h.timers[nodeID]; ok {
+		t.timer.Stop()
+		delete(h.timers, nodeID)
+	}
+}
+
 // memberGone shortens a node's timer to the grace once its Serf member
 // failed or left: the next heartbeat, if one comes, arms it fully again.
 func (h *heartbeats) memberGone(nodeID string) {

@@ -61,6 +61,17 @@ func (s *Server) setNodeStatus(nodeID, status string) (uint64, error) {
 	return index, nil
 }
 
+// PurgeNode removes a node that is not ready; its heartbeat timer goes.
+func (s *Server) PurgeNode(nodeID string) (uint64, error) {
+	_, index, err := s.raftApply(structs.NodePurgeRequestType, &structs.NodePurgeRequest{NodeID: nodeID})
+	if err != nil {
+		return 0, fmt.Errorf("purge node %s: %w", nodeID, err)
+	}
+	s.heartbeats.forget(nodeID)
+	s.kickControllers()
+	return index, nil
+}
+
 // UpdateNodeScheduling changes a node's drain or eligibility.
 func (s *Server) UpdateNodeScheduling(req *structs.NodeSchedulingRequest) (uint64, error) {
 	if req.Eligibility != "" && req.Eligibility != structs.NodeEligible && req.Eligibility != structs.NodeIneligible {

@@ -164,3 +164,12 @@ type ResourceUsage struct {
 	MemoryRSS   uint64
 	MemoryUsage uint64
 }
+
+// EndpointsChanges answers GET /v1/endpoints/changes?since=N: the
+// endpoints written after index N and the keys of every service's
+// endpoints that exist now (those missing from Keys are gone), so a
+// watcher of many services receives only what changed.
+type EndpointsChanges struct {
+	Changed []*Endpoints   `json:",omitempty"`
+	Keys    []NamespacedID `json:",omitempty"`
+}

@@ -31,6 +31,9 @@ const (
 	// EndpointsUpdateRequestType writes the endpoints controller's view
 	// of services' pods.
 	EndpointsUpdateRequestType MessageType = 10
+	// NodePurgeRequestType removes a node that is gone for good; its /24
+	// goes back to the pool and its pods are lost.
+	NodePurgeRequestType MessageType = 11
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -61,6 +64,8 @@ func (t MessageType) String() string {
 		return "ReplicaSetsUpdate"
 	case EndpointsUpdateRequestType:
 		return "EndpointsUpdate"
+	case NodePurgeRequestType:
+		return "NodePurge"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -97,6 +102,11 @@ type NodeRegisterRequest struct {
 	// PodCIDRPool is the pool the FSM gives a node without a pod CIDR its
 	// /24 from: the leader's setting (empty: none is allocated).
 	PodCIDRPool string `json:",omitempty"`
+}
+
+// NodePurgeRequest removes a node that is not ready.
+type NodePurgeRequest struct {
+	NodeID string
 }
 
 // NodeStatusRequest changes a node's status; UpdatedAt is chosen by the

@@ -24,7 +24,7 @@ func wireValues() map[string]any {
 		&structs.JobRegisterRequest{}, &structs.JobDeregisterRequest{}, &structs.NodeRegisterRequest{},
 		&structs.NodeStatusRequest{}, &structs.NodeSchedulingRequest{}, &structs.PodsUpsertRequest{},
 		&structs.PodStatusRequest{}, &structs.PodsDeleteRequest{}, &structs.JobRegisterResponse{},
-		&structs.ReplicaSetsUpdateRequest{}, &structs.EndpointsUpdateRequest{},
+		&structs.ReplicaSetsUpdateRequest{}, &structs.EndpointsUpdateRequest{}, &structs.NodePurgeRequest{},
 		&structs.Job{}, &structs.Pod{}, &structs.Node{}, &structs.Deployment{}, &structs.ReplicaSet{},
 		&structs.Service{}, &structs.Autoscaler{}, &structs.Ingress{}, &structs.Endpoints{},
 	} {

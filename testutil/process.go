@@ -76,30 +76,19 @@ func NewProcessCluster(t testing.TB, n int) *ProcessCluster {
 // (one the test's network namespaces can reach).
 func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 	t.Helper()
-	return NewProcessClusterWith(t, ServerOptions{Servers: n, BindAddr: ip})
+	return newProcessCluster(t, n, ip, "")
 }
 
-// ServerOptions place the server agents of a ProcessCluster.
-type ServerOptions struct {
-	// Servers is how many (default 1).
-	Servers int
-	// BindAddr defaults to 127.0.0.1.
-	BindAddr string
-	// NetNS runs every server in a network namespace (a Host's, whose
-	// address BindAddr is).
-	NetNS string
-}
-
-// NewProcessClusterWith is NewProcessCluster with options.
-func NewProcessClusterWith(t testing.TB, o ServerOptions) *ProcessCluster {
+// NewServerOnHost starts one server agent inside host h's network
+// namespace, bound to its address, as a server machine of a multi-host
+// test; the test's namespace reaches it through h's link.
+func NewServerOnHost(t testing.TB, h *Host) *ProcessCluster {
 	t.Helper()
-	n, ip := o.Servers, o.BindAddr
-	if n == 0 {
-		n = 1
-	}
-	if ip == "" {
-		ip = "127.0.0.1"
-	}
+	return newProcessCluster(t, 1, h.IP, h.NS)
+}
+
+func newProcessCluster(t testing.TB, n int, ip, netns string) *ProcessCluster {
+	t.Helper()
 	bin := MkBinary(t)
 	c := &ProcessCluster{t: t}
 	var joins []string
@@ -112,9 +101,9 @@ func NewProcessClusterWith(t testing.TB, o ServerOptions) *ProcessCluster {
 	}
 	for i, p := range all {
 		dir := t.TempDir()
-		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin, NetNS: o.NetNS,
+		a := &Agent{Name: fmt.Sprintf("server-%d", i+1), Dir: dir, bin: bin,
 			HTTPAddr: fmt.Sprintf("%s:%d", ip, p.http), RaftAddr: fmt.Sprintf("%s:%d", ip, p.raft),
-			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
+			Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log"), NetNS: netns}
 		conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
 bind_addr = %q
@@ -369,10 +358,10 @@ type ClientOnlyOptions struct {
 	BindAddr string
 	// NetNS runs the agent in a network namespace (a Host's).
 	NetNS string
-	// ProxyMode is client.network.proxy_mode ("" for the default).
+	// ProxyMode is the client's network.proxy_mode ("": the default).
 	ProxyMode string
-	// DNSUpstreams is client.network.dns_upstreams (nil for the host's
-	// resolv.conf).
+	// DNSUpstreams is the client's network.dns_upstreams (nil: the
+	// host's resolv.conf).
 	DNSUpstreams []string
 }
 
@@ -389,7 +378,7 @@ func (o ClientOnlyOptions) networkBlock() string {
 	if b.Len() == 0 {
 		return ""
 	}
-	return "  network {\n" + b.String() + "  }\n"
+	return "\n  network {\n" + b.String() + "  }"
 }
 
 func quoteAll(l []string) string {
@@ -421,8 +410,8 @@ ports {
 }
 client {
   enabled = true
-  servers = [%s]
-%s}
+  servers = [%s]%s
+}
 `, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, quoteAll(o.Servers), o.networkBlock())
 	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)

@@ -22,6 +22,9 @@ type SimNode struct {
 	// Outcome decides the phase reported for a pod that should run; nil
 	// reports running.
 	Outcome func(p *structs.Pod) string
+	// Fill, when set, completes the report of a pod reported running:
+	// its IP and check results, say (set before Start).
+	Fill func(p *structs.Pod, u *structs.PodStatusUpdate)
 
 	client *api.Client
 	cancel context.CancelFunc
@@ -34,6 +37,16 @@ type SimNode struct {
 // NewSimNode registers a simulated node with the given drivers and
 // resources through addr, and starts its loops.
 func NewSimNode(addr, name string, drivers []string, res structs.NodeResources) (*SimNode, error) {
+	n, err := NewStoppedSimNode(addr, name, drivers, res)
+	if err != nil {
+		return nil, err
+	}
+	return n, n.Start()
+}
+
+// NewStoppedSimNode is NewSimNode without registering or starting: set
+// Outcome or Fill, then call Start.
+func NewStoppedSimNode(addr, name string, drivers []string, res structs.NodeResources) (*SimNode, error) {
 	cl, err := api.NewClient(api.Config{Address: addr, HTTPClient: &http.Client{Timeout: 70 * time.Second}})
 	if err != nil {
 		return nil, err
@@ -47,8 +60,7 @@ func NewSimNode(addr, name string, drivers []string, res structs.NodeResources) 
 	for _, d := range drivers {
 		node.Drivers[d] = &structs.DriverInfo{Detected: true, Healthy: true}
 	}
-	n := &SimNode{Node: node, client: cl, reported: map[string]string{}}
-	return n, n.Start()
+	return &SimNode{Node: node, client: cl, reported: map[string]string{}}, nil
 }
 
 // Start registers the node and starts heartbeating and watching.
@@ -136,7 +148,11 @@ func (n *SimNode) report(ctx context.Context, pods []*structs.Pod) {
 			}
 			states[t.Name] = &structs.TaskState{State: st}
 		}
-		updates = append(updates, &structs.PodStatusUpdate{Namespace: p.Namespace, PodID: p.ID, Phase: phase, TaskStates: states})
+		u := &structs.PodStatusUpdate{Namespace: p.Namespace, PodID: p.ID, Phase: phase, TaskStates: states}
+		if n.Fill != nil && phase == structs.PodPhaseRunning {
+			n.Fill(p, u)
+		}
+		updates = append(updates, u)
 	}
 	n.mu.Unlock()
 	for start := 0; start < len(updates); start += 500 {

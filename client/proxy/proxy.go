@@ -178,6 +178,11 @@ func (p *Proxy) Run(ctx context.Context) {
 			needFull = true
 		case <-retry:
 		}
+		if !p.ready() {
+			// Nothing to write until both lists came; waiting here must
+			// not hold back the first sync by a period.
+			continue
+		}
 		if wait := p.cfg.MinSyncPeriod - time.Since(lastStart); wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -197,6 +202,13 @@ func (p *Proxy) Run(ctx context.Context) {
 			full.Reset(p.cfg.FullSyncPeriod)
 		}
 	}
+}
+
+// ready: both lists have come at least once.
+func (p *Proxy) ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.haveSvc && p.haveEps
 }
 
 // syncOnce computes the desired rules from the latest update and writes

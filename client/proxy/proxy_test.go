@@ -128,6 +128,23 @@ func TestProxyWaitsForBothLists(t *testing.T) {
 	}
 }
 
+// TestProxyFirstSyncNotHeldBack: the services list alone starts no
+// period, so the first sync follows the endpoints list at once (a
+// watcher delivers the two lists a few ms apart).
+func TestProxyFirstSyncNotHeldBack(t *testing.T) {
+	w := &fakeWriter{}
+	p := startProxy(t, Config{Writer: w, Node: testNode, Runner: &fakeRunner{}, MinSyncPeriod: time.Hour})
+	services, endpoints := threeServices(false)
+	p.SetServices(services)
+	time.Sleep(20 * time.Millisecond) // Run takes the kick alone
+	gen := p.SetEndpoints(endpoints)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.WaitSynced(ctx, gen); err != nil {
+		t.Fatalf("first sync held back by the minimum sync period: %v", err)
+	}
+}
+
 // TestProxyRetriesAfterFailure: a failed sync is retried without a new
 // update.
 func TestProxyRetriesAfterFailure(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/mk-orchestrator/mk/client"
+	nodedns "github.com/mk-orchestrator/mk/client/dns"
+	"github.com/mk-orchestrator/mk/client/proxy"
 	"github.com/mk-orchestrator/mk/server"
 	"github.com/mk-orchestrator/mk/server/httpapi"
 )
@@ -121,7 +123,7 @@ func (a *Agent) startClient(httpAddr string) error {
 	// Pod logs, exec and stats are answered from the client as soon as it
 	// recovers pods.
 	a.http.SetLocalPods(a.client)
-	a.http.RegisterCollectors(client.Collectors()...)
+	a.http.RegisterCollectors(append(proxy.Collectors(), nodedns.Collectors()...)...)
 	// With its own server the node registers within seconds. A client-only
 	// agent may start before any server does: it waits for them (a signal
 	// still stops it).

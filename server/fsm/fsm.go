@@ -166,6 +166,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.PodsDeleteRequest) error { return txn.DeletePods(index, r.Pods) })
 	case structs.ReplicaSetsUpdateRequestType:
 		return apply(buf, index, func(r *structs.ReplicaSetsUpdateRequest) error { return txn.UpdateReplicaSets(index, r.Updates) })
+	case structs.NodePurgeRequestType:
+		return apply(buf, index, func(r *structs.NodePurgeRequest) error { return txn.PurgeNode(index, r) })
 	case structs.EndpointsUpdateRequestType:
 		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
 	}

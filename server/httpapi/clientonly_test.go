@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	hclog "github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mk-orchestrator/mk/server/httpapi"
 	"github.com/mk-orchestrator/mk/testutil"
@@ -39,6 +40,23 @@ func TestClientOnlyForwardsToTheNextServer(t *testing.T) {
 	metrics := get(t, "http://"+addr+"/v1/metrics", http.StatusOK)
 	if !strings.Contains(metrics, `mk_http_requests_total{code="200",route="/"} 2`) {
 		t.Fatalf("forwarded requests not counted:\n%s", metrics)
+	}
+}
+
+// TestRegisterCollectors: the client's own metrics (the proxy's, the
+// node DNS's) are served on /v1/metrics once registered.
+func TestRegisterCollectors(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	h := httpapi.NewClientOnly(httpapi.ClientAgentInfo{Name: "edge", HTTPAddr: addr}, hclog.NewNullLogger())
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "mk_test_client_thing_total", Help: "test"})
+	c.Add(3)
+	h.RegisterCollectors(c)
+	if err := h.Start(addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Shutdown)
+	if metrics := get(t, "http://"+addr+"/v1/metrics", http.StatusOK); !strings.Contains(metrics, "mk_test_client_thing_total 3") {
+		t.Fatalf("registered collector not served:\n%s", metrics)
 	}
 }
 

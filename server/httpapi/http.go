@@ -94,10 +94,6 @@ func New(srv *server.Server, logger hclog.Logger) *HTTPServer {
 	return h
 }
 
-// RegisterCollectors adds collectors to /v1/metrics: the client role's,
-// on an agent that runs one.
-func (h *HTTPServer) RegisterCollectors(cs ...prometheus.Collector) { h.registry.MustRegister(cs...) }
-
 // EnableDebug serves Go's profiler under /debug/pprof/ (agent config
 // enable_debug = true). Off by default: profiles reveal internals.
 func (h *HTTPServer) EnableDebug() {

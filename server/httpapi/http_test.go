@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/server"
 	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
 )
@@ -302,5 +303,50 @@ func TestPlanShowsDiff(t *testing.T) {
 	}
 	if !replicas {
 		t.Fatalf("plan does not show Replicas 2 => 5: %+v", plan.Objects)
+	}
+}
+
+// TestNodeRegisterAndPurge: a registered node gets its /24 of the pod
+// CIDR pool and the cluster's network; a ready node cannot be purged
+// (409), an unknown one is 404, and a purged node's /24 goes to the next.
+func TestNodeRegisterAndPurge(t *testing.T) {
+	// A node that stops heartbeating is down within a second.
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: func(_ int, cfg *server.Config) {
+		cfg.HeartbeatTTL, cfg.HeartbeatGrace = 200*time.Millisecond, 200*time.Millisecond
+	}})
+	cl := newClient(t, c.Nodes[0])
+	ctx := context.Background()
+	node := func(id string) *structs.Node {
+		return &structs.Node{ObjectMeta: structs.ObjectMeta{ID: id, Name: id}, Resources: &structs.NodeResources{CPU: 1000, MemoryMB: 1024}}
+	}
+	resp, err := cl.RegisterNode(ctx, node("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.PodCIDR != "10.42.0.0/24" || resp.Network == nil || resp.Network.PodCIDRPool != structs.DefaultPodCIDRPool ||
+		resp.Network.ServiceCIDR != structs.DefaultServiceCIDR {
+		t.Fatalf("register answered %+v (network %+v)", resp, resp.Network)
+	}
+	if err := cl.PurgeNode(ctx, "n1"); statusOf(err) != http.StatusConflict {
+		t.Fatalf("purge of a ready node: %v, want 409", err)
+	}
+	if err := cl.PurgeNode(ctx, "nope"); statusOf(err) != http.StatusNotFound {
+		t.Fatalf("purge of an unknown node: %v, want 404", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		n, err := cl.Node("n1", nil)
+		if err != nil {
+			return false, err
+		}
+		return n.Status == structs.NodeStatusDown, fmt.Errorf("node n1 is %s, want down (no heartbeats)", n.Status)
+	})
+	if err := cl.PurgeNode(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Node("n1", nil); statusOf(err) != http.StatusNotFound {
+		t.Fatalf("purged node still read: %v", err)
+	}
+	if resp, err = cl.RegisterNode(ctx, node("n2")); err != nil || resp.PodCIDR != "10.42.0.0/24" {
+		t.Fatalf("next node got %+v, %v; want the freed 10.42.0.0/24", resp, err)
 	}
 }

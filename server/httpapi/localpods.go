@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -126,3 +128,7 @@ func newNodeTransport() *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
 }
+
+// RegisterCollectors adds the agent's client metrics (its service proxy's
+// and node DNS's) to /v1/metrics.
+func (h *HTTPServer) RegisterCollectors(cs ...prometheus.Collector) { h.registry.MustRegister(cs...) }

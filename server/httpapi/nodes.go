@@ -20,6 +20,7 @@ func (h *HTTPServer) nodeRoutes() {
 	h.handle("PUT /v1/node/{id}/pods/status", routeWrite, h.nodePodStatus)
 	h.handle("POST /v1/node/{id}/drain", routeWrite, h.nodeDrain)
 	h.handle("POST /v1/node/{id}/eligibility", routeWrite, h.nodeEligibility)
+	h.handle("PUT /v1/node/{id}/purge", routeWrite, h.nodePurge)
 	h.handle("GET /v1/pods", routeRead, h.podList)
 	h.handle("GET /v1/pod/{id}", routeRead, h.podGet)
 	h.handle("POST /v1/pod/{id}/stop", routeWrite, h.podStop)
@@ -114,6 +115,17 @@ func (h *HTTPServer) nodeDrain(w http.ResponseWriter, r *http.Request) (any, err
 		req.Eligibility = structs.NodeEligible
 	}
 	index, err := h.srv.UpdateNodeScheduling(req)
+	return &structs.WriteResult{Index: index}, err
+}
+
+// nodePurge serves PUT /v1/node/{id}/purge: a node that is gone for good
+// is removed (409 while it is ready).
+func (h *HTTPServer) nodePurge(w http.ResponseWriter, r *http.Request) (any, error) {
+	node, err := resolveNode(nil, h.srv.State(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	index, err := h.srv.PurgeNode(node.ID)
 	return &structs.WriteResult{Index: index}, err
 }
 

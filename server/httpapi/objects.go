@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -17,6 +19,7 @@ func (h *HTTPServer) objectRoutes() {
 	h.handle("GET /v1/ingresses", routeRead, listObjects[*structs.Ingress](h, state.TableIngresses))
 	h.handle("GET /v1/service/{name}", routeRead, h.serviceGet)
 	h.handle("GET /v1/endpoints", routeRead, h.endpointsList)
+	h.handle("GET /v1/endpoints/changes", routeRead, h.endpointsChanges)
 	h.handle("GET /v1/endpoints/{namespace}/{service}", routeRead, h.endpointsGet)
 }
 
@@ -94,5 +97,37 @@ func (h *HTTPServer) endpointsGet(w http.ResponseWriter, r *http.Request) (any, 
 			err = structs.NotFoundError("endpoints of service", name)
 		}
 		return e, err
+	}))
+}
+
+// endpointsChanges serves GET /v1/endpoints/changes?since=N: the
+// endpoints of the namespace (?namespace=* for all) written after N, and
+// the keys of all, blocking like the list.
+func (h *HTTPServer) endpointsChanges(w http.ResponseWriter, r *http.Request) (any, error) {
+	ns := r.URL.Query().Get("namespace")
+	if ns == "" {
+		ns = structs.DefaultNamespace
+	}
+	var since uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, &structs.ValidationError{Field: "since", Msg: fmt.Sprintf("must be a Raft index, got %q", v)}
+		}
+		since = n
+	}
+	return h.blockingRead(w, r, tableRead(state.TableEndpoints, func(ws memdb.WatchSet, st *state.StateStore) (any, error) {
+		all, err := state.List[*structs.Endpoints](st, ws, state.TableEndpoints, ns)
+		if err != nil {
+			return nil, err
+		}
+		out := &structs.EndpointsChanges{Keys: make([]structs.NamespacedID, 0, len(all))}
+		for _, e := range all {
+			out.Keys = append(out.Keys, structs.NamespacedID{Namespace: e.Namespace, ID: e.ID})
+			if e.ModifyIndex > since {
+				out.Changed = append(out.Changed, e)
+			}
+		}
+		return out, nil
 	}))
 }

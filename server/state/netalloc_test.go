@@ -115,3 +115,50 @@ func TestServiceAddressAllocation(t *testing.T) {
 		t.Fatalf("after a's stop d got %s, want the freed 10.96.0.2", got.ClusterIP)
 	}
 }
+
+func TestPurgedNodeFreesItsPodCIDR(t *testing.T) {
+	s := newStore(t)
+	const pool = "10.42.0.0/24" // room for one node
+	upsert := func(index uint64, id, status string) error {
+		txn := s.WriteTxn()
+		defer txn.Abort()
+		if err := txn.UpsertNode(index, &structs.Node{ObjectMeta: structs.ObjectMeta{ID: id, Name: id}, Status: status}, pool); err != nil {
+			return err
+		}
+		txn.Commit()
+		return nil
+	}
+	purge := func(index uint64, id string) error {
+		txn := s.WriteTxn()
+		defer txn.Abort()
+		if err := txn.PurgeNode(index, &structs.NodePurgeRequest{NodeID: id}); err != nil {
+			return err
+		}
+		txn.Commit()
+		return nil
+	}
+	if err := upsert(10, "a", structs.NodeStatusReady); err != nil {
+		t.Fatal(err)
+	}
+	if err := upsert(11, "b", structs.NodeStatusReady); !errors.Is(err, structs.ErrConflict) {
+		t.Fatalf("second node in a one-/24 pool: %v, want conflict", err)
+	}
+	if err := purge(12, "a"); !errors.Is(err, structs.ErrConflict) {
+		t.Fatalf("purge of a ready node: %v, want conflict", err)
+	}
+	if err := upsert(13, "a", structs.NodeStatusDown); err != nil {
+		t.Fatal(err)
+	}
+	if err := purge(14, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := purge(15, "a"); !errors.Is(err, structs.ErrNotFound) {
+		t.Fatalf("purge of a purged node: %v, want not found", err)
+	}
+	if err := upsert(16, "b", structs.NodeStatusReady); err != nil {
+		t.Fatalf("the purged node's /24 is not free: %v", err)
+	}
+	if n, _ := s.NodeByID(nil, "b"); n.PodCIDR != "10.42.0.0/24" {
+		t.Fatalf("node b got %q", n.PodCIDR)
+	}
+}

@@ -43,6 +43,24 @@ func (t *WriteTxn) UpsertNode(index uint64, node *structs.Node, podCIDRPool stri
 	return t.upsert(TableNodes, node)
 }
 
+// PurgeNode removes a node that is not ready (down, left or still
+// initializing): its pod CIDR goes back to the pool, and the controllers
+// find its pods on no node and declare them lost.
+func (t *WriteTxn) PurgeNode(index uint64, req *structs.NodePurgeRequest) error {
+	t.at(index)
+	existing, err := nodeByID(t.txn, nil, req.NodeID)
+	if err != nil {
+		return err
+	}
+	if existing == nil {
+		return structs.NotFoundError("node", req.NodeID)
+	}
+	if existing.Status == structs.NodeStatusReady {
+		return structs.NewConflict("node %s is ready: stop its client (or wait until it is down) before purging it", existing.Name)
+	}
+	return t.remove(TableNodes, existing)
+}
+
 // UpdateNodeStatus sets a node's status (ready, down, left).
 func (t *WriteTxn) UpdateNodeStatus(index uint64, req *structs.NodeStatusRequest) error {
 	t.at(index)

@@ -1,0 +1,64 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mk-orchestrator/mk/api"
+	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil"
+)
+
+// TestEndpointsChanges: the leader keeps a row of endpoints per service
+// (empty while no pod runs); /v1/endpoints/changes?since=N sends only the
+// rows written after N with the keys of all, and a stopped job's row goes.
+func TestEndpointsChanges(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{})
+	cl := newClient(t, c.Nodes[0])
+	ctx := context.Background()
+	keys := func(ch *structs.EndpointsChanges) (changed, all []string) {
+		for _, e := range ch.Changed {
+			changed = append(changed, e.ID)
+		}
+		for _, k := range ch.Keys {
+			all = append(all, k.ID)
+		}
+		return changed, all
+	}
+	waitRows := func(want int) uint64 {
+		var index uint64
+		testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+			ch, meta, err := cl.EndpointsChanges(api.AllNamespaces, 0, nil)
+			if err != nil {
+				return false, err
+			}
+			index = meta.LastIndex
+			return len(ch.Keys) == want, fmt.Errorf("%d endpoints rows, want %d", len(ch.Keys), want)
+		})
+		return index
+	}
+	if _, err := cl.RegisterJob(ctx, &structs.JobRegisterBody{Job: job("a")}); err != nil {
+		t.Fatal(err)
+	}
+	first := waitRows(1)
+	if _, err := cl.RegisterJob(ctx, &structs.JobRegisterBody{Job: job("b")}); err != nil {
+		t.Fatal(err)
+	}
+	waitRows(2)
+	ch, _, err := cl.EndpointsChanges(api.AllNamespaces, first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, all := keys(ch); fmt.Sprint(changed) != "[b-svc]" || fmt.Sprint(all) != "[a-svc b-svc]" {
+		t.Fatalf("changes since %d: changed %v, keys %v; want [b-svc], [a-svc b-svc]", first, changed, all)
+	}
+	if _, err := cl.DeregisterJob(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	waitRows(1)
+	if code, _, body := rawRequest(t, "GET", c.Nodes[0].Addr()+"/v1/endpoints/changes?since=x", ""); code != 400 {
+		t.Fatalf("since=x: %d %s, want 400", code, body)
+	}
+}
