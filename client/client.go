@@ -46,7 +46,10 @@ type Config struct {
 	NetworkAddress string
 	// ProxyMode is the service proxy's backend (iptables, nftables).
 	ProxyMode string
-	Logger    hclog.Logger
+	// DNSUpstreams are the resolvers (host:port) the node DNS forwards
+	// other names to; nil for the host's /etc/resolv.conf.
+	DNSUpstreams []string
+	Logger       hclog.Logger
 }
 
 // Client runs the pods of one node.

@@ -115,6 +115,7 @@ func (a *Agent) startClient(httpAddr string) error {
 		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
 		DynamicPorts:   a.config.Client.dynamicPorts(),
 		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
+		DNSUpstreams: a.config.Client.dnsUpstreams(),
 	})
 	if err != nil {
 		return err
