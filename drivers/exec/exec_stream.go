@@ -92,9 +92,17 @@ func (t *task) execOnTerminal(ctx context.Context, argv []string, opts *drivers.
 	if err != nil {
 		return 0, err
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go resizeTerminal(ptmx, opts.Resize, done)
+	// The resizer must be gone before ptmx closes (the deferred Close
+	// runs after this): pty.Setsize reads the file's descriptor unlocked.
+	done, resized := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(done)
+		<-resized
+	}()
+	go func() {
+		defer close(resized)
+		resizeTerminal(ptmx, opts.Resize, done)
+	}()
 	if opts.Stdin != nil {
 		go func() { _, _ = io.Copy(ptmx, opts.Stdin) }()
 	}
