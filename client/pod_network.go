@@ -61,7 +61,9 @@ func (c *Client) setupNetwork(resp *structs.NodeRegisterResponse) {
 		return
 	}
 	c.net, c.netErr = m, nil
+	c.nodeMu.Lock()
 	c.node.PodCIDR = resp.PodCIDR
+	c.nodeMu.Unlock()
 }
 
 // adoptNetworks keeps the networks of the pods a restarted client

@@ -84,6 +84,9 @@ func TestCheck(t *testing.T) {
 			"client: min_dynamic_port 33000 and max_dynamic_port 32000 must be 1 <= min <= max <= 65535"},
 		{"dynamic ports past 65535", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  max_dynamic_port = 70000\n}\n",
 			"max_dynamic_port 70000 must be"},
+		{"fingerprint interval", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"5s\"\n}\n", ""},
+		{"fingerprint interval not a duration", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"-1s\"\n}\n",
+			"client.fingerprint_interval: \"-1s\" is not a positive duration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,9 @@ type Config struct {
 	// PauseBinary is the static mk binary the pause image holds
 	// (default: this process's executable).
 	PauseBinary string `json:"pause_binary,omitempty"`
+	// Endpoint is the Engine's address (unix:///path or tcp://host:port);
+	// "" is DOCKER_HOST, else the local socket.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // ConfigFromEnv reads the Config in MK_DOCKER_CONFIG (zero when unset).
@@ -125,9 +128,9 @@ var (
 	_ drivers.Reconciler      = (*Driver)(nil)
 )
 
-// New returns a docker driver for the Engine that DOCKER_HOST names (the
-// local socket by default), negotiating the API version with it (20.10's
-// 1.41 and later).
+// New returns a docker driver for the Engine at cfg.Endpoint, else the one
+// DOCKER_HOST names, else the local socket, negotiating the API version
+// with it (20.10's 1.41 and later).
 func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -135,7 +138,11 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	if cfg.PullTimeout <= 0 {
 		cfg.PullTimeout = defaultPullTimeout
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if cfg.Endpoint != "" {
+		opts = append(opts, client.WithHost(cfg.Endpoint))
+	}
+	c, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
@@ -146,14 +153,19 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 func (d *Driver) Close() error { return d.docker.Close() }
 
 // Fingerprint is healthy while the Engine answers its ping; it reports
-// the Engine's version and the images on the node.
+// the Engine's version and the images on the node. Docker counts as
+// detected (installed, so unhealthy rather than missing) when the Engine
+// answered with an error, when its socket exists, or when the client's
+// config names an endpoint.
 func (d *Driver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := d.docker.Ping(ctx); err != nil {
-		detected := !client.IsErrConnectionFailed(err)
-		if _, serr := os.Stat("/var/run/docker.sock"); serr == nil {
-			detected = true
+		detected := !client.IsErrConnectionFailed(err) || d.cfg.Endpoint != ""
+		if sock, ok := strings.CutPrefix(d.docker.DaemonHost(), "unix://"); ok {
+			if _, serr := os.Stat(sock); serr == nil {
+				detected = true
+			}
 		}
 		return &drivers.Fingerprint{Detected: detected, Description: "Docker Engine unreachable: " + err.Error()}, nil
 	}
