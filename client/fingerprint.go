@@ -13,6 +13,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -28,7 +29,7 @@ const driverFingerprintTimeout = 10 * time.Second
 // constraints.
 func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 	cores := runtime.NumCPU()
-	mhz := cpuMHz()
+	mhz := drivers.CoreMHz()
 	hostname, _ := os.Hostname()
 	node := &structs.Node{
 		ObjectMeta:     structs.ObjectMeta{ID: c.nodeID, Name: c.config.NodeName},
@@ -141,25 +142,6 @@ func logDriverChanges(logger hclog.Logger, old, cur map[string]*structs.DriverIn
 				"description", b.HealthDescription)
 		}
 	}
-}
-
-// cpuMHz reads the clock of the first CPU from /proc/cpuinfo (1000 if
-// unknown).
-func cpuMHz() int {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return 1000
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "cpu MHz" {
-			if mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && mhz > 0 {
-				return int(mhz)
-			}
-		}
-	}
-	return 1000
 }
 
 // memoryMB reads MemTotal from /proc/meminfo.

@@ -253,9 +253,10 @@ func exitMessage(e *drivers.ExitResult) string {
 	return fmt.Sprintf("exit code %d", e.ExitCode)
 }
 
-// stop stops the task (signal, grace, kill) and releases it. A driver
-// plugin that is being restarted (and is recovering its tasks) answers
-// with errors for a moment, so a running task's stop is retried.
+// stop stops the task (its kill_signal, kill_timeout, then SIGKILL) and
+// releases it. A driver plugin that is being restarted (and is recovering
+// its tasks) answers with errors for a moment, so a running task's stop
+// is retried.
 func (r *taskRunner) stop() {
 	id := drivers.TaskID(r.pod.ID, r.task.Name)
 	grace := 5 * time.Second
@@ -265,7 +266,7 @@ func (r *taskRunner) stop() {
 	if r.state.State == structs.TaskStateRunning {
 		deadline := time.Now().Add(grace + 10*time.Second)
 		for {
-			err := r.driver.StopTask(id, grace, "")
+			err := r.driver.StopTask(id, grace, r.task.KillSignal)
 			if err == nil {
 				break
 			}

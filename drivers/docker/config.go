@@ -28,6 +28,13 @@ const (
 // minCPUShares is the least the kernel takes (cgroup v1 cpu.shares).
 const minCPUShares = 2
 
+// CFS bandwidth: a task's CPU quota per cpuPeriod, at least minCPUQuota
+// (the kernel refuses less than 1ms).
+const (
+	cpuPeriod   = 100_000 // µs
+	minCPUQuota = 1_000   // µs
+)
+
 // containerSpec is what the driver asks the Engine to create for a task.
 type containerSpec struct {
 	Name   string
@@ -68,7 +75,7 @@ func (d *Driver) buildSpec(cfg *drivers.TaskConfig, pauseID string) (*containerS
 		CapDrop:     tc.CapDrop,
 		NetworkMode: "host",
 		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
-		Resources:   resources(t.Resources),
+		Resources:   resources(t.Resources, d.coreMHz),
 	}
 	if pauseID != "" {
 		h.NetworkMode = container.NetworkMode("container:" + pauseID)
@@ -85,15 +92,24 @@ func command(tc *structs.TaskConfig) []string {
 	return append([]string{tc.Command}, tc.Args...)
 }
 
-// resources maps a task's resources: CPU MHz to cpu shares (as exec
-// does), memory MB to a hard limit without swap.
-func resources(r *structs.Resources) container.Resources {
+// resources maps a task's resources: memory MB to a hard limit without
+// swap; CPU MHz to cpu shares (as exec does: the weight under contention)
+// and to a CFS quota, the hard ceiling. The node's CPU is its cores times
+// coreMHz, so a task asking for cpu MHz gets cpu/coreMHz of one core:
+// quota = cpu × period / coreMHz µs per 100ms period (500 MHz on 2500 MHz
+// cores: 20ms per 100ms, a fifth of a core; 5000 MHz: two cores), never
+// under the kernel's 1ms.
+func resources(r *structs.Resources, coreMHz int) container.Resources {
 	if r == nil {
 		return container.Resources{}
 	}
 	out := container.Resources{}
 	if r.CPU > 0 {
 		out.CPUShares = int64(max(r.CPU, minCPUShares))
+		if coreMHz > 0 {
+			out.CPUPeriod = cpuPeriod
+			out.CPUQuota = max(int64(r.CPU)*cpuPeriod/int64(coreMHz), minCPUQuota)
+		}
 	}
 	if r.MemoryMB > 0 {
 		out.Memory = int64(r.MemoryMB) << 20

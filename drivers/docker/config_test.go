@@ -46,7 +46,7 @@ func TestBuildSpec(t *testing.T) {
 			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
 				t.Errorf("binds: %s", diff)
 			}
-			if s.Host.CPUShares != 200 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
+			if s.Host.CPUShares != 200 || s.Host.CPUQuota != 10_000 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
 				t.Errorf("resources: %+v", s.Host.Resources)
 			}
 			if s.Config.User != "nobody" || s.Config.WorkingDir != "/w" || s.Host.Privileged {
@@ -86,7 +86,7 @@ func TestBuildSpec(t *testing.T) {
 		{name: "no image", change: func(c *drivers.TaskConfig) { c.Task.Config.Image = "" }, wantErr: "config.image is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Driver{cfg: tc.cfg}
+			d := &Driver{cfg: tc.cfg, coreMHz: 2000}
 			cfg := base()
 			if tc.change != nil {
 				tc.change(cfg)
@@ -102,6 +102,32 @@ func TestBuildSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, s)
+		})
+	}
+}
+
+// TestResourcesCPUQuota: cpu MHz over one core's MHz is the share of a
+// core the CFS quota allows, per 100ms period, never under 1ms.
+func TestResourcesCPUQuota(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cpu, coreMHz  int
+		shares, quota int64
+	}{
+		{"a fifth of a core", 500, 2500, 500, 20_000},
+		{"two cores", 5000, 2500, 5000, 200_000},
+		{"the kernel's floor", 10, 3000, 10, 1_000},
+		{"shares floor", 1, 1000, 2, 1_000},
+		{"unknown clock: shares only", 500, 0, 500, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := resources(&structs.Resources{CPU: tc.cpu, MemoryMB: 8}, tc.coreMHz)
+			if r.CPUShares != tc.shares || r.CPUQuota != tc.quota {
+				t.Errorf("shares %d quota %d, want %d and %d", r.CPUShares, r.CPUQuota, tc.shares, tc.quota)
+			}
+			if tc.quota != 0 && r.CPUPeriod != cpuPeriod {
+				t.Errorf("period %d, want %d", r.CPUPeriod, cpuPeriod)
+			}
 		})
 	}
 }

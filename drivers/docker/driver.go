@@ -113,6 +113,8 @@ type Driver struct {
 	cfg    Config
 	logCfg LogConfig
 	docker *client.Client
+	// coreMHz is one core's clock: a task's CPU quota is its MHz over it.
+	coreMHz int
 
 	mu    sync.RWMutex
 	tasks map[string]*task
@@ -146,7 +148,8 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, tasks: map[string]*task{}}, nil
+	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, coreMHz: drivers.CoreMHz(),
+		tasks: map[string]*task{}}, nil
 }
 
 // Close releases the Engine client.
