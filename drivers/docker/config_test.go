@@ -46,7 +46,7 @@ func TestBuildSpec(t *testing.T) {
 			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
 				t.Errorf("binds: %s", diff)
 			}
-			if s.Host.CPUShares != 200 || s.Host.CPUQuota != 10_000 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
+			if s.Host.CPUShares != 200 || s.Host.CPUQuota != 100_000 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
 				t.Errorf("resources: %+v", s.Host.Resources)
 			}
 			if s.Config.User != "nobody" || s.Config.WorkingDir != "/w" || s.Host.Privileged {
@@ -107,17 +107,16 @@ func TestBuildSpec(t *testing.T) {
 }
 
 // TestResourcesCPUQuota: cpu MHz over one core's MHz is the share of a
-// core the CFS quota allows, per 100ms period, never under 1ms.
+// core the CFS quota allows, per 1s period, never under 1ms.
 func TestResourcesCPUQuota(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		cpu, coreMHz  int
 		shares, quota int64
 	}{
-		{"a fifth of a core", 500, 2500, 500, 20_000},
-		{"two cores", 5000, 2500, 5000, 200_000},
-		{"the kernel's floor", 10, 3000, 10, 1_000},
-		{"shares floor", 1, 1000, 2, 1_000},
+		{"a fifth of a core", 500, 2500, 500, 200_000},
+		{"two cores", 5000, 2500, 5000, 2_000_000},
+		{"the kernel's floor", 1, 3000, 2, 1_000},
 		{"unknown clock: shares only", 500, 0, 500, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
