@@ -2,6 +2,7 @@ package docker
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -61,7 +62,7 @@ func (d *Driver) buildSpec(cfg *drivers.TaskConfig, pauseID string) (*containerS
 	if tc.Privileged && !d.cfg.AllowPrivileged {
 		return nil, fmt.Errorf("task %s: privileged containers are not allowed on this node (driver \"docker\" { allow_privileged = true })", cfg.Name)
 	}
-	binds, err := d.binds(cfg)
+	binds, err := d.binds(cfg, pauseID != "")
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", cfg.Name, err)
 	}
@@ -87,6 +88,28 @@ func (d *Driver) buildSpec(cfg *drivers.TaskConfig, pauseID string) (*containerS
 		h.NetworkMode = container.NetworkMode("container:" + pauseID)
 	}
 	return &containerSpec{Name: containerName(cfg.PodID, cfg.Name), Config: c, Host: h}, nil
+}
+
+// hostsContent is a pod's /etc/hosts. The pause container has no network
+// of the Engine's (pauseSpec), so the Engine gives the containers that
+// join it an empty hosts file; this is what it writes for network "none".
+const hostsContent = `127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+fe00::0	ip6-localnet
+ff00::0	ip6-mcastprefix
+ff02::1	ip6-allnodes
+ff02::2	ip6-allrouters
+`
+
+// hostsPath is the task's hosts file, in its directory.
+func hostsPath(cfg *drivers.TaskConfig) string { return filepath.Join(cfg.TaskDir, "hosts") }
+
+// writeHosts writes the task's hosts file (see hostsContent).
+func writeHosts(cfg *drivers.TaskConfig) error {
+	if err := os.WriteFile(hostsPath(cfg), []byte(hostsContent), 0o644); err != nil {
+		return fmt.Errorf("write the hosts file: %w", err)
+	}
+	return nil
 }
 
 // command is the container's Cmd: command then args, or args alone
@@ -125,12 +148,16 @@ func resources(r *structs.Resources, coreMHz int) container.Resources {
 }
 
 // binds are the container's bind mounts: the pod's resolv.conf at
-// /etc/resolv.conf, the group's volume_mounts, then config.volumes, each
-// host path of which must be below one of the driver's allowed volumes.
-func (d *Driver) binds(cfg *drivers.TaskConfig) ([]string, error) {
+// /etc/resolv.conf, in a pod sandbox the task's hosts file at /etc/hosts,
+// the group's volume_mounts, then config.volumes, each host path of which
+// must be below one of the driver's allowed volumes.
+func (d *Driver) binds(cfg *drivers.TaskConfig, sandboxed bool) ([]string, error) {
 	var out []string
 	if cfg.ResolvConfPath != "" {
 		out = append(out, cfg.ResolvConfPath+":/etc/resolv.conf:ro")
+	}
+	if sandboxed && cfg.TaskDir != "" {
+		out = append(out, hostsPath(cfg)+":/etc/hosts:ro")
 	}
 	for _, m := range cfg.Mounts {
 		b := m.HostPath + ":" + m.TaskPath

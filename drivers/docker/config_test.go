@@ -13,8 +13,8 @@ import (
 func TestBuildSpec(t *testing.T) {
 	base := func() *drivers.TaskConfig {
 		return &drivers.TaskConfig{ID: "0123456789abcdef/web", PodID: "0123456789abcdef", Name: "web", NodeID: "n1", JobID: "j1",
-			ResolvConfPath: "/pods/p/resolv.conf",
-			Mounts:         []*drivers.MountConfig{{HostPath: "/pods/p/vol", TaskPath: "/srv", ReadOnly: true}},
+			ResolvConfPath: "/pods/p/resolv.conf", TaskDir: "/pods/p/web",
+			Mounts: []*drivers.MountConfig{{HostPath: "/pods/p/vol", TaskPath: "/srv", ReadOnly: true}},
 			Task: &structs.Task{Name: "web", User: "nobody", Env: map[string]string{"B": "2", "A": "1"},
 				Resources: &structs.Resources{CPU: 200, MemoryMB: 64},
 				Config: &structs.TaskConfig{Image: "img", Command: "httpd", Args: []string{"-f"}, WorkDir: "/w",
@@ -43,7 +43,7 @@ func TestBuildSpec(t *testing.T) {
 			if diff := cmp.Diff([]string{"A=1", "B=2"}, s.Config.Env); diff != "" {
 				t.Errorf("env: %s", diff)
 			}
-			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
+			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/web/hosts:/etc/hosts:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
 				t.Errorf("binds: %s", diff)
 			}
 			if s.Host.CPUShares != 200 || s.Host.CPUQuota != 100_000 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
@@ -56,6 +56,11 @@ func TestBuildSpec(t *testing.T) {
 		{name: "host network", check: func(t *testing.T, s *containerSpec) {
 			if s.Host.NetworkMode != "host" {
 				t.Errorf("network %s", s.Host.NetworkMode)
+			}
+			for _, b := range s.Host.Binds {
+				if strings.Contains(b, ":/etc/hosts") {
+					t.Errorf("bind %s: the host's network keeps the Engine's hosts file", b)
+				}
 			}
 		}},
 		{name: "args only go to the entrypoint", change: func(c *drivers.TaskConfig) {

@@ -5,7 +5,8 @@
 // Sandbox: a pod in bridge mode gets a pause container (sandbox.go) made
 // by CreateNetwork before its tasks start: `mk pause` from the image
 // mk/pause:<version>, which the driver imports from mk's own static
-// binary on first use (no registry), started with network "none". Its
+// binary on first use (no registry), started with the Engine's
+// networking disabled (runc makes its empty namespace; see pauseSpec). Its
 // network namespace (/proc/<pid>/ns/net) is what the client's pod network
 // pins at the pod's usual path and plumbs (veth, address, routes), so the
 // pod's exec tasks run in it too; every docker task of the pod joins it
@@ -118,6 +119,9 @@ type Driver struct {
 
 	mu    sync.RWMutex
 	tasks map[string]*task
+	// pauses are the pause containers of the pods, by pod ID, as
+	// CreateNetwork returned them (StartTask needs no lookup).
+	pauses map[string]string
 
 	// pauseMu serialises building the pause image.
 	pauseMu sync.Mutex
@@ -149,7 +153,7 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, coreMHz: drivers.CoreMHz(),
-		tasks: map[string]*task{}}, nil
+		tasks: map[string]*task{}, pauses: map[string]string{}}, nil
 }
 
 // Close releases the Engine client.
