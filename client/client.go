@@ -50,7 +50,10 @@ type Config struct {
 	// again after start (default 15s); a change of a driver's health or
 	// attributes updates the node through the servers.
 	FingerprintInterval time.Duration
-	Logger              hclog.Logger
+	// DNSUpstreams are the resolvers (host:port) the node DNS forwards
+	// other names to; nil for the host's /etc/resolv.conf.
+	DNSUpstreams []string
+	Logger       hclog.Logger
 }
 
 // Client runs the pods of one node.

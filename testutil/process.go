@@ -361,6 +361,33 @@ type ClientOnlyOptions struct {
 	NetNS string
 	// ProxyMode is the client's network.proxy_mode ("": the default).
 	ProxyMode string
+	// DNSUpstreams is the client's network.dns_upstreams (nil: the
+	// host's resolv.conf).
+	DNSUpstreams []string
+}
+
+// networkBlock is the client's network block for o ("" when o sets
+// nothing of it).
+func (o ClientOnlyOptions) networkBlock() string {
+	var b strings.Builder
+	if o.ProxyMode != "" {
+		fmt.Fprintf(&b, "    proxy_mode = %q\n", o.ProxyMode)
+	}
+	if o.DNSUpstreams != nil {
+		fmt.Fprintf(&b, "    dns_upstreams = [%s]\n", quoteAll(o.DNSUpstreams))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\n  network {\n" + b.String() + "  }"
+}
+
+func quoteAll(l []string) string {
+	quoted := make([]string, len(l))
+	for i, s := range l {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // StartClientOnly is NewClientOnlyAgent with options.
@@ -374,14 +401,6 @@ func StartClientOnly(t testing.TB, o ClientOnlyOptions) *Agent {
 		LogPath: filepath.Join(dir, "agent.log"), clientOnly: true, NetNS: o.NetNS}
 	http, serf := FreePort(t), FreePort(t)
 	a.HTTPAddr = fmt.Sprintf("%s:%d", o.BindAddr, http)
-	quoted := make([]string, len(o.Servers))
-	for i, s := range o.Servers {
-		quoted[i] = fmt.Sprintf("%q", s)
-	}
-	network := ""
-	if o.ProxyMode != "" {
-		network = fmt.Sprintf("\n  network {\n    proxy_mode = %q\n  }", o.ProxyMode)
-	}
 	conf := fmt.Sprintf(`name      = %q
 data_dir  = %q
 bind_addr = %q
@@ -394,7 +413,7 @@ client {
   enabled = true
   servers = [%s]%s
 }
-`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, strings.Join(quoted, ", "), network)
+`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, quoteAll(o.Servers), o.networkBlock())
 	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)
 	return a

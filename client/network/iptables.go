@@ -24,7 +24,16 @@ const (
 	// ChainHostPorts (nat, from PREROUTING and OUTPUT for local
 	// destinations) DNATs pods' node ports to the pods.
 	ChainHostPorts = "MK-HOSTPORTS"
+	// ChainHostPortsMasq (nat, from POSTROUTING) masquerades a pod's
+	// connection to its own host port (hairpin): DNATed back to the pod,
+	// it would otherwise arrive from the pod's own address, and the pod
+	// drops it.
+	ChainHostPortsMasq = "MK-HOSTPORTS-MASQ"
 )
+
+// ownChains are mk's chains (table, chain), made by Setup and removed by
+// Teardown.
+var ownChains = [][2]string{{"nat", ChainMasquerade}, {"filter", ChainForward}, {"nat", ChainHostPorts}, {"nat", ChainHostPortsMasq}}
 
 // jump is a rule of another chain that jumps into one of mk's.
 type jump struct {
@@ -37,6 +46,7 @@ type jump struct {
 func jumps() []jump {
 	return []jump{
 		{"nat", "POSTROUTING", false, []string{"-m", "comment", "--comment", "mk: masquerade pods to outside the pool", "-j", ChainMasquerade}},
+		{"nat", "POSTROUTING", false, []string{"-m", "comment", "--comment", "mk: pods to their own host ports", "-j", ChainHostPortsMasq}},
 		{"filter", "FORWARD", true, []string{"-m", "comment", "--comment", "mk: pod traffic", "-j", ChainForward}},
 		{"nat", "PREROUTING", false, []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "mk: pod host ports", "-j", ChainHostPorts}},
 		// Not loopback: a DNAT of 127.0.0.1 to a pod would be dropped as
@@ -78,7 +88,7 @@ func (m *Manager) iptables(fn func(ipt *iptables.IPTables) error) error {
 // host-port chain's rules (the pods') are left as they are.
 func (m *Manager) setupRules() error {
 	return m.iptables(func(ipt *iptables.IPTables) error {
-		for _, tc := range [][2]string{{"nat", ChainMasquerade}, {"filter", ChainForward}, {"nat", ChainHostPorts}} {
+		for _, tc := range ownChains {
 			if err := ensureChain(ipt, tc[0], tc[1]); err != nil {
 				return err
 			}
@@ -162,7 +172,7 @@ func (m *Manager) teardownRules() error {
 				return fmt.Errorf("remove jump from %s/%s: %w", j.table, j.chain, err)
 			}
 		}
-		for _, tc := range [][2]string{{"nat", ChainMasquerade}, {"filter", ChainForward}, {"nat", ChainHostPorts}} {
+		for _, tc := range ownChains {
 			ok, err := ipt.ChainExists(tc[0], tc[1])
 			if err == nil && ok {
 				err = ipt.ClearAndDeleteChain(tc[0], tc[1])
@@ -203,7 +213,14 @@ func (m *Manager) hostPortRules(podID string, ip net.IP, ports []*structs.Alloca
 	return out
 }
 
-// addHostPorts adds the pod's DNAT rules that are missing.
+// hairpinRule masquerades the pod's connections to itself: to its own
+// host ports, DNATed back to it.
+func (m *Manager) hairpinRule(podID string, ip net.IP) []string {
+	return []string{"-s", ip.String() + "/32", "-d", ip.String() + "/32", "-m", "comment", "--comment", m.hostPortTag(podID), "-j", "MASQUERADE"}
+}
+
+// addHostPorts adds the pod's DNAT rules and its hairpin rule that are
+// missing.
 func (m *Manager) addHostPorts(podID string, ip net.IP, ports []*structs.AllocatedPort) error {
 	rules := m.hostPortRules(podID, ip, ports)
 	if len(rules) == 0 {
@@ -215,40 +232,54 @@ func (m *Manager) addHostPorts(podID string, ip net.IP, ports []*structs.Allocat
 				return fmt.Errorf("add host port rule: %w", err)
 			}
 		}
+		if err := ipt.AppendUnique("nat", ChainHostPortsMasq, m.hairpinRule(podID, ip)...); err != nil {
+			return fmt.Errorf("add host port hairpin rule: %w", err)
+		}
 		return nil
 	})
 }
 
-// removeHostPorts removes the host-port rules of this node's pods for
-// which drop is true, as the kernel lists them.
+// removeHostPorts removes the host-port rules (DNAT and hairpin) of this
+// node's pods for which drop is true, as the kernel lists them.
 func (m *Manager) removeHostPorts(drop func(podID string) bool) error {
 	return m.iptables(func(ipt *iptables.IPTables) error {
-		ok, err := ipt.ChainExists("nat", ChainHostPorts)
-		if err != nil || !ok {
-			return err
-		}
-		lines, err := ipt.List("nat", ChainHostPorts)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", ChainHostPorts, err)
-		}
-		prefix := m.hostPortTag("")
-		for _, line := range lines {
-			// iptables quotes the comment; it holds no spaces, so the
-			// rule splits into its arguments once the quotes go.
-			args := strings.Fields(strings.ReplaceAll(line, `"`, ""))
-			if len(args) < 2 || args[0] != "-A" {
-				continue
-			}
-			id, ok := ruleComment(args, prefix)
-			if !ok || !drop(id) {
-				continue
-			}
-			if err := ipt.DeleteIfExists("nat", ChainHostPorts, args[2:]...); err != nil {
-				return fmt.Errorf("remove host port rule of pod %s: %w", id, err)
+		for _, chain := range []string{ChainHostPorts, ChainHostPortsMasq} {
+			if err := m.removeTagged(ipt, chain, drop); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// removeTagged removes the rules of a nat chain whose host-port tag names
+// a pod for which drop is true.
+func (m *Manager) removeTagged(ipt *iptables.IPTables, chain string, drop func(podID string) bool) error {
+	ok, err := ipt.ChainExists("nat", chain)
+	if err != nil || !ok {
+		return err
+	}
+	lines, err := ipt.List("nat", chain)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", chain, err)
+	}
+	prefix := m.hostPortTag("")
+	for _, line := range lines {
+		// iptables quotes the comment; it holds no spaces, so the rule
+		// splits into its arguments once the quotes go.
+		args := strings.Fields(strings.ReplaceAll(line, `"`, ""))
+		if len(args) < 2 || args[0] != "-A" {
+			continue
+		}
+		id, ok := ruleComment(args, prefix)
+		if !ok || !drop(id) {
+			continue
+		}
+		if err := ipt.DeleteIfExists("nat", chain, args[2:]...); err != nil {
+			return fmt.Errorf("remove host port rule of pod %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // ruleComment returns what follows prefix in a rule's comment.

@@ -18,9 +18,9 @@
 //     ID on the host (IFNAMSIZ allows 15), "eth0" in the pod;
 //   - routes with the routing protocol RouteProtocol (109, "mk") in the
 //     main table: only those are ever changed or removed;
-//   - the iptables chains MK-POD-MASQ, MK-POD-FORWARD and MK-HOSTPORTS and
-//     the jumps into them; each pod's host-port rules carry a comment
-//     naming this node and the pod.
+//   - the iptables chains MK-POD-MASQ, MK-POD-FORWARD, MK-HOSTPORTS and
+//     MK-HOSTPORTS-MASQ and the jumps into them; each pod's host-port
+//     rules carry a comment naming this node and the pod.
 //
 // Netlink work goes through handles opened in the namespace it is for, so
 // no goroutine changes namespace for it; iptables and sysctls run where

@@ -145,6 +145,9 @@ func TestDestroyPodRemovesEverything(t *testing.T) {
 	if r := e.rules(t, "nat", ChainHostPorts); len(r) != 3 {
 		t.Fatalf("host port rules = %q, want tcp and udp", r)
 	}
+	if r := e.rules(t, "nat", ChainHostPortsMasq); len(r) != 2 {
+		t.Fatalf("host port hairpin rules = %q, want one", r)
+	}
 	if err := e.m.DestroyPod("pod-a"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +159,9 @@ func TestDestroyPodRemovesEverything(t *testing.T) {
 	}
 	if r := e.rules(t, "nat", ChainHostPorts); len(r) != 1 {
 		t.Fatalf("host port rules left: %q", r)
+	}
+	if r := e.rules(t, "nat", ChainHostPortsMasq); len(r) != 1 {
+		t.Fatalf("host port hairpin rules left: %q", r)
 	}
 	if leases, _ := e.db.IPLeases(); len(leases) != 0 {
 		t.Fatalf("leases left: %+v", leases)

@@ -112,6 +112,12 @@ func (m *Manager) plumb(pn *PodNetwork) error {
 	if err := m.host.LinkSetMaster(hostEnd, br); err != nil {
 		return fmt.Errorf("attach %s to %s: %w", pn.HostVeth, m.cfg.Bridge, err)
 	}
+	// Hairpin: a pod's connection to a service (or host port) DNATed
+	// back to the pod itself is, with br_netfilter, bridged out of the
+	// port it came in by, which a bridge port only does in hairpin mode.
+	if err := m.host.LinkSetHairpin(hostEnd, true); err != nil {
+		return fmt.Errorf("hairpin mode on %s: %w", pn.HostVeth, err)
+	}
 	if err := m.host.LinkSetUp(hostEnd); err != nil {
 		return fmt.Errorf("bring %s up: %w", pn.HostVeth, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -56,6 +57,18 @@ func TestHostPortDNAT(t *testing.T) {
 	// From the node itself (OUTPUT).
 	if _, err := dial(e.host, "192.168.77.1:18080"); err != nil {
 		t.Fatalf("node to its own node port: %v", err)
+	}
+	// From another pod, and from the pod itself (hairpin: masqueraded,
+	// or the pod would get its own packets back from its own address).
+	other, err := e.m.CreatePod(&PodRequest{ID: "pod-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := dial(other.NetNSPath, "192.168.77.1:18080"); err != nil || src != other.IP.String() {
+		t.Fatalf("another pod to the node port: %q, %v", src, err)
+	}
+	if src, err := dial(pod.NetNSPath, "192.168.77.1:18080"); err != nil || src != pod.Gateway.String() {
+		t.Fatalf("the pod to its own node port: %q, %v; want it from the gateway %s", src, err, pod.Gateway)
 	}
 	if err := e.m.DestroyPod("pod-a"); err != nil {
 		t.Fatal(err)
@@ -133,4 +146,41 @@ func mkRoutes(t *testing.T, m *Manager) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+// TestPodReachesItselfThroughDNAT: a pod whose connection to a virtual
+// address is DNATed back to itself (a service whose endpoint it is)
+// gets through. With br_netfilter, a DNAT to an address on the same
+// bridge is bridged, not routed, and goes back out the port it came in
+// by: only a port in hairpin mode sends it.
+func TestPodReachesItselfThroughDNAT(t *testing.T) {
+	e := newTestEnv(t, "10.42.1.0/24")
+	pod, err := e.m.CreatePod(&PodRequest{ID: "pod-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.m.CreatePod(&PodRequest{ID: "pod-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen(t, pod.NetNSPath, net.JoinHostPort(pod.IP.String(), "8080"))
+	// What the service proxy writes for a service 10.96.0.9:80 with
+	// this one endpoint: DNAT, and masquerade of the endpoint's own
+	// traffic (so the reply comes back through the node).
+	err = e.m.iptables(func(ipt *iptables.IPTables) error {
+		if err := ipt.Append("nat", "PREROUTING", "-d", "10.96.0.9/32", "-p", "tcp", "--dport", "80",
+			"-j", "DNAT", "--to-destination", pod.IP.String()+":8080"); err != nil {
+			return err
+		}
+		return ipt.Append("nat", "POSTROUTING", "-s", pod.IP.String()+"/32", "-d", pod.IP.String()+"/32", "-j", "MASQUERADE")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := dial(other.NetNSPath, "10.96.0.9:80"); err != nil || src != other.IP.String() {
+		t.Fatalf("another pod through the DNAT: %q, %v", src, err)
+	}
+	if src, err := dial(pod.NetNSPath, "10.96.0.9:80"); err != nil || src != pod.Gateway.String() {
+		t.Fatalf("the pod to itself through the DNAT: %q, %v; want it to come from the gateway %s (masquerade)", src, err, pod.Gateway)
+	}
 }

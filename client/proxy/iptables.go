@@ -113,11 +113,16 @@ type iptState struct {
 	chains map[string]bool
 	// jumps are the iptJumps present, by "table/from/to".
 	jumps map[string]bool
+	// jumpRules are the rules of built-in chains that jump to one of
+	// mk's, as iptables-save prints them, by table: Cleanup deletes
+	// each (two clients in one namespace, in tests, may both have added
+	// a jump).
+	jumpRules map[string][]string
 }
 
 // readState reads mk's chains and jumps from iptables-save.
 func (w *IPTables) readState(ctx context.Context) (*iptState, error) {
-	st := &iptState{chains: map[string]bool{}, jumps: map[string]bool{}}
+	st := &iptState{chains: map[string]bool{}, jumps: map[string]bool{}, jumpRules: map[string][]string{}}
 	for _, table := range []string{"filter", "nat"} {
 		out, err := w.run.Run(ctx, nil, "iptables-save", "-t", table)
 		if err != nil {
@@ -144,6 +149,9 @@ func parseSave(table string, out []byte, st *iptState) {
 		}
 		if strings.HasPrefix(line, "-A "+iptChainPrefix) || !strings.HasPrefix(line, "-A ") {
 			continue
+		}
+		if i := strings.LastIndex(line, " -j "); i >= 0 && isProxyChain(line[i+len(" -j "):]) && st.jumpRules != nil {
+			st.jumpRules[table] = append(st.jumpRules[table], line)
 		}
 		for _, j := range iptJumps {
 			if j.table == table && strings.HasPrefix(line, "-A "+j.from+" ") && strings.HasSuffix(line, " -j "+j.to) {
@@ -277,10 +285,8 @@ func (w *IPTables) Cleanup(ctx context.Context) error {
 	var out bytes.Buffer
 	for _, table := range []string{"filter", "nat"} {
 		fmt.Fprintf(&out, "*%s\n", table)
-		for _, j := range iptJumps {
-			if j.table == table && st.jumps[j.table+"/"+j.from+"/"+j.to] {
-				fmt.Fprintf(&out, "-D %s %s -j %s\n", j.from, j.spec, j.to)
-			}
+		for _, rule := range st.jumpRules[table] {
+			fmt.Fprintf(&out, "-D %s\n", strings.TrimPrefix(rule, "-A "))
 		}
 		declare(&out, table, nil, keys)
 		deleteChains(&out, table, keys)

@@ -120,6 +120,7 @@ func (a *Agent) startClient(httpAddr string) error {
 		DynamicPorts:   a.config.Client.dynamicPorts(),
 		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
 		FingerprintInterval: fpInterval,
+		DNSUpstreams:        a.config.Client.dnsUpstreams(),
 	})
 	if err != nil {
 		return err

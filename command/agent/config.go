@@ -123,6 +123,10 @@ type ClientNetwork struct {
 	// IPv4 address, else bind_addr's, else the default route's.
 	Interface string `hcl:"interface,optional"`
 	Address   string `hcl:"address,optional"`
+	// DNSUpstreams are the resolvers (IP or IP:port, port 53 by default)
+	// the node DNS forwards names outside the cluster domain to; unset,
+	// the nameservers of the host's /etc/resolv.conf.
+	DNSUpstreams []string `hcl:"dns_upstreams,optional"`
 }
 
 // DriverConfig is a client.driver "name" block; options other than

@@ -87,6 +87,11 @@ func TestCheck(t *testing.T) {
 		{"fingerprint interval", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"5s\"\n}\n", ""},
 		{"fingerprint interval not a duration", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"-1s\"\n}\n",
 			"client.fingerprint_interval: \"-1s\" is not a positive duration"},
+		{"dns upstreams", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"10.0.0.2\", \"10.0.0.3:5353\"]\n  }\n}\n", ""},
+		{"dns upstream not an address", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"dns.example\"]\n  }\n}\n",
+			`client.network.dns_upstreams: "dns.example" is not an IP address or IP:port`},
+		{"dns upstream bad port", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"10.0.0.2:0\"]\n  }\n}\n",
+			`client.network.dns_upstreams: "10.0.0.2:0" is not`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,5 +141,18 @@ func TestServerGCConfig(t *testing.T) {
 				t.Fatalf("threshold %s keep %d, want %s %d", sc.PodGCThreshold, sc.PodGCKeep, tc.threshold, tc.keep)
 			}
 		})
+	}
+}
+
+func TestDNSUpstreams(t *testing.T) {
+	c, err := ParseConfig("a.hcl", []byte("name = \"a\"\nclient {\n  enabled = true\n  servers = [\"127.0.0.1:6646\"]\n  network {\n    dns_upstreams = [\"10.0.0.2\", \"10.0.0.3:5353\"]\n  }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Client.dnsUpstreams(); strings.Join(got, ",") != "10.0.0.2:53,10.0.0.3:5353" {
+		t.Fatalf("dns upstreams %q", got)
+	}
+	if got := (&ClientConfig{}).dnsUpstreams(); got != nil {
+		t.Fatalf("unset dns_upstreams gave %q, want nil (the host's resolv.conf)", got)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"net"
+	"strconv"
 
 	"github.com/mk-orchestrator/mk/client/network"
 )
@@ -27,7 +28,47 @@ func (c *ClientConfig) checkNetwork() error {
 	if n.Address != "" && net.ParseIP(n.Address).To4() == nil {
 		return fmt.Errorf("client.network.address: %q is not an IPv4 address", n.Address)
 	}
+	for _, u := range n.DNSUpstreams {
+		if _, err := dnsUpstream(u); err != nil {
+			return fmt.Errorf("client.network.dns_upstreams: %w", err)
+		}
+	}
 	return nil
+}
+
+// dnsUpstreams are the node DNS's resolvers as host:port pairs, nil to
+// read the host's /etc/resolv.conf.
+func (c *ClientConfig) dnsUpstreams() []string {
+	if c == nil || c.Network == nil || len(c.Network.DNSUpstreams) == 0 {
+		return nil
+	}
+	var out []string
+	for _, u := range c.Network.DNSUpstreams {
+		hp, _ := dnsUpstream(u) // checked by checkNetwork
+		out = append(out, hp)
+	}
+	return out
+}
+
+// dnsUpstream is a resolver given as an IP address (port 53) or IP:port,
+// as host:port.
+func dnsUpstream(s string) (string, error) {
+	if ip := net.ParseIP(s); ip != nil {
+		return net.JoinHostPort(ip.String(), "53"), nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil && net.ParseIP(host) == nil {
+		err = fmt.Errorf("%q is not an IP address", host)
+	}
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+			err = fmt.Errorf("port %q is not one", port)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("%q is not an IP address or IP:port: %v", s, err)
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // proxyMode is the service proxy's backend, iptables by default.
