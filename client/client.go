@@ -69,6 +69,9 @@ type Client struct {
 	// heartbeat may register it again.
 	nodeMu sync.Mutex
 	node   *structs.Node
+	// fingerprintKick asks the driver watch to fingerprint at once (a
+	// driver call failed).
+	fingerprintKick chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -113,7 +116,7 @@ func New(config *Config) (*Client, error) {
 		config.FingerprintInterval = defaultFingerprintInterval
 	}
 	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{},
-		stopped: map[string]*structs.Pod{}}
+		stopped: map[string]*structs.Pod{}, fingerprintKick: make(chan struct{}, 1)}
 	c.status = newStatusBatcher(c, config.StatusWindow)
 	if c.nodeID, err = db.NodeID(); err != nil {
 		db.Close()

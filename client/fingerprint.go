@@ -69,8 +69,9 @@ func (c *Client) fingerprintDrivers(ctx context.Context) map[string]*structs.Dri
 	return out
 }
 
-// watchDrivers fingerprints the drivers again every FingerprintInterval.
-// When one changed (health, description or attributes: an Engine that
+// watchDrivers fingerprints the drivers again every FingerprintInterval,
+// and at once when kicked (kickFingerprint: a driver call failed, which
+// may be the driver's health changing). When one changed (health, description or attributes: an Engine that
 // stopped or came back, an image imported), the node is registered again
 // with its new drivers, which the servers merge with what they own
 // (eligibility, drain, pod CIDR); the scheduler then places only on
@@ -81,6 +82,7 @@ func (c *Client) watchDrivers(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(c.config.FingerprintInterval):
+		case <-c.fingerprintKick:
 		}
 		infos := c.fingerprintDrivers(ctx)
 		if ctx.Err() != nil {
@@ -99,6 +101,14 @@ func (c *Client) watchDrivers(ctx context.Context) {
 		c.nodeMu.Lock()
 		c.node.Drivers = infos
 		c.nodeMu.Unlock()
+	}
+}
+
+// kickFingerprint has the driver watch fingerprint the drivers now.
+func (c *Client) kickFingerprint() {
+	select {
+	case c.fingerprintKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -128,6 +128,7 @@ func (r *podRunner) createNetwork() error {
 		spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: r.pod.ID, NodeID: r.c.nodeID, JobID: r.pod.JobID})
 		cancel()
 		if err != nil {
+			r.c.kickFingerprint()
 			return err
 		}
 		req.NetNSFrom = spec.NetNSPath

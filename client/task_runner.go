@@ -32,6 +32,8 @@ type taskRunner struct {
 	// persist stores a new handle; update publishes a new task state.
 	persist func(*drivers.TaskHandle) error
 	update  func(name string, st *structs.TaskState)
+	// driverFailed says a driver call failed (nil: nobody listens).
+	driverFailed func()
 
 	state *structs.TaskState
 	// net is the pod's network, nil for a pod in the node's.
@@ -175,6 +177,9 @@ func (r *taskRunner) start(ctx context.Context) bool {
 	}
 	handle, err := r.driver.StartTask(cfg)
 	if err != nil {
+		if r.driverFailed != nil {
+			r.driverFailed()
+		}
 		r.fail(err.Error())
 		return false
 	}
