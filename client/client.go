@@ -46,6 +46,10 @@ type Config struct {
 	NetworkAddress string
 	// ProxyMode is the service proxy's backend (iptables, nftables).
 	ProxyMode string
+	// FingerprintInterval is how often the drivers are fingerprinted
+	// again after start (default 15s); a change of a driver's health or
+	// attributes updates the node through the servers.
+	FingerprintInterval time.Duration
 	// DNSUpstreams are the resolvers (host:port) the node DNS forwards
 	// other names to; nil for the host's /etc/resolv.conf.
 	DNSUpstreams []string
@@ -60,7 +64,14 @@ type Client struct {
 	api    *api.Client
 	status *statusBatcher
 	nodeID string
+
+	// nodeMu guards node, which the driver watch replaces while the
+	// heartbeat may register it again.
+	nodeMu sync.Mutex
 	node   *structs.Node
+	// fingerprintKick asks the driver watch to fingerprint at once (a
+	// driver call failed).
+	fingerprintKick chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -101,8 +112,11 @@ func New(config *Config) (*Client, error) {
 	if config.StatusWindow == 0 {
 		config.StatusWindow = 5 * time.Millisecond
 	}
+	if config.FingerprintInterval <= 0 {
+		config.FingerprintInterval = defaultFingerprintInterval
+	}
 	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{},
-		stopped: map[string]*structs.Pod{}}
+		stopped: map[string]*structs.Pod{}, fingerprintKick: make(chan struct{}, 1)}
 	c.status = newStatusBatcher(c, config.StatusWindow)
 	if c.nodeID, err = db.NodeID(); err != nil {
 		db.Close()
@@ -124,7 +138,7 @@ func (c *Client) NodeID() string { return c.nodeID }
 // Start reattaches to the pods of the local state, registers the node and
 // starts heartbeating and watching. It returns once the node is registered.
 func (c *Client) Start(ctx context.Context) error {
-	c.node = c.fingerprint(ctx)
+	c.setNode(c.fingerprint(ctx))
 	resp, err := c.register(ctx)
 	if err != nil {
 		return err
@@ -144,10 +158,11 @@ func (c *Client) Start(ctx context.Context) error {
 		}
 	}
 	c.goFunc(func() { c.reconcileDrivers(runCtx) })
+	c.goFunc(func() { c.watchDrivers(runCtx) })
 	c.goFunc(func() { c.status.run(runCtx) })
 	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
 	c.goFunc(func() { c.watch(runCtx) })
-	c.logger.Info("client started", "node", c.node.Name, "id", c.nodeID)
+	c.logger.Info("client started", "node", c.config.NodeName, "id", c.nodeID)
 	return nil
 }
 
@@ -162,7 +177,7 @@ func (c *Client) goFunc(fn func()) {
 // register registers the node, retrying until a server answers or ctx ends.
 func (c *Client) register(ctx context.Context) (*structs.NodeRegisterResponse, error) {
 	for {
-		resp, err := c.api.RegisterNode(ctx, c.node)
+		resp, err := c.api.RegisterNode(ctx, c.currentNode())
 		if err == nil {
 			return resp, nil
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -10,15 +11,25 @@ import (
 	"strings"
 	"time"
 
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/structs"
 )
+
+// defaultFingerprintInterval is how often drivers are fingerprinted again
+// when the config sets no interval.
+const defaultFingerprintInterval = 15 * time.Second
+
+// driverFingerprintTimeout bounds one driver's fingerprint.
+const driverFingerprintTimeout = 10 * time.Second
 
 // fingerprint describes this node: CPU (MHz over all cores), memory, GPUs
 // (nvidia-smi, when present), drivers that answer, and attributes for
 // constraints.
 func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 	cores := runtime.NumCPU()
-	mhz := cpuMHz()
+	mhz := drivers.CoreMHz()
 	hostname, _ := os.Hostname()
 	node := &structs.Node{
 		ObjectMeta:     structs.ObjectMeta{ID: c.nodeID, Name: c.config.NodeName},
@@ -35,8 +46,16 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 		},
 	}
 	node.Resources.MinDynamicPort, node.Resources.MaxDynamicPort = c.config.DynamicPorts[0], c.config.DynamicPorts[1]
+	node.Drivers = c.fingerprintDrivers(ctx)
+	return node
+}
+
+// fingerprintDrivers asks every driver whether it is detected and healthy
+// (each within driverFingerprintTimeout).
+func (c *Client) fingerprintDrivers(ctx context.Context) map[string]*structs.DriverInfo {
+	out := make(map[string]*structs.DriverInfo, len(c.config.Drivers))
 	for name, d := range c.config.Drivers {
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		fctx, cancel := context.WithTimeout(ctx, driverFingerprintTimeout)
 		fp, err := d.Fingerprint(fctx)
 		cancel()
 		info := &structs.DriverInfo{}
@@ -45,29 +64,94 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 		} else {
 			info.Detected, info.Healthy, info.HealthDescription, info.Attributes = fp.Detected, fp.Healthy, fp.Description, fp.Attributes
 		}
-		node.Drivers[name] = info
-		c.logger.Info("driver fingerprinted", "driver", name, "healthy", info.Healthy, "description", info.HealthDescription)
+		out[name] = info
 	}
-	return node
+	return out
 }
 
-// cpuMHz reads the clock of the first CPU from /proc/cpuinfo (1000 if
-// unknown).
-func cpuMHz() int {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return 1000
+// watchDrivers fingerprints the drivers again every FingerprintInterval,
+// and at once when kicked (kickFingerprint: a driver call failed, which
+// may be the driver's health changing). When one changed (health, description or attributes: an Engine that
+// stopped or came back, an image imported), the node is registered again
+// with its new drivers, which the servers merge with what they own
+// (eligibility, drain, pod CIDR); the scheduler then places only on
+// healthy drivers. A failed update is retried at the next tick.
+func (c *Client) watchDrivers(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.config.FingerprintInterval):
+		case <-c.fingerprintKick:
+		}
+		infos := c.fingerprintDrivers(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		node := c.currentNode()
+		if !driversChanged(node.Drivers, infos) {
+			continue
+		}
+		logDriverChanges(c.logger, node.Drivers, infos)
+		node.Drivers = infos
+		if _, err := c.api.RegisterNode(ctx, node); err != nil {
+			c.logger.Warn("update the node's drivers failed; retrying at the next fingerprint", "error", err)
+			continue
+		}
+		c.nodeMu.Lock()
+		c.node.Drivers = infos
+		c.nodeMu.Unlock()
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "cpu MHz" {
-			if mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && mhz > 0 {
-				return int(mhz)
-			}
+}
+
+// kickFingerprint has the driver watch fingerprint the drivers now.
+func (c *Client) kickFingerprint() {
+	select {
+	case c.fingerprintKick <- struct{}{}:
+	default:
+	}
+}
+
+// currentNode is a copy of the node as last registered.
+func (c *Client) currentNode() *structs.Node {
+	c.nodeMu.Lock()
+	defer c.nodeMu.Unlock()
+	return structs.Copy(c.node)
+}
+
+func (c *Client) setNode(n *structs.Node) {
+	c.nodeMu.Lock()
+	defer c.nodeMu.Unlock()
+	c.node = n
+	for name, info := range n.Drivers {
+		c.logger.Info("driver fingerprinted", "driver", name, "healthy", info.Healthy, "description", info.HealthDescription)
+	}
+}
+
+// driversChanged reports whether two fingerprints of the drivers differ.
+func driversChanged(old, cur map[string]*structs.DriverInfo) bool {
+	if len(old) != len(cur) {
+		return true
+	}
+	for name, a := range old {
+		b, ok := cur[name]
+		if !ok || a.Detected != b.Detected || a.Healthy != b.Healthy ||
+			a.HealthDescription != b.HealthDescription || !maps.Equal(a.Attributes, b.Attributes) {
+			return true
 		}
 	}
-	return 1000
+	return false
+}
+
+// logDriverChanges logs each driver whose health changed.
+func logDriverChanges(logger hclog.Logger, old, cur map[string]*structs.DriverInfo) {
+	for name, b := range cur {
+		a := old[name]
+		if a == nil || a.Healthy != b.Healthy || a.Detected != b.Detected {
+			logger.Info("driver health changed", "driver", name, "detected", b.Detected, "healthy", b.Healthy,
+				"description", b.HealthDescription)
+		}
+	}
 }
 
 // memoryMB reads MemTotal from /proc/meminfo.

@@ -61,7 +61,9 @@ func (c *Client) setupNetwork(resp *structs.NodeRegisterResponse) {
 		return
 	}
 	c.net, c.netErr = m, nil
+	c.nodeMu.Lock()
 	c.node.PodCIDR = resp.PodCIDR
+	c.nodeMu.Unlock()
 }
 
 // adoptNetworks keeps the networks of the pods a restarted client
@@ -126,6 +128,7 @@ func (r *podRunner) createNetwork() error {
 		spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: r.pod.ID, NodeID: r.c.nodeID, JobID: r.pod.JobID})
 		cancel()
 		if err != nil {
+			r.c.kickFingerprint()
 			return err
 		}
 		req.NetNSFrom = spec.NetNSPath

@@ -116,7 +116,7 @@ func (r *podRunner) taskRunnerFor(t *structs.Task, recover bool) (*taskRunner, b
 	}
 	tr := &taskRunner{pod: r.pod, task: t, driver: driver, dir: filepath.Join(r.dir, t.Name), podDir: r.dir,
 		restart: r.pod.Template.Restart, batch: r.c.isBatch(r.pod), logger: r.c.logger,
-		persist: r.c.db.PutHandle, update: r.setTaskState, state: st, net: r.net}
+		persist: r.c.db.PutHandle, update: r.setTaskState, state: st, net: r.net, driverFailed: r.c.kickFingerprint}
 	r.mu.Lock()
 	// The runner owns st; the pod keeps copies it publishes.
 	r.tasks[t.Name], r.states[t.Name] = tr, structs.Copy(st)

@@ -31,7 +31,7 @@ func (c *Client) PodStats(ctx context.Context, podID string) (*structs.PodStats,
 	}
 	out := &structs.PodStats{PodID: r.pod.ID, NodeID: c.nodeID, Timestamp: time.Now().UnixNano(),
 		Tasks: make(map[string]*structs.TaskStats, len(r.pod.Template.Tasks))}
-	mhzPerCore := float64(cpuMHz())
+	mhzPerCore := float64(drivers.CoreMHz())
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.pod.Template.Tasks))
 	running := 0

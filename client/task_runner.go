@@ -32,6 +32,8 @@ type taskRunner struct {
 	// persist stores a new handle; update publishes a new task state.
 	persist func(*drivers.TaskHandle) error
 	update  func(name string, st *structs.TaskState)
+	// driverFailed says a driver call failed (nil: nobody listens).
+	driverFailed func()
 
 	state *structs.TaskState
 	// net is the pod's network, nil for a pod in the node's.
@@ -175,6 +177,9 @@ func (r *taskRunner) start(ctx context.Context) bool {
 	}
 	handle, err := r.driver.StartTask(cfg)
 	if err != nil {
+		if r.driverFailed != nil {
+			r.driverFailed()
+		}
 		r.fail(err.Error())
 		return false
 	}
@@ -253,9 +258,10 @@ func exitMessage(e *drivers.ExitResult) string {
 	return fmt.Sprintf("exit code %d", e.ExitCode)
 }
 
-// stop stops the task (signal, grace, kill) and releases it. A driver
-// plugin that is being restarted (and is recovering its tasks) answers
-// with errors for a moment, so a running task's stop is retried.
+// stop stops the task (its kill_signal, kill_timeout, then SIGKILL) and
+// releases it. A driver plugin that is being restarted (and is recovering
+// its tasks) answers with errors for a moment, so a running task's stop
+// is retried.
 func (r *taskRunner) stop() {
 	id := drivers.TaskID(r.pod.ID, r.task.Name)
 	grace := 5 * time.Second
@@ -265,7 +271,7 @@ func (r *taskRunner) stop() {
 	if r.state.State == structs.TaskStateRunning {
 		deadline := time.Now().Add(grace + 10*time.Second)
 		for {
-			err := r.driver.StopTask(id, grace, "")
+			err := r.driver.StopTask(id, grace, r.task.KillSignal)
 			if err == nil {
 				break
 			}

@@ -15,6 +15,7 @@ func (d *decoder) decodeTask(b *hcl.Block, groupPath string) *structs.Task {
 		{"driver", &t.Driver},
 		{"user", &t.User},
 		{"kill_timeout", duration{&t.KillTimeout}},
+		{"kill_signal", &t.KillSignal},
 	}, taskBlocks...)
 	path := fmt.Sprintf("%s task %q", groupPath, t.Name)
 	d.record(path, "", b, c.Attributes)
@@ -43,6 +44,7 @@ func (d *decoder) decodeTask(b *hcl.Block, groupPath string) *structs.Task {
 // checks that the keys set belong to the task's driver.
 func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
 	cfg := &structs.TaskConfig{}
+	var workingDir string
 	c := d.content(b.Body, []field{
 		{"image", &cfg.Image},
 		{"entrypoint", &cfg.Entrypoint},
@@ -60,8 +62,21 @@ func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
 		{"cap_add", &cfg.CapAdd},
 		{"cap_drop", &cfg.CapDrop},
 		{"volumes", &cfg.Volumes},
+		{"ports", &cfg.Ports},
+		{"working_dir", &workingDir},
 	})
+	// working_dir is docker's spelling of work_dir: one field, set once.
+	if a, ok := c.Attributes["working_dir"]; ok {
+		if _, both := c.Attributes["work_dir"]; both {
+			d.errAt(a.Range, "working_dir: work_dir is set too; they are the same field, set one")
+		} else {
+			cfg.WorkDir = workingDir
+		}
+	}
 	d.record(path, "config", b, c.Attributes)
+	if a, ok := c.Attributes["working_dir"]; ok {
+		d.pos[path+" config.work_dir"] = a.Expr.Range()
+	}
 	return cfg
 }
 

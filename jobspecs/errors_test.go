@@ -457,4 +457,35 @@ job "web" {
 		opts: ParseOptions{Vars: map[string]string{"tags": "[1, [2]]"}},
 		want: `-var "tags": element 1: string required, but have tuple`,
 	},
+	{
+		name: "work_dir and working_dir",
+		src: `job "web" {
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image       = "mk/busybox:test"
+        work_dir    = "/srv"
+        working_dir = "/srv"
+      }
+    }
+  }
+}`,
+		want: `web.hcl:8:9: working_dir: work_dir is set too; they are the same field, set one`,
+	},
+	{
+		name: "kill_signal not a signal",
+		src: `job "web" {
+  group "g" {
+    task "t" {
+      driver      = "exec"
+      kill_signal = "SIGFOO"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}`,
+		want: `web.hcl:5:21: job "web" group "g" task "t": kill_signal "SIGFOO" is not a signal (a name such as "SIGINT" or "INT", or a number 1-64)`,
+	},
 }

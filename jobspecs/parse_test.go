@@ -274,3 +274,39 @@ job "web" {
 		t.Errorf("GREETING %q", got)
 	}
 }
+
+// TestTaskLifecycleAndDockerKeys: kill_signal and kill_timeout on a task;
+// working_dir is docker's spelling of work_dir; ports lists the group's
+// port labels the container serves.
+func TestTaskLifecycleAndDockerKeys(t *testing.T) {
+	src := `job "web" {
+  group "g" {
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+    task "httpd" {
+      driver       = "docker"
+      kill_signal  = "SIGINT"
+      kill_timeout = "20s"
+      config {
+        image       = "mk/busybox:test"
+        working_dir = "/srv"
+        ports       = ["http"]
+      }
+    }
+  }
+}`
+	job, err := Parse("web.hcl", []byte(src), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := job.Groups[0].Tasks[0]
+	if task.KillSignal != "SIGINT" || task.KillTimeout != "20s" {
+		t.Errorf("kill_signal %q kill_timeout %q, want SIGINT and 20s", task.KillSignal, task.KillTimeout)
+	}
+	if task.Config.WorkDir != "/srv" || !reflect.DeepEqual(task.Config.Ports, []string{"http"}) {
+		t.Errorf("config %+v: want work_dir /srv and ports [http]", task.Config)
+	}
+}

@@ -161,8 +161,13 @@ type Task struct {
 	Env          map[string]string `json:",omitempty"`
 	Resources    *Resources        `json:",omitempty"`
 	VolumeMounts []*VolumeMount    `json:",omitempty"`
-	KillTimeout  string            `json:",omitempty"`
-	Meta         map[string]string `json:",omitempty"`
+	// KillTimeout is how long a stopped task has between KillSignal and
+	// SIGKILL (a Go duration, default 5s); KillSignal is the signal that
+	// asks it to stop ("SIGTERM" when empty; a name such as "SIGINT" or
+	// "INT", or a number).
+	KillTimeout string            `json:",omitempty"`
+	KillSignal  string            `json:",omitempty"`
+	Meta        map[string]string `json:",omitempty"`
 }
 
 // TaskConfig is the driver configuration of a task. It is one struct for
@@ -182,7 +187,13 @@ type TaskConfig struct {
 	// Volumes are host binds, "host:container[:ro]", from the client's
 	// allow-list only.
 	Volumes []string `json:",omitempty"`
-	// docker and exec
+	// Ports are the labels of the group's network ports the container
+	// serves. They are published through the pod's network (its IP, the
+	// services' ClusterIPs and node ports), never by docker's own port
+	// mapping, so they only document and are validated.
+	Ports []string `json:",omitempty"`
+	// docker and exec. WorkDir is work_dir, or working_dir (docker's
+	// spelling of the same field).
 	Command string   `json:",omitempty"`
 	Args    []string `json:",omitempty"`
 	WorkDir string   `json:",omitempty"`

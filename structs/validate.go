@@ -199,7 +199,7 @@ func (g *TaskGroup) validate(v *validator, j *Job) *validator {
 			continue
 		}
 		v.dup(seen, "task", t.Name)
-		v.merge(t.validate(v.at(fmt.Sprintf("task %q", t.Name)), volumes))
+		v.merge(t.validate(v.at(fmt.Sprintf("task %q", t.Name)), volumes, g.Network))
 	}
 	return v
 }
@@ -415,13 +415,23 @@ func (r *RestartPolicy) validate(v *validator) {
 	v.oneOf("restart.mode", r.Mode, RestartModeDelay, RestartModeFail)
 }
 
-func (t *Task) validate(v *validator, volumes map[string]bool) *validator {
+func (t *Task) validate(v *validator, volumes map[string]bool, network *NetworkSpec) *validator {
 	v.dnsLabel("name", t.Name)
 	if t.Driver == "" {
 		v.add("driver", "is required")
 	}
 	v.duration("kill_timeout", t.KillTimeout)
+	if t.KillSignal != "" && !ValidSignal(t.KillSignal) {
+		v.add("kill_signal", "%q is not a signal (a name such as \"SIGINT\" or \"INT\", or a number 1-64)", t.KillSignal)
+	}
 	t.Config.validate(v, t.Driver)
+	if t.Config != nil {
+		for i, label := range t.Config.Ports {
+			if network.LookupPort(label) == nil {
+				v.add(fmt.Sprintf("config.ports[%d]", i), "refers to unknown port label %q (the group's network ports)", label)
+			}
+		}
+	}
 	for k := range t.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			v.add("env", "has an invalid variable name %q", k)
@@ -459,7 +469,7 @@ func (t *Task) validate(v *validator, volumes map[string]bool) *validator {
 // configKeys lists, per known driver, the config keys it reads.
 var configKeys = map[string][]string{
 	DriverDocker: {"image", "entrypoint", "pull", "command", "args", "work_dir", "labels", "privileged",
-		"cap_add", "cap_drop", "volumes"},
+		"cap_add", "cap_drop", "volumes", "ports"},
 	DriverExec:     {"command", "args", "work_dir"},
 	DriverRawExec:  {"command", "args", "work_dir"},
 	DriverGPUSlurm: {"script", "files", "gpus", "partition", "time"},
@@ -482,6 +492,7 @@ func (c *TaskConfig) setKeys() []string {
 		{"time", c.Time != ""}, {"labels", len(c.Labels) > 0},
 		{"privileged", c.Privileged}, {"cap_add", len(c.CapAdd) > 0},
 		{"cap_drop", len(c.CapDrop) > 0}, {"volumes", len(c.Volumes) > 0},
+		{"ports", len(c.Ports) > 0},
 	}
 	var keys []string
 	for _, s := range set {

@@ -93,6 +93,14 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			g + ` task "sidecar": config.script is required by driver "gpu-slurm"`,
 			g + ` task "sidecar": config.time must be a duration such as "30s", got "ten minutes"`}},
+		{"kill signal", func(j *Job) { j.Groups[0].Tasks[0].KillSignal = "SIGNOPE" }, []string{
+			nginx + `: kill_signal "SIGNOPE" is not a signal (a name such as "SIGINT" or "INT", or a number 1-64)`}},
+		{"kill signal number", func(j *Job) { j.Groups[0].Tasks[0].KillSignal = "65" }, []string{
+			nginx + `: kill_signal "65" is not a signal (a name such as "SIGINT" or "INT", or a number 1-64)`}},
+		{"docker ports", func(j *Job) { j.Groups[0].Tasks[0].Config.Ports = []string{"http", "admin"} }, []string{
+			nginx + `: config.ports[1] refers to unknown port label "admin" (the group's network ports)`}},
+		{"exec ports", func(j *Job) { j.Groups[0].Tasks[1].Config.Ports = []string{"http"} }, []string{
+			g + ` task "sidecar": config.ports is not used by driver "exec"`}},
 		{"docker pull", func(j *Job) { j.Groups[0].Tasks[0].Config.Pull = "sometimes" }, []string{
 			nginx + `: config.pull must be one of always, if-not-present, never; got "sometimes"`}},
 		{"unknown volume", func(j *Job) { j.Groups[0].Tasks[0].VolumeMounts[0].Volume = "data" }, []string{

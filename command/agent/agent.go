@@ -110,12 +110,17 @@ func (a *Agent) startClient(httpAddr string) error {
 	if err != nil {
 		return err
 	}
+	fpInterval, err := a.config.Client.fingerprintInterval()
+	if err != nil {
+		return err
+	}
 	a.client, err = client.New(&client.Config{
 		NodeName: a.config.Name, Datacenter: a.config.Datacenter, DataDir: dir,
 		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
 		DynamicPorts:   a.config.Client.dynamicPorts(),
 		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
-		DNSUpstreams: a.config.Client.dnsUpstreams(),
+		FingerprintInterval: fpInterval,
+		DNSUpstreams:        a.config.Client.dnsUpstreams(),
 	})
 	if err != nil {
 		return err
@@ -158,6 +163,9 @@ func (c *Config) Check() error {
 		return fmt.Errorf("acl: not supported in this version yet; remove the acl block")
 	}
 	if err := c.Client.checkPorts(); err != nil {
+		return err
+	}
+	if _, err := c.Client.fingerprintInterval(); err != nil {
 		return err
 	}
 	return c.Client.checkNetwork()

@@ -72,6 +72,22 @@ type ClientConfig struct {
 	// scheduler gives dynamic ports on this node (default 20000-32000).
 	MinDynamicPort int `hcl:"min_dynamic_port,optional"`
 	MaxDynamicPort int `hcl:"max_dynamic_port,optional"`
+	// FingerprintInterval is how often the client fingerprints its
+	// drivers again (a Go duration, default 15s): a driver whose health
+	// changed (the Docker Engine stopped or came back) updates the node.
+	FingerprintInterval string `hcl:"fingerprint_interval,optional"`
+}
+
+// fingerprintInterval is client.fingerprint_interval (0: the default).
+func (c *ClientConfig) fingerprintInterval() (time.Duration, error) {
+	if c == nil || c.FingerprintInterval == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.FingerprintInterval)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("client.fingerprint_interval: %q is not a positive duration", c.FingerprintInterval)
+	}
+	return d, nil
 }
 
 // dynamicPorts is the node's dynamic port range as the client reports it

@@ -58,6 +58,9 @@ type dockerOptions struct {
 	AllowPrivileged bool     `hcl:"allow_privileged,optional"`
 	Volumes         []string `hcl:"volumes,optional"`
 	PullTimeout     string   `hcl:"pull_timeout,optional"`
+	// Endpoint is the Engine's address (default: DOCKER_HOST, else the
+	// local socket).
+	Endpoint string `hcl:"endpoint,optional"`
 }
 
 // dockerConfig reads client.driver "docker" into the plugin's
@@ -73,7 +76,7 @@ func (a *Agent) dockerConfig() (string, error) {
 			if diags := gohcl.DecodeBody(d.Options, nil, &o); diags.HasErrors() {
 				return "", fmt.Errorf("client driver \"docker\": %w", diagError(diags))
 			}
-			cfg.AllowPrivileged, cfg.Volumes = o.AllowPrivileged, o.Volumes
+			cfg.AllowPrivileged, cfg.Volumes, cfg.Endpoint = o.AllowPrivileged, o.Volumes, o.Endpoint
 			if o.PullTimeout != "" {
 				t, err := time.ParseDuration(o.PullTimeout)
 				if err != nil || t <= 0 {

@@ -13,8 +13,8 @@ import (
 func TestBuildSpec(t *testing.T) {
 	base := func() *drivers.TaskConfig {
 		return &drivers.TaskConfig{ID: "0123456789abcdef/web", PodID: "0123456789abcdef", Name: "web", NodeID: "n1", JobID: "j1",
-			ResolvConfPath: "/pods/p/resolv.conf",
-			Mounts:         []*drivers.MountConfig{{HostPath: "/pods/p/vol", TaskPath: "/srv", ReadOnly: true}},
+			ResolvConfPath: "/pods/p/resolv.conf", TaskDir: "/pods/p/web",
+			Mounts: []*drivers.MountConfig{{HostPath: "/pods/p/vol", TaskPath: "/srv", ReadOnly: true}},
 			Task: &structs.Task{Name: "web", User: "nobody", Env: map[string]string{"B": "2", "A": "1"},
 				Resources: &structs.Resources{CPU: 200, MemoryMB: 64},
 				Config: &structs.TaskConfig{Image: "img", Command: "httpd", Args: []string{"-f"}, WorkDir: "/w",
@@ -43,10 +43,10 @@ func TestBuildSpec(t *testing.T) {
 			if diff := cmp.Diff([]string{"A=1", "B=2"}, s.Config.Env); diff != "" {
 				t.Errorf("env: %s", diff)
 			}
-			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
+			if diff := cmp.Diff([]string{"/pods/p/resolv.conf:/etc/resolv.conf:ro", "/pods/p/web/hosts:/etc/hosts:ro", "/pods/p/vol:/srv:ro"}, s.Host.Binds); diff != "" {
 				t.Errorf("binds: %s", diff)
 			}
-			if s.Host.CPUShares != 200 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
+			if s.Host.CPUShares != 200 || s.Host.CPUQuota != 100_000 || s.Host.Memory != 64<<20 || s.Host.MemorySwap != 64<<20 {
 				t.Errorf("resources: %+v", s.Host.Resources)
 			}
 			if s.Config.User != "nobody" || s.Config.WorkingDir != "/w" || s.Host.Privileged {
@@ -56,6 +56,11 @@ func TestBuildSpec(t *testing.T) {
 		{name: "host network", check: func(t *testing.T, s *containerSpec) {
 			if s.Host.NetworkMode != "host" {
 				t.Errorf("network %s", s.Host.NetworkMode)
+			}
+			for _, b := range s.Host.Binds {
+				if strings.Contains(b, ":/etc/hosts") {
+					t.Errorf("bind %s: the host's network keeps the Engine's hosts file", b)
+				}
 			}
 		}},
 		{name: "args only go to the entrypoint", change: func(c *drivers.TaskConfig) {
@@ -86,7 +91,7 @@ func TestBuildSpec(t *testing.T) {
 		{name: "no image", change: func(c *drivers.TaskConfig) { c.Task.Config.Image = "" }, wantErr: "config.image is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Driver{cfg: tc.cfg}
+			d := &Driver{cfg: tc.cfg, coreMHz: 2000}
 			cfg := base()
 			if tc.change != nil {
 				tc.change(cfg)
@@ -102,6 +107,31 @@ func TestBuildSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, s)
+		})
+	}
+}
+
+// TestResourcesCPUQuota: cpu MHz over one core's MHz is the share of a
+// core the CFS quota allows, per 1s period, never under 1ms.
+func TestResourcesCPUQuota(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cpu, coreMHz  int
+		shares, quota int64
+	}{
+		{"a fifth of a core", 500, 2500, 500, 200_000},
+		{"two cores", 5000, 2500, 5000, 2_000_000},
+		{"the kernel's floor", 1, 3000, 2, 1_000},
+		{"unknown clock: shares only", 500, 0, 500, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := resources(&structs.Resources{CPU: tc.cpu, MemoryMB: 8}, tc.coreMHz)
+			if r.CPUShares != tc.shares || r.CPUQuota != tc.quota {
+				t.Errorf("shares %d quota %d, want %d and %d", r.CPUShares, r.CPUQuota, tc.shares, tc.quota)
+			}
+			if tc.quota != 0 && r.CPUPeriod != cpuPeriod {
+				t.Errorf("period %d, want %d", r.CPUPeriod, cpuPeriod)
+			}
 		})
 	}
 }

@@ -5,7 +5,8 @@
 // Sandbox: a pod in bridge mode gets a pause container (sandbox.go) made
 // by CreateNetwork before its tasks start: `mk pause` from the image
 // mk/pause:<version>, which the driver imports from mk's own static
-// binary on first use (no registry), started with network "none". Its
+// binary on first use (no registry), started with the Engine's
+// networking disabled (runc makes its empty namespace; see pauseSpec). Its
 // network namespace (/proc/<pid>/ns/net) is what the client's pod network
 // pins at the pod's usual path and plumbs (veth, address, routes), so the
 // pod's exec tasks run in it too; every docker task of the pod joins it
@@ -78,6 +79,9 @@ type Config struct {
 	// PauseBinary is the static mk binary the pause image holds
 	// (default: this process's executable).
 	PauseBinary string `json:"pause_binary,omitempty"`
+	// Endpoint is the Engine's address (unix:///path or tcp://host:port);
+	// "" is DOCKER_HOST, else the local socket.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // ConfigFromEnv reads the Config in MK_DOCKER_CONFIG (zero when unset).
@@ -110,9 +114,14 @@ type Driver struct {
 	cfg    Config
 	logCfg LogConfig
 	docker *client.Client
+	// coreMHz is one core's clock: a task's CPU quota is its MHz over it.
+	coreMHz int
 
 	mu    sync.RWMutex
 	tasks map[string]*task
+	// pauses are the pause containers of the pods, by pod ID, as
+	// CreateNetwork returned them (StartTask needs no lookup).
+	pauses map[string]string
 
 	// pauseMu serialises building the pause image.
 	pauseMu sync.Mutex
@@ -125,9 +134,9 @@ var (
 	_ drivers.Reconciler      = (*Driver)(nil)
 )
 
-// New returns a docker driver for the Engine that DOCKER_HOST names (the
-// local socket by default), negotiating the API version with it (20.10's
-// 1.41 and later).
+// New returns a docker driver for the Engine at cfg.Endpoint, else the one
+// DOCKER_HOST names, else the local socket, negotiating the API version
+// with it (20.10's 1.41 and later).
 func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -135,25 +144,35 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	if cfg.PullTimeout <= 0 {
 		cfg.PullTimeout = defaultPullTimeout
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if cfg.Endpoint != "" {
+		opts = append(opts, client.WithHost(cfg.Endpoint))
+	}
+	c, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, tasks: map[string]*task{}}, nil
+	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, coreMHz: drivers.CoreMHz(),
+		tasks: map[string]*task{}, pauses: map[string]string{}}, nil
 }
 
 // Close releases the Engine client.
 func (d *Driver) Close() error { return d.docker.Close() }
 
 // Fingerprint is healthy while the Engine answers its ping; it reports
-// the Engine's version and the images on the node.
+// the Engine's version and the images on the node. Docker counts as
+// detected (installed, so unhealthy rather than missing) when the Engine
+// answered with an error, when its socket exists, or when the client's
+// config names an endpoint.
 func (d *Driver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := d.docker.Ping(ctx); err != nil {
-		detected := !client.IsErrConnectionFailed(err)
-		if _, serr := os.Stat("/var/run/docker.sock"); serr == nil {
-			detected = true
+		detected := !client.IsErrConnectionFailed(err) || d.cfg.Endpoint != ""
+		if sock, ok := strings.CutPrefix(d.docker.DaemonHost(), "unix://"); ok {
+			if _, serr := os.Stat(sock); serr == nil {
+				detected = true
+			}
 		}
 		return &drivers.Fingerprint{Detected: detected, Description: "Docker Engine unreachable: " + err.Error()}, nil
 	}

@@ -35,7 +35,7 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, error)
 	defer cancel()
 	pauseID := ""
 	if cfg.NetNSPath != "" {
-		p, err := d.findPause(ctx, cfg.PodID)
+		p, err := d.podPause(ctx, cfg.PodID)
 		if err != nil {
 			return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 		}
@@ -45,11 +45,19 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, error)
 	if err != nil {
 		return nil, err
 	}
+	if pauseID != "" {
+		if err := writeHosts(cfg); err != nil {
+			return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
+		}
+	}
 	if err := d.ensureImage(ctx, spec.Config.Image, cfg.Task.Config.Pull); err != nil {
 		return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 	}
 	id, err := d.create(ctx, spec, cfg.PodID, cfg.Name, roleTask)
 	if err != nil {
+		if pauseID != "" {
+			d.forgetPause(cfg.PodID) // it may be gone: look it up next time
+		}
 		return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 	}
 	if err := d.docker.ContainerStart(ctx, id, container.StartOptions{}); err != nil {

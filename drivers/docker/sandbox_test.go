@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,14 @@ func TestPodSandboxSharesLocalhost(t *testing.T) {
 	}
 	if _, err := os.Stat(spec.NetNSPath); err != nil {
 		t.Fatalf("sandbox namespace: %v", err)
+	}
+	// The namespace is new and bare (runc's, not libnetwork's): the
+	// client's plumbing brings lo up; here the test does.
+	if out, err := exec.Command("nsenter", "--net="+spec.NetNSPath, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up in the sandbox: %v\n%s", err, out)
+	}
+	if self, _ := os.Readlink("/proc/self/ns/net"); self == readLink(t, spec.NetNSPath) {
+		t.Fatal("the sandbox is the host's network namespace")
 	}
 	// The same pod again (a restarted client) gets the same sandbox.
 	again, err := d.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: srv.PodID, NodeID: testNode, JobID: "job"})
@@ -62,4 +71,13 @@ func TestStartWithoutSandboxFails(t *testing.T) {
 	if _, err := d.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "no running pause container") {
 		t.Fatalf("start without a sandbox: %v", err)
 	}
+}
+
+func readLink(t *testing.T, path string) string {
+	t.Helper()
+	s, err := os.Readlink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
