@@ -59,6 +59,12 @@ type ServerConfig struct {
 	// 10.96.0.0/16).
 	PodCIDRPool string `hcl:"pod_cidr_pool,optional"`
 	ServiceCIDR string `hcl:"service_cidr,optional"`
+	// HeartbeatTTL is how often clients heartbeat (a Go duration,
+	// default 10s); a node silent for HeartbeatTTL+HeartbeatGrace
+	// (default 10s) is marked down, or for HeartbeatGrace once its
+	// gossip member failed. Short values are for tests.
+	HeartbeatTTL   string `hcl:"heartbeat_ttl,optional"`
+	HeartbeatGrace string `hcl:"heartbeat_grace,optional"`
 }
 
 // ClientConfig is the client block. Its runtime arrives with the client
@@ -224,6 +230,8 @@ func (c *Config) Merge(o *Config) {
 		setStr(&c.Server.PodGCThreshold, o.Server.PodGCThreshold)
 		setStr(&c.Server.PodCIDRPool, o.Server.PodCIDRPool)
 		setStr(&c.Server.ServiceCIDR, o.Server.ServiceCIDR)
+		setStr(&c.Server.HeartbeatTTL, o.Server.HeartbeatTTL)
+		setStr(&c.Server.HeartbeatGrace, o.Server.HeartbeatGrace)
 		if o.Server.PodGCKeep != nil {
 			c.Server.PodGCKeep = o.Server.PodGCKeep
 		}
@@ -294,6 +302,9 @@ func (c *Config) ToServerConfig() (*server.Config, error) {
 		if err := s.applyNetwork(sc); err != nil {
 			return nil, err
 		}
+		if err := s.applyHeartbeat(sc); err != nil {
+			return nil, err
+		}
 	}
 	return sc, nil
 }
@@ -316,6 +327,27 @@ func (s *ServerConfig) applyNetwork(sc *server.Config) error {
 	}
 	if sc.PodCIDRPool != "" && sc.ServiceCIDR != "" && netip.MustParsePrefix(sc.PodCIDRPool).Overlaps(netip.MustParsePrefix(sc.ServiceCIDR)) {
 		return fmt.Errorf("server.service_cidr %s overlaps server.pod_cidr_pool %s", sc.ServiceCIDR, sc.PodCIDRPool)
+	}
+	return nil
+}
+
+// applyHeartbeat checks the heartbeat keys and sets them on sc.
+func (s *ServerConfig) applyHeartbeat(sc *server.Config) error {
+	for _, k := range []struct {
+		key, val string
+		dst      *time.Duration
+	}{{"heartbeat_ttl", s.HeartbeatTTL, &sc.HeartbeatTTL}, {"heartbeat_grace", s.HeartbeatGrace, &sc.HeartbeatGrace}} {
+		if k.val == "" {
+			continue
+		}
+		d, err := time.ParseDuration(k.val)
+		if err != nil {
+			return fmt.Errorf("server.%s: %v", k.key, err)
+		}
+		if d <= 0 {
+			return fmt.Errorf("server.%s: must be > 0, got %s", k.key, k.val)
+		}
+		*k.dst = d
 	}
 	return nil
 }

@@ -144,6 +144,38 @@ func TestServerGCConfig(t *testing.T) {
 	}
 }
 
+func TestServerHeartbeatConfig(t *testing.T) {
+	tests := []struct {
+		name, body string
+		ttl, grace time.Duration
+		wantErr    string
+	}{
+		{"defaults", "", 10 * time.Second, 10 * time.Second, ""},
+		{"set", "  heartbeat_ttl = \"2s\"\n  heartbeat_grace = \"1s\"\n", 2 * time.Second, time.Second, ""},
+		{"bad duration", "  heartbeat_ttl = \"soon\"\n", 0, 0, "server.heartbeat_ttl: "},
+		{"zero grace", "  heartbeat_grace = \"0s\"\n", 0, 0, "server.heartbeat_grace: must be > 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig("a.hcl", []byte("name = \"a\"\ndata_dir = \"/tmp/x\"\nserver {\n  enabled = true\n"+tc.body+"}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := c.ToServerConfig()
+			switch {
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case sc.HeartbeatTTL != tc.ttl || sc.HeartbeatGrace != tc.grace:
+				t.Fatalf("ttl %s grace %s, want %s %s", sc.HeartbeatTTL, sc.HeartbeatGrace, tc.ttl, tc.grace)
+			}
+		})
+	}
+}
+
 func TestDNSUpstreams(t *testing.T) {
 	c, err := ParseConfig("a.hcl", []byte("name = \"a\"\nclient {\n  enabled = true\n  servers = [\"127.0.0.1:6646\"]\n  network {\n    dns_upstreams = [\"10.0.0.2\", \"10.0.0.3:5353\"]\n  }\n}\n"))
 	if err != nil {
