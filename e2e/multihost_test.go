@@ -64,8 +64,9 @@ const (
 // newMultiHost builds segment k (10.210.<k>.0/24): the server host
 // (host 0, 10.210.<k>.10) and client hosts client-1..3 (10.210.<k>.11-13).
 // Everything it makes is removed at the end of the test, which then
-// checks that nothing it made is left.
-func newMultiHost(t *testing.T, mode string, k int) *multiHost {
+// checks that nothing it made is left. serverConfig are lines of the
+// server agent's server block.
+func newMultiHost(t *testing.T, mode string, k int, serverConfig ...string) *multiHost {
 	t.Helper()
 	m := &multiHost{Mode: mode, Resolver: &atomic.Int64{}}
 	var agentDirs []string
@@ -78,7 +79,7 @@ func newMultiHost(t *testing.T, mode string, k int) *multiHost {
 	clientHosts := []*testutil.Host{l2.AddHost(1), l2.AddHost(2), l2.AddHost(3)}
 	startResolver(t, m.Server, m.Resolver)
 
-	servers := testutil.NewServerOnHost(t, m.Server)
+	servers := testutil.NewServerOnHost(t, m.Server, serverConfig...)
 	agentDirs = append(agentDirs, servers.Agents[0].Dir)
 	m.SrvAddr = servers.Agents[0].Addr()
 	m.API = clientAt(t, m.SrvAddr)

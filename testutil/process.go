@@ -81,13 +81,14 @@ func NewProcessClusterAt(t testing.TB, n int, ip string) *ProcessCluster {
 
 // NewServerOnHost starts one server agent inside host h's network
 // namespace, bound to its address, as a server machine of a multi-host
-// test; the test's namespace reaches it through h's link.
-func NewServerOnHost(t testing.TB, h *Host) *ProcessCluster {
+// test; the test's namespace reaches it through h's link. serverConfig
+// are lines added to its server block (heartbeat_ttl = "2s").
+func NewServerOnHost(t testing.TB, h *Host, serverConfig ...string) *ProcessCluster {
 	t.Helper()
-	return newProcessCluster(t, 1, h.IP, h.NS)
+	return newProcessCluster(t, 1, h.IP, h.NS, serverConfig...)
 }
 
-func newProcessCluster(t testing.TB, n int, ip, netns string) *ProcessCluster {
+func newProcessCluster(t testing.TB, n int, ip, netns string, serverConfig ...string) *ProcessCluster {
 	t.Helper()
 	bin := MkBinary(t)
 	c := &ProcessCluster{t: t}
@@ -117,9 +118,9 @@ ports {
 server {
   enabled          = true
   bootstrap_expect = %d
-}
+%s}
 retry_join = [%s]
-`, a.Name, filepath.Join(dir, "data"), ip, p.http, p.raft, p.serf, n, strings.Join(joins, ", "))
+`, a.Name, filepath.Join(dir, "data"), ip, p.http, p.raft, p.serf, n, serverLines(serverConfig), strings.Join(joins, ", "))
 		if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -129,6 +130,15 @@ retry_join = [%s]
 	t.Cleanup(c.Shutdown)
 	c.WaitForLeader(30 * time.Second)
 	return c
+}
+
+// serverLines indents lines for the server block, one a line.
+func serverLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
 }
 
 // Start starts agent i (again).
