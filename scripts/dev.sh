@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 mk=bin/mk
 job=jobspecs/examples/hello-exec.hcl
 mkdir -p .dev
+# The Engine first, so the agent's first fingerprint finds it.
+docker_ok=false
+if scripts/docker.sh >.dev/docker.log 2>&1; then
+  docker_ok=true
+fi
 if [ -f .dev/agent.pid ] && kill -0 "$(cat .dev/agent.pid)" 2>/dev/null; then
   echo "==> mk agent -dev is already running (pid $(cat .dev/agent.pid)); make dev-stop stops it"
 else
@@ -78,7 +83,13 @@ echo "  curl http://127.0.0.1:$node_port/                     (NodePort, on ever
 echo "  dig @$gateway http.default.svc.mk.local           (node DNS; pods resolve plain \"http\")"
 echo "  bin/mk pod exec ${pod:0:8} -- busybox wget -qO- http://http:$port/   (from inside another pod)"
 echo
-if scripts/docker.sh >.dev/docker.log 2>&1; then
+if $docker_ok; then
+  # An agent that was already running sees the Engine at its next
+  # fingerprint (every 15s).
+  for _ in $(seq 1 100); do
+    "$mk" node status "$node" | kv "Drivers" | grep -q docker && break
+    sleep 0.2
+  done
   webjob=jobspecs/examples/web-docker.hcl
   echo "==> mk job run $webjob   (docker web server + exec sidecar in one pod: shared volume and localhost)"
   "$mk" job run "$webjob"
