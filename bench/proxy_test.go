@@ -73,7 +73,7 @@ type proxyRow struct {
 // Rows of bench/results/proxy.json that a run does not measure are kept.
 func TestBenchProxy(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: it makes network namespaces")
+		t.Fatal("needs root: it makes network namespaces")
 	}
 	sizes := []int{1000}
 	if s := os.Getenv("MK_BENCH_PROXY_SIZES"); s != "" {

@@ -46,7 +46,7 @@ type serviceReadyResult struct {
 // client-a over the host-gw route).
 func TestBenchServiceReady(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: it makes network namespaces")
+		t.Fatal("needs root: it makes network namespaces")
 	}
 	runs := 10
 	if n, err := strconv.Atoi(os.Getenv("MK_BENCH_READY_RUNS")); err == nil && n > 0 {
@@ -158,7 +158,7 @@ func serviceReadyRun(t *testing.T, bin, srvAddr string, cl *api.Client, bNS netn
 				svc = s
 				break
 			}
-			time.Sleep(2 * time.Millisecond)
+			pause(ctx, 2*time.Millisecond)
 		}
 		if svc == nil {
 			answered <- time.Time{}
@@ -236,7 +236,7 @@ func watchEndpointsReady(ctx context.Context, cl *api.Client, name string, n int
 	for ctx.Err() == nil {
 		eps, meta, err := cl.Endpoints("default", &api.QueryOptions{WaitIndex: index, WaitTime: 10 * time.Second, Context: ctx})
 		if err != nil {
-			time.Sleep(5 * time.Millisecond)
+			pause(ctx, 5*time.Millisecond)
 			continue
 		}
 		now := time.Now()
@@ -307,7 +307,7 @@ func dialUntilAnswer(ctx context.Context, ns netns.NsHandle, addr string) time.T
 		for ctx.Err() == nil {
 			conn, err := d.DialContext(ctx, "tcp", addr)
 			if err != nil {
-				time.Sleep(2 * time.Millisecond)
+				pause(ctx, 2*time.Millisecond)
 				continue
 			}
 			_ = conn.SetDeadline(time.Now().Add(time.Second))
@@ -321,7 +321,7 @@ func dialUntilAnswer(ctx context.Context, ns netns.NsHandle, addr string) time.T
 				res <- time.Now()
 				return
 			}
-			time.Sleep(2 * time.Millisecond)
+			pause(ctx, 2*time.Millisecond)
 		}
 		res <- time.Time{}
 	}()
@@ -349,4 +349,15 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// pause waits d between two polls of a timed loop, or less once ctx (the
+// loop's deadline) ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mk-orchestrator/mk/structs"
+	"github.com/mk-orchestrator/mk/testutil/poll"
 )
 
 // fakeWriter records the syncs asked of it; failures makes the next
@@ -136,7 +137,10 @@ func TestProxyFirstSyncNotHeldBack(t *testing.T) {
 	p := startProxy(t, Config{Writer: w, Node: testNode, Runner: &fakeRunner{}, MinSyncPeriod: time.Hour})
 	services, endpoints := threeServices(false)
 	p.SetServices(services)
-	time.Sleep(20 * time.Millisecond) // Run takes the kick alone
+	// Run takes the services' kick alone, before the endpoints arrive.
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) {
+		return len(p.kick) == 0, errors.New("Run has not taken the services' kick")
+	})
 	gen := p.SetEndpoints(endpoints)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
