@@ -42,7 +42,8 @@ func Translate(job *structs.Job) (*structs.JobObjects, error) {
 				Group:        g.Name,
 				ReplicaSetID: rs.ID,
 				Strategy:     structs.Copy(g.Update),
-				Status:       "running",
+				Status:       structs.DeploymentStatusRunning,
+				Replicas:     g.Count,
 			})
 		}
 		for _, svc := range g.Services {

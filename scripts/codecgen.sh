@@ -11,7 +11,7 @@ rm -f "$out"
 # Only the files of the types that go into log entries and snapshots: the
 # API's own types (api.go, plan.go, diff.go, errors.go) are never msgpack.
 go run github.com/hashicorp/go-msgpack/v2/codec/codecgen -d 102 -nr "^(ObjectMeta|[a-z].*)\$" -o "$out" \
-  check.go commands.go job.go network.go node.go object.go objects.go pod.go
+  check.go commands.go event.go job.go network.go node.go object.go objects.go pod.go
 # codecgen reads each field name through StringView, which copies the
 # name to a new string in this version of go-msgpack; a switch over
 # string(bytes) compares without allocating: 12 fewer allocations per pod.

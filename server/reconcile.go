@@ -222,15 +222,12 @@ func (v *view) reconcileOwners(c *podChanges) {
 // count and older replica sets at zero.
 func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 	objs := v.objects[key(job.Namespace, job.ID)]
-	current := map[string]bool{}
+	current := map[string]int{}
 	for _, d := range objs.Deployments {
-		current[d.ReplicaSetID] = true
+		current[d.ReplicaSetID] = d.Replicas
 	}
 	for _, rs := range objs.ReplicaSets {
-		desired := 0
-		if current[rs.ID] {
-			desired = rs.Replicas
-		}
+		desired := current[rs.ID] // 0 for older replica sets
 		owned := v.livePods(job.Namespace, rs.ID)
 		toStart, toStop := scheduler.ReconcileCount(desired, owned)
 		for _, p := range toStop {

@@ -34,6 +34,14 @@ const (
 	// NodePurgeRequestType removes a node that is gone for good; its /24
 	// goes back to the pool and its pods are lost.
 	NodePurgeRequestType MessageType = 11
+	// DeploymentUpdateRequestType is the deployment controller's write:
+	// a rollout's status, its promotion, its stable version.
+	DeploymentUpdateRequestType MessageType = 12
+	// JobScaleRequestType sets a group's count without a new version
+	// (`job scale`, the autoscaler).
+	JobScaleRequestType MessageType = 13
+	// EventsRecordRequestType records controllers' decisions (event.go).
+	EventsRecordRequestType MessageType = 14
 )
 
 // IgnoreUnknownTypeFlag is set on message types that older servers may skip
@@ -66,6 +74,12 @@ func (t MessageType) String() string {
 		return "EndpointsUpdate"
 	case NodePurgeRequestType:
 		return "NodePurge"
+	case DeploymentUpdateRequestType:
+		return "DeploymentUpdate"
+	case JobScaleRequestType:
+		return "JobScale"
+	case EventsRecordRequestType:
+		return "EventsRecord"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -169,6 +183,40 @@ type ReplicaSetUpdate struct {
 // kept history. The FSM never changes a deployment's current replica set.
 type ReplicaSetsUpdateRequest struct {
 	Updates []ReplicaSetUpdate
+}
+
+// DeploymentUpdate is one change the deployment controller makes to a
+// deployment; the FSM applies it only while the deployment still targets
+// ReplicaSetID, so a decision about a superseded rollout is dropped.
+type DeploymentUpdate struct {
+	Namespace         string
+	ID                string
+	JobID             string
+	ReplicaSetID      string
+	Status            string `json:",omitempty"`
+	StatusDescription string `json:",omitempty"`
+	Promote           bool   `json:",omitempty"`
+	// Stable marks ReplicaSetID as the last completed version.
+	Stable    bool  `json:",omitempty"`
+	StartTime int64 `json:",omitempty"`
+}
+
+// DeploymentUpdateRequest is a batch of deployment changes.
+type DeploymentUpdateRequest struct {
+	Updates []*DeploymentUpdate
+}
+
+// JobScaleRequest sets the count of a service group's deployment (no new
+// job version); Source says who asked ("user", "autoscaler").
+type JobScaleRequest struct {
+	Namespace string
+	JobID     string
+	Group     string
+	Count     int
+	Source    string
+	Message   string `json:",omitempty"`
+	// Time is chosen by the proposer (unix nanos).
+	Time int64
 }
 
 // JobRegisterResponse is what the FSM returns for a register.

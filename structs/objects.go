@@ -1,16 +1,40 @@
 package structs
 
+// Deployment statuses.
+const (
+	DeploymentStatusRunning    = "running"
+	DeploymentStatusPaused     = "paused" // canaries placed, waiting for promotion
+	DeploymentStatusSuccessful = "successful"
+	DeploymentStatusFailed     = "failed"
+	DeploymentStatusCancelled  = "cancelled"
+)
+
 // Deployment is one per group of a service job. It owns the group's replica
-// sets and will drive rolling updates between them.
+// sets and rolls pods from older ones to the current one.
 type Deployment struct {
 	ObjectMeta
 	JobID      string
 	Group      string
 	JobVersion uint64
-	// ReplicaSetID is the replica set of the job's current version.
+	// ReplicaSetID is the replica set of the job's current version: the
+	// target of the rollout.
 	ReplicaSetID string
 	Strategy     *UpdateStrategy `json:",omitempty"`
 	Status       string
+	// StatusDescription says why the deployment has its status.
+	StatusDescription string `json:",omitempty"`
+	// Replicas is the group's desired count: the job's count, or the last
+	// one `job scale` or the autoscaler set (a count, not a new version).
+	Replicas int
+	// StableReplicaSetID is the replica set of the last version whose
+	// rollout completed: where auto_revert goes back to.
+	StableReplicaSetID string `json:",omitempty"`
+	StableVersion      uint64 `json:",omitempty"`
+	// Promoted is set once the canaries of this version are promoted.
+	Promoted bool `json:",omitempty"`
+	// StartTime is when the rollout to ReplicaSetID began (unix nanos,
+	// chosen by the proposer); progress_deadline counts from it.
+	StartTime int64 `json:",omitempty"`
 }
 
 // ReplicaSet is a pod template with a desired count, one per group version.

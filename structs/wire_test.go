@@ -25,6 +25,7 @@ func wireValues() map[string]any {
 		&structs.NodeStatusRequest{}, &structs.NodeSchedulingRequest{}, &structs.PodsUpsertRequest{},
 		&structs.PodStatusRequest{}, &structs.PodsDeleteRequest{}, &structs.JobRegisterResponse{},
 		&structs.ReplicaSetsUpdateRequest{}, &structs.EndpointsUpdateRequest{}, &structs.NodePurgeRequest{},
+		&structs.DeploymentUpdateRequest{}, &structs.JobScaleRequest{}, &structs.EventsRecordRequest{}, &structs.JobEvents{},
 		&structs.Job{}, &structs.Pod{}, &structs.Node{}, &structs.Deployment{}, &structs.ReplicaSet{},
 		&structs.Service{}, &structs.Autoscaler{}, &structs.Ingress{}, &structs.Endpoints{},
 	} {

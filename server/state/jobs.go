@@ -121,7 +121,7 @@ func (t *WriteTxn) DeregisterJob(index uint64, req *structs.JobDeregisterRequest
 				return err
 			}
 		}
-		return nil
+		return txn.deleteJobEvents(req.Namespace, req.JobID)
 	}
 	if !existing.Stop {
 		stopped := structs.Copy(existing)

@@ -97,6 +97,9 @@ func checkObjects(txn *WriteTxn, job *structs.Job, objs *structs.JobObjects) err
 func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Object, mayExist bool) error {
 	m := obj.Metadata()
 	m.CreateIndex = txn.index
+	if d, ok := obj.(*structs.Deployment); ok {
+		d.StartTime = job.SubmitTime // a new rollout; kept below while its target stays
+	}
 	if mayExist {
 		raw, err := txn.txn.First(table, IndexID, objectKey(table, m.Namespace, job.ID, m.ID)...)
 		if err != nil {
@@ -104,12 +107,30 @@ func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Obj
 		}
 		if raw != nil {
 			m.CreateIndex = raw.(structs.Object).Metadata().CreateIndex
+			if d, ok := obj.(*structs.Deployment); ok {
+				keepRolloutState(d, raw.(*structs.Deployment), job)
+			}
 		}
 	}
 	m.ModifyIndex = txn.index
 	setJobVersion(obj, job.Version)
 	txn.labels.internObject(obj)
 	return txn.upsert(table, obj)
+}
+
+// keepRolloutState carries what the controllers own over a register: the
+// rollout's state while its target stays, the stable version, and for a
+// group with scaling the count the autoscaler or `job scale` set (the
+// job's count is then only the first one, as with a Kubernetes HPA).
+func keepRolloutState(d, old *structs.Deployment, job *structs.Job) {
+	d.StableReplicaSetID, d.StableVersion = old.StableReplicaSetID, old.StableVersion
+	if d.ReplicaSetID == old.ReplicaSetID {
+		d.Status, d.StatusDescription = old.Status, old.StatusDescription
+		d.Promoted, d.StartTime = old.Promoted, old.StartTime
+	}
+	if g := job.LookupGroup(d.Group); g != nil && g.Scaling != nil && old.Replicas > 0 {
+		d.Replicas = min(max(old.Replicas, g.Scaling.Min), g.Scaling.Max)
+	}
 }
 
 func setJobVersion(obj structs.Object, v uint64) {

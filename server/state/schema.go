@@ -54,6 +54,7 @@ var tableTypes = map[string]func() any{
 	TableNodes:       func() any { return new(structs.Node) },
 	TablePods:        func() any { return new(structs.Pod) },
 	TableEndpoints:   func() any { return new(structs.Endpoints) },
+	TableJobEvents:   func() any { return new(structs.JobEvents) },
 }
 
 // objectTables are the tables of objects derived from jobs, by kind.
@@ -124,6 +125,7 @@ func schema() *memdb.DBSchema {
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
 	s.Tables[TablePods] = pods
 	s.Tables[TableEndpoints] = namespacedTable(TableEndpoints)
+	s.Tables[TableJobEvents] = jobEventsTable()
 	return s
 }
 

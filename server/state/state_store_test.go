@@ -486,6 +486,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := txn.UpdateEndpoints(12, &structs.EndpointsUpdateRequest{Upserts: []*structs.Endpoints{eps}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := txn.RecordJobEvents(13, []*structs.JobEvent{{JobID: "web", Topic: structs.TopicDeployment, Type: "RolloutStep", Time: 1}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := txn.Commit(); err != nil {
 		t.Fatal(err)
 	}
