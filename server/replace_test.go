@@ -17,7 +17,7 @@ func TestDesiredStopDecisions(t *testing.T) {
 	service := func(count int, stopped bool) (*structs.Job, *structs.JobObjects) {
 		j := gcJob("web", structs.JobTypeService, 1, stopped)
 		j.Groups[0].Count = count
-		return j, &structs.JobObjects{Deployments: []*structs.Deployment{{ReplicaSetID: "rs1"}},
+		return j, &structs.JobObjects{Deployments: []*structs.Deployment{{ReplicaSetID: "rs1", Replicas: count}},
 			ReplicaSets: []*structs.ReplicaSet{{ObjectMeta: structs.ObjectMeta{ID: "rs1", Namespace: "default"}, JobID: "web",
 				Replicas: count, Template: j.Groups[0]}, {ObjectMeta: structs.ObjectMeta{ID: "rs0", Namespace: "default"}, JobID: "web",
 				Replicas: count, Template: j.Groups[0]}}}
