@@ -7178,7 +7178,7 @@ func (x *TaskGroup) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [12]bool{    // should field at this index be written?
+			var yyq2 = [13]bool{    // should field at this index be written?
 				true,                    // Name
 				true,                    // Count
 				x.Update != nil,         // Update
@@ -7190,11 +7190,12 @@ func (x *TaskGroup) CodecEncodeSelf(e *codec1978.Encoder) {
 				x.Ingress != nil,        // Ingress
 				x.Restart != nil,        // Restart
 				len(x.Meta) != 0,        // Meta
+				x.ShutdownDelay != "",   // ShutdownDelay
 				true,                    // Tasks
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(12)
+				r.WriteArrayStart(13)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -7595,6 +7596,43 @@ func (x *TaskGroup) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
+				if yyq2[11] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.ShutdownDelay)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.ShutdownDelay))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[11] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"ShutdownDelay\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `ShutdownDelay`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.ShutdownDelay)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.ShutdownDelay))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
 				if x.Tasks == nil {
 					r.EncodeNil()
 				} else {
@@ -7785,6 +7823,12 @@ func (x *TaskGroup) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decMapstringstring((*map[string]string)(&x.Meta), d)
 				}
 			}
+		case "ShutdownDelay":
+			if r.TryDecodeAsNil() {
+				x.ShutdownDelay = ""
+			} else {
+				x.ShutdownDelay = (string)(r.DecodeString())
+			}
 		case "Tasks":
 			if r.TryDecodeAsNil() {
 				x.Tasks = nil
@@ -7805,16 +7849,16 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj21 int
-	var yyb21 bool
-	var yyhl21 bool = l >= 0
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	var yyj22 int
+	var yyb22 bool
+	var yyhl22 bool = l >= 0
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7824,13 +7868,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Name = (string)(r.DecodeString())
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7840,13 +7884,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Count = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7862,13 +7906,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Update.CodecDecodeSelf(d)
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7884,13 +7928,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Scaling.CodecDecodeSelf(d)
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7903,13 +7947,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoConstraint((*[]*Constraint)(&x.Constraints), d)
 		}
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7922,13 +7966,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoVolumeRequest((*[]*VolumeRequest)(&x.Volumes), d)
 		}
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7944,13 +7988,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Network.CodecDecodeSelf(d)
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7963,13 +8007,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoServiceSpec((*[]*ServiceSpec)(&x.Services), d)
 		}
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -7985,13 +8029,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Ingress.CodecDecodeSelf(d)
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8007,13 +8051,13 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Restart.CodecDecodeSelf(d)
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8026,13 +8070,29 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Meta), d)
 		}
 	}
-	yyj21++
-	if yyhl21 {
-		yyb21 = yyj21 > l
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
 	} else {
-		yyb21 = r.CheckBreak()
+		yyb22 = r.CheckBreak()
 	}
-	if yyb21 {
+	if yyb22 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.ShutdownDelay = ""
+	} else {
+		x.ShutdownDelay = (string)(r.DecodeString())
+	}
+	yyj22++
+	if yyhl22 {
+		yyb22 = yyj22 > l
+	} else {
+		yyb22 = r.CheckBreak()
+	}
+	if yyb22 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8046,17 +8106,17 @@ func (x *TaskGroup) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 		}
 	}
 	for {
-		yyj21++
-		if yyhl21 {
-			yyb21 = yyj21 > l
+		yyj22++
+		if yyhl22 {
+			yyb22 = yyj22 > l
 		} else {
-			yyb21 = r.CheckBreak()
+			yyb22 = r.CheckBreak()
 		}
-		if yyb21 {
+		if yyb22 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj21-1, "")
+		z.DecStructFieldNotFound(yyj22-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -8080,16 +8140,21 @@ func (x *UpdateStrategy) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [5]bool{     // should field at this index be written?
-				true,                    // MaxSurge
-				true,                    // MaxUnavailable
-				x.MinHealthyTime != "",  // MinHealthyTime
-				x.HealthyDeadline != "", // HealthyDeadline
-				true,                    // AutoRevert
+			var yyq2 = [10]bool{    // should field at this index be written?
+				true,                         // MaxSurge
+				true,                         // MaxUnavailable
+				x.MinHealthyTime != "",       // MinHealthyTime
+				x.HealthyDeadline != "",      // HealthyDeadline
+				true,                         // AutoRevert
+				x.MaxSurgePercent != 0,       // MaxSurgePercent
+				x.MaxUnavailablePercent != 0, // MaxUnavailablePercent
+				x.ProgressDeadline != "",     // ProgressDeadline
+				x.Canary != 0,                // Canary
+				x.AutoPromote,                // AutoPromote
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(5)
+				r.WriteArrayStart(10)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -8232,6 +8297,143 @@ func (x *UpdateStrategy) CodecEncodeSelf(e *codec1978.Encoder) {
 				}
 			}
 			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[5] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.MaxSurgePercent))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[5] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"MaxSurgePercent\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `MaxSurgePercent`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.MaxSurgePercent))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[6] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.MaxUnavailablePercent))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[6] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"MaxUnavailablePercent\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `MaxUnavailablePercent`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.MaxUnavailablePercent))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[7] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.ProgressDeadline)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.ProgressDeadline))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[7] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"ProgressDeadline\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `ProgressDeadline`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.ProgressDeadline)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.ProgressDeadline))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[8] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Canary))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[8] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Canary\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Canary`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Canary))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[9] {
+					if false {
+					} else {
+						r.EncodeBool(bool(x.AutoPromote))
+					}
+				} else {
+					r.EncodeBool(false)
+				}
+			} else {
+				if yyq2[9] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"AutoPromote\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `AutoPromote`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeBool(bool(x.AutoPromote))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
 			} else {
 				r.WriteMapEnd()
@@ -8318,6 +8520,36 @@ func (x *UpdateStrategy) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.AutoRevert = (bool)(r.DecodeBool())
 			}
+		case "MaxSurgePercent":
+			if r.TryDecodeAsNil() {
+				x.MaxSurgePercent = 0
+			} else {
+				x.MaxSurgePercent = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "MaxUnavailablePercent":
+			if r.TryDecodeAsNil() {
+				x.MaxUnavailablePercent = 0
+			} else {
+				x.MaxUnavailablePercent = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "ProgressDeadline":
+			if r.TryDecodeAsNil() {
+				x.ProgressDeadline = ""
+			} else {
+				x.ProgressDeadline = (string)(r.DecodeString())
+			}
+		case "Canary":
+			if r.TryDecodeAsNil() {
+				x.Canary = 0
+			} else {
+				x.Canary = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "AutoPromote":
+			if r.TryDecodeAsNil() {
+				x.AutoPromote = false
+			} else {
+				x.AutoPromote = (bool)(r.DecodeBool())
+			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
 		} // end switch yys3
@@ -8329,16 +8561,16 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj9 int
-	var yyb9 bool
-	var yyhl9 bool = l >= 0
-	yyj9++
-	if yyhl9 {
-		yyb9 = yyj9 > l
+	var yyj14 int
+	var yyb14 bool
+	var yyhl14 bool = l >= 0
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
 	} else {
-		yyb9 = r.CheckBreak()
+		yyb14 = r.CheckBreak()
 	}
-	if yyb9 {
+	if yyb14 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8348,13 +8580,13 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.MaxSurge = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj9++
-	if yyhl9 {
-		yyb9 = yyj9 > l
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
 	} else {
-		yyb9 = r.CheckBreak()
+		yyb14 = r.CheckBreak()
 	}
-	if yyb9 {
+	if yyb14 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8364,13 +8596,13 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.MaxUnavailable = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj9++
-	if yyhl9 {
-		yyb9 = yyj9 > l
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
 	} else {
-		yyb9 = r.CheckBreak()
+		yyb14 = r.CheckBreak()
 	}
-	if yyb9 {
+	if yyb14 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8380,13 +8612,13 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.MinHealthyTime = (string)(r.DecodeString())
 	}
-	yyj9++
-	if yyhl9 {
-		yyb9 = yyj9 > l
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
 	} else {
-		yyb9 = r.CheckBreak()
+		yyb14 = r.CheckBreak()
 	}
-	if yyb9 {
+	if yyb14 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8396,13 +8628,13 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HealthyDeadline = (string)(r.DecodeString())
 	}
-	yyj9++
-	if yyhl9 {
-		yyb9 = yyj9 > l
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
 	} else {
-		yyb9 = r.CheckBreak()
+		yyb14 = r.CheckBreak()
 	}
-	if yyb9 {
+	if yyb14 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -8412,18 +8644,98 @@ func (x *UpdateStrategy) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.AutoRevert = (bool)(r.DecodeBool())
 	}
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
+	} else {
+		yyb14 = r.CheckBreak()
+	}
+	if yyb14 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.MaxSurgePercent = 0
+	} else {
+		x.MaxSurgePercent = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
+	} else {
+		yyb14 = r.CheckBreak()
+	}
+	if yyb14 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.MaxUnavailablePercent = 0
+	} else {
+		x.MaxUnavailablePercent = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
+	} else {
+		yyb14 = r.CheckBreak()
+	}
+	if yyb14 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.ProgressDeadline = ""
+	} else {
+		x.ProgressDeadline = (string)(r.DecodeString())
+	}
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
+	} else {
+		yyb14 = r.CheckBreak()
+	}
+	if yyb14 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Canary = 0
+	} else {
+		x.Canary = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj14++
+	if yyhl14 {
+		yyb14 = yyj14 > l
+	} else {
+		yyb14 = r.CheckBreak()
+	}
+	if yyb14 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.AutoPromote = false
+	} else {
+		x.AutoPromote = (bool)(r.DecodeBool())
+	}
 	for {
-		yyj9++
-		if yyhl9 {
-			yyb9 = yyj9 > l
+		yyj14++
+		if yyhl14 {
+			yyb14 = yyj14 > l
 		} else {
-			yyb9 = r.CheckBreak()
+			yyb14 = r.CheckBreak()
 		}
-		if yyb9 {
+		if yyb14 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj9-1, "")
+		z.DecStructFieldNotFound(yyj14-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -22764,7 +23076,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [29]bool{    // should field at this index be written?
+			var yyq2 = [31]bool{    // should field at this index be written?
 				true,                     // ID
 				true,                     // Name
 				true,                     // Namespace
@@ -22790,6 +23102,8 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 				len(x.TaskStates) != 0,   // TaskStates
 				x.Healthy,                // Healthy
 				len(x.Checks) != 0,       // Checks
+				x.Draining,               // Draining
+				x.DrainStartTime != 0,    // DrainStartTime
 				x.ReplacedBy != "",       // ReplacedBy
 				true,                     // CreateTime
 				true,                     // ModifyTime
@@ -22797,7 +23111,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(29)
+				r.WriteArrayStart(31)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -23564,6 +23878,56 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 				if yyq2[25] {
 					if false {
 					} else {
+						r.EncodeBool(bool(x.Draining))
+					}
+				} else {
+					r.EncodeBool(false)
+				}
+			} else {
+				if yyq2[25] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Draining\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Draining`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeBool(bool(x.Draining))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[26] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.DrainStartTime))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[26] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"DrainStartTime\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `DrainStartTime`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.DrainStartTime))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[27] {
+					if false {
+					} else {
 						if z.EncBasicHandle().StringToRaw {
 							r.EncodeStringBytesRaw(z.BytesView(string(x.ReplacedBy)))
 						} else {
@@ -23578,7 +23942,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[25] {
+				if yyq2[27] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ReplacedBy\"")
@@ -23636,7 +24000,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[28] {
+				if yyq2[30] {
 					if false {
 					} else {
 						r.EncodeUint(uint64(x.ClientModifyIndex))
@@ -23645,7 +24009,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeUint(0)
 				}
 			} else {
-				if yyq2[28] {
+				if yyq2[30] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ClientModifyIndex\"")
@@ -23890,6 +24254,18 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decSlicePtrtoCheckStatus((*[]*CheckStatus)(&x.Checks), d)
 				}
 			}
+		case "Draining":
+			if r.TryDecodeAsNil() {
+				x.Draining = false
+			} else {
+				x.Draining = (bool)(r.DecodeBool())
+			}
+		case "DrainStartTime":
+			if r.TryDecodeAsNil() {
+				x.DrainStartTime = 0
+			} else {
+				x.DrainStartTime = (int64)(r.DecodeInt64())
+			}
 		case "ReplacedBy":
 			if r.TryDecodeAsNil() {
 				x.ReplacedBy = ""
@@ -23925,16 +24301,16 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj37 int
-	var yyb37 bool
-	var yyhl37 bool = l >= 0
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	var yyj39 int
+	var yyb39 bool
+	var yyhl39 bool = l >= 0
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23944,13 +24320,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23960,13 +24336,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Name = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23976,13 +24352,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23995,13 +24371,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Labels), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24011,13 +24387,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24027,13 +24403,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24043,13 +24419,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24059,13 +24435,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Group = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24075,13 +24451,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobVersion = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24091,13 +24467,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerKind = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24107,13 +24483,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24123,13 +24499,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24139,13 +24515,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PinnedNodeID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24155,13 +24531,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeName = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24177,13 +24553,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Template.CodecDecodeSelf(d)
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24199,13 +24575,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Resources.CodecDecodeSelf(d)
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24218,13 +24594,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoAllocatedPort((*[]*AllocatedPort)(&x.Ports), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24234,13 +24610,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredStatus = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24250,13 +24626,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredReason = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24266,13 +24642,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Phase = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24282,13 +24658,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PendingReason = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24298,13 +24674,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.IP = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24317,13 +24693,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringPtrtoTaskState((*map[string]*TaskState)(&x.TaskStates), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24333,13 +24709,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Healthy = (bool)(r.DecodeBool())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24352,13 +24728,45 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoCheckStatus((*[]*CheckStatus)(&x.Checks), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Draining = false
+	} else {
+		x.Draining = (bool)(r.DecodeBool())
+	}
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
+	} else {
+		yyb39 = r.CheckBreak()
+	}
+	if yyb39 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.DrainStartTime = 0
+	} else {
+		x.DrainStartTime = (int64)(r.DecodeInt64())
+	}
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
+	} else {
+		yyb39 = r.CheckBreak()
+	}
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24368,13 +24776,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ReplacedBy = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24384,13 +24792,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateTime = (int64)(r.DecodeInt64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24400,13 +24808,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyTime = (int64)(r.DecodeInt64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24417,17 +24825,17 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 		x.ClientModifyIndex = (uint64)(r.DecodeUint64())
 	}
 	for {
-		yyj37++
-		if yyhl37 {
-			yyb37 = yyj37 > l
+		yyj39++
+		if yyhl39 {
+			yyb39 = yyj39 > l
 		} else {
-			yyb37 = r.CheckBreak()
+			yyb39 = r.CheckBreak()
 		}
-		if yyb37 {
+		if yyb39 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj37-1, "")
+		z.DecStructFieldNotFound(yyj39-1, "")
 	}
 	r.ReadArrayEnd()
 }
