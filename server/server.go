@@ -54,6 +54,13 @@ type Server struct {
 	// dirty collects the jobs the leader's endpoints changed, for the
 	// next incremental controller pass.
 	dirty dirtySet
+	// proxySyncs and drainWaits let the leader stop draining pods once
+	// every node's proxy dropped them (drain.go).
+	proxySyncs *proxySyncs
+	drainWaits struct {
+		sync.Mutex
+		jobs map[string]bool
+	}
 	// apiWrites counts the API's writes being proposed now.
 	apiWrites atomic.Int64
 	// roomIndex is the Raft index at which room for pods last may have
@@ -84,6 +91,7 @@ func NewServer(config *Config) (*Server, error) {
 	s.peerHTTPCheck = s.peerHasRaftPeers
 	s.podIDs = newPodIDs()
 	s.heartbeats = newHeartbeats(s)
+	s.proxySyncs = newProxySyncs()
 	s.controllerKick = make(chan struct{}, 1)
 	var err error
 	if s.fsm, err = fsm.New(config.Logger); err != nil {

@@ -170,6 +170,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.NodePurgeRequest) error { return txn.PurgeNode(index, r) })
 	case structs.EndpointsUpdateRequestType:
 		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
+	case structs.DeploymentUpdateRequestType:
+		return apply(buf, index, func(r *structs.DeploymentUpdateRequest) error { return txn.UpdateDeployments(index, r.Updates) })
 	case structs.EventsRecordRequestType:
 		return apply(buf, index, func(r *structs.EventsRecordRequest) error { return txn.RecordJobEvents(index, r.Events) })
 	}
