@@ -41,7 +41,12 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
 	c.goFunc(func() { p.Run(ctx) })
-	c.goFunc(func() { proxy.Watch(ctx, NewServiceSource(c.api), c.logger, p, &dnsFeed{dns: dns}) })
+	src := &serviceSource{api: c.api}
+	reporter := newSyncReporter(p, src, func(ctx context.Context, index uint64) error {
+		return c.api.EndpointsSynced(ctx, c.nodeID, index)
+	})
+	c.goFunc(func() { reporter.run(ctx, c.logger) })
+	c.goFunc(func() { proxy.Watch(ctx, src, c.logger, reporter, &dnsFeed{dns: dns}) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
 }
@@ -124,6 +129,13 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 		return out[i].ID < out[j].ID
 	})
 	return out, meta.LastIndex, nil
+}
+
+// index is the endpoints index the source last returned.
+func (s *serviceSource) index() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.since
 }
 
 // apply merges changes into the held endpoints (from scratch with reset).

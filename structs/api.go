@@ -173,3 +173,9 @@ type EndpointsChanges struct {
 	Changed []*Endpoints   `json:",omitempty"`
 	Keys    []NamespacedID `json:",omitempty"`
 }
+
+// EndpointsSyncedBody is a client's report that its proxy programmed the
+// endpoints as of Index (PUT /v1/node/{id}/endpoints-synced).
+type EndpointsSyncedBody struct {
+	Index uint64
+}
