@@ -57,6 +57,10 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"job status":                cmd(func(m Meta) cli.Command { return &JobStatusCommand{Meta: m} }),
 		"job stop":                  cmd(func(m Meta) cli.Command { return &JobStopCommand{Meta: m} }),
 		"job history":               cmd(func(m Meta) cli.Command { return &JobHistoryCommand{Meta: m} }),
+		"job revert":                cmd(func(m Meta) cli.Command { return &JobRevertCommand{Meta: m} }),
+		"job promote":               cmd(func(m Meta) cli.Command { return &JobPromoteCommand{Meta: m} }),
+		"job deployment status":     cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
+		"deployment status":         cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
 		"job inspect":               cmd(func(m Meta) cli.Command { return &JobInspectCommand{Meta: m} }),
 		"job validate":              cmd(func(m Meta) cli.Command { return &JobValidateCommand{Meta: m} }),
 		"job init":                  cmd(func(m Meta) cli.Command { return &JobInitCommand{Meta: m} }),
@@ -83,7 +87,9 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	}
 	// Groups only group subcommands; hashicorp/cli lists them.
 	groups := map[string]string{
-		"job":               "Run, plan, validate, inspect and stop jobs",
+		"job":               "Run, plan, validate, inspect, roll out and stop jobs",
+		"job deployment":    "Follow the rollout of a job",
+		"deployment":        "Follow the rollout of a job (as mk job deployment)",
 		"node":              "Inspect and manage client nodes",
 		"pod":               "List and inspect pods, read their logs, exec in and stop them",
 		"server":            "Inspect the servers",

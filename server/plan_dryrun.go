@@ -49,6 +49,11 @@ func dryRun(st *state.StateStore, job *structs.Job, objs *structs.JobObjects, pl
 		}
 	}
 	plan.Placements = groupSummaries(job, v.pods, stopping, toPlace)
+	for _, o := range v.rollouts {
+		if s := plan.Placements[o.deployment.Group]; s != nil {
+			s.Canaries = o.plan.canaries
+		}
+	}
 	res := scheduler.Place(withoutPods{schedulerState{st}, stopping}, toPlace, job)
 	plan.FailedPlacements = failuresByGroup(toPlace, res.Failures)
 	return nil

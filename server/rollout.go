@@ -38,6 +38,9 @@ type rolloutPlan struct {
 	update *structs.DeploymentUpdate
 	// failed says the rollout failed on this pass (auto_revert acts on it).
 	failed bool
+	// canaries is set while the new pods are canaries waiting for a
+	// promotion.
+	canaries int
 	events []*structs.JobEvent
 }
 
@@ -143,7 +146,7 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 // promotion (auto_promote: once they are all healthy).
 func (plan *rolloutPlan) planCanaries(in *rolloutInput, u *structs.UpdateStrategy, newAvail int) {
 	d := in.d
-	plan.newCount = u.Canary
+	plan.newCount, plan.canaries = u.Canary, u.Canary
 	if newAvail < u.Canary {
 		desc := fmt.Sprintf("%d of %d canaries healthy", newAvail, u.Canary)
 		if d.Status != structs.DeploymentStatusRunning || d.StatusDescription != desc {
@@ -217,7 +220,7 @@ func titleWord(s string) string {
 func wholeRolloutPlan(in *rolloutInput) *rolloutPlan {
 	d, u := in.d, in.strategy
 	if u != nil && u.Canary > 0 && !d.Promoted && len(in.oldPods) > 0 {
-		return &rolloutPlan{newCount: u.Canary}
+		return &rolloutPlan{newCount: u.Canary, canaries: u.Canary}
 	}
 	return &rolloutPlan{newCount: d.Replicas, drain: in.oldPods}
 }
