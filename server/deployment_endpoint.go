@@ -109,8 +109,12 @@ func (s *Server) applyRollouts(outcomes []*rolloutOutcome) error {
 		}
 		events = append(events, o.plan.events...)
 		d := o.deployment
-		if o.plan.failed && d.Strategy != nil && d.Strategy.AutoRevert {
-			reverts = append(reverts, d)
+		if o.plan.failed {
+			s.logger.Info("rollout failed", "job", d.JobID, "group", d.Group, "version", d.JobVersion,
+				"reason", o.plan.update.StatusDescription, "auto_revert", d.Strategy != nil && d.Strategy.AutoRevert)
+			if d.Strategy != nil && d.Strategy.AutoRevert {
+				reverts = append(reverts, d)
+			}
 		}
 	}
 	if len(req.Updates) > 0 {
@@ -143,5 +147,6 @@ func (s *Server) autoRevert(d *structs.Deployment) *structs.JobEvent {
 		return ev
 	}
 	ev.Message = fmt.Sprintf("rolled back to version %d (as version %d)", d.StableVersion, resp.Version)
+	s.logger.Info("rollout reverted", "job", d.JobID, "to_version", d.StableVersion, "new_version", resp.Version)
 	return ev
 }
