@@ -273,9 +273,10 @@ func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 // target replica set at its planned count, old pods drained as the plan
 // allows, finished pods of old replica sets stopped.
 func (v *view) reconcileDeployment(c *podChanges, job *structs.Job, d *structs.Deployment, sets []*structs.ReplicaSet) {
-	in := &rolloutInput{d: d, strategy: d.Strategy, now: c.now}
+	in := &rolloutInput{d: d, strategy: d.Strategy, now: c.now, setVersions: map[string]uint64{}}
 	var target *structs.ReplicaSet
 	for _, rs := range sets {
+		in.setVersions[rs.ID] = rs.JobVersion
 		pods := v.podsByOwner[key(job.Namespace, rs.ID)]
 		if rs.ID == d.ReplicaSetID {
 			target, in.targetPods = rs, pods

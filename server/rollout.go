@@ -25,6 +25,8 @@ type rolloutInput struct {
 	newPods, oldPods, draining []*structs.Pod
 	// targetPods are every pod of the target, finished ones too.
 	targetPods []*structs.Pod
+	// setVersions are the job versions of the deployment's replica sets.
+	setVersions map[string]uint64
 	now        int64
 }
 
@@ -111,7 +113,7 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 		// Without old pods the group is kept at its count (failed pods
 		// replaced) even after a failure, and completes once healthy.
 		plan.setStatus(d, structs.DeploymentStatusSuccessful, fmt.Sprintf("%d of %d pods healthy", newAvail, d.Replicas))
-		plan.update.Stable = true
+		plan.update.StableReplicaSetID, plan.update.StableVersion = d.ReplicaSetID, d.JobVersion
 		return plan
 	default:
 		return plan
@@ -120,6 +122,7 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 		plan.planCanaries(in, u, newAvail)
 		return plan
 	}
+	plan.recordUnseenStable(in)
 	surge, unavailable := resolveStep(u, d.Replicas)
 	total := len(in.newPods) + len(in.oldPods) + len(in.draining)
 	plan.newCount = min(d.Replicas, len(in.newPods)+max(d.Replicas+surge-total, 0))
@@ -194,9 +197,13 @@ func rolloutFailure(in *rolloutInput, u *structs.UpdateStrategy) string {
 	return ""
 }
 
+// setStatus sets the status the pass writes, keeping what the pass
+// already decided to write (a stable version).
 func (plan *rolloutPlan) setStatus(d *structs.Deployment, status, desc string) {
-	plan.update = &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID,
-		ReplicaSetID: d.ReplicaSetID, Status: status, StatusDescription: desc}
+	if plan.update == nil {
+		plan.update = &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID, ReplicaSetID: d.ReplicaSetID}
+	}
+	plan.update.Status, plan.update.StatusDescription = status, desc
 	if status != d.Status {
 		plan.event(d, "Deployment"+titleWord(status), desc, map[string]string{"version": fmt.Sprint(d.JobVersion)})
 	}
@@ -223,4 +230,23 @@ func wholeRolloutPlan(in *rolloutInput) *rolloutPlan {
 		return &rolloutPlan{newCount: u.Canary, canaries: u.Canary}
 	}
 	return &rolloutPlan{newCount: d.Replicas, drain: in.oldPods}
+}
+
+// recordUnseenStable covers a register that came before the controller
+// saw the previous version complete (a client that registers v2 as soon
+// as v1's pods are healthy): when no stable version is recorded and every
+// old pod is of one replica set and serves, that replica set completed.
+func (plan *rolloutPlan) recordUnseenStable(in *rolloutInput) {
+	d := in.d
+	if d.StableReplicaSetID != "" || len(in.oldPods) == 0 || len(in.draining) > 0 {
+		return
+	}
+	rs := in.oldPods[0].OwnerID
+	for _, p := range in.oldPods {
+		if p.OwnerID != rs || !available(p) {
+			return
+		}
+	}
+	plan.update = &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID, ReplicaSetID: d.ReplicaSetID,
+		StableReplicaSetID: rs, StableVersion: in.setVersions[rs]}
 }

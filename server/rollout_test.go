@@ -200,3 +200,23 @@ func TestRolloutStaysWithinBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestRolloutRecordsAnUnseenStableVersion: a new version registered
+// before the controller marked the previous one complete still gets a
+// stable version to revert to, when every old pod served.
+func TestRolloutRecordsAnUnseenStableVersion(t *testing.T) {
+	d := &structs.Deployment{ObjectMeta: structs.ObjectMeta{ID: "web-g"}, ReplicaSetID: "rs2", Replicas: 2,
+		Status: structs.DeploymentStatusRunning, Strategy: &structs.UpdateStrategy{MaxSurge: 1}}
+	old := rolloutPods("o", 2, true, 0)
+	for _, p := range old {
+		p.OwnerID = "rs1"
+	}
+	plan := planRollout(&rolloutInput{d: d, strategy: d.Strategy, oldPods: old, setVersions: map[string]uint64{"rs1": 4, "rs2": 5}})
+	if plan.update == nil || plan.update.StableReplicaSetID != "rs1" || plan.update.StableVersion != 4 || plan.update.Status != structs.DeploymentStatusRunning {
+		t.Fatalf("update %+v, want rs1 at version 4 recorded as stable with the running status", plan.update)
+	}
+	old[1].Healthy = false
+	if plan := planRollout(&rolloutInput{d: d, strategy: d.Strategy, oldPods: old}); plan.update != nil && plan.update.StableReplicaSetID != "" {
+		t.Fatalf("recorded %s as stable while one of its pods does not serve", plan.update.StableReplicaSetID)
+	}
+}

@@ -3762,15 +3762,15 @@ func (x *DeploymentUpdate) CodecEncodeSelf(e *codec1978.Encoder) {
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
 			var yyq2 = [9]bool{     // should field at this index be written?
-				true,                      // Namespace
-				true,                      // ID
-				true,                      // JobID
-				true,                      // ReplicaSetID
-				x.Status != "",            // Status
-				x.StatusDescription != "", // StatusDescription
-				x.Promote,                 // Promote
-				x.Stable,                  // Stable
-				x.StartTime != 0,          // StartTime
+				true,                       // Namespace
+				true,                       // ID
+				true,                       // JobID
+				true,                       // ReplicaSetID
+				x.Status != "",             // Status
+				x.StatusDescription != "",  // StatusDescription
+				x.Promote,                  // Promote
+				x.StableReplicaSetID != "", // StableReplicaSetID
+				x.StableVersion != 0,       // StableVersion
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
@@ -3997,23 +3997,35 @@ func (x *DeploymentUpdate) CodecEncodeSelf(e *codec1978.Encoder) {
 				if yyq2[7] {
 					if false {
 					} else {
-						r.EncodeBool(bool(x.Stable))
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.StableReplicaSetID)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.StableReplicaSetID))
+						}
 					}
 				} else {
-					r.EncodeBool(false)
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
 				}
 			} else {
 				if yyq2[7] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
-						z.WriteStr("\"Stable\"")
+						z.WriteStr("\"StableReplicaSetID\"")
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF8102, `Stable`)
+						r.EncodeStringEnc(codecSelferCcUTF8102, `StableReplicaSetID`)
 					}
 					r.WriteMapElemValue()
 					if false {
 					} else {
-						r.EncodeBool(bool(x.Stable))
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.StableReplicaSetID)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.StableReplicaSetID))
+						}
 					}
 				}
 			}
@@ -4022,23 +4034,23 @@ func (x *DeploymentUpdate) CodecEncodeSelf(e *codec1978.Encoder) {
 				if yyq2[8] {
 					if false {
 					} else {
-						r.EncodeInt(int64(x.StartTime))
+						r.EncodeUint(uint64(x.StableVersion))
 					}
 				} else {
-					r.EncodeInt(0)
+					r.EncodeUint(0)
 				}
 			} else {
 				if yyq2[8] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
-						z.WriteStr("\"StartTime\"")
+						z.WriteStr("\"StableVersion\"")
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF8102, `StartTime`)
+						r.EncodeStringEnc(codecSelferCcUTF8102, `StableVersion`)
 					}
 					r.WriteMapElemValue()
 					if false {
 					} else {
-						r.EncodeInt(int64(x.StartTime))
+						r.EncodeUint(uint64(x.StableVersion))
 					}
 				}
 			}
@@ -4141,17 +4153,17 @@ func (x *DeploymentUpdate) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.Promote = (bool)(r.DecodeBool())
 			}
-		case "Stable":
+		case "StableReplicaSetID":
 			if r.TryDecodeAsNil() {
-				x.Stable = false
+				x.StableReplicaSetID = ""
 			} else {
-				x.Stable = (bool)(r.DecodeBool())
+				x.StableReplicaSetID = (string)(r.DecodeString())
 			}
-		case "StartTime":
+		case "StableVersion":
 			if r.TryDecodeAsNil() {
-				x.StartTime = 0
+				x.StableVersion = 0
 			} else {
-				x.StartTime = (int64)(r.DecodeInt64())
+				x.StableVersion = (uint64)(r.DecodeUint64())
 			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
@@ -4291,9 +4303,9 @@ func (x *DeploymentUpdate) codecDecodeSelfFromArray(l int, d *codec1978.Decoder)
 	}
 	r.ReadArrayElem()
 	if r.TryDecodeAsNil() {
-		x.Stable = false
+		x.StableReplicaSetID = ""
 	} else {
-		x.Stable = (bool)(r.DecodeBool())
+		x.StableReplicaSetID = (string)(r.DecodeString())
 	}
 	yyj13++
 	if yyhl13 {
@@ -4307,9 +4319,9 @@ func (x *DeploymentUpdate) codecDecodeSelfFromArray(l int, d *codec1978.Decoder)
 	}
 	r.ReadArrayElem()
 	if r.TryDecodeAsNil() {
-		x.StartTime = 0
+		x.StableVersion = 0
 	} else {
-		x.StartTime = (int64)(r.DecodeInt64())
+		x.StableVersion = (uint64)(r.DecodeUint64())
 	}
 	for {
 		yyj13++

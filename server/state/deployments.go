@@ -30,8 +30,8 @@ func (t *WriteTxn) UpdateDeployments(index uint64, updates []*structs.Deployment
 		if u.Promote {
 			d.Promoted = true
 		}
-		if u.Stable {
-			d.StableReplicaSetID, d.StableVersion = d.ReplicaSetID, d.JobVersion
+		if u.StableReplicaSetID != "" {
+			d.StableReplicaSetID, d.StableVersion = u.StableReplicaSetID, u.StableVersion
 		}
 		d.ModifyIndex = index
 		if err := t.upsert(TableDeployments, d); err != nil {
