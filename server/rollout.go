@@ -27,7 +27,7 @@ type rolloutInput struct {
 	targetPods []*structs.Pod
 	// setVersions are the job versions of the deployment's replica sets.
 	setVersions map[string]uint64
-	now        int64
+	now         int64
 }
 
 // rolloutPlan is a pass's decision for one deployment.
@@ -43,7 +43,7 @@ type rolloutPlan struct {
 	// canaries is set while the new pods are canaries waiting for a
 	// promotion.
 	canaries int
-	events []*structs.JobEvent
+	events   []*structs.JobEvent
 }
 
 // available reports whether a pod serves: it runs, is healthy (checks
