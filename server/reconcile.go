@@ -381,6 +381,7 @@ func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 			onNode[p.NodeID] = true
 			onNode[p.PinnedNodeID] = true
 		}
+		v.rollSystemGroup(c, g, owned)
 		for _, id := range nodeIDs {
 			if !feasible[id] || onNode[id] {
 				continue

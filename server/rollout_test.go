@@ -220,3 +220,45 @@ func TestRolloutRecordsAnUnseenStableVersion(t *testing.T) {
 		t.Fatalf("recorded %s as stable while one of its pods does not serve", plan.update.StableReplicaSetID)
 	}
 }
+
+// TestRollSystemGroup: pods of an older template are drained one node at
+// a time, and not while a node's replacement is still on its way.
+func TestRollSystemGroup(t *testing.T) {
+	oldTmpl := &structs.TaskGroup{Name: "g", Tasks: []*structs.Task{{Name: "t", Driver: "exec", Env: map[string]string{"V": "1"}}}}
+	newTmpl := &structs.TaskGroup{Name: "g", Tasks: []*structs.Task{{Name: "t", Driver: "exec", Env: map[string]string{"V": "2"}}}}
+	pods := func(tmpls ...*structs.TaskGroup) []*structs.Pod {
+		out := rolloutPods("p", len(tmpls), true, 0)
+		for i, p := range out {
+			p.Template, p.Namespace = tmpls[i], "default"
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		owned   []*structs.Pod
+		drained int
+	}{
+		{"one old pod drained at a time", pods(oldTmpl, oldTmpl, oldTmpl), 1},
+		{"current pods stay", pods(newTmpl, newTmpl), 0},
+		{"a replacement on its way holds the next", func() []*structs.Pod {
+			p := pods(newTmpl, oldTmpl, oldTmpl)
+			p[0].Healthy = false
+			return p
+		}(), 0},
+		{"the next node once the first is healthy", pods(newTmpl, oldTmpl, oldTmpl), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newPodChanges(1)
+			(&view{}).rollSystemGroup(c, newTmpl, tc.owned)
+			drained := 0
+			for _, p := range c.list() {
+				if p.Draining {
+					drained++
+				}
+			}
+			if drained != tc.drained {
+				t.Fatalf("%d pods drained, want %d", drained, tc.drained)
+			}
+		})
+	}
+}
