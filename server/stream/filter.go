@@ -36,11 +36,11 @@ func ParseTopics(values []string) (map[string][]string, error) {
 		topic, key, hasKey := strings.Cut(v, ":")
 		if topic != "*" && !slices.Contains(Topics, topic) {
 			return nil, &structs.ValidationError{Field: "topic",
-				Msg: fmt.Sprintf("unknown topic %q: want one of %s or *", topic, strings.Join(Topics, ", "))}
+				Msg: fmt.Sprintf("must be one of %s or *, optionally with :KEY; got %q", strings.Join(Topics, ", "), v)}
 		}
 		if topic == "*" {
 			if hasKey {
-				return nil, &structs.ValidationError{Field: "topic", Msg: fmt.Sprintf("%q: topic * takes no key", v)}
+				return nil, &structs.ValidationError{Field: "topic", Msg: fmt.Sprintf("* takes no key, got %q", v)}
 			}
 			return nil, nil
 		}
