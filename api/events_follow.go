@@ -17,9 +17,10 @@ const (
 // each index once: when a connection breaks it connects again, to the
 // next of clients (servers of one cluster: they apply the same log),
 // resuming after the last index it handled. It returns nil when ctx ends,
-// handle's error, or the error a server answered that a retry would not
-// change: a 410 (*Error) when the events after the last index are no
-// longer held, a 400 for bad options. reconnect, when set, is told of
+// handle's error, the error a server answered that a retry would not
+// change (a 410 *Error when the events after the last index are no
+// longer held, a 400 for bad options), or an *UnreachableError when no
+// address answered the first time round. reconnect, when set, is told of
 // each lost connection before the next try.
 func FollowEvents(ctx context.Context, clients []*Client, opts EventStreamOptions,
 	handle func(*EventBatch) error, reconnect func(addr string, err error)) error {
@@ -27,12 +28,17 @@ func FollowEvents(ctx context.Context, clients []*Client, opts EventStreamOption
 		return errors.New("follow events: no agent to connect to")
 	}
 	wait := followRetryMin
+	connected := false
 	for i := 0; ; i = (i + 1) % len(clients) {
 		got, fatal, err := followOnce(ctx, clients[i], &opts, handle)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if fatal {
+		var unreachable *UnreachableError
+		connected = connected || !errors.As(err, &unreachable)
+		// No agent at any address, from the start: a wrong address, not
+		// a lost connection.
+		if fatal || !connected && i == len(clients)-1 {
 			return err
 		}
 		if got {
