@@ -67,7 +67,13 @@ func (c *EventStreamCommand) Run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = api.FollowEvents(ctx, clients, opts, c.print, func(addr string, err error) {
+	return c.follow(ctx, clients, opts)
+}
+
+// follow prints events until ctx ends (exit 0) or the stream fails for
+// good (a 410, no agent at any address).
+func (c *EventStreamCommand) follow(ctx context.Context, clients []*api.Client, opts api.EventStreamOptions) int {
+	err := api.FollowEvents(ctx, clients, opts, c.print, func(addr string, err error) {
 		c.Ui.Warn(fmt.Sprintf("Connection to %s lost (%v); reconnecting", addr, err))
 	})
 	if err != nil {
