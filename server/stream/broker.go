@@ -9,6 +9,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -138,7 +139,8 @@ func (b *Broker) after(index uint64, max int) ([]*structs.EventBatch, <-chan str
 	if i == len(b.batches) {
 		return nil, b.wake, nil
 	}
-	return b.batches[i:min(i+max, len(b.batches))], nil, nil
+	// A copy: eviction clears the slots of b.batches under the lock.
+	return slices.Clone(b.batches[i:min(i+max, len(b.batches))]), nil, nil
 }
 
 // Subscription is one reader's position in a broker. It is not safe for

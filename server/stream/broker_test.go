@@ -303,3 +303,53 @@ func TestParseTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerConcurrentReaders has readers follow while the FSM publishes
+// past the buffer: each reader gets increasing indexes, and either all
+// of them or ErrGone (run with -race).
+func TestBrokerConcurrentReaders(t *testing.T) {
+	b := NewBroker(32)
+	const last = 2000
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		sub, err := b.Subscribe(0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			var prev uint64
+			for prev < last {
+				batches, err := sub.Next(context.Background())
+				if errors.Is(err, structs.ErrGone) {
+					errs <- nil // fell behind: told so
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, batch := range batches {
+					if batch.Index != prev+1 {
+						errs <- fmt.Errorf("index %d after %d", batch.Index, prev)
+						return
+					}
+					prev = batch.Index
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := uint64(1); i <= last; i++ {
+		b.Publish([]*structs.EventBatch{batch(i, 1)})
+	}
+	for r := 0; r < 4; r++ {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a reader neither finished nor fell behind")
+		}
+	}
+}
