@@ -81,6 +81,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator snapshot save":    cmd(func(m Meta) cli.Command { return &SnapshotSaveCommand{Meta: m} }),
 		"operator snapshot restore": cmd(func(m Meta) cli.Command { return &SnapshotRestoreCommand{Meta: m} }),
 		"system gc":                 cmd(func(m Meta) cli.Command { return &SystemGCCommand{Meta: m} }),
+		"event stream":              cmd(func(m Meta) cli.Command { return &EventStreamCommand{Meta: m} }),
 		"version":                   cmd(func(m Meta) cli.Command { return &VersionCommand{Meta: m} }),
 		"plugin":                    cmd(func(m Meta) cli.Command { return &PluginCommand{Meta: m} }),
 		"pause":                     cmd(func(m Meta) cli.Command { return &PauseCommand{Meta: m} }),
@@ -98,6 +99,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator raft":     "Inspect and change Raft membership",
 		"operator snapshot": "Save and restore the cluster state",
 		"system":            "Cluster-wide maintenance: garbage collection",
+		"event":             "Follow the cluster's events",
 	}
 	for name, synopsis := range groups {
 		commands[name] = func() (cli.Command, error) { return &groupCommand{name: name, synopsis: synopsis}, nil }

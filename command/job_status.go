@@ -106,6 +106,9 @@ func (c *JobStatusCommand) show(client *api.Client, id string) int {
 	if len(pods) > 0 {
 		c.Ui.Output("\nPods\n" + formatPods(pods, false))
 	}
+	if err := c.printRecentEvents(client, id); err != nil {
+		return c.fail(err)
+	}
 	return exitOK
 }
 

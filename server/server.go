@@ -20,6 +20,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/server/fsm"
 	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/server/stream"
 )
 
 // Server is one mk server. Its methods are safe for concurrent use.
@@ -94,7 +95,7 @@ func NewServer(config *Config) (*Server, error) {
 	s.proxySyncs = newProxySyncs()
 	s.controllerKick = make(chan struct{}, 1)
 	var err error
-	if s.fsm, err = fsm.New(config.Logger); err != nil {
+	if s.fsm, err = fsm.New(config.Logger, fsm.WithEventBuffer(config.EventBufferSize)); err != nil {
 		return nil, err
 	}
 	if err := s.setupRaft(); err != nil {
@@ -203,6 +204,10 @@ func (s *Server) raftConfig() *raft.Config {
 
 // State returns the current state store.
 func (s *Server) State() *state.StateStore { return s.fsm.State() }
+
+// Events is the broker of the changes this server's FSM applied: the
+// event stream any server serves.
+func (s *Server) Events() *stream.Broker { return s.fsm.Events() }
 
 // Config returns the server's config; callers must not change it.
 func (s *Server) Config() *Config { return s.config }

@@ -27,6 +27,7 @@ func (h *HTTPServer) routes() {
 	h.nodeRoutes()
 	h.localPodRoutes(h.onPodNode)
 	h.operatorRoutes()
+	h.eventRoutes()
 }
 
 func (h *HTTPServer) jobList(w http.ResponseWriter, r *http.Request) (any, error) {
