@@ -51,7 +51,7 @@ func rolloutJob(name, driver, version string, count int, extraUpdate string) str
     }
     update {
       min_healthy_time = "1s"
-      healthy_deadline = "20s"
+      healthy_deadline = "1m"
 %[3]s
     }
     service {
@@ -92,7 +92,7 @@ type loadLoop struct {
 	done     chan struct{}
 }
 
-func startLoad(t *testing.T, service string, clusterIP string, rate int) *loadLoop {
+func startLoad(t *testing.T, service, clusterIP string, port, rate int) *loadLoop {
 	t.Helper()
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "udp", "10.42.0.1:53")
@@ -100,7 +100,7 @@ func startLoad(t *testing.T, service string, clusterIP string, rate int) *loadLo
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
 		DialContext: (&net.Dialer{Resolver: resolver, Timeout: time.Second}).DialContext}}
 	l := &loadLoop{versions: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	urls := []string{"http://" + clusterIP + ":80/", "http://" + service + ".default.svc.mk.local:80/"}
+	urls := []string{fmt.Sprintf("http://%s:%d/", clusterIP, port), fmt.Sprintf("http://%s.default.svc.mk.local:%d/", service, port)}
 	go func() {
 		defer close(l.done)
 		tick := time.NewTicker(time.Second / time.Duration(rate))
@@ -192,18 +192,18 @@ func (c *podCounts) finish() (maxLive, minAvail, samples int) {
 	return c.maxLive, c.minAvail, c.samples
 }
 
-// clusterIPOf waits for a service's ClusterIP.
-func clusterIPOf(t *testing.T, cl *api.Client, service string) string {
-	var ip string
+// clusterIPOf waits for a service's ClusterIP and returns it with the
+// service's port.
+func clusterIPOf(t *testing.T, cl *api.Client, service string) (string, int) {
+	var svc *structs.Service
 	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
-		svc, err := cl.Service(structs.DefaultNamespace, service, nil)
-		if err != nil {
+		var err error
+		if svc, err = cl.Service(structs.DefaultNamespace, service, nil); err != nil {
 			return false, err
 		}
-		ip = svc.ClusterIP
-		return ip != "", fmt.Errorf("service %s has no ClusterIP yet", service)
+		return svc.ClusterIP != "" && len(svc.Ports) > 0, fmt.Errorf("service %s has no ClusterIP yet", service)
 	})
-	return ip
+	return svc.ClusterIP, svc.Ports[0].Port
 }
 
 // templateVersions counts a job's live pods by the VERSION of their
@@ -242,7 +242,7 @@ func testZeroFailedRollout(t *testing.T, addr, driver string) {
 	if _, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v1.hcl", rolloutJob(name, driver, "v1", count, update))); code != 0 {
 		t.Fatalf("job run v1: exit %d\n%s", code, stderr)
 	}
-	ip := clusterIPOf(t, cl, name)
+	ip, port := clusterIPOf(t, cl, name)
 	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
 		eps, err := cl.EndpointsOf(structs.DefaultNamespace, name, nil)
 		if err != nil {
@@ -250,7 +250,7 @@ func testZeroFailedRollout(t *testing.T, addr, driver string) {
 		}
 		return eps.ReadyCount() == count, fmt.Errorf("%d ready endpoints, want %d", eps.ReadyCount(), count)
 	})
-	load := startLoad(t, name, ip, 50)
+	load := startLoad(t, name, ip, port, 50)
 	counts := samplePods(t, cl, name)
 	start := time.Now()
 	stdout, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v2.hcl", rolloutJob(name, driver, "v2", count, update)))
@@ -357,7 +357,7 @@ func TestRollout(t *testing.T) {
 		if _, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "a1.hcl", rolloutJob(name, "exec", "v1", 2, update))); code != 0 {
 			t.Fatalf("job run v1: exit %d\n%s", code, stderr)
 		}
-		bad := strings.Replace(rolloutJob(name, "exec", "bad", 2, update), `healthy_deadline = "20s"`, `healthy_deadline = "4s"`, 1)
+		bad := strings.Replace(rolloutJob(name, "exec", "bad", 2, update), `healthy_deadline = "1m"`, `healthy_deadline = "4s"`, 1)
 		stdout, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "a2.hcl", bad))
 		if code != 2 || !strings.Contains(stdout+stderr, "not healthy within healthy_deadline 4s") {
 			t.Fatalf("job run of a bad version: exit %d, want 2 with the deadline\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
