@@ -21,6 +21,12 @@ import (
 // goes into the update block. A version named "bad" never passes its
 // check.
 func rolloutJob(name, driver, version string, count int, extraUpdate string) string {
+	return rolloutJobWith(name, driver, version, count, extraUpdate, "")
+}
+
+// rolloutJobWith is rolloutJob with extra blocks in the group (an
+// ingress).
+func rolloutJobWith(name, driver, version string, count int, extraUpdate, extraGroup string) string {
 	healthz := "echo ok > www/healthz;"
 	if version == "bad" {
 		healthz = ""
@@ -64,6 +70,7 @@ func rolloutJob(name, driver, version string, count int, extraUpdate string) str
         timeout  = "1s"
       }
     }
+%[6]s
     task "httpd" {
       %[4]s
       env {
@@ -76,7 +83,7 @@ func rolloutJob(name, driver, version string, count int, extraUpdate string) str
     }
   }
 }
-`, name, count, extraUpdate, task, version)
+`, name, count, extraUpdate, task, version, extraGroup)
 }
 
 // loadLoop calls a service in a loop at rate requests per second, each
@@ -94,13 +101,23 @@ type loadLoop struct {
 
 func startLoad(t *testing.T, service, clusterIP string, port, rate int) *loadLoop {
 	t.Helper()
+	return startRequests(rate, fmt.Sprintf("http://%s:%d/", clusterIP, port), fmt.Sprintf("http://%s.default.svc.mk.local:%d/", service, port))
+}
+
+// startIngressLoad calls a host name through the node's ingress proxy.
+func startIngressLoad(host string, rate int) *loadLoop {
+	return startRequests(rate, "http://"+host+"@127.0.0.1:8080/")
+}
+
+// startRequests cycles through urls at rate requests per second; a URL
+// "http://HOST@ADDR/" is sent to ADDR with Host: HOST (the ingress).
+func startRequests(rate int, urls ...string) *loadLoop {
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "udp", "10.42.0.1:53")
 	}}
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
 		DialContext: (&net.Dialer{Resolver: resolver, Timeout: time.Second}).DialContext}}
 	l := &loadLoop{versions: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	urls := []string{fmt.Sprintf("http://%s:%d/", clusterIP, port), fmt.Sprintf("http://%s.default.svc.mk.local:%d/", service, port)}
 	go func() {
 		defer close(l.done)
 		tick := time.NewTicker(time.Second / time.Duration(rate))
@@ -111,7 +128,15 @@ func startLoad(t *testing.T, service, clusterIP string, port, rate int) *loadLoo
 				return
 			case <-tick.C:
 			}
-			l.record(hc.Get(urls[i%2]))
+			req, err := http.NewRequest(http.MethodGet, urls[i%len(urls)], nil)
+			if err != nil {
+				l.record(nil, err)
+				continue
+			}
+			if req.URL.User != nil {
+				req.Host, req.URL.User = req.URL.User.Username(), nil
+			}
+			l.record(hc.Do(req))
 		}
 	}()
 	return l
@@ -235,11 +260,28 @@ func waitVersions(t *testing.T, cl *api.Client, job string, want map[string]int,
 // 50 req/s loop through its ClusterIP and DNS name: no request may fail,
 // and the sampled pod counts stay within max_surge and max_unavailable.
 func testZeroFailedRollout(t *testing.T, addr, driver string) {
+	testZeroFailedRolloutVia(t, addr, driver, false)
+}
+
+// testZeroFailedRolloutVia is testZeroFailedRollout with the load sent
+// through the node's ingress proxy (host <name>.local) when viaIngress.
+func testZeroFailedRolloutVia(t *testing.T, addr, driver string, viaIngress bool) {
 	cl := clientAt(t, addr)
 	name := "roll-" + driver
+	ingress := ""
+	if viaIngress {
+		name += "-ingress"
+		ingress = fmt.Sprintf(`    ingress {
+      host = "%s.local"
+      path "/" {
+        service = %q
+        port    = 8080
+      }
+    }`, name, name)
+	}
 	const count, surge, unavailable = 4, 1, 1
 	update := fmt.Sprintf("      max_surge = %d\n      max_unavailable = %d", surge, unavailable)
-	if _, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v1.hcl", rolloutJob(name, driver, "v1", count, update))); code != 0 {
+	if _, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v1.hcl", rolloutJobWith(name, driver, "v1", count, update, ingress))); code != 0 {
 		t.Fatalf("job run v1: exit %d\n%s", code, stderr)
 	}
 	ip, port := clusterIPOf(t, cl, name)
@@ -250,10 +292,15 @@ func testZeroFailedRollout(t *testing.T, addr, driver string) {
 		}
 		return eps.ReadyCount() == count, fmt.Errorf("%d ready endpoints, want %d", eps.ReadyCount(), count)
 	})
-	load := startLoad(t, name, ip, port, 50)
+	var load *loadLoop
+	if viaIngress {
+		load = startIngressLoad(name+".local", 50)
+	} else {
+		load = startLoad(t, name, ip, port, 50)
+	}
 	counts := samplePods(t, cl, name)
 	start := time.Now()
-	stdout, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v2.hcl", rolloutJob(name, driver, "v2", count, update)))
+	stdout, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "v2.hcl", rolloutJobWith(name, driver, "v2", count, update, ingress)))
 	took := time.Since(start)
 	maxLive, minAvail, samples := counts.finish()
 	ok, failures, versions := load.finish()
@@ -399,4 +446,12 @@ func TestRolloutDocker(t *testing.T) {
 	requireDocker(t)
 	addr := devAgent(t)
 	testZeroFailedRollout(t, addr, "docker")
+}
+
+// TestRolloutBehindIngress: the same rollout, called through the node's
+// ingress proxy by host name: the ingress drops a draining pod before it
+// stops, as the service proxy does.
+func TestRolloutBehindIngress(t *testing.T) {
+	addr := devAgent(t)
+	testZeroFailedRolloutVia(t, addr, "exec", true)
 }
