@@ -86,6 +86,10 @@ func TestPlanDryRun(t *testing.T) {
 		g.Network = &structs.NetworkSpec{Ports: []*structs.Port{{Label: "http", Static: 9090}}}
 	}
 	changed := func(g *structs.TaskGroup) { g.Tasks[0].Env = map[string]string{"V": "2"} }
+	canary := func(g *structs.TaskGroup) {
+		changed(g)
+		g.Update = &structs.UpdateStrategy{MaxSurge: 1, Canary: 1}
+	}
 	two := []*structs.Node{planNode("n1", 1000), planNode("n2", 50)}
 	system := func(j *structs.Job) *structs.Job { j.Type = structs.JobTypeSystem; return j }
 	cases := []struct {
@@ -113,6 +117,8 @@ func TestPlanDryRun(t *testing.T) {
 		{name: "template change replaces, in the room of the pods it stops",
 			st: planState(t, one, planJob(2, 400, nil), 2, 0), plan: planJob(2, 400, changed),
 			placements: structs.PlanGroupSummary{Replace: 2}},
+		{name: "canaries start beside the old pods", st: planState(t, one, planJob(2, 100, nil), 2, 0), plan: planJob(2, 100, canary),
+			placements: structs.PlanGroupSummary{Place: 1, Keep: 2, Canaries: 1}},
 		{name: "pods waiting for room are placed again", st: planState(t, one, planJob(2, 100, nil), 1, 1), plan: planJob(2, 100, nil),
 			placements: structs.PlanGroupSummary{Place: 1, Keep: 1}},
 		{name: "running pods hold their room", st: planState(t, one, planJob(2, 400, nil), 2, 0), plan: planJob(3, 400, nil),
