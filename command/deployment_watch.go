@@ -86,7 +86,7 @@ func rolloutOutcome(deps []*structs.DeploymentProgress) (code int, done bool) {
 
 // formatProgress is one group's rollout line.
 func formatProgress(d *structs.DeploymentProgress) string {
-	s := fmt.Sprintf("group %q v%d: %s, %d desired, %d placed, %d healthy, %d unhealthy",
+	s := fmt.Sprintf("group %q version %d: %s, %d desired, %d placed, %d healthy, %d unhealthy",
 		d.Group, d.JobVersion, d.Status, d.Desired, d.Placed, d.Healthy, d.Unhealthy)
 	if d.OldPods > 0 {
 		s += fmt.Sprintf(", %d old", d.OldPods)

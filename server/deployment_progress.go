@@ -37,8 +37,8 @@ func DeploymentsProgress(st *state.StateStore, ws memdb.WatchSet, namespace, job
 			switch {
 			case available(p):
 				dp.Healthy++
-			case p.Phase == structs.PodPhaseRunning || p.Phase == structs.PodPhaseFailed:
-				dp.Unhealthy++
+			case p.Phase == structs.PodPhaseFailed || p.Phase == structs.PodPhaseRunning && p.FailingCheck() != nil:
+				dp.Unhealthy++ // failed, or a check critical; starting pods are neither
 			}
 		}
 		if u := d.Strategy; u != nil && u.Canary > 0 && !d.Promoted && dp.OldPods > 0 {

@@ -116,6 +116,11 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 		plan.update.StableReplicaSetID, plan.update.StableVersion = d.ReplicaSetID, d.JobVersion
 		return plan
 	default:
+		// The last old pods are gone: the new ones are getting healthy.
+		desc := fmt.Sprintf("%d of %d pods healthy", newAvail, d.Replicas)
+		if d.Status == structs.DeploymentStatusRunning && d.StatusDescription != desc {
+			plan.setStatus(d, structs.DeploymentStatusRunning, desc)
+		}
 		return plan
 	}
 	if u.Canary > 0 && !d.Promoted {
