@@ -28,9 +28,6 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 	if g.Scaling != nil {
 		v.add("scaling", "is not supported yet (autoscaling)")
 	}
-	if g.Ingress != nil {
-		v.add("ingress", "is not supported yet")
-	}
 	if g.Update != nil && g.Update.AutoRevert {
 		v.add("update.auto_revert", "is not supported yet (rollback)")
 	}
