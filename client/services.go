@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mk-orchestrator/mk/api"
@@ -40,8 +41,13 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 		return fmt.Errorf("node DNS on %s: %w", c.net.Gateway(), err)
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
+	src := &serviceSource{api: c.api}
+	sinks := []proxy.Sink{p, &dnsFeed{dns: dns}}
+	if feed := c.startIngress(ctx, src); feed != nil {
+		sinks = append(sinks, feed)
+	}
 	c.goFunc(func() { p.Run(ctx) })
-	c.goFunc(func() { proxy.Watch(ctx, NewServiceSource(c.api), c.logger, p, &dnsFeed{dns: dns}) })
+	c.goFunc(func() { proxy.Watch(ctx, src, c.logger, sinks...) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
 }
@@ -49,6 +55,7 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 // stopServices stops the node DNS; the proxy's rules stay, so a restarted
 // client takes over without a gap for established connections.
 func (c *Client) stopServices() {
+	c.stopIngress()
 	if c.dns != nil {
 		if err := c.dns.Stop(); err != nil {
 			c.logger.Warn("stop node DNS", "error", err)
@@ -78,6 +85,10 @@ type serviceSource struct {
 	mu        sync.Mutex
 	endpoints map[structs.NamespacedID]*structs.Endpoints
 	since     uint64
+	// index is the index of the endpoints Endpoints returned last: the
+	// watch hands them to its sinks before it calls again, so a sink
+	// reads the index of the list it is given.
+	index atomic.Uint64
 }
 
 // NewServiceSource is the proxy.Source a client feeds its proxy and node
@@ -113,6 +124,7 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 	}
 	s.apply(ch, s.since == 0)
 	s.since = meta.LastIndex
+	s.index.Store(meta.LastIndex)
 	out := make([]*structs.Endpoints, 0, len(s.endpoints))
 	for _, e := range s.endpoints {
 		out = append(out, e)
