@@ -75,6 +75,19 @@ func TestIngress(t *testing.T) {
 		checkSpread(t, "pod "+probe.Name+" "+url+"/b/", lines(out), backends["b"], 5)
 	})
 
+	t.Run("every client's route table reaches the endpoints' index", func(t *testing.T) {
+		_, meta, err := m.API.Endpoints(structs.DefaultNamespace, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range m.Clients {
+			testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
+				n, err := metricValue(c.Agent, "mk_ingress_applied_index ")
+				return err == nil && uint64(n) >= meta.LastIndex, fmt.Errorf("%s: mk_ingress_applied_index %d (%v), want >= %d", c.Name, n, err, meta.LastIndex)
+			})
+		}
+	})
+
 	t.Run("requests are counted per route in /v1/metrics", func(t *testing.T) {
 		for _, c := range m.Clients {
 			n, err := ingressRequests(c.Agent, "shop.local/a", "shop-a", "200")
@@ -129,18 +142,24 @@ func hostRequests(ns, url, host string, n int) []string {
 // ingressRequests is the agent's mk_ingress_requests_total of a route,
 // service and status code, from its /v1/metrics.
 func ingressRequests(a *testutil.Agent, route, service, code string) (int, error) {
+	return metricValue(a, fmt.Sprintf(`mk_ingress_requests_total{code=%q,namespace="default",route=%q,service=%q} `, code, route, service))
+}
+
+// metricValue is the value of the agent's /v1/metrics line that starts
+// with prefix (a metric's name and labels, and a space).
+func metricValue(a *testutil.Agent, prefix string) (int, error) {
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(a.Addr() + "/v1/metrics")
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	want := fmt.Sprintf(`mk_ingress_requests_total{code=%q,namespace="default",route=%q,service=%q} `, code, route, service)
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
-			return strconv.Atoi(v)
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return int(f), err
 		}
 	}
-	return 0, fmt.Errorf("no %s in /v1/metrics (%v)", want, sc.Err())
+	return 0, fmt.Errorf("no %s in /v1/metrics (%v)", prefix, sc.Err())
 }
