@@ -28,11 +28,17 @@ type backend struct {
 // startBackend serves h on a free loopback port until the test ends.
 func startBackend(t *testing.T, name string, h http.Handler) backend {
 	t.Helper()
+	return backend{name: name, port: startBackendTB(t, h)}
+}
+
+// startBackendTB serves h on a free loopback port until the test or
+// benchmark ends, and returns the port.
+func startBackendTB(t testing.TB, h http.Handler) int {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	n, _ := strconv.Atoi(port)
-	return backend{name: name, port: n}
+	return n
 }
 
 // refusingPort is a loopback port nothing listens on.
