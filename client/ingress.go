@@ -72,7 +72,8 @@ func (c *Client) IngressAppliedIndex() uint64 {
 }
 
 // ingressFeed hands the ingress proxy what the service watch reads, the
-// endpoints with their index.
+// endpoints with their index. Both return the endpoints index of the
+// route table now in use.
 type ingressFeed struct {
 	p   *ingress.Proxy
 	src *serviceSource
@@ -80,10 +81,10 @@ type ingressFeed struct {
 
 func (f *ingressFeed) SetServices(l []*structs.Service) uint64 {
 	f.p.SetServices(l)
-	return 0
+	return f.p.AppliedIndex()
 }
 
 func (f *ingressFeed) SetEndpoints(l []*structs.Endpoints) uint64 {
 	f.p.SetEndpoints(l, f.src.index.Load())
-	return 0
+	return f.p.AppliedIndex()
 }
