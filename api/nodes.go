@@ -57,6 +57,13 @@ func (c *Client) UpdatePodStatus(ctx context.Context, nodeID string, updates []*
 	return err
 }
 
+// EndpointsSynced reports that a node's proxy programmed the endpoints
+// as of index.
+func (c *Client) EndpointsSynced(ctx context.Context, nodeID string, index uint64) error {
+	_, err := c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(nodeID)+"/endpoints-synced", nil, &structs.EndpointsSyncedBody{Index: index}, nil)
+	return err
+}
+
 // DrainNode enables or disables a node's drain.
 func (c *Client) DrainNode(ctx context.Context, ref string, enable bool) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/node/"+url.PathEscape(ref)+"/drain", nil, &structs.NodeDrainBody{Enable: enable}, nil)

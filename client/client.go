@@ -231,13 +231,13 @@ func (c *Client) watch(ctx context.Context) {
 			continue
 		}
 		index = meta.LastIndex
-		c.reconcile(pods)
+		c.reconcile(ctx, pods)
 	}
 }
 
 // reconcile starts runners for pods to run and stops those of pods to stop
 // (or that are gone).
-func (c *Client) reconcile(pods []*structs.Pod) {
+func (c *Client) reconcile(ctx context.Context, pods []*structs.Pod) {
 	seen := map[string]bool{}
 	for _, p := range pods {
 		seen[p.ID] = true
@@ -247,8 +247,8 @@ func (c *Client) reconcile(pods []*structs.Pod) {
 		switch {
 		case p.DesiredStatus == structs.PodDesiredRun && !running && !p.Terminal():
 			c.startRunner(p, nil, false)
-		case p.DesiredStatus == structs.PodDesiredStop && running:
-			go c.stopRunner(p.ID, r)
+		case p.DesiredStatus == structs.PodDesiredStop && running && r.stopRequested.CompareAndSwap(false, true):
+			go c.stopRunnerAfter(ctx, p.ID, r, shutdownDelay(p.Template))
 		}
 	}
 	c.mu.Lock()
@@ -272,6 +272,32 @@ func (c *Client) startRunner(p *structs.Pod, rec *state.PodRecord, recover bool)
 	c.runners[p.ID] = r
 	c.mu.Unlock()
 	go r.run(recover)
+}
+
+// stopRunnerAfter stops a pod the servers stopped once its group's
+// shutdown_delay has passed: the servers took it out of every node's
+// endpoints before they stopped it, and the delay lets requests already
+// on their way finish. A client that shuts down meanwhile leaves it.
+func (c *Client) stopRunnerAfter(ctx context.Context, id string, r *podRunner, delay time.Duration) {
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	c.stopRunner(id, r)
+}
+
+// shutdownDelay is a group's shutdown_delay (0 when unset or bad).
+func shutdownDelay(g *structs.TaskGroup) time.Duration {
+	if g == nil {
+		return 0
+	}
+	d, _ := structs.ParseDuration(g.ShutdownDelay)
+	return d
 }
 
 // stopRunner stops a pod the servers stopped; its files stay until the

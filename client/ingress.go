@@ -85,6 +85,6 @@ func (f *ingressFeed) SetServices(l []*structs.Service) uint64 {
 }
 
 func (f *ingressFeed) SetEndpoints(l []*structs.Endpoints) uint64 {
-	f.p.SetEndpoints(l, f.src.index.Load())
+	f.p.SetEndpoints(l, f.src.index())
 	return f.p.AppliedIndex()
 }

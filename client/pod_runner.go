@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mk-orchestrator/mk/client/network"
@@ -29,6 +30,9 @@ type podRunner struct {
 	tasks   map[string]*taskRunner
 	states  map[string]*structs.TaskState
 	stopped bool
+	// stopRequested is set once the servers' stop was seen, so a pod
+	// waiting out its shutdown_delay is not stopped twice.
+	stopRequested atomic.Bool
 	// stopDone is closed once stop has stopped every task.
 	stopDone chan struct{}
 	// healthTimer publishes again once the pod may have become healthy.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mk-orchestrator/mk/api"
@@ -42,11 +41,19 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
 	src := &serviceSource{api: c.api}
-	sinks := []proxy.Sink{p, &dnsFeed{dns: dns}}
+	reporter := newSyncReporter(p, src, func(ctx context.Context, index uint64) error {
+		return c.api.EndpointsSynced(ctx, c.nodeID, index)
+	})
+	// The ingress proxy comes before the reporter: it applies endpoints
+	// within SetEndpoints, so an index the reporter sends is already in
+	// the ingress's route table too (a draining pod has left both).
+	var sinks []proxy.Sink
 	if feed := c.startIngress(ctx, src); feed != nil {
 		sinks = append(sinks, feed)
 	}
+	sinks = append(sinks, reporter, &dnsFeed{dns: dns})
 	c.goFunc(func() { p.Run(ctx) })
+	c.goFunc(func() { reporter.run(ctx, c.logger) })
 	c.goFunc(func() { proxy.Watch(ctx, src, c.logger, sinks...) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
@@ -85,10 +92,6 @@ type serviceSource struct {
 	mu        sync.Mutex
 	endpoints map[structs.NamespacedID]*structs.Endpoints
 	since     uint64
-	// index is the index of the endpoints Endpoints returned last: the
-	// watch hands them to its sinks before it calls again, so a sink
-	// reads the index of the list it is given.
-	index atomic.Uint64
 }
 
 // NewServiceSource is the proxy.Source a client feeds its proxy and node
@@ -124,7 +127,6 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 	}
 	s.apply(ch, s.since == 0)
 	s.since = meta.LastIndex
-	s.index.Store(meta.LastIndex)
 	out := make([]*structs.Endpoints, 0, len(s.endpoints))
 	for _, e := range s.endpoints {
 		out = append(out, e)
@@ -136,6 +138,13 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 		return out[i].ID < out[j].ID
 	})
 	return out, meta.LastIndex, nil
+}
+
+// index is the endpoints index the source last returned.
+func (s *serviceSource) index() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.since
 }
 
 // apply merges changes into the held endpoints (from scratch with reset).

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestGroupHelp(t *testing.T) {
 			}
 		})
 	}
-	if help := helpOutput(t, []string{"-h"}); !strings.Contains(help, "agent       Run an mk agent: a server, a client or both") {
+	if help := helpOutput(t, []string{"-h"}); !regexp.MustCompile(`\n    agent +Run an mk agent: a server, a client or both\n`).MatchString(help) {
 		t.Fatalf("mk -h:\n%s", help)
 	}
 }

@@ -57,6 +57,10 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"job status":                cmd(func(m Meta) cli.Command { return &JobStatusCommand{Meta: m} }),
 		"job stop":                  cmd(func(m Meta) cli.Command { return &JobStopCommand{Meta: m} }),
 		"job history":               cmd(func(m Meta) cli.Command { return &JobHistoryCommand{Meta: m} }),
+		"job revert":                cmd(func(m Meta) cli.Command { return &JobRevertCommand{Meta: m} }),
+		"job promote":               cmd(func(m Meta) cli.Command { return &JobPromoteCommand{Meta: m} }),
+		"job deployment status":     cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
+		"deployment status":         cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
 		"job inspect":               cmd(func(m Meta) cli.Command { return &JobInspectCommand{Meta: m} }),
 		"job validate":              cmd(func(m Meta) cli.Command { return &JobValidateCommand{Meta: m} }),
 		"job init":                  cmd(func(m Meta) cli.Command { return &JobInitCommand{Meta: m} }),
@@ -77,13 +81,16 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator snapshot save":    cmd(func(m Meta) cli.Command { return &SnapshotSaveCommand{Meta: m} }),
 		"operator snapshot restore": cmd(func(m Meta) cli.Command { return &SnapshotRestoreCommand{Meta: m} }),
 		"system gc":                 cmd(func(m Meta) cli.Command { return &SystemGCCommand{Meta: m} }),
+		"event stream":              cmd(func(m Meta) cli.Command { return &EventStreamCommand{Meta: m} }),
 		"version":                   cmd(func(m Meta) cli.Command { return &VersionCommand{Meta: m} }),
 		"plugin":                    cmd(func(m Meta) cli.Command { return &PluginCommand{Meta: m} }),
 		"pause":                     cmd(func(m Meta) cli.Command { return &PauseCommand{Meta: m} }),
 	}
 	// Groups only group subcommands; hashicorp/cli lists them.
 	groups := map[string]string{
-		"job":               "Run, plan, validate, inspect and stop jobs",
+		"job":               "Run, plan, validate, inspect, roll out and stop jobs",
+		"job deployment":    "Follow the rollout of a job",
+		"deployment":        "Follow the rollout of a job (as mk job deployment)",
 		"node":              "Inspect and manage client nodes",
 		"pod":               "List and inspect pods, read their logs, exec in and stop them",
 		"server":            "Inspect the servers",
@@ -92,6 +99,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator raft":     "Inspect and change Raft membership",
 		"operator snapshot": "Save and restore the cluster state",
 		"system":            "Cluster-wide maintenance: garbage collection",
+		"event":             "Follow the cluster's events",
 	}
 	for name, synopsis := range groups {
 		commands[name] = func() (cli.Command, error) { return &groupCommand{name: name, synopsis: synopsis}, nil }

@@ -17,9 +17,10 @@ func (c *JobHistoryCommand) Help() string {
 Usage: mk job history [options] NAME
 
   Lists the kept versions of a job, newest first, with what changed from
-  the version before.
+  the version before. Roll back with mk job revert NAME VERSION.
 
 Options:
+  -p           Show the diff of each version against the one before it.
   -json        Print JSON.
   -address     HTTP API address (default MK_ADDR or http://127.0.0.1:6646).
   -namespace   Namespace (default MK_NAMESPACE or "default").
@@ -28,6 +29,7 @@ Options:
 
 func (c *JobHistoryCommand) Run(args []string) int {
 	fs := c.FlagSet("job history", true)
+	diffs := fs.Bool("p", false, "show each version's diff")
 	if !c.parseFlags(fs, args) {
 		return exitError
 	}
@@ -44,6 +46,10 @@ func (c *JobHistoryCommand) Run(args []string) int {
 	}
 	if c.json {
 		return c.printJSON(versions)
+	}
+	if *diffs {
+		c.Ui.Output(formatVersionDiffs(versions))
+		return exitOK
 	}
 	rows := []string{row("Version", "Stopped", "Submit Date", "Changes")}
 	for i, v := range versions {
@@ -72,4 +78,23 @@ func versionChanges(old, new *structs.Job) string {
 		return "<none>"
 	}
 	return strings.Join(changes, ",")
+}
+
+// formatVersionDiffs shows each version with its field changes against
+// the version before it, newest first.
+func formatVersionDiffs(versions []*structs.Job) string {
+	var b strings.Builder
+	for i, v := range versions {
+		fmt.Fprintf(&b, "Version     = %d\nStopped     = %t\nSubmit Date = %s\n", v.Version, v.Stop, formatTime(v.SubmitTime))
+		if i+1 < len(versions) {
+			old := versions[i+1]
+			fmt.Fprintf(&b, "Diff against version %d:\n", old.Version)
+			if old.Stop != v.Stop {
+				fmt.Fprintf(&b, "  ~ Stop: %q => %q\n", fmt.Sprint(old.Stop), fmt.Sprint(v.Stop))
+			}
+			writeFields(&b, "  ", structs.Diff(old, v))
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

@@ -140,7 +140,11 @@ func formatDryRun(p *structs.JobPlan) string {
 	b.WriteString("Scheduler dry-run:\n")
 	for _, g := range sortedKeys(p.Placements) {
 		s := p.Placements[g]
-		fmt.Fprintf(&b, "- group %q: %d to place, %d to replace, %d to stop, %d kept\n", g, s.Place, s.Replace, s.Stop, s.Keep)
+		fmt.Fprintf(&b, "- group %q: %d to place, %d to replace, %d to stop, %d kept", g, s.Place, s.Replace, s.Stop, s.Keep)
+		if s.Canaries > 0 {
+			fmt.Fprintf(&b, " (%s, then waits for mk job promote)", fmt.Sprintf("%d as canaries", s.Canaries))
+		}
+		b.WriteString("\n")
 	}
 	if len(p.FailedPlacements) > 0 {
 		b.WriteString("WARNING: Failed to place all pods\n")

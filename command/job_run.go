@@ -117,6 +117,10 @@ func (c *JobRunCommand) Run(args []string) int {
 	if deadline == 0 {
 		deadline = watchDeadline(job)
 	}
+	if job.Type == structs.JobTypeService && resp.Version > 0 {
+		// An update: follow the rollout of each group.
+		return c.followDeployments(client, job.ID, *timeout)
+	}
 	return c.monitorJob(client, job, resp.Version, resp.Index, deadline)
 }
 

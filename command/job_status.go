@@ -94,8 +94,20 @@ func (c *JobStatusCommand) show(client *api.Client, id string) int {
 		row("Submit Date", formatTime(job.SubmitTime)),
 	}))
 	c.Ui.Output(formatObjects(job, objs))
+	if job.Type == structs.JobTypeService && !job.Stop {
+		deps, _, err := client.JobDeployments(id, nil)
+		if err != nil {
+			return c.fail(err)
+		}
+		if len(deps) > 0 {
+			c.Ui.Output("\nLatest Deployments\n" + formatDeployments(deps))
+		}
+	}
 	if len(pods) > 0 {
 		c.Ui.Output("\nPods\n" + formatPods(pods, false))
+	}
+	if err := c.printRecentEvents(client, id); err != nil {
+		return c.fail(err)
 	}
 	return exitOK
 }
@@ -118,11 +130,6 @@ func formatObjects(job *structs.Job, objs *structs.JobObjects) string {
 		groups = append(groups, row(g.Name, g.Count, strings.Join(tasks, ","), strings.Join(drivers, ",")))
 	}
 	section("Task Groups", groups)
-	deps := []string{row("ID", "Group", "Replica Set", "Job Version")}
-	for _, d := range objs.Deployments {
-		deps = append(deps, row(d.ID, d.Group, d.ReplicaSetID, d.JobVersion))
-	}
-	section("Deployments", deps)
 	rss := []string{row("ID", "Group", "Desired", "Job Version")}
 	for _, rs := range objs.ReplicaSets {
 		rss = append(rss, row(rs.ID, rs.Group, rs.Replicas, rs.JobVersion))

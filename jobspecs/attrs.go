@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ type field struct {
 
 // duration is a string destination that must hold a Go duration.
 type duration struct{ s *string }
+
+// countOrPercent is an attribute that is a number (n) or a percentage
+// string such as "25%" (pct); setting one clears the other.
+type countOrPercent struct{ n, pct *int }
 
 // schema returns the body schema of a block with the given attributes and
 // nested block types.
@@ -55,6 +60,8 @@ func (d *decoder) decodeFields(attrs hcl.Attributes, fields []field) {
 			d.str(a, dst)
 		case duration:
 			d.duration(a, dst.s)
+		case countOrPercent:
+			d.countOrPercent(a, dst)
 		case *int:
 			d.integer(a, dst)
 		case *bool:
@@ -98,6 +105,27 @@ func (d *decoder) duration(a *hcl.Attribute, dst *string) {
 		return
 	}
 	*dst = s
+}
+
+func (d *decoder) countOrPercent(a *hcl.Attribute, dst countOrPercent) {
+	v, ok := d.eval(a.Expr)
+	if !ok || v.IsNull() {
+		return
+	}
+	if v.Type() == cty.Number {
+		d.integer(a, dst.n)
+		*dst.pct = 0
+		return
+	}
+	var s string
+	d.str(a, &s)
+	num, isPct := strings.CutSuffix(s, "%")
+	n, err := strconv.Atoi(num)
+	if !isPct || err != nil || n < 0 || n > 100 {
+		d.errAt(a.Expr.Range(), "%s: expected a number or a percentage such as \"25%%\", got %q", a.Name, s)
+		return
+	}
+	*dst.n, *dst.pct = 0, n
 }
 
 func (d *decoder) integer(a *hcl.Attribute, dst *int) {

@@ -12,11 +12,14 @@ import (
 func (d *decoder) decodeUpdate(b *hcl.Block, path string) *structs.UpdateStrategy {
 	u := structs.DefaultUpdateStrategy()
 	c := d.content(b.Body, []field{
-		{"max_surge", &u.MaxSurge},
-		{"max_unavailable", &u.MaxUnavailable},
+		{"max_surge", countOrPercent{&u.MaxSurge, &u.MaxSurgePercent}},
+		{"max_unavailable", countOrPercent{&u.MaxUnavailable, &u.MaxUnavailablePercent}},
 		{"min_healthy_time", duration{&u.MinHealthyTime}},
 		{"healthy_deadline", duration{&u.HealthyDeadline}},
+		{"progress_deadline", duration{&u.ProgressDeadline}},
 		{"auto_revert", &u.AutoRevert},
+		{"canary", &u.Canary},
+		{"auto_promote", &u.AutoPromote},
 	})
 	d.record(path, "update", b, c.Attributes)
 	return u

@@ -72,7 +72,7 @@ func (d *decoder) decodeGroup(b *hcl.Block, jobPath, jobType string) *structs.Ta
 	// count stays unset (math.MinInt is out of any decoded int's range)
 	// when the attribute is absent or null.
 	count := math.MinInt
-	c := d.content(b.Body, []field{{"count", &count}}, groupBlocks...)
+	c := d.content(b.Body, []field{{"count", &count}, {"shutdown_delay", duration{&g.ShutdownDelay}}}, groupBlocks...)
 	path := fmt.Sprintf("%s group %q", jobPath, g.Name)
 	d.record(path, "", b, c.Attributes)
 	d.pos[path+" name"] = b.LabelRanges[0]

@@ -340,6 +340,7 @@ web.hcl:14:20: job "web" group "g" service "web": check[0].interval must not be 
     count = 1
     update {
       max_surge = 0
+      max_unavailable = 0
     }
     scaling {
       min         = 2
@@ -354,9 +355,9 @@ web.hcl:14:20: job "web" group "g" service "web": check[0].interval must not be 
     }
   }
 }`,
-		want: `web.hcl:4:5: job "web" group "g": update.max_unavailable must be > 0 when update.max_surge is 0
-web.hcl:9:21: job "web" group "g": scaling.max must be >= scaling.min (2)
-web.hcl:10:21: job "web" group "g": scaling.cpu_percent must be between 1 and 100, got 150`,
+		want: `web.hcl:6:25: job "web" group "g": update.max_unavailable must be > 0 when update.max_surge is 0
+web.hcl:10:21: job "web" group "g": scaling.max must be >= scaling.min (2)
+web.hcl:11:21: job "web" group "g": scaling.cpu_percent must be between 1 and 100, got 150`,
 	},
 	{
 		name: "ingress path",

@@ -85,7 +85,6 @@ func TestExamplesSupported(t *testing.T) {
 		}
 		want := strings.Join([]string{
 			`examples/web.hcl:21:5: job "web" group "frontend": scaling is not supported yet (autoscaling)`,
-			`examples/web.hcl:18:26: job "web" group "frontend": update.auto_revert is not supported yet (rollback)`,
 		}, "\n")
 		if err == nil || err.Error() != want {
 			t.Errorf("web.hcl: got\n%v\nwant\n%s", err, want)

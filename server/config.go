@@ -70,7 +70,11 @@ type Config struct {
 	// should have the same; the leader's are the ones used.
 	PodCIDRPool string
 	ServiceCIDR string
-	Logger      hclog.Logger
+	// EventBufferSize is how many events the event stream keeps in
+	// memory (0: stream.DefaultBufferSize); a reader resuming from an
+	// older index gets a 410.
+	EventBufferSize int
+	Logger          hclog.Logger
 }
 
 // DefaultConfig returns a config with mk's default ports on 127.0.0.1.

@@ -166,6 +166,7 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) (freedRoom bool, err
 		view.markLostAndDrained(changes)
 	}
 	view.reconcileOwners(changes)
+	s.setDrainWaits(sc, view.finishDrains(changes, s.drainedCheck(st, view.nodes, start)))
 	s.planMu.Lock()
 	s.placeNew(changes)
 	written := changes.list()
@@ -178,6 +179,9 @@ func (s *Server) reconcile(st *state.StateStore, sc *scope) (freedRoom bool, err
 	err = s.writePods(written)
 	s.planMu.Unlock()
 	if err != nil {
+		return freedRoom, err
+	}
+	if err := s.applyRollouts(view.rollouts); err != nil {
 		return freedRoom, err
 	}
 	if err := s.scheduleUnplaced(now, sc); err != nil {

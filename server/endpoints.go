@@ -200,6 +200,9 @@ func notReadyReason(svc *structs.Service, p *structs.Pod, ep *structs.Endpoint) 
 	if p.Phase != structs.PodPhaseRunning {
 		return "pod is " + p.Phase
 	}
+	if p.Draining {
+		return "pod is draining"
+	}
 	if ep.IP == "" || len(ep.Ports) < len(svc.Ports) {
 		return "pod has no address yet"
 	}

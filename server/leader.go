@@ -74,6 +74,7 @@ func (s *Server) leaderLoop(stopCh chan struct{}) {
 	defer s.proposer.setBatching(false)
 	s.heartbeats.start()
 	defer s.heartbeats.stop()
+	s.proxySyncs.reset()
 	controllersDone := make(chan struct{})
 	go func() {
 		defer close(controllersDone)

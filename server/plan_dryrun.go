@@ -27,6 +27,7 @@ func dryRun(st *state.StateStore, job *structs.Job, objs *structs.JobObjects, pl
 		return fmt.Errorf("dry run of job %q: %w", job.ID, err)
 	}
 	v.podIDs = newPodIDs()
+	v.wholeRollout = true
 	v.jobs = []*structs.Job{job}
 	v.jobByKey[k] = job
 	v.objects[k] = plannedObjects(v.objects[k], objs)
@@ -36,7 +37,7 @@ func dryRun(st *state.StateStore, job *structs.Job, objs *structs.JobObjects, pl
 	stopping := map[string]bool{}
 	var toPlace []*structs.Pod
 	for _, p := range changes.list() {
-		if p.DesiredStatus == structs.PodDesiredStop {
+		if p.DesiredStatus == structs.PodDesiredStop || p.Draining {
 			stopping[p.ID] = true
 		} else if p.CreateIndex == 0 && live(p) {
 			toPlace = append(toPlace, p) // new
@@ -48,6 +49,11 @@ func dryRun(st *state.StateStore, job *structs.Job, objs *structs.JobObjects, pl
 		}
 	}
 	plan.Placements = groupSummaries(job, v.pods, stopping, toPlace)
+	for _, o := range v.rollouts {
+		if s := plan.Placements[o.deployment.Group]; s != nil {
+			s.Canaries = o.plan.canaries
+		}
+	}
 	res := scheduler.Place(withoutPods{schedulerState{st}, stopping}, toPlace, job)
 	plan.FailedPlacements = failuresByGroup(toPlace, res.Failures)
 	return nil

@@ -23,6 +23,18 @@ type view struct {
 	backoff replacementBackoff
 	// podIDs names new pods.
 	podIDs *podIDs
+	// wholeRollout plans a rollout to its end in one pass, as if every new
+	// pod became healthy at once: what a job plan shows.
+	wholeRollout bool
+	// rollouts are the deployments' plans of this pass, for the server
+	// to write their status and act on failures.
+	rollouts []*rolloutOutcome
+}
+
+// rolloutOutcome is one deployment's plan of a pass.
+type rolloutOutcome struct {
+	deployment *structs.Deployment
+	plan       *rolloutPlan
 }
 
 func key(ns, id string) string { return ns + "/" + id }
@@ -148,6 +160,21 @@ func (c *podChanges) stop(p *structs.Pod, reason string) {
 	}
 }
 
+// drain takes a serving pod out of its services before it is stopped
+// (finishDrains stops it once every node's proxy dropped it); a pod that
+// serves nothing yet is stopped at once.
+func (c *podChanges) drain(p *structs.Pod, reason string) {
+	if p.Draining || p.DesiredStatus == structs.PodDesiredStop {
+		return
+	}
+	if p.NodeID == "" || p.Phase != structs.PodPhaseRunning {
+		c.stop(p, reason)
+		return
+	}
+	cp := c.edit(p)
+	cp.Draining, cp.DrainStartTime, cp.DesiredReason = true, c.now, reason
+}
+
 func (c *podChanges) list() []*structs.Pod {
 	out := make([]*structs.Pod, 0, len(c.order))
 	for _, k := range c.order {
@@ -218,34 +245,76 @@ func (v *view) reconcileOwners(c *podChanges) {
 	}
 }
 
-// reconcileService keeps the current replica set of each deployment at its
-// count and older replica sets at zero.
+// reconcileService rolls each deployment of a service job toward its
+// current replica set (planRollout) and takes every pod of a replica set
+// no deployment wants out of service.
 func (v *view) reconcileService(c *podChanges, job *structs.Job) {
 	objs := v.objects[key(job.Namespace, job.ID)]
-	current := map[string]int{}
+	deployments := map[string]*structs.Deployment{}
 	for _, d := range objs.Deployments {
-		current[d.ReplicaSetID] = d.Replicas
+		deployments[d.ID] = d
 	}
+	byDeployment := map[string][]*structs.ReplicaSet{}
 	for _, rs := range objs.ReplicaSets {
-		desired := current[rs.ID] // 0 for older replica sets
-		owned := v.livePods(job.Namespace, rs.ID)
-		toStart, toStop := scheduler.ReconcileCount(desired, owned)
-		for _, p := range toStop {
-			c.stop(p, reasonScaledDown)
-		}
-		if desired == 0 {
-			// Nothing replaces the finished pods of an old replica set.
+		if deployments[rs.DeploymentID] == nil {
 			for _, p := range v.podsByOwner[key(job.Namespace, rs.ID)] {
-				if p.Terminal() {
-					c.stop(p, reasonScaledDown)
+				c.drain(p, reasonScaledDown) // its group is gone from the job
+			}
+			continue
+		}
+		byDeployment[rs.DeploymentID] = append(byDeployment[rs.DeploymentID], rs)
+	}
+	for _, d := range objs.Deployments {
+		v.reconcileDeployment(c, job, d, byDeployment[d.ID])
+	}
+}
+
+// reconcileDeployment applies one pass of a deployment's rollout: the
+// target replica set at its planned count, old pods drained as the plan
+// allows, finished pods of old replica sets stopped.
+func (v *view) reconcileDeployment(c *podChanges, job *structs.Job, d *structs.Deployment, sets []*structs.ReplicaSet) {
+	in := &rolloutInput{d: d, strategy: d.Strategy, now: c.now, setVersions: map[string]uint64{}}
+	var target *structs.ReplicaSet
+	for _, rs := range sets {
+		in.setVersions[rs.ID] = rs.JobVersion
+		pods := v.podsByOwner[key(job.Namespace, rs.ID)]
+		if rs.ID == d.ReplicaSetID {
+			target, in.targetPods = rs, pods
+		}
+		for _, p := range pods {
+			switch {
+			case !live(p):
+				if rs.ID != d.ReplicaSetID {
+					c.stop(p, reasonScaledDown) // nothing replaces an old version's finished pods
 				}
+			case p.Draining:
+				in.draining = append(in.draining, p)
+			case rs.ID == d.ReplicaSetID:
+				in.newPods = append(in.newPods, p)
+			default:
+				in.oldPods = append(in.oldPods, p)
 			}
 		}
-		if v.backoff.wait(v.podsByOwner[key(job.Namespace, rs.ID)], c.now) > 0 {
-			toStart = 0 // a later pass starts them
-		}
-		v.startPods(c, job, rs.Template, structs.OwnerReplicaSet, rs.ID, owned, toStart, "")
 	}
+	plan := planRollout(in)
+	if v.wholeRollout {
+		plan = wholeRolloutPlan(in)
+	}
+	for _, p := range plan.drain {
+		c.drain(p, reasonRolledOut)
+	}
+	v.rollouts = append(v.rollouts, &rolloutOutcome{deployment: d, plan: plan})
+	if target == nil {
+		return
+	}
+	toStart, toStop := scheduler.ReconcileCount(plan.newCount, in.newPods)
+	for _, p := range toStop {
+		c.drain(p, reasonScaledDown)
+	}
+	if v.backoff.wait(in.targetPods, c.now) > 0 {
+		toStart = 0 // a later pass starts them
+	}
+	v.startPods(c, job, target.Template, structs.OwnerReplicaSet, target.ID, in.newPods, toStart, "")
 }
 
 // maxBatchReschedules is how many failed pods per count a batch group may
@@ -312,6 +381,7 @@ func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 			onNode[p.NodeID] = true
 			onNode[p.PinnedNodeID] = true
 		}
+		v.rollSystemGroup(c, g, owned)
 		for _, id := range nodeIDs {
 			if !feasible[id] || onNode[id] {
 				continue

@@ -17,9 +17,10 @@ func TestDesiredStopDecisions(t *testing.T) {
 	service := func(count int, stopped bool) (*structs.Job, *structs.JobObjects) {
 		j := gcJob("web", structs.JobTypeService, 1, stopped)
 		j.Groups[0].Count = count
-		return j, &structs.JobObjects{Deployments: []*structs.Deployment{{ReplicaSetID: "rs1", Replicas: count}},
-			ReplicaSets: []*structs.ReplicaSet{{ObjectMeta: structs.ObjectMeta{ID: "rs1", Namespace: "default"}, JobID: "web",
-				Replicas: count, Template: j.Groups[0]}, {ObjectMeta: structs.ObjectMeta{ID: "rs0", Namespace: "default"}, JobID: "web",
+		return j, &structs.JobObjects{Deployments: []*structs.Deployment{{ObjectMeta: structs.ObjectMeta{ID: "web-g", Namespace: "default"}, ReplicaSetID: "rs1", Replicas: count,
+			Status: structs.DeploymentStatusSuccessful}},
+			ReplicaSets: []*structs.ReplicaSet{{ObjectMeta: structs.ObjectMeta{ID: "rs1", Namespace: "default"}, JobID: "web", DeploymentID: "web-g",
+				Replicas: count, Template: j.Groups[0]}, {ObjectMeta: structs.ObjectMeta{ID: "rs0", Namespace: "default"}, JobID: "web", DeploymentID: "web-g",
 				Replicas: count, Template: j.Groups[0]}}}
 	}
 	lostPod := gcPod("l", "web", "rs1", lost, stop, 0)
@@ -49,7 +50,7 @@ func TestDesiredStopDecisions(t *testing.T) {
 			map[string]want{"a": {stop, reasonJobStopped, false}, "f": {stop, reasonJobStopped, false}, "s": {stop, reasonJobStopped, false}}, 0},
 		{"an old replica set's finished pods stop", 1, false, []*structs.Pod{gcPod("a", "web", "rs1", running, run, 0),
 			gcPod("f", "web", "rs0", failed, run, 0), gcPod("r", "web", "rs0", running, run, 0)},
-			map[string]want{"a": {run, "", false}, "f": {stop, reasonScaledDown, false}, "r": {stop, reasonScaledDown, false}}, 0},
+			map[string]want{"a": {run, "", false}, "f": {stop, reasonScaledDown, false}, "r": {run, reasonRolledOut, false}}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/server/fsm"
 	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/server/stream"
 )
 
 // Server is one mk server. Its methods are safe for concurrent use.
@@ -54,6 +55,13 @@ type Server struct {
 	// dirty collects the jobs the leader's endpoints changed, for the
 	// next incremental controller pass.
 	dirty dirtySet
+	// proxySyncs and drainWaits let the leader stop draining pods once
+	// every node's proxy dropped them (drain.go).
+	proxySyncs *proxySyncs
+	drainWaits struct {
+		sync.Mutex
+		jobs map[string]bool
+	}
 	// apiWrites counts the API's writes being proposed now.
 	apiWrites atomic.Int64
 	// roomIndex is the Raft index at which room for pods last may have
@@ -84,9 +92,10 @@ func NewServer(config *Config) (*Server, error) {
 	s.peerHTTPCheck = s.peerHasRaftPeers
 	s.podIDs = newPodIDs()
 	s.heartbeats = newHeartbeats(s)
+	s.proxySyncs = newProxySyncs()
 	s.controllerKick = make(chan struct{}, 1)
 	var err error
-	if s.fsm, err = fsm.New(config.Logger); err != nil {
+	if s.fsm, err = fsm.New(config.Logger, fsm.WithEventBuffer(config.EventBufferSize)); err != nil {
 		return nil, err
 	}
 	if err := s.setupRaft(); err != nil {
@@ -195,6 +204,10 @@ func (s *Server) raftConfig() *raft.Config {
 
 // State returns the current state store.
 func (s *Server) State() *state.StateStore { return s.fsm.State() }
+
+// Events is the broker of the changes this server's FSM applied: the
+// event stream any server serves.
+func (s *Server) Events() *stream.Broker { return s.fsm.Events() }
 
 // Config returns the server's config; callers must not change it.
 func (s *Server) Config() *Config { return s.config }

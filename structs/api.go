@@ -173,3 +173,37 @@ type EndpointsChanges struct {
 	Changed []*Endpoints   `json:",omitempty"`
 	Keys    []NamespacedID `json:",omitempty"`
 }
+
+// EndpointsSyncedBody is a client's report that its proxy programmed the
+// endpoints as of Index (PUT /v1/node/{id}/endpoints-synced).
+type EndpointsSyncedBody struct {
+	Index uint64
+}
+
+// JobRevertBody is the body of POST /v1/job/{id}/revert.
+type JobRevertBody struct {
+	Version        uint64
+	EnforceIndex   bool   `json:",omitempty"`
+	JobModifyIndex uint64 `json:",omitempty"`
+}
+
+// DeploymentProgress is a deployment with its pods counted, as
+// GET /v1/job/{id}/deployments shows it.
+type DeploymentProgress struct {
+	ID                string
+	Group             string
+	JobVersion        uint64
+	Status            string
+	StatusDescription string `json:",omitempty"`
+	// Desired is the group's count; Placed, Healthy and Unhealthy count
+	// live pods of the current version, OldPods those of older versions
+	// (draining ones included).
+	Desired, Placed, Healthy, Unhealthy, OldPods int
+	// Canaries is the update block's canary count, 0 when the rollout
+	// has none or they were promoted.
+	Canaries          int    `json:",omitempty"`
+	Promoted          bool   `json:",omitempty"`
+	RequiresPromotion bool   `json:",omitempty"`
+	StableVersion     uint64 `json:",omitempty"`
+	ModifyIndex       uint64
+}

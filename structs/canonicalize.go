@@ -42,18 +42,22 @@ func DefaultRestartPolicy(jobType string) *RestartPolicy {
 }
 
 // DefaultUpdateStrategy returns the rolling update of a service group that
-// has no update block: start one new pod at a time before stopping an old
-// one (max_surge 1, max_unavailable 0), count a pod healthy once it has
-// passed its checks for 10s, give each pod 5m to get there, and do not roll
-// back automatically.
+// has no update block, Kubernetes' defaults: a quarter of the count above
+// it and a quarter below it at a time (max_surge and max_unavailable
+// 25%), a pod counts once it has passed its checks for 10s, each pod has
+// 5m to get there and the whole rollout 10m, no automatic rollback.
 func DefaultUpdateStrategy() *UpdateStrategy {
 	return &UpdateStrategy{
-		MaxSurge:        1,
-		MaxUnavailable:  0,
-		MinHealthyTime:  "10s",
-		HealthyDeadline: "5m",
+		MaxSurgePercent:       25,
+		MaxUnavailablePercent: 25,
+		MinHealthyTime:        "10s",
+		HealthyDeadline:       "5m",
+		ProgressDeadline:      DefaultProgressDeadline,
 	}
 }
+
+// DefaultProgressDeadline bounds a rollout whose update block sets none.
+const DefaultProgressDeadline = "10m"
 
 // DefaultResources returns a task's resources when its block is absent.
 func DefaultResources() *Resources {
@@ -101,6 +105,7 @@ func (g *TaskGroup) canonicalize(j *Job) {
 		def := DefaultUpdateStrategy()
 		setDefault(&g.Update.MinHealthyTime, def.MinHealthyTime)
 		setDefault(&g.Update.HealthyDeadline, def.HealthyDeadline)
+		setDefault(&g.Update.ProgressDeadline, def.ProgressDeadline)
 	}
 	if g.Scaling != nil {
 		setDefault(&g.Scaling.ScaleUpCooldown, DefaultScaleUpCooldown)

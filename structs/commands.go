@@ -196,9 +196,10 @@ type DeploymentUpdate struct {
 	Status            string `json:",omitempty"`
 	StatusDescription string `json:",omitempty"`
 	Promote           bool   `json:",omitempty"`
-	// Stable marks ReplicaSetID as the last completed version.
-	Stable    bool  `json:",omitempty"`
-	StartTime int64 `json:",omitempty"`
+	// StableReplicaSetID, when set, records the last replica set whose
+	// rollout completed, at job version StableVersion.
+	StableReplicaSetID string `json:",omitempty"`
+	StableVersion      uint64 `json:",omitempty"`
 }
 
 // DeploymentUpdateRequest is a batch of deployment changes.

@@ -23,6 +23,9 @@ var (
 	// ErrUnavailable is an agent the request must reach (the client node
 	// that runs a pod) that does not answer.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrGone is history that is no longer kept (an event stream resumed
+	// from an index older than the server's event buffer).
+	ErrGone = errors.New("gone")
 )
 
 // ValidationError is bad user input, located by a field path (as in

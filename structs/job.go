@@ -54,16 +54,34 @@ type TaskGroup struct {
 	Ingress     *IngressSpec      `json:",omitempty"`
 	Restart     *RestartPolicy    `json:",omitempty"`
 	Meta        map[string]string `json:",omitempty"`
-	Tasks       []*Task
+	// ShutdownDelay is how long a stopped pod keeps running after it left
+	// its services' endpoints on every node, before its tasks get their
+	// kill signal.
+	ShutdownDelay string `json:",omitempty"`
+	Tasks         []*Task
 }
 
 // UpdateStrategy is the rolling update of a service group.
 type UpdateStrategy struct {
+	// MaxSurge and MaxUnavailable bound a rollout's steps: pods above the
+	// count, and healthy pods below it. Each is a number of pods or, when
+	// its Percent field is set, a percentage of the count ("25%": surge
+	// rounds up, unavailable down, as in Kubernetes).
 	MaxSurge        int
 	MaxUnavailable  int
 	MinHealthyTime  string `json:",omitempty"`
 	HealthyDeadline string `json:",omitempty"`
 	AutoRevert      bool
+	// MaxSurgePercent and MaxUnavailablePercent, when not 0, replace
+	// MaxSurge and MaxUnavailable.
+	MaxSurgePercent       int `json:",omitempty"`
+	MaxUnavailablePercent int `json:",omitempty"`
+	// ProgressDeadline bounds the whole rollout.
+	ProgressDeadline string `json:",omitempty"`
+	// Canary pods of a new version start beside the old ones and wait for
+	// a promotion (AutoPromote: once they are healthy).
+	Canary      int  `json:",omitempty"`
+	AutoPromote bool `json:",omitempty"`
 }
 
 // ScalingPolicy is the horizontal autoscaling of a group.

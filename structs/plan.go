@@ -38,6 +38,9 @@ type PlanGroupSummary struct {
 	Stop int
 	// Keep is how many running or placed pods would be left as they are.
 	Keep int
+	// Canaries is how many of the placed pods are canaries: the rollout
+	// then waits for a promotion with the old pods kept.
+	Canaries int `json:",omitempty"`
 }
 
 // PlanGroupFailure is the pods of a group that the dry run could not

@@ -84,6 +84,11 @@ type Pod struct {
 	// Checks are the latest results of the pod's service checks, in the
 	// order of the group's services and their checks.
 	Checks []*CheckStatus `json:",omitempty"`
+	// Draining marks a pod the servers are about to stop: it leaves its
+	// services' endpoints first, and is stopped once every node's proxy
+	// has dropped it (DrainStartTime: when it began, unix nanos).
+	Draining       bool  `json:",omitempty"`
+	DrainStartTime int64 `json:",omitempty"`
 	// ReplacedBy is the ID of the pod that took this one's place.
 	ReplacedBy string `json:",omitempty"`
 

@@ -28,9 +28,6 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 	if g.Scaling != nil {
 		v.add("scaling", "is not supported yet (autoscaling)")
 	}
-	if g.Update != nil && g.Update.AutoRevert {
-		v.add("update.auto_revert", "is not supported yet (rollback)")
-	}
 	if n := g.Network; n != nil && n.Mode == "none" {
 		v.add("network.mode", "%q is not supported yet; use \"bridge\" (the default) or \"host\"", n.Mode)
 	}

@@ -16,8 +16,7 @@ func TestSupported(t *testing.T) {
 		{"scaling", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2} }, []string{
 			`job "web" group "g": scaling is not supported yet (autoscaling)`}},
 		{"ingress accepted", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, nil},
-		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, []string{
-			`job "web" group "g": update.auto_revert is not supported yet (rollback)`}},
+		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, nil},
 		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, nil},
 		{"no network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "none"} }, []string{
 			`job "web" group "g": network.mode "none" is not supported yet; use "bridge" (the default) or "host"`}},

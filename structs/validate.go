@@ -172,6 +172,7 @@ func (g *TaskGroup) validate(v *validator, j *Job) *validator {
 		v.add("count", "must be >= 0")
 	}
 	g.Update.validate(v)
+	v.duration("shutdown_delay", g.ShutdownDelay)
 	g.Scaling.validate(v, g.Count)
 	for i, c := range g.Constraints {
 		c.validate(v, fmt.Sprintf("constraint[%d]", i))
@@ -214,11 +215,24 @@ func (u *UpdateStrategy) validate(v *validator) {
 	if u.MaxUnavailable < 0 {
 		v.add("update.max_unavailable", "must be >= 0")
 	}
-	if u.MaxSurge == 0 && u.MaxUnavailable == 0 {
+	if u.MaxSurgePercent < 0 || u.MaxSurgePercent > 100 {
+		v.add("update.max_surge", "must be a percentage between 0%% and 100%%")
+	}
+	if u.MaxUnavailablePercent < 0 || u.MaxUnavailablePercent > 100 {
+		v.add("update.max_unavailable", "must be a percentage between 0%% and 100%%")
+	}
+	if u.MaxSurge == 0 && u.MaxUnavailable == 0 && u.MaxSurgePercent == 0 && u.MaxUnavailablePercent == 0 {
 		v.add("update.max_unavailable", "must be > 0 when update.max_surge is 0")
+	}
+	if u.Canary < 0 {
+		v.add("update.canary", "must be >= 0")
+	}
+	if u.AutoPromote && u.Canary == 0 {
+		v.add("update.auto_promote", "needs update.canary > 0")
 	}
 	v.duration("update.min_healthy_time", u.MinHealthyTime)
 	v.duration("update.healthy_deadline", u.HealthyDeadline)
+	v.duration("update.progress_deadline", u.ProgressDeadline)
 }
 
 func (s *ScalingPolicy) validate(v *validator, count int) {

@@ -263,6 +263,9 @@ func StartDevAgent(t testing.TB, extraConfig ...string) (string, int) {
 			_ = cmd.Process.Kill()
 		}
 		logf.Close()
+		if t.Failed() {
+			logTail(t, logf.Name(), 60)
+		}
 	})
 	addr := fmt.Sprintf("http://127.0.0.1:%d", http)
 	WaitFor(t, 20*time.Second, func() (bool, error) {
@@ -449,4 +452,15 @@ func (a *Agent) waitServing(deadline time.Duration) {
 		err := getJSON(a.Addr()+"/v1/agent/self", &self)
 		return err == nil, err
 	})
+}
+
+// logTail prints the last n lines of an agent's log into a failed test's
+// output: its temporary directory is gone once the test ends.
+func logTail(t testing.TB, path string, n int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	t.Logf("last lines of %s:\n%s", path, strings.Join(lines[max(len(lines)-n, 0):], "\n"))
 }

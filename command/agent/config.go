@@ -65,6 +65,9 @@ type ServerConfig struct {
 	// gossip member failed. Short values are for tests.
 	HeartbeatTTL   string `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace string `hcl:"heartbeat_grace,optional"`
+	// EventBufferSize is how many events the event stream keeps in
+	// memory (default 8192; config_events.go).
+	EventBufferSize *int `hcl:"event_buffer_size,optional"`
 }
 
 // ClientConfig is the client block. Its runtime arrives with the client
@@ -247,6 +250,9 @@ func (c *Config) Merge(o *Config) {
 		if o.Server.PodGCKeep != nil {
 			c.Server.PodGCKeep = o.Server.PodGCKeep
 		}
+		if o.Server.EventBufferSize != nil {
+			c.Server.EventBufferSize = o.Server.EventBufferSize
+		}
 	}
 	if o.Client != nil {
 		c.Client = o.Client
@@ -309,6 +315,9 @@ func (c *Config) ToServerConfig() (*server.Config, error) {
 			sc.EncryptKey = key
 		}
 		if err := s.applyGC(sc); err != nil {
+			return nil, err
+		}
+		if err := s.applyEvents(sc); err != nil {
 			return nil, err
 		}
 		if err := s.applyNetwork(sc); err != nil {

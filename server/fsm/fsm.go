@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mk-orchestrator/mk/server/state"
+	"github.com/mk-orchestrator/mk/server/stream"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -35,16 +36,35 @@ type FSM struct {
 
 	mu    sync.RWMutex // guards state, swapped by Restore
 	state *state.StateStore
+
+	// events gets the changes of every committed transaction; it lives
+	// as long as the FSM, across restores.
+	events *stream.Broker
+}
+
+// Option tunes an FSM.
+type Option func(*FSM)
+
+// WithEventBuffer sets how many events the FSM's broker holds.
+func WithEventBuffer(size int) Option {
+	return func(f *FSM) { f.events = stream.NewBroker(size) }
 }
 
 // New returns an FSM with an empty state store.
-func New(logger hclog.Logger) (*FSM, error) {
+func New(logger hclog.Logger, opts ...Option) (*FSM, error) {
 	s, err := state.NewStateStore()
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{logger: logger.Named("fsm"), state: s}, nil
+	f := &FSM{logger: logger.Named("fsm"), state: s, events: stream.NewBroker(0)}
+	for _, o := range opts {
+		o(f)
+	}
+	return f, nil
 }
+
+// Events is the broker of the changes this FSM applied.
+func (f *FSM) Events() *stream.Broker { return f.events }
 
 // State returns the current state store. It changes on Restore, so callers
 // fetch it per query rather than keeping it.
@@ -84,7 +104,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		for i := range resps {
 			resps[i] = err
 		}
+		return resps
 	}
+	f.events.Publish(stream.Batches(txn.Changes()))
 	return resps
 }
 
@@ -170,6 +192,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.NodePurgeRequest) error { return txn.PurgeNode(index, r) })
 	case structs.EndpointsUpdateRequestType:
 		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
+	case structs.DeploymentUpdateRequestType:
+		return apply(buf, index, func(r *structs.DeploymentUpdateRequest) error { return txn.UpdateDeployments(index, r.Updates) })
 	case structs.EventsRecordRequestType:
 		return apply(buf, index, func(r *structs.EventsRecordRequest) error { return txn.RecordJobEvents(index, r.Events) })
 	}
@@ -239,6 +263,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	old := f.state
 	f.state = s
 	f.mu.Unlock()
+	// The changes up to the snapshot are not replayed here: streams from
+	// before it cannot go on without a gap.
+	f.events.Reset(s.LatestIndex())
 	old.Abandon()
 	return nil
 }

@@ -73,6 +73,9 @@ type HTTPServer struct {
 	// other nodes' pods.
 	local         atomic.Pointer[LocalPods]
 	nodeTransport *http.Transport
+	// eventHeartbeat is how often a quiet event stream sends {} (0:
+	// defaultEventHeartbeat).
+	eventHeartbeat time.Duration
 }
 
 // New builds the API handler for a server; Start serves it.
@@ -205,6 +208,8 @@ func statusFor(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, structs.ErrTimeout):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, structs.ErrGone):
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }

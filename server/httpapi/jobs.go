@@ -23,9 +23,11 @@ func (h *HTTPServer) routes() {
 	h.handle("PUT /v1/job/{id}/plan", routeRead, h.jobPlan)
 	h.handle("GET /v1/job/{id}/versions", routeRead, h.jobVersions)
 	h.objectRoutes()
+	h.deploymentRoutes()
 	h.nodeRoutes()
 	h.localPodRoutes(h.onPodNode)
 	h.operatorRoutes()
+	h.eventRoutes()
 }
 
 func (h *HTTPServer) jobList(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -16,6 +16,7 @@ func (h *HTTPServer) nodeRoutes() {
 	h.handle("GET /v1/node/{id}", routeRead, h.nodeGet)
 	h.handle("PUT /v1/node/register", routeWrite, h.nodeRegister)
 	h.handle("PUT /v1/node/{id}/heartbeat", routeWrite, h.nodeHeartbeat)
+	h.handle("PUT /v1/node/{id}/endpoints-synced", routeWrite, h.nodeEndpointsSynced)
 	h.handle("GET /v1/node/{id}/pods", routeRead, h.nodePods)
 	h.handle("PUT /v1/node/{id}/pods/status", routeWrite, h.nodePodStatus)
 	h.handle("POST /v1/node/{id}/drain", routeWrite, h.nodeDrain)
@@ -77,6 +78,18 @@ func (h *HTTPServer) nodeRegister(w http.ResponseWriter, r *http.Request) (any, 
 
 func (h *HTTPServer) nodeHeartbeat(w http.ResponseWriter, r *http.Request) (any, error) {
 	return h.srv.NodeHeartbeat(r.PathValue("id"))
+}
+
+// nodeEndpointsSynced is a client saying its proxy programmed the
+// endpoints as of an index: the leader stops draining pods once every
+// node has (memory only, no Raft write).
+func (h *HTTPServer) nodeEndpointsSynced(w http.ResponseWriter, r *http.Request) (any, error) {
+	var body structs.EndpointsSyncedBody
+	if err := decodeBody(r, &body); err != nil {
+		return nil, err
+	}
+	h.srv.NodeEndpointsSynced(r.PathValue("id"), body.Index)
+	return map[string]uint64{"Index": body.Index}, nil
 }
 
 // nodePods is what a client watches (with ?index=N): the pods placed on

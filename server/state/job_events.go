@@ -27,6 +27,7 @@ func (t *WriteTxn) RecordJobEvents(index uint64, events []*structs.JobEvent) err
 	t.at(index)
 	rows := map[string]*structs.JobEvents{}
 	var order []string
+	var recorded []Change // for the event stream, once written
 	for _, e := range events {
 		if e == nil || e.JobID == "" {
 			continue
@@ -48,6 +49,7 @@ func (t *WriteTxn) RecordJobEvents(index uint64, events []*structs.JobEvent) err
 			order = append(order, k)
 		}
 		row.Events = append(row.Events, e)
+		recorded = append(recorded, Change{Table: TableJobEvents, Index: index, Object: e})
 	}
 	for _, k := range order {
 		row := rows[k]
@@ -58,6 +60,7 @@ func (t *WriteTxn) RecordJobEvents(index uint64, events []*structs.JobEvent) err
 			return err
 		}
 	}
+	t.changes = append(t.changes, recorded...)
 	return nil
 }
 

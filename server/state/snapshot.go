@@ -22,7 +22,13 @@ import (
 // (namespace, job, ID), so two jobs may own objects of one name. A server
 // of format 2 keys them by (namespace, ID) and would keep one of the two,
 // so it must refuse these snapshots; format 1 and 2 snapshots restore here.
-const SnapshotFormatVersion = 3
+//
+// 4: deployments carry the group's count (Replicas), which controllers
+// read instead of the current replica set's; the table job_events is new.
+// A format 3 server would not know the table, so it must refuse these
+// snapshots; format 3 snapshots restore here with each deployment's count
+// taken from its current replica set (upgradeDeployments).
+const SnapshotFormatVersion = 4
 
 type snapshotHeader struct {
 	Version int
@@ -119,6 +125,39 @@ func Restore(r io.Reader) (*StateStore, error) {
 			}
 		}
 	}
+	if head.Version < 4 {
+		if err := upgradeDeployments(txn); err != nil {
+			return nil, err
+		}
+	}
 	txn.Commit()
 	return s, nil
+}
+
+// upgradeDeployments gives the deployments of a snapshot older than
+// format 4 the count their current replica set held.
+func upgradeDeployments(txn *memdb.Txn) error {
+	it, err := txn.Get(TableDeployments, IndexID)
+	if err != nil {
+		return fmt.Errorf("restore: list deployments: %w", err)
+	}
+	var deployments []*structs.Deployment
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		deployments = append(deployments, raw.(*structs.Deployment))
+	}
+	for _, d := range deployments {
+		raw, err := txn.First(TableReplicaSets, IndexID, d.Namespace, d.JobID, d.ReplicaSetID)
+		if err != nil {
+			return fmt.Errorf("restore: replica set of deployment %s: %w", d.ID, err)
+		}
+		if raw == nil || d.Replicas != 0 {
+			continue
+		}
+		cp := structs.Copy(d)
+		cp.Replicas = raw.(*structs.ReplicaSet).Replicas
+		if err := txn.Insert(TableDeployments, cp); err != nil {
+			return fmt.Errorf("restore: deployment %s: %w", d.ID, err)
+		}
+	}
+	return nil
 }

@@ -78,6 +78,8 @@ type WriteTxn struct {
 	index   uint64
 	touched map[string]uint64
 	labels  labelSets
+	// changes are the writes the event stream carries (changes.go).
+	changes []Change
 }
 
 // WriteTxn starts a write transaction. Only the FSM writes, one
@@ -97,6 +99,7 @@ func (t *WriteTxn) upsert(table string, obj any) error {
 	if err := t.txn.Insert(table, obj); err != nil {
 		return fmt.Errorf("%w: insert into %s: %v", ErrWriteFailed, table, err)
 	}
+	t.track(table, obj, false)
 	return nil
 }
 
@@ -105,6 +108,7 @@ func (t *WriteTxn) remove(table string, obj any) error {
 	if err := t.txn.Delete(table, obj); err != nil {
 		return fmt.Errorf("%w: delete from %s: %v", ErrWriteFailed, table, err)
 	}
+	t.track(table, obj, true)
 	return nil
 }
 
