@@ -34,6 +34,14 @@ func (c *Client) Services(namespace string, q *QueryOptions) ([]*structs.Service
 	return out, meta, err
 }
 
+// Ingresses lists the ingresses of a namespace ("": the client's, "*":
+// all).
+func (c *Client) Ingresses(namespace string, q *QueryOptions) ([]*structs.Ingress, *QueryMeta, error) {
+	var out []*structs.Ingress
+	meta, err := c.get("/v1/ingresses", withNamespace(q, namespace), &out)
+	return out, meta, err
+}
+
 // Service reads one service by name.
 func (c *Client) Service(namespace, name string, q *QueryOptions) (*structs.Service, error) {
 	var out structs.Service

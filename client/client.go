@@ -16,6 +16,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/api"
 	nodedns "github.com/mk-orchestrator/mk/client/dns"
+	"github.com/mk-orchestrator/mk/client/ingress"
 	"github.com/mk-orchestrator/mk/client/network"
 	"github.com/mk-orchestrator/mk/client/proxy"
 	"github.com/mk-orchestrator/mk/client/state"
@@ -53,7 +54,10 @@ type Config struct {
 	// DNSUpstreams are the resolvers (host:port) the node DNS forwards
 	// other names to; nil for the host's /etc/resolv.conf.
 	DNSUpstreams []string
-	Logger       hclog.Logger
+	// IngressAddr is where the ingress proxy listens (host:port, ":8080"
+	// for every address); "" runs none.
+	IngressAddr string
+	Logger      hclog.Logger
 }
 
 // Client runs the pods of one node.
@@ -85,6 +89,9 @@ type Client struct {
 	proxy       *proxy.Proxy
 	proxyWriter proxy.Writer
 	dns         *nodedns.Server
+	// ingress routes HTTP by host and path to services' endpoints; nil
+	// without a network or an IngressAddr.
+	ingress *ingress.Proxy
 
 	mu      sync.Mutex
 	runners map[string]*podRunner

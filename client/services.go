@@ -40,13 +40,21 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 		return fmt.Errorf("node DNS on %s: %w", c.net.Gateway(), err)
 	}
 	c.proxy, c.dns, c.proxyWriter = p, dns, writer
-	c.goFunc(func() { p.Run(ctx) })
 	src := &serviceSource{api: c.api}
 	reporter := newSyncReporter(p, src, func(ctx context.Context, index uint64) error {
 		return c.api.EndpointsSynced(ctx, c.nodeID, index)
 	})
+	// The ingress proxy comes before the reporter: it applies endpoints
+	// within SetEndpoints, so an index the reporter sends is already in
+	// the ingress's route table too (a draining pod has left both).
+	var sinks []proxy.Sink
+	if feed := c.startIngress(ctx, src); feed != nil {
+		sinks = append(sinks, feed)
+	}
+	sinks = append(sinks, reporter, &dnsFeed{dns: dns})
+	c.goFunc(func() { p.Run(ctx) })
 	c.goFunc(func() { reporter.run(ctx, c.logger) })
-	c.goFunc(func() { proxy.Watch(ctx, src, c.logger, reporter, &dnsFeed{dns: dns}) })
+	c.goFunc(func() { proxy.Watch(ctx, src, c.logger, sinks...) })
 	c.logger.Info("service proxy and node DNS started", "mode", writer.Mode(), "dns", dns.Addr())
 	return nil
 }
@@ -54,6 +62,7 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 // stopServices stops the node DNS; the proxy's rules stay, so a restarted
 // client takes over without a gap for established connections.
 func (c *Client) stopServices() {
+	c.stopIngress()
 	if c.dns != nil {
 		if err := c.dns.Stop(); err != nil {
 			c.logger.Warn("stop node DNS", "error", err)

@@ -109,7 +109,7 @@ func defaultAgentConfig(dev bool) *agent.Config {
 		Ports: &agent.Ports{HTTP: 6646, Raft: 6647, Serf: 6648}}
 	if dev {
 		c.Server = &agent.ServerConfig{Enabled: &enabled, BootstrapExpect: 1}
-		c.Client = &agent.ClientConfig{Enabled: &enabled}
+		c.Client = &agent.ClientConfig{Enabled: &enabled, Ingress: &agent.ClientIngress{Enabled: &enabled}}
 	}
 	return c
 }

@@ -30,7 +30,10 @@ import (
 // host's address (so it is their node's network address, where the other
 // hosts route their pods), with the service proxy in the mode under test
 // and the node DNS forwarding to a resolver the test runs in the server
-// host.
+// host, and the ingress proxy on ingressPort.
+
+// ingressPort is where the client agents' ingress proxies listen.
+const ingressPort = 8080
 
 // netHost is a client host: its namespace, its agent and its node.
 type netHost struct {
@@ -86,7 +89,7 @@ func newMultiHost(t *testing.T, mode string, k int, serverConfig ...string) *mul
 	for i, h := range clientHosts {
 		name := fmt.Sprintf("client-%d", i+1)
 		a := testutil.StartClientOnly(t, testutil.ClientOnlyOptions{Name: name, Servers: []string{servers.Agents[0].HTTPAddr},
-			BindAddr: h.IP, NetNS: h.NS, ProxyMode: mode, DNSUpstreams: []string{m.Server.IP + ":53"}})
+			BindAddr: h.IP, NetNS: h.NS, ProxyMode: mode, DNSUpstreams: []string{m.Server.IP + ":53"}, IngressPort: ingressPort})
 		agentDirs = append(agentDirs, a.Dir)
 		m.Clients = append(m.Clients, &netHost{Host: h, Agent: a, Name: name})
 	}

@@ -117,7 +117,7 @@ func (d *decoder) decodeIngress(b *hcl.Block, path string) *structs.IngressSpec 
 	d.record(path, "ingress", b, c.Attributes)
 	for _, pb := range c.Blocks.OfType("path") {
 		p := &structs.IngressPath{Path: pb.Labels[0]}
-		pc := d.content(pb.Body, []field{{"service", &p.Service}, {"port", &p.Port}})
+		pc := d.content(pb.Body, []field{{"service", &p.Service}, {"port", &p.Port}, {"strip_prefix", &p.StripPrefix}})
 		d.record(path, fmt.Sprintf("ingress.path %q", p.Path), pb, pc.Attributes)
 		in.Paths = append(in.Paths, p)
 	}

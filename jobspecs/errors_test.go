@@ -376,7 +376,7 @@ web.hcl:11:21: job "web" group "g": scaling.cpu_percent must be between 1 and 10
     }
   }
 }`,
-		want: `web.hcl:4:7: job "web" group "g": ingress.path "api" must start with "/"
+		want: `web.hcl:4:7: job "web" group "g": ingress.path "api" must start with "/" and hold no '?', '#' or spaces
 web.hcl:4:7: job "web" group "g": ingress.path "api".service is required
 web.hcl:5:16: job "web" group "g": ingress.path "api".port must be between 1 and 65535, got 0`,
 	},

@@ -85,7 +85,6 @@ func TestExamplesSupported(t *testing.T) {
 		}
 		want := strings.Join([]string{
 			`examples/web.hcl:21:5: job "web" group "frontend": scaling is not supported yet (autoscaling)`,
-			`examples/web.hcl:56:5: job "web" group "frontend": ingress is not supported yet`,
 		}, "\n")
 		if err == nil || err.Error() != want {
 			t.Errorf("web.hcl: got\n%v\nwant\n%s", err, want)

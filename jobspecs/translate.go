@@ -95,14 +95,7 @@ func replicaSetFor(job *structs.Job, g *structs.TaskGroup, groupID string, label
 }
 
 func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec, meta structs.ObjectMeta, labels map[string]string) *structs.Service {
-	port := g.Network.LookupPort(svc.Port)
-	target := 0
-	if port != nil {
-		target = port.To
-		if target == 0 {
-			target = port.Static
-		}
-	}
+	target := g.ServicePort(svc)
 	return &structs.Service{
 		ObjectMeta: meta,
 		JobID:      job.ID,
@@ -121,11 +114,12 @@ func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec
 	}
 }
 
-// TemplateHash is a short hash of a group's pod template. Count, scaling and
-// update settings are left out: changing them must not replace pods.
+// TemplateHash is a short hash of a group's pod template. Count, scaling,
+// update and ingress settings are left out: changing them must not
+// replace pods.
 func TemplateHash(g *structs.TaskGroup) (string, error) {
 	t := *g
-	t.Count, t.Scaling, t.Update = 0, nil, nil
+	t.Count, t.Scaling, t.Update, t.Ingress = 0, nil, nil, nil
 	buf, err := json.Marshal(&t)
 	if err != nil {
 		return "", fmt.Errorf("hash template: %w", err)

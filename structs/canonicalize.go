@@ -1,5 +1,7 @@
 package structs
 
+import "strings"
+
 // Defaults that Canonicalize fills in. A job decoded from HCL and the same
 // job submitted as JSON end up equal once canonicalized.
 const (
@@ -125,6 +127,7 @@ func (g *TaskGroup) canonicalize(j *Job) {
 		s.canonicalize(j, g)
 	}
 	if g.Ingress != nil {
+		g.Ingress.Host = strings.ToLower(strings.TrimSuffix(g.Ingress.Host, "."))
 		g.Ingress.Paths = compact(g.Ingress.Paths)
 	}
 	g.Tasks = compact(g.Tasks)

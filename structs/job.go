@@ -149,17 +149,24 @@ type ServiceCheck struct {
 	Timeout  string
 }
 
-// IngressSpec routes host + path to services on every client.
+// IngressSpec routes host + path to services on every client: each
+// client's ingress proxy sends a request whose Host is Host (any host when
+// empty) to the service of the longest path that prefixes its path.
 type IngressSpec struct {
 	Host  string `json:",omitempty"`
 	Paths []*IngressPath
 }
 
-// IngressPath is one path rule of an ingress.
+// IngressPath is one path rule of an ingress: requests under Path go to
+// the ready endpoints of Service (in the job's namespace, of this job or
+// another) on its service port Port.
 type IngressPath struct {
 	Path    string
 	Service string
 	Port    int
+	// StripPrefix removes Path from the request's path before it is
+	// forwarded ("/api/users" reaches the service as "/users").
+	StripPrefix bool `json:",omitempty"`
 }
 
 // RestartPolicy says how tasks that exit are restarted within their pod.

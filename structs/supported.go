@@ -28,9 +28,6 @@ func (g *TaskGroup) unsupported(v, top *validator) {
 	if g.Scaling != nil {
 		v.add("scaling", "is not supported yet (autoscaling)")
 	}
-	if g.Ingress != nil {
-		v.add("ingress", "is not supported yet")
-	}
 	if n := g.Network; n != nil && n.Mode == "none" {
 		v.add("network.mode", "%q is not supported yet; use \"bridge\" (the default) or \"host\"", n.Mode)
 	}

@@ -15,7 +15,7 @@ func TestSupported(t *testing.T) {
 		{"function", func(j *Job) { j.Type = JobTypeFunction }, []string{`job "web": type "function" is not supported yet`}},
 		{"scaling", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2} }, []string{
 			`job "web" group "g": scaling is not supported yet (autoscaling)`}},
-		{"ingress", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, []string{`job "web" group "g": ingress is not supported yet`}},
+		{"ingress accepted", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, nil},
 		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, nil},
 		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, nil},
 		{"no network", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "none"} }, []string{

@@ -188,7 +188,7 @@ func (g *TaskGroup) validate(v *validator, j *Job) *validator {
 		v.dup(seen, "service", s.Name)
 		v.merge(s.validate(v.at(fmt.Sprintf("service %q", s.Name)), g))
 	}
-	g.Ingress.validate(v)
+	g.Ingress.validate(v, j)
 	g.Restart.validate(v)
 	if len(g.Tasks) == 0 {
 		v.add("", "must have at least one task")
@@ -390,31 +390,6 @@ func (c *ServiceCheck) validate(v *validator, field string, g *TaskGroup) {
 	}
 	v.positiveDuration(field+".interval", c.Interval)
 	v.positiveDuration(field+".timeout", c.Timeout)
-}
-
-func (in *IngressSpec) validate(v *validator) {
-	if in == nil {
-		return
-	}
-	if len(in.Paths) == 0 {
-		v.add("ingress", "must have at least one path")
-	}
-	seen := map[string]bool{}
-	for i, p := range in.Paths {
-		if p == nil {
-			v.add(fmt.Sprintf("ingress.path[%d]", i), "must not be null")
-			continue
-		}
-		field := fmt.Sprintf("ingress.path %q", p.Path)
-		v.dup(seen, "ingress.path", p.Path)
-		if !strings.HasPrefix(p.Path, "/") {
-			v.add(field, "must start with \"/\"")
-		}
-		if p.Service == "" {
-			v.add(field+".service", "is required")
-		}
-		v.between(field+".port", p.Port, 1, 65535)
-	}
 }
 
 func (r *RestartPolicy) validate(v *validator) {

@@ -150,9 +150,22 @@ func TestValidate(t *testing.T) {
 			g + `: scaling.memory_percent must be between 1 and 100, got 101`,
 			g + `: scaling.scale_up_cooldown must be a duration such as "30s", got "x"`}},
 		{"ingress", func(j *Job) { j.Groups[0].Ingress.Paths[0] = &IngressPath{Path: "api", Port: 70000} }, []string{
-			g + `: ingress.path "api" must start with "/"`,
+			g + `: ingress.path "api" must start with "/" and hold no '?', '#' or spaces`,
 			g + `: ingress.path "api".service is required`,
 			g + `: ingress.path "api".port must be between 1 and 65535, got 70000`}},
+		{"ingress host", func(j *Job) { j.Groups[0].Ingress.Host = "shop_1.local:8080" }, []string{
+			g + `: ingress.host must be a DNS name of lowercase letters, digits, '-' and '.' such as "shop.local", got "shop_1.local:8080"`}},
+		{"ingress service name", func(j *Job) { j.Groups[0].Ingress.Paths[0].Service = "Web.svc" }, []string{
+			g + `: ingress.path "/".service must be a service name: must be lowercase letters, digits and '-', starting and ending with a letter or digit, got "Web.svc"`}},
+		{"ingress port of a service of the job", func(j *Job) { j.Groups[0].Ingress.Paths[0].Port = 8080 }, []string{
+			g + `: ingress.path "/".port service "web" of this job has port 80, got 8080`}},
+		{"ingress to another job's service", func(j *Job) {
+			j.Groups[0].Ingress.Paths = append(j.Groups[0].Ingress.Paths, &IngressPath{Path: "/api", Service: "api", Port: 9000, StripPrefix: true})
+		}, nil},
+		{"ingress path twice", func(j *Job) {
+			j.Groups[0].Ingress.Paths = append(j.Groups[0].Ingress.Paths, Copy(j.Groups[0].Ingress.Paths[0]))
+		}, []string{g + `: ingress.path "/" is defined more than once`}},
+		{"ingress without paths", func(j *Job) { j.Groups[0].Ingress.Paths = nil }, []string{g + `: ingress must have at least one path`}},
 		{"constraint", func(j *Job) { j.Groups[0].Constraints[0] = &Constraint{Operator: "regexp", Value: "("} }, []string{
 			g + `: constraint[0].attribute is required`,
 			g + ": constraint[0].value must be a regular expression: error parsing regexp: missing closing ): `(`"}},

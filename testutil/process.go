@@ -377,6 +377,9 @@ type ClientOnlyOptions struct {
 	// DNSUpstreams is the client's network.dns_upstreams (nil: the
 	// host's resolv.conf).
 	DNSUpstreams []string
+	// IngressPort runs the client's ingress proxy on that port of every
+	// address (0: no ingress proxy).
+	IngressPort int
 }
 
 // networkBlock is the client's network block for o ("" when o sets
@@ -393,6 +396,14 @@ func (o ClientOnlyOptions) networkBlock() string {
 		return ""
 	}
 	return "\n  network {\n" + b.String() + "  }"
+}
+
+// ingressBlock is the client's ingress block for o ("" for none).
+func (o ClientOnlyOptions) ingressBlock() string {
+	if o.IngressPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n  ingress {\n    port = %d\n  }", o.IngressPort)
 }
 
 func quoteAll(l []string) string {
@@ -424,9 +435,9 @@ ports {
 }
 client {
   enabled = true
-  servers = [%s]%s
+  servers = [%s]%s%s
 }
-`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, quoteAll(o.Servers), o.networkBlock())
+`, o.Name, filepath.Join(dir, "data"), o.BindAddr, http, serf, quoteAll(o.Servers), o.networkBlock(), o.ingressBlock())
 	startLone(t, a, conf)
 	a.waitServing(30 * time.Second)
 	return a

@@ -67,8 +67,10 @@ type result struct {
 }
 
 // newIndex builds the index of services and their endpoints; endpoints are
-// matched to services by namespace and name.
-func newIndex(domain string, ttl uint32, serial uint32, services []*structs.Service, endpoints []*structs.Endpoints) *index {
+// matched to services by namespace and name. hosts maps the ingress host
+// names (lower-case FQDNs, in the zone or not) to the IPv4 address they
+// answer with; a name a service already has keeps the service's answer.
+func newIndex(domain string, ttl uint32, serial uint32, services []*structs.Service, endpoints []*structs.Endpoints, hosts map[string]string) *index {
 	domain = mdns.CanonicalName(domain)
 	idx := &index{domain: domain, names: make(map[string]*node, 2*len(services)+8), ttl: ttl}
 	idx.soa = &mdns.SOA{
@@ -99,7 +101,30 @@ func newIndex(domain string, ttl uint32, serial uint32, services []*structs.Serv
 		}
 		idx.addService(svc, eps[svc.Namespace+"/"+svc.Name])
 	}
+	for name, ip := range hosts {
+		idx.addHost(name, ip)
+	}
 	return idx
+}
+
+// addHost adds an ingress host name: an A record of the node's address.
+// Outside the zone the name stands alone (no parents), so a query of a
+// name under it is forwarded as before.
+func (idx *index) addHost(name, ip string) {
+	if net.ParseIP(ip).To4() == nil {
+		return
+	}
+	if n, ok := idx.names[name]; ok && (len(n.a) > 0 || len(n.srv) > 0) {
+		return
+	}
+	var n *node
+	if idx.inZone(name) {
+		n = idx.ensure(name)
+	} else {
+		n = &node{}
+		idx.names[name] = n
+	}
+	n.a = []mdns.RR{idx.aRecord(name, ip)}
 }
 
 // ensure returns the node of name, creating it and the empty non-terminals
@@ -197,7 +222,7 @@ func (idx *index) inZone(name string) bool {
 }
 
 // lookup answers a query for the lower-case FQDN name of type qtype, which
-// must be in the zone.
+// must be in the zone or an ingress host.
 func (idx *index) lookup(name string, qtype uint16) result {
 	n, ok := idx.names[name]
 	if !ok {

@@ -73,6 +73,13 @@ type Server struct {
 	idx    atomic.Pointer[index]
 	serial atomic.Uint32
 
+	// updMu orders the writers of idx, and guards what the next index is
+	// built from.
+	updMu     sync.Mutex
+	services  []*structs.Service
+	endpoints []*structs.Endpoints
+	hosts     map[string]string
+
 	mu   sync.Mutex
 	udp  *udpServer
 	tcp  *mdns.Server
@@ -119,18 +126,43 @@ func New(config Config) (*Server, error) {
 		}
 	}
 	s.fwd = newForwarder(ups, config.ForwardTimeout)
-	s.idx.Store(newIndex(config.Domain, s.ttl, 0, nil, nil))
+	s.idx.Store(newIndex(config.Domain, s.ttl, 0, nil, nil, nil))
 	return s, nil
 }
 
 // Update replaces the services and endpoints the server answers with: the
 // next query sees them. Endpoints belong to the service of the same
-// namespace and name; only ready ones are used. Update does not keep or
-// change its arguments.
+// namespace and name; only ready ones are used. Update keeps its
+// arguments (until the next Update) but never changes them.
 func (s *Server) Update(services []*structs.Service, endpoints []*structs.Endpoints) {
-	idx := newIndex(s.config.Domain, s.ttl, s.serial.Add(1), services, endpoints)
+	s.updMu.Lock()
+	defer s.updMu.Unlock()
+	s.services, s.endpoints = services, endpoints
+	s.rebuild()
+}
+
+// SetHosts replaces the host names that are not services but answer
+// with an address of their own: the ingress hosts, which resolve to the
+// node's address (ip, IPv4). Names are matched case-insensitively, a
+// trailing dot or not.
+func (s *Server) SetHosts(names []string, ip string) {
+	hosts := make(map[string]string, len(names))
+	for _, n := range names {
+		if n != "" {
+			hosts[mdns.CanonicalName(n)] = ip
+		}
+	}
+	s.updMu.Lock()
+	defer s.updMu.Unlock()
+	s.hosts = hosts
+	s.rebuild()
+}
+
+// rebuild builds and swaps in the index; s.updMu is held.
+func (s *Server) rebuild() {
+	idx := newIndex(s.config.Domain, s.ttl, s.serial.Add(1), s.services, s.endpoints, s.hosts)
 	s.idx.Store(idx)
-	s.logger.Trace("index updated", "services", len(services), "names", len(idx.names))
+	s.logger.Trace("index updated", "services", len(s.services), "hosts", len(s.hosts), "names", len(idx.names))
 }
 
 // Start listens on Config.Addr over UDP and TCP and serves until Stop. It
@@ -217,7 +249,7 @@ func (s *Server) local(req *mdns.Msg) (*mdns.Msg, bool) {
 	}
 	name := strings.ToLower(req.Question[0].Name)
 	idx := s.idx.Load()
-	if !idx.inZone(name) {
+	if _, host := idx.names[name]; !host && !idx.inZone(name) {
 		return nil, false
 	}
 	return s.answer(idx, req, name), true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mk-orchestrator/mk/client"
 	nodedns "github.com/mk-orchestrator/mk/client/dns"
+	"github.com/mk-orchestrator/mk/client/ingress"
 	"github.com/mk-orchestrator/mk/client/proxy"
 	"github.com/mk-orchestrator/mk/server"
 	"github.com/mk-orchestrator/mk/server/httpapi"
@@ -121,6 +122,7 @@ func (a *Agent) startClient(httpAddr string) error {
 		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
 		FingerprintInterval: fpInterval,
 		DNSUpstreams:        a.config.Client.dnsUpstreams(),
+		IngressAddr:         a.config.Client.ingressAddr(),
 	})
 	if err != nil {
 		return err
@@ -128,7 +130,8 @@ func (a *Agent) startClient(httpAddr string) error {
 	// Pod logs, exec and stats are answered from the client as soon as it
 	// recovers pods.
 	a.http.SetLocalPods(a.client)
-	a.http.RegisterCollectors(append(proxy.Collectors(), nodedns.Collectors()...)...)
+	collectors := append(proxy.Collectors(), nodedns.Collectors()...)
+	a.http.RegisterCollectors(append(collectors, ingress.Collectors()...)...)
 	// With its own server the node registers within seconds. A client-only
 	// agent may start before any server does: it waits for them (a signal
 	// still stops it).
@@ -166,6 +169,9 @@ func (c *Config) Check() error {
 		return err
 	}
 	if _, err := c.Client.fingerprintInterval(); err != nil {
+		return err
+	}
+	if err := c.Client.checkIngress(); err != nil {
 		return err
 	}
 	return c.Client.checkNetwork()

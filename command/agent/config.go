@@ -76,6 +76,7 @@ type ClientConfig struct {
 	Enabled *bool           `hcl:"enabled,optional"`
 	Servers []string        `hcl:"servers,optional"`
 	Network *ClientNetwork  `hcl:"network,block"`
+	Ingress *ClientIngress  `hcl:"ingress,block"`
 	Drivers []*DriverConfig `hcl:"driver,block"`
 	// MinDynamicPort and MaxDynamicPort bound the node ports the
 	// scheduler gives dynamic ports on this node (default 20000-32000).
@@ -136,6 +137,17 @@ type ClientNetwork struct {
 	// the node DNS forwards names outside the cluster domain to; unset,
 	// the nameservers of the host's /etc/resolv.conf.
 	DNSUpstreams []string `hcl:"dns_upstreams,optional"`
+}
+
+// ClientIngress is client.ingress: the node's HTTP ingress proxy, which
+// routes the cluster's ingress rules. A block turns it on (unless enabled
+// = false); the dev agent turns it on.
+type ClientIngress struct {
+	Enabled *bool `hcl:"enabled,optional"`
+	// Port is where it listens (default 8080); Address the address
+	// (default: every address of the node).
+	Port    int    `hcl:"port,optional"`
+	Address string `hcl:"address,optional"`
 }
 
 // DriverConfig is a client.driver "name" block; options other than

@@ -92,6 +92,11 @@ func TestCheck(t *testing.T) {
 			`client.network.dns_upstreams: "dns.example" is not an IP address or IP:port`},
 		{"dns upstream bad port", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"10.0.0.2:0\"]\n  }\n}\n",
 			`client.network.dns_upstreams: "10.0.0.2:0" is not`},
+		{"ingress", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  ingress {\n    port = 80\n  }\n}\n", ""},
+		{"ingress port", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  ingress {\n    port = 70000\n  }\n}\n",
+			"client.ingress.port: must be between 1 and 65535, got 70000"},
+		{"ingress address", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  ingress {\n    address = \"eth0\"\n  }\n}\n",
+			`client.ingress.address: "eth0" is not an IP address`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,5 +191,25 @@ func TestDNSUpstreams(t *testing.T) {
 	}
 	if got := (&ClientConfig{}).dnsUpstreams(); got != nil {
 		t.Fatalf("unset dns_upstreams gave %q, want nil (the host's resolv.conf)", got)
+	}
+}
+
+func TestIngressAddr(t *testing.T) {
+	off := false
+	tests := []struct {
+		name string
+		c    *ClientConfig
+		want string
+	}{
+		{"no client", nil, ""},
+		{"no block", &ClientConfig{}, ""},
+		{"a block turns it on, on 8080 of every address", &ClientConfig{Ingress: &ClientIngress{}}, ":8080"},
+		{"port and address", &ClientConfig{Ingress: &ClientIngress{Port: 80, Address: "10.0.0.5"}}, "10.0.0.5:80"},
+		{"disabled", &ClientConfig{Ingress: &ClientIngress{Enabled: &off, Port: 80}}, ""},
+	}
+	for _, tc := range tests {
+		if got := tc.c.ingressAddr(); got != tc.want {
+			t.Errorf("%s: ingressAddr() = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

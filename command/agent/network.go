@@ -36,6 +36,37 @@ func (c *ClientConfig) checkNetwork() error {
 	return nil
 }
 
+// DefaultIngressPort is where the ingress proxy listens unless
+// client.ingress.port says otherwise.
+const DefaultIngressPort = 8080
+
+// checkIngress refuses a client.ingress block that cannot work.
+func (c *ClientConfig) checkIngress() error {
+	if c == nil || c.Ingress == nil {
+		return nil
+	}
+	in := c.Ingress
+	if in.Port != 0 && (in.Port < 1 || in.Port > 65535) {
+		return fmt.Errorf("client.ingress.port: must be between 1 and 65535, got %d", in.Port)
+	}
+	if in.Address != "" && net.ParseIP(in.Address) == nil {
+		return fmt.Errorf("client.ingress.address: %q is not an IP address", in.Address)
+	}
+	return nil
+}
+
+// ingressAddr is where the ingress proxy listens, "" when it is off.
+func (c *ClientConfig) ingressAddr() string {
+	if c == nil || c.Ingress == nil || (c.Ingress.Enabled != nil && !*c.Ingress.Enabled) {
+		return ""
+	}
+	port := c.Ingress.Port
+	if port == 0 {
+		port = DefaultIngressPort
+	}
+	return net.JoinHostPort(c.Ingress.Address, strconv.Itoa(port))
+}
+
 // dnsUpstreams are the node DNS's resolvers as host:port pairs, nil to
 // read the host's /etc/resolv.conf.
 func (c *ClientConfig) dnsUpstreams() []string {

@@ -14,4 +14,10 @@ ports {
 client {
   enabled = true
   servers = ["127.0.0.1:6646", "127.0.0.1:6656", "127.0.0.1:6666"]
+
+  # The HTTP ingress proxy: routes the jobs' ingress blocks (host + path)
+  # to their services' pods. Port 80 also works when nothing else holds it.
+  ingress {
+    port = 8080
+  }
 }

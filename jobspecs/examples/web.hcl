@@ -1,5 +1,5 @@
-# Needs the docker driver and features mk does not run yet (autoscaling,
-# ingress, NodePort, rollback): `mk job run` refuses it and names each one.
+# Needs the docker driver and a feature mk does not run yet (autoscaling):
+# `mk job run` refuses it and names it.
 # The job of DESIGN §4: a docker web server and an exec sidecar sharing a
 # volume, a NodePort service with an HTTP check, an ingress, autoscaling and
 # a rolling update.
