@@ -84,7 +84,6 @@ func TestExamplesSupported(t *testing.T) {
 			continue
 		}
 		want := strings.Join([]string{
-			`examples/web.hcl:21:5: job "web" group "frontend": scaling is not supported yet (autoscaling)`,
 			`examples/web.hcl:56:5: job "web" group "frontend": ingress is not supported yet`,
 			`examples/web.hcl:18:26: job "web" group "frontend": update.auto_revert is not supported yet (rollback)`,
 		}, "\n")

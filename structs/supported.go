@@ -25,9 +25,6 @@ func (j *Job) Supported() error {
 
 // unsupported adds the group's unsupported fields to top.
 func (g *TaskGroup) unsupported(v, top *validator) {
-	if g.Scaling != nil {
-		v.add("scaling", "is not supported yet (autoscaling)")
-	}
 	if g.Ingress != nil {
 		v.add("ingress", "is not supported yet")
 	}

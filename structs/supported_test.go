@@ -13,8 +13,6 @@ func TestSupported(t *testing.T) {
 	}{
 		{"supported", func(j *Job) {}, nil},
 		{"function", func(j *Job) { j.Type = JobTypeFunction }, []string{`job "web": type "function" is not supported yet`}},
-		{"scaling", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2} }, []string{
-			`job "web" group "g": scaling is not supported yet (autoscaling)`}},
 		{"ingress", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, []string{`job "web" group "g": ingress is not supported yet`}},
 		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, []string{
 			`job "web" group "g": update.auto_revert is not supported yet (rollback)`}},
