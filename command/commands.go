@@ -57,6 +57,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"job status":                cmd(func(m Meta) cli.Command { return &JobStatusCommand{Meta: m} }),
 		"job stop":                  cmd(func(m Meta) cli.Command { return &JobStopCommand{Meta: m} }),
 		"job history":               cmd(func(m Meta) cli.Command { return &JobHistoryCommand{Meta: m} }),
+		"job scale":                 cmd(func(m Meta) cli.Command { return &JobScaleCommand{Meta: m} }),
 		"job inspect":               cmd(func(m Meta) cli.Command { return &JobInspectCommand{Meta: m} }),
 		"job validate":              cmd(func(m Meta) cli.Command { return &JobValidateCommand{Meta: m} }),
 		"job init":                  cmd(func(m Meta) cli.Command { return &JobInitCommand{Meta: m} }),
@@ -83,7 +84,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	}
 	// Groups only group subcommands; hashicorp/cli lists them.
 	groups := map[string]string{
-		"job":               "Run, plan, validate, inspect and stop jobs",
+		"job":               "Run, plan, validate, inspect, scale and stop jobs",
 		"node":              "Inspect and manage client nodes",
 		"pod":               "List and inspect pods, read their logs, exec in and stop them",
 		"server":            "Inspect the servers",
