@@ -47,7 +47,14 @@ func TestBenchAutoscale(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("MK_BENCH_AUTOSCALE_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
-	addr, _ := testutil.StartDevAgent(t, "client {\n  enabled = true\n  driver \"docker\" {\n    enabled = false\n  }\n}\n")
+	addr, pid := testutil.StartDevAgent(t, "client {\n  enabled = true\n  driver \"docker\" {\n    enabled = false\n  }\n}\n")
+	t.Cleanup(func() {
+		if t.Failed() {
+			// The agent's log is its stdout.
+			log, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fd/1", pid))
+			t.Logf("agent log:\n%s", tail(string(log), 60))
+		}
+	})
 	cl, err := api.NewClient(api.Config{Address: addr})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +98,7 @@ func autoscaleRun(t *testing.T, addr string, cl *api.Client) (decided, ready tim
 	if watchReadyEndpoints(ctx, cl, 1).IsZero() {
 		t.Fatal("the service never had its first ready endpoint")
 	}
+	t.Logf("%s: the job runs with 1 ready endpoint", time.Now().Format(time.StampMilli))
 	raised := make(chan time.Time, 1)
 	go func() { raised <- watchCountRaised(ctx, cl) }()
 	load := testutil.StartHTTPLoad("http://"+net.JoinHostPort(svc.ClusterIP, strconv.Itoa(svc.Ports[0].Port))+"/cgi-bin/burn", 5)
@@ -98,7 +106,8 @@ func autoscaleRun(t *testing.T, addr string, cl *api.Client) (decided, ready tim
 	at := <-raised
 	if at.IsZero() {
 		load.Stop()
-		t.Fatal("the autoscaler did not raise the count within 2 minutes")
+		t.Fatalf("%s: the autoscaler did not raise the count within 2 minutes (%d requests answered, %d failed)",
+			time.Now().Format(time.StampMilli), load.OK.Load(), load.Failed.Load())
 	}
 	objs, err := cl.JobObjects("burn", nil)
 	if err != nil || len(objs.Deployments) != 1 {

@@ -53,7 +53,9 @@ func (s *Server) autoscalePass(states map[string]*autoscalerState, now time.Time
 	}
 	seen := map[string]bool{}
 	for _, a := range scalers {
-		k := a.Namespace + "/" + a.JobID + "/" + a.ID
+		// A job stopped and run again makes a new autoscaler (a new
+		// CreateIndex): it starts with a history of its own.
+		k := fmt.Sprintf("%s/%s/%s@%d", a.Namespace, a.JobID, a.ID, a.CreateIndex)
 		seen[k] = true
 		as := states[k]
 		if as == nil {

@@ -25,7 +25,10 @@ type HTTPLoad struct {
 func StartHTTPLoad(url string, perSecond int) *HTTPLoad {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &HTTPLoad{cancel: cancel}
-	client := &http.Client{Timeout: 5 * time.Second}
+	// A connection per request, as many users make: each goes to a
+	// backend of its own (a proxy balances connections, not requests),
+	// and none outlives the backend it reached.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
