@@ -23,7 +23,7 @@ Usage: mk job scale [options] NAME GROUP COUNT
   scale_up_cooldown, and then only as far as the load asks.
 
 Options:
-  -message     Why, recorded with the change.
+  -message     Why: kept with the change, in the job's events.
   -address     HTTP API address (default MK_ADDR or http://127.0.0.1:6646).
   -namespace   Namespace (default MK_NAMESPACE or "default").
 `)

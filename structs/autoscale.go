@@ -13,6 +13,10 @@ const (
 	EventNoChange = "NoChange"
 )
 
+// EventScale is a count set by hand (`mk job scale`), under
+// TopicDeployment.
+const EventScale = "Scale"
+
 // JobScaleBody is the body of PUT/POST /v1/job/{id}/scale: the new count
 // of one service group.
 type JobScaleBody struct {

@@ -33,7 +33,7 @@ func TestJobScaleAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := cl.ScaleJob(ctx, "web", "g", 3, "by hand")
+	res, err := cl.ScaleJob(ctx, "web", "g", 3, "ahead of a sale")
 	if err != nil || res.Previous != 1 {
 		t.Fatalf("scale web to 3: %+v, %v", res, err)
 	}
@@ -42,6 +42,11 @@ func TestJobScaleAPI(t *testing.T) {
 	}
 	if j, _, err := cl.Job("web", nil); err != nil || j.Version != 0 {
 		t.Fatalf("web after a scale: version %d, %v; want 0", j.Version, err)
+	}
+	ev, err := c.Nodes[0].Server.State().JobEvents(nil, structs.DefaultNamespace, "web")
+	if err != nil || len(ev) != 1 || ev[0].Type != structs.EventScale || ev[0].Message != "scaled from 1 to 3 by hand: ahead of a sale" ||
+		ev[0].Details["previous"] != "1" || ev[0].Details["count"] != "3" {
+		t.Fatalf("events after a scale by hand: %s, %v", eventList(ev), err)
 	}
 	addr := c.Nodes[0].Addr()
 	bad := []struct {
