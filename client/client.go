@@ -51,6 +51,9 @@ type Config struct {
 	// again after start (default 15s); a change of a driver's health or
 	// attributes updates the node through the servers.
 	FingerprintInterval time.Duration
+	// StatsInterval is how often the resource use of pods with a scaling
+	// block is sampled and reported to the autoscaler (default 5s).
+	StatsInterval time.Duration
 	// DNSUpstreams are the resolvers (host:port) the node DNS forwards
 	// other names to; nil for the host's /etc/resolv.conf.
 	DNSUpstreams []string
@@ -122,6 +125,9 @@ func New(config *Config) (*Client, error) {
 	if config.FingerprintInterval <= 0 {
 		config.FingerprintInterval = defaultFingerprintInterval
 	}
+	if config.StatsInterval <= 0 {
+		config.StatsInterval = defaultStatsInterval
+	}
 	c := &Client{config: config, logger: config.Logger.Named("client"), db: db, api: cl, runners: map[string]*podRunner{},
 		stopped: map[string]*structs.Pod{}, fingerprintKick: make(chan struct{}, 1)}
 	c.status = newStatusBatcher(c, config.StatusWindow)
@@ -168,6 +174,7 @@ func (c *Client) Start(ctx context.Context) error {
 	c.goFunc(func() { c.watchDrivers(runCtx) })
 	c.goFunc(func() { c.status.run(runCtx) })
 	c.goFunc(func() { c.heartbeat(runCtx, ttl) })
+	c.goFunc(func() { c.reportUsage(runCtx) })
 	c.goFunc(func() { c.watch(runCtx) })
 	c.logger.Info("client started", "node", c.config.NodeName, "id", c.nodeID)
 	return nil

@@ -61,6 +61,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"job promote":               cmd(func(m Meta) cli.Command { return &JobPromoteCommand{Meta: m} }),
 		"job deployment status":     cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
 		"deployment status":         cmd(func(m Meta) cli.Command { return &DeploymentStatusCommand{Meta: m} }),
+		"job scale":                 cmd(func(m Meta) cli.Command { return &JobScaleCommand{Meta: m} }),
 		"job inspect":               cmd(func(m Meta) cli.Command { return &JobInspectCommand{Meta: m} }),
 		"job validate":              cmd(func(m Meta) cli.Command { return &JobValidateCommand{Meta: m} }),
 		"job init":                  cmd(func(m Meta) cli.Command { return &JobInitCommand{Meta: m} }),
@@ -88,7 +89,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	}
 	// Groups only group subcommands; hashicorp/cli lists them.
 	groups := map[string]string{
-		"job":               "Run, plan, validate, inspect, roll out and stop jobs",
+		"job":               "Run, plan, validate, inspect, scale, roll out and stop jobs",
 		"job deployment":    "Follow the rollout of a job",
 		"deployment":        "Follow the rollout of a job (as mk job deployment)",
 		"node":              "Inspect and manage client nodes",

@@ -65,6 +65,9 @@ type Config struct {
 	// that bounds the precision.
 	RescheduleDelay    time.Duration
 	RescheduleMaxDelay time.Duration
+	// AutoscaleInterval is how often the leader's autoscaler computes
+	// each group's count from the pods' usage (Kubernetes' HPA: 15s).
+	AutoscaleInterval time.Duration
 	// PodCIDRPool is the range each node's pod /24 comes from and
 	// ServiceCIDR the range of ClusterIPs: cluster-wide, so every server
 	// should have the same; the leader's are the ones used.
@@ -98,6 +101,7 @@ func DefaultConfig() *Config {
 		ReconcileInterval:      5 * time.Second,
 		RescheduleDelay:        5 * time.Second,
 		RescheduleMaxDelay:     5 * time.Minute,
+		AutoscaleInterval:      5 * time.Second,
 		PodCIDRPool:            structs.DefaultPodCIDRPool,
 		ServiceCIDR:            structs.DefaultServiceCIDR,
 		Logger:                 hclog.NewNullLogger(),
@@ -144,6 +148,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("server config: pod_gc_threshold must be > 0")
 	case c.PodGCKeep < 0:
 		return fmt.Errorf("server config: pod_gc_keep must be >= 0")
+	case c.AutoscaleInterval <= 0:
+		return fmt.Errorf("server config: autoscale_interval must be > 0")
 	}
 	return nil
 }

@@ -87,6 +87,12 @@ func (s *Server) leaderLoop(stopCh chan struct{}) {
 		s.endpointsLoop(stopCh)
 	}()
 	defer func() { <-endpointsDone }()
+	autoscalerDone := make(chan struct{})
+	go func() {
+		defer close(autoscalerDone)
+		s.autoscalerLoop(stopCh)
+	}()
+	defer func() { <-autoscalerDone }()
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {

@@ -69,6 +69,8 @@ type Server struct {
 	// controller loop last saw it. A pending pod whose reason was written
 	// after it still has that reason.
 	roomIndex uint64
+	// usage is the leader's window of pod usage samples (usage.go).
+	usage *usageWindow
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -94,6 +96,7 @@ func NewServer(config *Config) (*Server, error) {
 	s.heartbeats = newHeartbeats(s)
 	s.proxySyncs = newProxySyncs()
 	s.controllerKick = make(chan struct{}, 1)
+	s.usage = newUsageWindow()
 	var err error
 	if s.fsm, err = fsm.New(config.Logger, fsm.WithEventBuffer(config.EventBufferSize)); err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ var serverFields = map[string]bool{
 	"CreateIndex": true, "ModifyIndex": true, "JobModifyIndex": true,
 	"Version": true, "SubmitTime": true, "Status": true, "Stop": true,
 	"JobVersion": true, "ClusterIP": true,
+	// A deployment's rollout state, which the controllers write.
+	"StatusDescription": true, "StableReplicaSetID": true, "StableVersion": true,
+	"Promoted": true, "StartTime": true,
 }
 
 // Diff walks two values of the same type by reflection and returns every

@@ -25,9 +25,6 @@ func (j *Job) Supported() error {
 
 // unsupported adds the group's unsupported fields to top.
 func (g *TaskGroup) unsupported(v, top *validator) {
-	if g.Scaling != nil {
-		v.add("scaling", "is not supported yet (autoscaling)")
-	}
 	if n := g.Network; n != nil && n.Mode == "none" {
 		v.add("network.mode", "%q is not supported yet; use \"bridge\" (the default) or \"host\"", n.Mode)
 	}

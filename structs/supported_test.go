@@ -13,8 +13,7 @@ func TestSupported(t *testing.T) {
 	}{
 		{"supported", func(j *Job) {}, nil},
 		{"function", func(j *Job) { j.Type = JobTypeFunction }, []string{`job "web": type "function" is not supported yet`}},
-		{"scaling", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2} }, []string{
-			`job "web" group "g": scaling is not supported yet (autoscaling)`}},
+		{"scaling accepted", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 2, CPUPercent: 50} }, nil},
 		{"ingress accepted", func(j *Job) { j.Groups[0].Ingress = &IngressSpec{} }, nil},
 		{"auto revert", func(j *Job) { j.Groups[0].Update = &UpdateStrategy{AutoRevert: true} }, nil},
 		{"bridge", func(j *Job) { j.Groups[0].Network = &NetworkSpec{Mode: "bridge"} }, nil},

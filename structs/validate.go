@@ -173,7 +173,7 @@ func (g *TaskGroup) validate(v *validator, j *Job) *validator {
 	}
 	g.Update.validate(v)
 	v.duration("shutdown_delay", g.ShutdownDelay)
-	g.Scaling.validate(v, g.Count)
+	g.Scaling.validate(v, g.Count, j.Type)
 	for i, c := range g.Constraints {
 		c.validate(v, fmt.Sprintf("constraint[%d]", i))
 	}
@@ -235,9 +235,15 @@ func (u *UpdateStrategy) validate(v *validator) {
 	v.duration("update.progress_deadline", u.ProgressDeadline)
 }
 
-func (s *ScalingPolicy) validate(v *validator, count int) {
+func (s *ScalingPolicy) validate(v *validator, count int, jobType string) {
 	if s == nil {
 		return
+	}
+	if jobType == JobTypeBatch || jobType == JobTypeSystem {
+		v.add("scaling", "is only for groups of service jobs, not %s", jobType)
+	}
+	if s.CPUPercent == 0 && s.MemoryPercent == 0 {
+		v.add("scaling", "needs a target: cpu_percent, memory_percent or both")
 	}
 	if s.Min < 0 {
 		v.add("scaling.min", "must be >= 0")

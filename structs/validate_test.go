@@ -149,6 +149,11 @@ func TestValidate(t *testing.T) {
 			g + `: scaling.min must be >= 0`,
 			g + `: scaling.memory_percent must be between 1 and 100, got 101`,
 			g + `: scaling.scale_up_cooldown must be a duration such as "30s", got "x"`}},
+		{"scaling without a target", func(j *Job) { j.Groups[0].Scaling = &ScalingPolicy{Min: 1, Max: 5, ScaleDownCooldown: "soon"} }, []string{
+			g + `: scaling needs a target: cpu_percent, memory_percent or both`,
+			g + `: scaling.scale_down_cooldown must be a duration such as "30s", got "soon"`}},
+		{"scaling of a batch group", func(j *Job) { j.Type = JobTypeBatch }, []string{
+			g + `: scaling is only for groups of service jobs, not batch`}},
 		{"ingress", func(j *Job) { j.Groups[0].Ingress.Paths[0] = &IngressPath{Path: "api", Port: 70000} }, []string{
 			g + `: ingress.path "api" must start with "/" and hold no '?', '#' or spaces`,
 			g + `: ingress.path "api".service is required`,

@@ -115,12 +115,17 @@ func (a *Agent) startClient(httpAddr string) error {
 	if err != nil {
 		return err
 	}
+	statsInterval, err := a.config.Client.statsInterval()
+	if err != nil {
+		return err
+	}
 	a.client, err = client.New(&client.Config{
 		NodeName: a.config.Name, Datacenter: a.config.Datacenter, DataDir: dir,
 		Server: httpAddr, Address: httpAddr, Drivers: drivers, Logger: a.logger,
 		DynamicPorts:   a.config.Client.dynamicPorts(),
 		NetworkAddress: netAddr, ProxyMode: a.config.Client.proxyMode(),
 		FingerprintInterval: fpInterval,
+		StatsInterval:       statsInterval,
 		DNSUpstreams:        a.config.Client.dnsUpstreams(),
 		IngressAddr:         a.config.Client.ingressAddr(),
 	})
@@ -172,6 +177,9 @@ func (c *Config) Check() error {
 		return err
 	}
 	if err := c.Client.checkIngress(); err != nil {
+		return err
+	}
+	if _, err := c.Client.statsInterval(); err != nil {
 		return err
 	}
 	return c.Client.checkNetwork()

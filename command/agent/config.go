@@ -68,6 +68,9 @@ type ServerConfig struct {
 	// EventBufferSize is how many events the event stream keeps in
 	// memory (default 8192; config_events.go).
 	EventBufferSize *int `hcl:"event_buffer_size,optional"`
+	// AutoscaleInterval is how often the leader's autoscaler decides
+	// each group's count (a Go duration, default 5s).
+	AutoscaleInterval string `hcl:"autoscale_interval,optional"`
 }
 
 // ClientConfig is the client block. Its runtime arrives with the client
@@ -86,6 +89,10 @@ type ClientConfig struct {
 	// drivers again (a Go duration, default 15s): a driver whose health
 	// changed (the Docker Engine stopped or came back) updates the node.
 	FingerprintInterval string `hcl:"fingerprint_interval,optional"`
+	// StatsInterval is how often the client samples the resource use of
+	// its pods with a scaling block for the autoscaler (a Go duration,
+	// default 5s).
+	StatsInterval string `hcl:"stats_interval,optional"`
 }
 
 // fingerprintInterval is client.fingerprint_interval (0: the default).
@@ -96,6 +103,18 @@ func (c *ClientConfig) fingerprintInterval() (time.Duration, error) {
 	d, err := time.ParseDuration(c.FingerprintInterval)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("client.fingerprint_interval: %q is not a positive duration", c.FingerprintInterval)
+	}
+	return d, nil
+}
+
+// statsInterval is client.stats_interval (0: the default).
+func (c *ClientConfig) statsInterval() (time.Duration, error) {
+	if c == nil || c.StatsInterval == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.StatsInterval)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("client.stats_interval: %q is not a positive duration", c.StatsInterval)
 	}
 	return d, nil
 }
@@ -247,6 +266,7 @@ func (c *Config) Merge(o *Config) {
 		setStr(&c.Server.ServiceCIDR, o.Server.ServiceCIDR)
 		setStr(&c.Server.HeartbeatTTL, o.Server.HeartbeatTTL)
 		setStr(&c.Server.HeartbeatGrace, o.Server.HeartbeatGrace)
+		setStr(&c.Server.AutoscaleInterval, o.Server.AutoscaleInterval)
 		if o.Server.PodGCKeep != nil {
 			c.Server.PodGCKeep = o.Server.PodGCKeep
 		}
@@ -352,12 +372,14 @@ func (s *ServerConfig) applyNetwork(sc *server.Config) error {
 	return nil
 }
 
-// applyHeartbeat checks the heartbeat keys and sets them on sc.
+// applyHeartbeat checks the heartbeat keys (and autoscale_interval, a
+// duration alike) and sets them on sc.
 func (s *ServerConfig) applyHeartbeat(sc *server.Config) error {
 	for _, k := range []struct {
 		key, val string
 		dst      *time.Duration
-	}{{"heartbeat_ttl", s.HeartbeatTTL, &sc.HeartbeatTTL}, {"heartbeat_grace", s.HeartbeatGrace, &sc.HeartbeatGrace}} {
+	}{{"heartbeat_ttl", s.HeartbeatTTL, &sc.HeartbeatTTL}, {"heartbeat_grace", s.HeartbeatGrace, &sc.HeartbeatGrace},
+		{"autoscale_interval", s.AutoscaleInterval, &sc.AutoscaleInterval}} {
 		if k.val == "" {
 			continue
 		}

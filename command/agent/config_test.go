@@ -87,6 +87,9 @@ func TestCheck(t *testing.T) {
 		{"fingerprint interval", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"5s\"\n}\n", ""},
 		{"fingerprint interval not a duration", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  fingerprint_interval = \"-1s\"\n}\n",
 			"client.fingerprint_interval: \"-1s\" is not a positive duration"},
+		{"stats interval", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  stats_interval = \"1s\"\n}\n", ""},
+		{"stats interval not a duration", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  stats_interval = \"often\"\n}\n",
+			"client.stats_interval: \"often\" is not a positive duration"},
 		{"dns upstreams", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"10.0.0.2\", \"10.0.0.3:5353\"]\n  }\n}\n", ""},
 		{"dns upstream not an address", "name = \"a\"\nserver {\n  enabled = true\n}\nclient {\n  enabled = true\n  network {\n    dns_upstreams = [\"dns.example\"]\n  }\n}\n",
 			`client.network.dns_upstreams: "dns.example" is not an IP address or IP:port`},
@@ -159,6 +162,8 @@ func TestServerHeartbeatConfig(t *testing.T) {
 		{"set", "  heartbeat_ttl = \"2s\"\n  heartbeat_grace = \"1s\"\n", 2 * time.Second, time.Second, ""},
 		{"bad duration", "  heartbeat_ttl = \"soon\"\n", 0, 0, "server.heartbeat_ttl: "},
 		{"zero grace", "  heartbeat_grace = \"0s\"\n", 0, 0, "server.heartbeat_grace: must be > 0"},
+		{"autoscale interval", "  autoscale_interval = \"1s\"\n", 10 * time.Second, 10 * time.Second, ""},
+		{"zero autoscale interval", "  autoscale_interval = \"0s\"\n", 0, 0, "server.autoscale_interval: must be > 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

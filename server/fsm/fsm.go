@@ -194,6 +194,8 @@ func (f *FSM) applyCommand(txn *state.WriteTxn, msgType structs.MessageType, buf
 		return apply(buf, index, func(r *structs.EndpointsUpdateRequest) error { return txn.UpdateEndpoints(index, r) })
 	case structs.DeploymentUpdateRequestType:
 		return apply(buf, index, func(r *structs.DeploymentUpdateRequest) error { return txn.UpdateDeployments(index, r.Updates) })
+	case structs.JobScaleRequestType:
+		return applyJobScale(txn, buf, index)
 	case structs.EventsRecordRequestType:
 		return apply(buf, index, func(r *structs.EventsRecordRequest) error { return txn.RecordJobEvents(index, r.Events) })
 	}
@@ -232,6 +234,20 @@ func apply[T any](buf []byte, index uint64, fn func(*T) error) any {
 		return err
 	}
 	return index
+}
+
+// applyJobScale sets a service group's count; the response is a
+// *structs.JobScaleResponse with the count it had.
+func applyJobScale(txn *state.WriteTxn, buf []byte, index uint64) any {
+	var req structs.JobScaleRequest
+	if err := structs.Decode(buf, &req); err != nil {
+		return fmt.Errorf("decode job scale at %d: %w", index, err)
+	}
+	previous, err := txn.ScaleJob(index, &req)
+	if err != nil {
+		return err
+	}
+	return &structs.JobScaleResponse{Index: index, Previous: previous}
 }
 
 func applyJobDeregister(txn *state.WriteTxn, buf []byte, index uint64) any {

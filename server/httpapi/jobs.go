@@ -22,6 +22,7 @@ func (h *HTTPServer) routes() {
 	h.handle("POST /v1/job/{id}/plan", routeRead, h.jobPlan)
 	h.handle("PUT /v1/job/{id}/plan", routeRead, h.jobPlan)
 	h.handle("GET /v1/job/{id}/versions", routeRead, h.jobVersions)
+	h.scaleRoutes()
 	h.objectRoutes()
 	h.deploymentRoutes()
 	h.nodeRoutes()
