@@ -82,6 +82,8 @@ var normalizers = []struct {
 }{
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`), "<TIME>"},
 	{regexp.MustCompile(`index \d+`), "index <N>"},
+	// The Raft index of a decision in job status's Recent Events.
+	{regexp.MustCompile(`(?m)^(<TIME>  )\d+( +(Deployment|Autoscaler) )`), "$1<N>$2"},
 	{regexp.MustCompile(`Index: \d+`), "Index: <N>"},
 	{regexp.MustCompile(`check-index \d+`), "check-index <N>"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:<PORT>"},
