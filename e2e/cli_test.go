@@ -158,6 +158,23 @@ func TestCLIGolden(t *testing.T) {
 			})
 		}
 	}
+	// rolloutSettled waits until each deployment of a job has no old pod
+	// left and says so, so job status's deployment table is steady.
+	rolloutSettled := func(job string) {
+		testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+			deps, _, err := cl.JobDeployments(job, nil)
+			if err != nil {
+				return false, err
+			}
+			for _, d := range deps {
+				steady := fmt.Sprintf("%d of %d pods healthy", d.Healthy, d.Desired)
+				if d.OldPods > 0 || d.Status != structs.DeploymentStatusSuccessful && d.StatusDescription != steady {
+					return false, fmt.Errorf("deployment %s: %s (%s), %d old pods", d.ID, d.Status, d.StatusDescription, d.OldPods)
+				}
+			}
+			return true, nil
+		})
+	}
 	placedOrWaiting := func(p *structs.Pod) bool {
 		return p.Terminal() || p.DesiredStatus == structs.PodDesiredStop || p.PendingReason != "" || p.Phase == structs.PodPhaseRunning
 	}
@@ -194,7 +211,7 @@ func TestCLIGolden(t *testing.T) {
 		"plan_new":          nodeReady,
 		"plan_vars_changed": liveSettled("api", 3, placedOrWaiting),
 		"run_vars_changed":  liveSettled("api", 3, placedOrWaiting),
-		"status_one":        liveSettled("api", 5, placedOrWaiting),
+		"status_one":        func() { liveSettled("api", 5, placedOrWaiting)(); rolloutSettled("api") },
 		"pod_exec":          helloPod,
 		"status_stopped":    settled("hello", (*structs.Pod).Terminal),
 		"status_restored":   settled("hello", running),
