@@ -90,8 +90,8 @@ if $docker_ok; then
     "$mk" node status "$node" | kv "Drivers" | grep -q docker && break
     sleep 0.2
   done
-  webjob=jobspecs/examples/web-docker.hcl
-  echo "==> mk job run $webjob   (docker web server + exec sidecar in one pod: shared volume and localhost)"
+  webjob=jobspecs/examples/web.hcl
+  echo "==> mk job run $webjob   (DESIGN's web job: docker web server + exec sidecar per pod, NodePort service, ingress, autoscaling, rolling updates)"
   "$mk" job run "$webjob"
   web=$("$mk" service status web)
   web_ip=$(kv "Cluster IP" <<<"$web")
@@ -99,7 +99,11 @@ if $docker_ok; then
   web_node_port=$(kv "Node Ports" <<<"$web")
   echo "==> curl http://$web_ip:$web_port/index.html   (the docker pods behind the ClusterIP)"
   for _ in 1 2; do curl -fsS -m 3 "http://$web_ip:$web_port/index.html" || true; done
-  echo "    NodePort: curl http://127.0.0.1:$web_node_port/index.html; containers: docker ps --filter label=mk.job=web-docker"
+  echo "==> curl -H 'Host: shop.local' http://127.0.0.1:8080/index.html   (the same pods through the ingress)"
+  curl -fsS -m 3 -H 'Host: shop.local' "http://127.0.0.1:8080/index.html" || true
+  echo "    NodePort: curl http://127.0.0.1:$web_node_port/index.html; containers: docker ps --filter label=mk.job=web"
+  echo "    Roll out a change (edit GREETING in $webjob, then bin/mk job run $webjob), roll back (bin/mk job revert web 0),"
+  echo "    scale (bin/mk job scale web frontend 4) and follow it all: bin/mk event stream"
 else
   echo "==> no Docker Engine here ($(tail -n 1 .dev/docker.log)); the docker example is skipped, the exec ones run"
 fi

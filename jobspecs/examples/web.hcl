@@ -1,8 +1,9 @@
-# Needs the docker driver and a feature mk does not run yet (autoscaling):
-# `mk job run` refuses it and names it.
-# The job of DESIGN §4: a docker web server and an exec sidecar sharing a
-# volume, a NodePort service with an HTTP check, an ingress, autoscaling and
-# a rolling update.
+# Runs anywhere with docker (`make test` and `make dev` start dockerd and
+# build mk/busybox:test with scripts/docker.sh). The job of DESIGN §4: a
+# docker web server and an exec sidecar that share the pod's ephemeral
+# volume and localhost (a pause container holds the pod's network
+# namespace), a NodePort service with an HTTP check, an ingress
+# (shop.local), autoscaling and a rolling update with auto_revert.
 job "web" {
   namespace   = "default"
   type        = "service"
