@@ -12655,7 +12655,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [17]bool{    // should field at this index be written?
+			var yyq2 = [25]bool{    // should field at this index be written?
 				x.Image != "",          // Image
 				len(x.Entrypoint) != 0, // Entrypoint
 				x.Pull != "",           // Pull
@@ -12673,10 +12673,18 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 				x.GPUs != 0,            // GPUs
 				x.Partition != "",      // Partition
 				x.Time != "",           // Time
+				x.Nodes != 0,           // Nodes
+				x.NTasks != 0,          // NTasks
+				x.CPUsPerTask != 0,     // CPUsPerTask
+				x.Mem != "",            // Mem
+				x.Account != "",        // Account
+				x.QOS != "",            // QOS
+				x.Array != "",          // Array
+				len(x.Env) != 0,        // Env
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(17)
+				r.WriteArrayStart(25)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -13261,6 +13269,262 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 				}
 			}
 			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[17] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Nodes))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[17] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Nodes\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Nodes`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Nodes))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[18] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.NTasks))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[18] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"NTasks\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `NTasks`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.NTasks))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[19] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.CPUsPerTask))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[19] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"CPUsPerTask\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `CPUsPerTask`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.CPUsPerTask))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[20] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Mem)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Mem))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[20] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Mem\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Mem`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Mem)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Mem))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[21] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Account)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Account))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[21] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Account\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Account`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Account)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Account))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[22] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.QOS)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.QOS))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[22] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"QOS\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `QOS`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.QOS)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.QOS))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[23] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Array)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Array))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[23] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Array\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Array`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Array)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Array))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[24] {
+					if x.Env == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Env), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[24] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Env\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Env`)
+					}
+					r.WriteMapElemValue()
+					if x.Env == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Env), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
 			} else {
 				r.WriteMapEnd()
@@ -13443,6 +13707,57 @@ func (x *TaskConfig) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.Time = (string)(r.DecodeString())
 			}
+		case "Nodes":
+			if r.TryDecodeAsNil() {
+				x.Nodes = 0
+			} else {
+				x.Nodes = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "NTasks":
+			if r.TryDecodeAsNil() {
+				x.NTasks = 0
+			} else {
+				x.NTasks = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "CPUsPerTask":
+			if r.TryDecodeAsNil() {
+				x.CPUsPerTask = 0
+			} else {
+				x.CPUsPerTask = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "Mem":
+			if r.TryDecodeAsNil() {
+				x.Mem = ""
+			} else {
+				x.Mem = (string)(r.DecodeString())
+			}
+		case "Account":
+			if r.TryDecodeAsNil() {
+				x.Account = ""
+			} else {
+				x.Account = (string)(r.DecodeString())
+			}
+		case "QOS":
+			if r.TryDecodeAsNil() {
+				x.QOS = ""
+			} else {
+				x.QOS = (string)(r.DecodeString())
+			}
+		case "Array":
+			if r.TryDecodeAsNil() {
+				x.Array = ""
+			} else {
+				x.Array = (string)(r.DecodeString())
+			}
+		case "Env":
+			if r.TryDecodeAsNil() {
+				x.Env = nil
+			} else {
+				if false {
+				} else {
+					h.decMapstringstring((*map[string]string)(&x.Env), d)
+				}
+			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
 		} // end switch yys3
@@ -13454,16 +13769,16 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj29 int
-	var yyb29 bool
-	var yyhl29 bool = l >= 0
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	var yyj38 int
+	var yyb38 bool
+	var yyhl38 bool = l >= 0
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13473,13 +13788,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Image = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13492,13 +13807,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Entrypoint), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13508,13 +13823,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pull = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13527,13 +13842,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Labels), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13543,13 +13858,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Privileged = (bool)(r.DecodeBool())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13562,13 +13877,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.CapAdd), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13581,13 +13896,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.CapDrop), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13600,13 +13915,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Volumes), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13619,13 +13934,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Ports), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13635,13 +13950,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Command = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13654,13 +13969,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Args), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13670,13 +13985,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.WorkDir = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13686,13 +14001,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Script = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13705,13 +14020,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Files), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13721,13 +14036,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.GPUs = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13737,13 +14052,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Partition = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13753,18 +14068,149 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Time = (string)(r.DecodeString())
 	}
-	for {
-		yyj29++
-		if yyhl29 {
-			yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Nodes = 0
+	} else {
+		x.Nodes = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.NTasks = 0
+	} else {
+		x.NTasks = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.CPUsPerTask = 0
+	} else {
+		x.CPUsPerTask = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Mem = ""
+	} else {
+		x.Mem = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Account = ""
+	} else {
+		x.Account = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.QOS = ""
+	} else {
+		x.QOS = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Array = ""
+	} else {
+		x.Array = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Env = nil
+	} else {
+		if false {
 		} else {
-			yyb29 = r.CheckBreak()
+			h.decMapstringstring((*map[string]string)(&x.Env), d)
 		}
-		if yyb29 {
+	}
+	for {
+		yyj38++
+		if yyhl38 {
+			yyb38 = yyj38 > l
+		} else {
+			yyb38 = r.CheckBreak()
+		}
+		if yyb38 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj29-1, "")
+		z.DecStructFieldNotFound(yyj38-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -22764,7 +23210,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [29]bool{    // should field at this index be written?
+			var yyq2 = [30]bool{    // should field at this index be written?
 				true,                     // ID
 				true,                     // Name
 				true,                     // Namespace
@@ -22782,6 +23228,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 				true,                     // Template
 				true,                     // Resources
 				len(x.Ports) != 0,        // Ports
+				len(x.GPUs) != 0,         // GPUs
 				true,                     // DesiredStatus
 				x.DesiredReason != "",    // DesiredReason
 				true,                     // Phase
@@ -22797,7 +23244,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(29)
+				r.WriteArrayStart(30)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -23305,6 +23752,39 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
+				if yyq2[17] {
+					if x.GPUs == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSliceint(([]int)(x.GPUs), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[17] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"GPUs\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `GPUs`)
+					}
+					r.WriteMapElemValue()
+					if x.GPUs == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSliceint(([]int)(x.GPUs), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
 				if false {
 				} else {
 					if z.EncBasicHandle().StringToRaw {
@@ -23332,7 +23812,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[18] {
+				if yyq2[19] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23349,7 +23829,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[18] {
+				if yyq2[19] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"DesiredReason\"")
@@ -23396,7 +23876,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[20] {
+				if yyq2[21] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23413,7 +23893,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[20] {
+				if yyq2[21] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"PendingReason\"")
@@ -23433,7 +23913,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[21] {
+				if yyq2[22] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23450,7 +23930,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[21] {
+				if yyq2[22] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"IP\"")
@@ -23470,7 +23950,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[22] {
+				if yyq2[23] {
 					if x.TaskStates == nil {
 						r.EncodeNil()
 					} else {
@@ -23483,7 +23963,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[22] {
+				if yyq2[23] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"TaskStates\"")
@@ -23503,7 +23983,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[23] {
+				if yyq2[24] {
 					if false {
 					} else {
 						r.EncodeBool(bool(x.Healthy))
@@ -23512,7 +23992,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeBool(false)
 				}
 			} else {
-				if yyq2[23] {
+				if yyq2[24] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Healthy\"")
@@ -23528,7 +24008,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[24] {
+				if yyq2[25] {
 					if x.Checks == nil {
 						r.EncodeNil()
 					} else {
@@ -23541,7 +24021,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[24] {
+				if yyq2[25] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Checks\"")
@@ -23561,7 +24041,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[25] {
+				if yyq2[26] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23578,7 +24058,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[25] {
+				if yyq2[26] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ReplacedBy\"")
@@ -23636,7 +24116,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[28] {
+				if yyq2[29] {
 					if false {
 					} else {
 						r.EncodeUint(uint64(x.ClientModifyIndex))
@@ -23645,7 +24125,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeUint(0)
 				}
 			} else {
-				if yyq2[28] {
+				if yyq2[29] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ClientModifyIndex\"")
@@ -23836,6 +24316,15 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decSlicePtrtoAllocatedPort((*[]*AllocatedPort)(&x.Ports), d)
 				}
 			}
+		case "GPUs":
+			if r.TryDecodeAsNil() {
+				x.GPUs = nil
+			} else {
+				if false {
+				} else {
+					h.decSliceint((*[]int)(&x.GPUs), d)
+				}
+			}
 		case "DesiredStatus":
 			if r.TryDecodeAsNil() {
 				x.DesiredStatus = ""
@@ -23925,16 +24414,16 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj37 int
-	var yyb37 bool
-	var yyhl37 bool = l >= 0
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	var yyj39 int
+	var yyb39 bool
+	var yyhl39 bool = l >= 0
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23944,13 +24433,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23960,13 +24449,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Name = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23976,13 +24465,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -23995,13 +24484,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Labels), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24011,13 +24500,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24027,13 +24516,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24043,13 +24532,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24059,13 +24548,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Group = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24075,13 +24564,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobVersion = (uint64)(r.DecodeUint64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24091,13 +24580,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerKind = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24107,13 +24596,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24123,13 +24612,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24139,13 +24628,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PinnedNodeID = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24155,13 +24644,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeName = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24177,13 +24666,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Template.CodecDecodeSelf(d)
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24199,13 +24688,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Resources.CodecDecodeSelf(d)
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24218,13 +24707,32 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoAllocatedPort((*[]*AllocatedPort)(&x.Ports), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.GPUs = nil
+	} else {
+		if false {
+		} else {
+			h.decSliceint((*[]int)(&x.GPUs), d)
+		}
+	}
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
+	} else {
+		yyb39 = r.CheckBreak()
+	}
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24234,13 +24742,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredStatus = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24250,13 +24758,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredReason = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24266,13 +24774,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Phase = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24282,13 +24790,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PendingReason = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24298,13 +24806,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.IP = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24317,13 +24825,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringPtrtoTaskState((*map[string]*TaskState)(&x.TaskStates), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24333,13 +24841,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Healthy = (bool)(r.DecodeBool())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24352,13 +24860,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoCheckStatus((*[]*CheckStatus)(&x.Checks), d)
 		}
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24368,13 +24876,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ReplacedBy = (string)(r.DecodeString())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24384,13 +24892,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateTime = (int64)(r.DecodeInt64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24400,13 +24908,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyTime = (int64)(r.DecodeInt64())
 	}
-	yyj37++
-	if yyhl37 {
-		yyb37 = yyj37 > l
+	yyj39++
+	if yyhl39 {
+		yyb39 = yyj39 > l
 	} else {
-		yyb37 = r.CheckBreak()
+		yyb39 = r.CheckBreak()
 	}
-	if yyb37 {
+	if yyb39 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24417,17 +24925,17 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 		x.ClientModifyIndex = (uint64)(r.DecodeUint64())
 	}
 	for {
-		yyj37++
-		if yyhl37 {
-			yyb37 = yyj37 > l
+		yyj39++
+		if yyhl39 {
+			yyb39 = yyj39 > l
 		} else {
-			yyb37 = r.CheckBreak()
+			yyb39 = r.CheckBreak()
 		}
-		if yyb37 {
+		if yyb39 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj37-1, "")
+		z.DecStructFieldNotFound(yyj39-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -24766,21 +25274,22 @@ func (x *TaskState) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [10]bool{    // should field at this index be written?
-				true,               // State
-				x.Failed,           // Failed
-				true,               // Restarts
-				x.ExitCode != 0,    // ExitCode
-				x.Signal != 0,      // Signal
-				x.PID != 0,         // PID
-				x.StartedAt != 0,   // StartedAt
-				x.FinishedAt != 0,  // FinishedAt
-				x.NextRestart != 0, // NextRestart
-				len(x.Events) != 0, // Events
+			var yyq2 = [11]bool{    // should field at this index be written?
+				true,                // State
+				x.Failed,            // Failed
+				true,                // Restarts
+				x.ExitCode != 0,     // ExitCode
+				x.Signal != 0,       // Signal
+				x.PID != 0,          // PID
+				x.StartedAt != 0,    // StartedAt
+				x.FinishedAt != 0,   // FinishedAt
+				x.NextRestart != 0,  // NextRestart
+				len(x.Events) != 0,  // Events
+				len(x.Details) != 0, // Details
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(10)
+				r.WriteArrayStart(11)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -25046,6 +25555,39 @@ func (x *TaskState) CodecEncodeSelf(e *codec1978.Encoder) {
 				}
 			}
 			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[10] {
+					if x.Details == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Details), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[10] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Details\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Details`)
+					}
+					r.WriteMapElemValue()
+					if x.Details == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Details), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
 			} else {
 				r.WriteMapEnd()
@@ -25165,6 +25707,15 @@ func (x *TaskState) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decSlicePtrtoTaskEvent((*[]*TaskEvent)(&x.Events), d)
 				}
 			}
+		case "Details":
+			if r.TryDecodeAsNil() {
+				x.Details = nil
+			} else {
+				if false {
+				} else {
+					h.decMapstringstring((*map[string]string)(&x.Details), d)
+				}
+			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
 		} // end switch yys3
@@ -25176,16 +25727,16 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj15 int
-	var yyb15 bool
-	var yyhl15 bool = l >= 0
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	var yyj17 int
+	var yyb17 bool
+	var yyhl17 bool = l >= 0
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25195,13 +25746,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.State = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25211,13 +25762,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Failed = (bool)(r.DecodeBool())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25227,13 +25778,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Restarts = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25243,13 +25794,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ExitCode = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25259,13 +25810,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Signal = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25275,13 +25826,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PID = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25291,13 +25842,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.StartedAt = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25307,13 +25858,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.FinishedAt = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25323,13 +25874,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NextRestart = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25342,18 +25893,37 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoTaskEvent((*[]*TaskEvent)(&x.Events), d)
 		}
 	}
-	for {
-		yyj15++
-		if yyhl15 {
-			yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
+	} else {
+		yyb17 = r.CheckBreak()
+	}
+	if yyb17 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Details = nil
+	} else {
+		if false {
 		} else {
-			yyb15 = r.CheckBreak()
+			h.decMapstringstring((*map[string]string)(&x.Details), d)
 		}
-		if yyb15 {
+	}
+	for {
+		yyj17++
+		if yyhl17 {
+			yyb17 = yyj17 > l
+		} else {
+			yyb17 = r.CheckBreak()
+		}
+		if yyb17 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj15-1, "")
+		z.DecStructFieldNotFound(yyj17-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -28700,6 +29270,102 @@ func (x codecSelfer102) decSlicePtrtoAllocatedPort(v *[]*AllocatedPort, d *codec
 			yyc1 = true
 		} else if yyj1 == 0 && yyv1 == nil {
 			yyv1 = make([]*AllocatedPort, 0)
+			yyc1 = true
+		}
+	}
+	yyh1.End()
+	if yyc1 {
+		*v = yyv1
+	}
+}
+
+func (x codecSelfer102) encSliceint(v []int, e *codec1978.Encoder) {
+	var h codecSelfer102
+	z, r := codec1978.GenHelperEncoder(e)
+	_, _, _ = h, z, r
+	r.WriteArrayStart(len(v))
+	for _, yyv1 := range v {
+		r.WriteArrayElem()
+		if false {
+		} else {
+			r.EncodeInt(int64(yyv1))
+		}
+	}
+	r.WriteArrayEnd()
+}
+
+func (x codecSelfer102) decSliceint(v *[]int, d *codec1978.Decoder) {
+	var h codecSelfer102
+	z, r := codec1978.GenHelperDecoder(d)
+	_, _, _ = h, z, r
+
+	yyv1 := *v
+	yyh1, yyl1 := z.DecSliceHelperStart()
+	var yyc1 bool
+	_ = yyc1
+	if yyl1 == 0 {
+		if yyv1 == nil {
+			yyv1 = []int{}
+			yyc1 = true
+		} else if len(yyv1) != 0 {
+			yyv1 = yyv1[:0]
+			yyc1 = true
+		}
+	} else {
+		yyhl1 := yyl1 > 0
+		var yyrl1 int
+		_ = yyrl1
+		if yyhl1 {
+			if yyl1 > cap(yyv1) {
+				yyrl1 = z.DecInferLen(yyl1, z.DecBasicHandle().MaxInitLen, 8)
+				if yyrl1 <= cap(yyv1) {
+					yyv1 = yyv1[:yyrl1]
+				} else {
+					yyv1 = make([]int, yyrl1)
+				}
+				yyc1 = true
+			} else if yyl1 != len(yyv1) {
+				yyv1 = yyv1[:yyl1]
+				yyc1 = true
+			}
+		}
+		var yyj1 int
+		// var yydn1 bool
+		for yyj1 = 0; (yyhl1 && yyj1 < yyl1) || !(yyhl1 || r.CheckBreak()); yyj1++ { // bounds-check-elimination
+			if yyj1 == 0 && yyv1 == nil {
+				if yyhl1 {
+					yyrl1 = z.DecInferLen(yyl1, z.DecBasicHandle().MaxInitLen, 8)
+				} else {
+					yyrl1 = 8
+				}
+				yyv1 = make([]int, yyrl1)
+				yyc1 = true
+			}
+			yyh1.ElemContainerState(yyj1)
+
+			var yydb1 bool
+			if yyj1 >= len(yyv1) {
+				yyv1 = append(yyv1, 0)
+				yyc1 = true
+
+			}
+			if yydb1 {
+				z.DecSwallow()
+			} else {
+				if r.TryDecodeAsNil() {
+					yyv1[yyj1] = 0
+				} else {
+					yyv1[yyj1] = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+				}
+
+			}
+
+		}
+		if yyj1 < len(yyv1) {
+			yyv1 = yyv1[:yyj1]
+			yyc1 = true
+		} else if yyj1 == 0 && yyv1 == nil {
+			yyv1 = make([]int, 0)
 			yyc1 = true
 		}
 	}
