@@ -36,6 +36,15 @@ stop_pid() { # stop_pid FILE: SIGTERM the PID in FILE, SIGKILL after 10s
 }
 
 if [ "$cmd" = stop ]; then
+  # Jobs first: their processes (under slurmstepd) outlive slurmd.
+  if [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+    export SLURM_CONF="$dir/slurm.conf"
+    scancel --quiet -u "$(id -un)" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+  fi
   stop_pid "$dir/slurmd.pid"
   stop_pid "$dir/slurmctld.pid"
   stop_pid "$dir/munged.pid"
