@@ -83,6 +83,35 @@ func onePod(t *testing.T, cl *api.Client, job string, deadline time.Duration, wh
 	return got
 }
 
+// podWhere waits until a pod of the job (the first of them, as listed)
+// satisfies cond, and returns it: for jobs whose failed pods the servers
+// replace.
+func podWhere(t *testing.T, cl *api.Client, job string, deadline time.Duration, what string, cond func(p *structs.Pod) bool) *structs.Pod {
+	t.Helper()
+	var got *structs.Pod
+	testutil.WaitFor(t, deadline, func() (bool, error) {
+		pods, _, err := cl.Pods(job, nil)
+		if err != nil {
+			return false, err
+		}
+		var seen []string
+		for _, p := range pods {
+			if cond(p) {
+				got = p
+				return true, nil
+			}
+			seen = append(seen, fmt.Sprintf("%s: phase %s, tasks %s", p.Name, p.Phase, describeTasks(p)))
+		}
+		return false, fmt.Errorf("no pod of %s is %s: %s", job, what, strings.Join(seen, "; "))
+	})
+	return got
+}
+
+// podID matches the pod with an ID.
+func podID(id string, cond func(p *structs.Pod) bool) func(p *structs.Pod) bool {
+	return func(p *structs.Pod) bool { return p.ID == id && cond(p) }
+}
+
 // describeTasks is the pod's task states with their details.
 func describeTasks(p *structs.Pod) string {
 	var parts []string
@@ -147,9 +176,13 @@ func TestSlurmJobs(t *testing.T) {
 		}
 	}
 
-	failed := onePod(t, cl, "fails", 30*time.Second, "failed", phaseIs(structs.PodPhaseFailed))
+	// The servers replace a failed batch pod: look at the first.
+	failed := podWhere(t, cl, "fails", 30*time.Second, "failed", phaseIs(structs.PodPhaseFailed))
 	if ts := failed.TaskStates["main"]; ts.ExitCode != 7 || ts.Details["slurm_state"] != "FAILED" {
 		t.Errorf("failed task: exit %d, details %v; want exit 7, FAILED", ts.ExitCode, ts.Details)
+	}
+	if _, err := cl.DeregisterJob(t.Context(), "fails", false); err != nil {
+		t.Fatal(err)
 	}
 
 	// Output streams while the job runs: line 1, then line 2 once the
@@ -158,6 +191,8 @@ func TestSlurmJobs(t *testing.T) {
 	runJob(t, cl, slurmJob("stream", fmt.Sprintf("echo line-1; while [ ! -e %s ]; do sleep 0.1; done; echo line-2", gate), 0))
 	streaming := onePod(t, cl, "stream", 30*time.Second, "running", taskIs(structs.TaskStateRunning))
 	follow := mkCommand(t, a.Addr(), "pod", "logs", "-f", streaming.ID)
+	var followErr strings.Builder
+	follow.Stderr = &followErr
 	out, err := follow.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -174,14 +209,14 @@ func TestSlurmJobs(t *testing.T) {
 		}
 		close(lines)
 	}()
-	expectLine(t, lines, "line-1")
+	expectLine(t, lines, "line-1", &followErr)
 	if st := s.JobState(t, slurmID(streaming)); st != "RUNNING" {
 		t.Errorf("slurm job is %q while its first line streamed, want RUNNING", st)
 	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	expectLine(t, lines, "line-2")
+	expectLine(t, lines, "line-2", &followErr)
 	onePod(t, cl, "stream", 30*time.Second, "succeeded", phaseIs(structs.PodPhaseSucceeded))
 
 	// mk job stop cancels the job.
@@ -200,14 +235,14 @@ func TestSlurmJobs(t *testing.T) {
 }
 
 // expectLine waits for a line on lines.
-func expectLine(t *testing.T, lines <-chan string, want string) {
+func expectLine(t *testing.T, lines <-chan string, want string, stderr fmt.Stringer) {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("logs ended before %q", want)
+				t.Fatalf("logs ended before %q: %s", want, stderr)
 			}
 			if l == want {
 				return
@@ -264,9 +299,10 @@ func TestSlurmRecoverAfterKill9(t *testing.T) {
 	}
 	runJob(t, cl, slurmJob("ends-while-down", wait("a", 3), 1))
 	runJob(t, cl, slurmJob("runs-on", wait("b", 0), 1))
-	before := map[string]string{}
+	before, pods := map[string]string{}, map[string]string{}
 	for _, job := range []string{"ends-while-down", "runs-on"} {
-		before[job] = slurmID(onePod(t, cl, job, 30*time.Second, "running", taskIs(structs.TaskStateRunning)))
+		p := onePod(t, cl, job, 30*time.Second, "running", taskIs(structs.TaskStateRunning))
+		before[job], pods[job] = slurmID(p), p.ID
 	}
 	a.Kill()
 	if err := os.WriteFile(filepath.Join(dir, "a"), nil, 0o644); err != nil {
@@ -278,25 +314,29 @@ func TestSlurmRecoverAfterKill9(t *testing.T) {
 	})
 	a.Restart()
 	cl = clientAt(t, a.Addr())
-	ended := onePod(t, cl, "ends-while-down", 30*time.Second, "failed", phaseIs(structs.PodPhaseFailed))
+	ended := podWhere(t, cl, "ends-while-down", 30*time.Second, "failed", podID(pods["ends-while-down"], phaseIs(structs.PodPhaseFailed)))
 	if ts := ended.TaskStates["main"]; ts.ExitCode != 3 || slurmID(ended) != before["ends-while-down"] {
 		t.Errorf("ended task: exit %d, job %s; want exit 3 of job %s", ts.ExitCode, slurmID(ended), before["ends-while-down"])
+	}
+	if _, err := cl.DeregisterJob(t.Context(), "ends-while-down", false); err != nil {
+		t.Fatal(err) // no replacement of the failed pod
 	}
 	runsOn := onePod(t, cl, "runs-on", 30*time.Second, "recovered", func(p *structs.Pod) bool {
 		ts := p.TaskStates["main"]
 		return ts != nil && ts.State == structs.TaskStateRunning && len(ts.Events) > 0 &&
 			ts.Events[len(ts.Events)-1].Type == structs.TaskEventRecovered
 	})
-	if slurmID(runsOn) != before["runs-on"] {
-		t.Errorf("recovered task follows job %s, want %s", slurmID(runsOn), before["runs-on"])
+	if slurmID(runsOn) != before["runs-on"] || runsOn.ID != pods["runs-on"] {
+		t.Errorf("recovered pod %s follows job %s, want pod %s, job %s", runsOn.ID, slurmID(runsOn), pods["runs-on"], before["runs-on"])
 	}
 	if err := os.WriteFile(filepath.Join(dir, "b"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	onePod(t, cl, "runs-on", 30*time.Second, "succeeded", phaseIs(structs.PodPhaseSucceeded))
-	for _, job := range []string{"ends-while-down", "runs-on"} {
-		if ids := s.JobsNamed(t, "mk."+job+".main"); len(ids) != 1 {
-			t.Errorf("slurm has jobs %v for %s, want one: submitted again", ids, job)
+	// Each pod's task was submitted once: one Slurm job per pod.
+	for job, id := range pods {
+		if ids := s.JobsWithComment(t, "mk:"+id+"/main"); len(ids) != 1 {
+			t.Errorf("slurm has jobs %v for the pod of %s, want one: submitted again", ids, job)
 		}
 	}
 }

@@ -96,6 +96,19 @@ func (s *Slurm) JobsNamed(t testing.TB, name string) []string {
 	return strings.Fields(out)
 }
 
+// JobsWithComment returns the IDs of the jobs (any state) whose comment
+// is comment (the gpu-slurm driver's: mk:<pod>/<task>).
+func (s *Slurm) JobsWithComment(t testing.TB, comment string) []string {
+	t.Helper()
+	var ids []string
+	for _, line := range strings.Split(s.Run(t, "squeue", "-h", "-t", "all", "-o", "%i|%k"), "\n") {
+		if id, c, ok := strings.Cut(strings.TrimSpace(line), "|"); ok && c == comment {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // ClientConfig is the agent's client driver block for this cluster.
 func (s *Slurm) ClientConfig() string {
 	return fmt.Sprintf(`driver "gpu-slurm" {

@@ -22,7 +22,8 @@ const scriptName = ".mk-job.sbatch"
 // defaultPath is the PATH of a job whose task sets none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// stage writes the task's files and script into its directory.
+// stage writes the task's files and script into its directory, and
+// creates its log files.
 func stage(cfg *drivers.TaskConfig) (string, error) {
 	c := cfg.Task.Config
 	for name, content := range c.Files {
@@ -36,6 +37,15 @@ func stage(cfg *drivers.TaskConfig) (string, error) {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return "", fmt.Errorf("stage file %q: %w", name, err)
 		}
+	}
+	// The logs exist from the submission on, empty while the job waits:
+	// `mk pod logs -f` follows them before Slurm opens them (to append).
+	for _, p := range []string{cfg.StdoutPath, cfg.StderrPath} {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return "", fmt.Errorf("create the task's log: %w", err)
+		}
+		f.Close()
 	}
 	script := filepath.Join(cfg.TaskDir, scriptName)
 	if err := os.WriteFile(script, []byte(c.Script), 0o755); err != nil {

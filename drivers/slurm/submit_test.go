@@ -72,14 +72,14 @@ func contains(l []string, s string) bool {
 // and its script.
 func TestStage(t *testing.T) {
 	dir := t.TempDir()
-	cfg := &drivers.TaskConfig{TaskDir: dir, Task: &structs.Task{Config: &structs.TaskConfig{
+	cfg := &drivers.TaskConfig{TaskDir: dir, StdoutPath: filepath.Join(dir, "stdout.log"), StderrPath: filepath.Join(dir, "stderr.log"), Task: &structs.Task{Config: &structs.TaskConfig{
 		Script: "#!/bin/sh\necho hi\n", Files: map[string]string{"a.cu": "kernel", "sub/b.txt": "b"},
 	}}}
 	script, err := stage(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]string{script: cfg.Task.Config.Script, "a.cu": "kernel", "sub/b.txt": "b"} {
+	for path, want := range map[string]string{script: cfg.Task.Config.Script, "a.cu": "kernel", "sub/b.txt": "b", "stdout.log": "", "stderr.log": ""} {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dir, path)
 		}
