@@ -115,6 +115,9 @@ func (r *taskRunner) eventWithOutput(typ, msg string, exit *drivers.ExitResult, 
 func (r *taskRunner) run(ctx context.Context, recovered bool) {
 	switch {
 	case recovered:
+		// The recovered run is the task's current start: the restart
+		// policy counts its exit like that of a task started here.
+		r.restartTimes = append(r.restartTimes, time.Now())
 		r.state.State, r.accepted = structs.TaskStateRunning, true
 		if st, err := r.driver.InspectTask(drivers.TaskID(r.pod.ID, r.task.Name)); err == nil {
 			r.applyStatus(st)
