@@ -59,3 +59,25 @@ func TestTaskGPUs(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeModeRemoteOnly: a pod whose tasks all run on the Slurm
+// cluster gets no network namespace, unless its group declares one.
+func TestBridgeModeRemoteOnly(t *testing.T) {
+	slurmTask := &structs.Task{Name: "s", Driver: structs.DriverGPUSlurm}
+	execTask := &structs.Task{Name: "e", Driver: "exec"}
+	cases := []struct {
+		name string
+		g    *structs.TaskGroup
+		want bool
+	}{
+		{"slurm only", &structs.TaskGroup{Tasks: []*structs.Task{slurmTask}}, false},
+		{"slurm and exec", &structs.TaskGroup{Tasks: []*structs.Task{slurmTask, execTask}}, true},
+		{"exec", &structs.TaskGroup{Tasks: []*structs.Task{execTask}}, true},
+		{"slurm with a network", &structs.TaskGroup{Tasks: []*structs.Task{slurmTask}, Network: &structs.NetworkSpec{}}, true},
+	}
+	for _, tc := range cases {
+		if got := bridgeMode(&structs.Pod{Template: tc.g}); got != tc.want {
+			t.Errorf("%s: bridge %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
