@@ -97,14 +97,18 @@ func (c *Client) watchDrivers(ctx context.Context) {
 		}
 		logDriverChanges(c.logger, node.Drivers, infos)
 		node.Drivers = infos
-		node.Resources.GPUs = nodeGPUs(c.localGPUs, infos)
+		if node.Resources != nil {
+			node.Resources.GPUs = nodeGPUs(c.localGPUs, infos)
+		}
 		if _, err := c.api.RegisterNode(ctx, node); err != nil {
 			c.logger.Warn("update the node's drivers failed; retrying at the next fingerprint", "error", err)
 			continue
 		}
 		c.nodeMu.Lock()
 		c.node.Drivers = infos
-		c.node.Resources.GPUs = node.Resources.GPUs
+		if c.node.Resources != nil && node.Resources != nil {
+			c.node.Resources.GPUs = node.Resources.GPUs
+		}
 		c.nodeMu.Unlock()
 	}
 }
