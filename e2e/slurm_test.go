@@ -335,7 +335,7 @@ func TestSlurmRecoverAfterKill9(t *testing.T) {
 	onePod(t, cl, "runs-on", 30*time.Second, "succeeded", phaseIs(structs.PodPhaseSucceeded))
 	// Each pod's task was submitted once: one Slurm job per pod.
 	for job, id := range pods {
-		if ids := s.JobsWithComment(t, "mk:"+id+"/main"); len(ids) != 1 {
+		if ids := s.JobsWithComment(t, "mk:"+runsOn.NodeID+":"+id+"/main"); len(ids) != 1 {
 			t.Errorf("slurm has jobs %v for the pod of %s, want one: submitted again", ids, job)
 		}
 	}

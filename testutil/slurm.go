@@ -97,7 +97,7 @@ func (s *Slurm) JobsNamed(t testing.TB, name string) []string {
 }
 
 // JobsWithComment returns the IDs of the jobs (any state) whose comment
-// is comment (the gpu-slurm driver's: mk:<pod>/<task>).
+// is comment (the gpu-slurm driver's: mk:<node>:<pod>/<task>).
 func (s *Slurm) JobsWithComment(t testing.TB, comment string) []string {
 	t.Helper()
 	var ids []string

@@ -150,6 +150,22 @@ func TestDriverOnSlurm(t *testing.T) {
 	if ids := s.JobsNamed(t, "mk.later.main"); len(ids) != 1 {
 		t.Errorf("jobs %v, want one", ids)
 	}
+	// A job of this node's for a pod it does not run (no handle) is
+	// cancelled by reconcile; another node's is left.
+	orphan := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--comment=mk:n9:gone/main", "--wrap", "sleep 300"))
+	other := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--comment=mk:n8:gone/main", "--wrap", "sleep 300"))
+	removed, err := d2.Reconcile(context.Background(), "n9", []string{"pod-later"})
+	if err != nil || len(removed) != 1 || removed[0] != orphan {
+		t.Errorf("reconcile removed %v (%v), want [%s]", removed, err, orphan)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
+		st := s.JobState(t, orphan)
+		return st == "CANCELLED", errors.New("orphan is " + st)
+	})
+	if st := s.JobState(t, other); st != "RUNNING" && st != "PENDING" {
+		t.Errorf("another node's job is %s", st)
+	}
+	s.Run(t, "scancel", other)
 	if _, err := d2.ExecTask(context.Background(), later.ID, []string{"true"}, time.Second); !errors.Is(err, drivers.ErrNotSupported) {
 		t.Errorf("exec: %v, want not supported", err)
 	}

@@ -92,3 +92,13 @@ func TestJobStateMapping(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanJobs: the jobs of this node whose pods are not live, once
+// per job; other nodes' jobs and jobs not mk's are left.
+func TestOrphanJobs(t *testing.T) {
+	out := []byte("10|mk:n1:podA/main\n11|mk:n1:podB/main\n12|mk:n2:podC/main\n13|(null)\n14_1|mk:n1:podD/t\n14_2|mk:n1:podD/t\n")
+	got := orphanJobs(out, "n1", map[string]bool{"podA": true})
+	if want := []string{"11", "14"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("orphans %v, want %v", got, want)
+	}
+}

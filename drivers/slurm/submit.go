@@ -58,13 +58,13 @@ func stage(cfg *drivers.TaskConfig) (string, error) {
 // the task's directory and appends its output and error to the task's
 // log files (so `mk pod logs -f` follows them while it runs, and a
 // restarted task keeps what earlier runs wrote); its comment names the
-// task, so a job can be told apart from others.
+// node and the task (Reconcile finds a node's jobs by it).
 func sbatchArgs(cfg *drivers.TaskConfig, defaultPartition, script string) ([]string, error) {
 	c := cfg.Task.Config
 	args := []string{
 		"--parsable",
 		"--job-name=" + jobName(cfg),
-		"--comment=mk:" + cfg.ID,
+		"--comment=" + jobComment(cfg),
 		"--chdir=" + cfg.TaskDir,
 		"--output=" + cfg.StdoutPath,
 		"--error=" + cfg.StderrPath,

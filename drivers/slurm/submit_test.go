@@ -31,7 +31,7 @@ func TestSlurmTime(t *testing.T) {
 // flag; the job runs in the task's directory and appends to its logs.
 func TestSbatchArgs(t *testing.T) {
 	cfg := &drivers.TaskConfig{
-		ID: "pod1/main", Name: "main", JobID: "train", TaskDir: "/d/main",
+		ID: "pod1/main", Name: "main", JobID: "train", NodeID: "n1", TaskDir: "/d/main",
 		StdoutPath: "/d/main/stdout.log", StderrPath: "/d/main/stderr.log",
 		Task: &structs.Task{Name: "main", Driver: structs.DriverGPUSlurm, User: "alice", Config: &structs.TaskConfig{
 			Script: "#!/bin/sh\n", GPUs: 2, Time: "10m", Nodes: 1, NTasks: 4, CPUsPerTask: 2,
@@ -43,7 +43,7 @@ func TestSbatchArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"--parsable", "--job-name=mk.train.main", "--comment=mk:pod1/main", "--chdir=/d/main",
+		"--parsable", "--job-name=mk.train.main", "--comment=mk:n1:pod1/main", "--chdir=/d/main",
 		"--output=/d/main/stdout.log", "--error=/d/main/stderr.log", "--open-mode=append", "--export=ALL",
 		"--gres=gpu:2", "--partition=gpu", "--time=0-00:10:00", "--nodes=1", "--ntasks=4", "--cpus-per-task=2",
 		"--mem=4G", "--account=lab", "--qos=high", "--array=0-3", "--uid=alice", "/d/main/" + scriptName,
