@@ -259,7 +259,7 @@ func expectLine(t *testing.T, lines <-chan string, want string, stderr fmt.Strin
 // GPUs than the node has stays unplaced with `no node has 3 free GPUs`.
 func TestSlurmPendingOnGPUs(t *testing.T) {
 	s, a, cl := slurmAgent(t, 2)
-	blocker := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--gres=gpu:2", "--wrap", "sleep 300"))
+	blocker := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--output=/dev/null", "--gres=gpu:2", "--wrap", "sleep 300"))
 	testutil.WaitFor(t, 20*time.Second, func() (bool, error) {
 		st := s.JobState(t, blocker)
 		return st == "RUNNING", fmt.Errorf("blocker is %q", st)

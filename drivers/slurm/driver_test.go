@@ -152,8 +152,8 @@ func TestDriverOnSlurm(t *testing.T) {
 	}
 	// A job of this node's for a pod it does not run (no handle) is
 	// cancelled by reconcile; another node's is left.
-	orphan := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--comment=mk:n9:gone/main", "--wrap", "sleep 300"))
-	other := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--comment=mk:n8:gone/main", "--wrap", "sleep 300"))
+	orphan := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--output=/dev/null", "--comment=mk:n9:gone/main", "--wrap", "sleep 300"))
+	other := strings.TrimSpace(s.Run(t, "sbatch", "--parsable", "--output=/dev/null", "--comment=mk:n8:gone/main", "--wrap", "sleep 300"))
 	removed, err := d2.Reconcile(context.Background(), "n9", []string{"pod-later"})
 	if err != nil || len(removed) != 1 || removed[0] != orphan {
 		t.Errorf("reconcile removed %v (%v), want [%s]", removed, err, orphan)
