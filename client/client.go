@@ -76,6 +76,9 @@ type Client struct {
 	// heartbeat may register it again.
 	nodeMu sync.Mutex
 	node   *structs.Node
+	// localGPUs is how many GPUs nvidia-smi found, set by the first
+	// fingerprint.
+	localGPUs int
 	// fingerprintKick asks the driver watch to fingerprint at once (a
 	// driver call failed).
 	fingerprintKick chan struct{}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"maps"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -36,7 +35,7 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 		Datacenter:     c.config.Datacenter,
 		Address:        c.config.Address,
 		NetworkAddress: c.config.NetworkAddress,
-		Resources:      &structs.NodeResources{CPU: cores * mhz, MemoryMB: memoryMB(), GPUs: gpuCount(ctx)},
+		Resources:      &structs.NodeResources{CPU: cores * mhz, MemoryMB: memoryMB()},
 		Drivers:        map[string]*structs.DriverInfo{},
 		Attributes: map[string]string{
 			"kernel.name":     runtime.GOOS,
@@ -46,7 +45,11 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 		},
 	}
 	node.Resources.MinDynamicPort, node.Resources.MaxDynamicPort = c.config.DynamicPorts[0], c.config.DynamicPorts[1]
+	gpus := nvidiaGPUs(ctx)
+	maps.Copy(node.Attributes, gpus.attributes())
+	c.localGPUs = len(gpus)
 	node.Drivers = c.fingerprintDrivers(ctx)
+	node.Resources.GPUs = nodeGPUs(c.localGPUs, node.Drivers)
 	return node
 }
 
@@ -94,12 +97,18 @@ func (c *Client) watchDrivers(ctx context.Context) {
 		}
 		logDriverChanges(c.logger, node.Drivers, infos)
 		node.Drivers = infos
+		if node.Resources != nil {
+			node.Resources.GPUs = nodeGPUs(c.localGPUs, infos)
+		}
 		if _, err := c.api.RegisterNode(ctx, node); err != nil {
 			c.logger.Warn("update the node's drivers failed; retrying at the next fingerprint", "error", err)
 			continue
 		}
 		c.nodeMu.Lock()
 		c.node.Drivers = infos
+		if c.node.Resources != nil && node.Resources != nil {
+			c.node.Resources.GPUs = node.Resources.GPUs
+		}
 		c.nodeMu.Unlock()
 	}
 }
@@ -170,19 +179,4 @@ func memoryMB() int {
 		}
 	}
 	return 1024
-}
-
-// gpuCount asks nvidia-smi how many GPUs there are (0 without it).
-func gpuCount(ctx context.Context) int {
-	path, err := exec.LookPath("nvidia-smi")
-	if err != nil {
-		return 0
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "-L").Output()
-	if err != nil {
-		return 0
-	}
-	return strings.Count(string(out), "GPU ")
 }

@@ -26,10 +26,16 @@ var errNoPodCIDR = errors.New("node has no pod CIDR yet")
 
 // bridgeMode reports whether a pod gets a network namespace of its own:
 // bridge mode (the default). Host mode, and "none" for now, share the
-// node's.
+// node's. A pod whose tasks all run elsewhere (gpu-slurm: on the Slurm
+// cluster's nodes) and that declares no network has nothing to put in a
+// namespace, and gets none: its start skips the namespace, veth and
+// address.
 func bridgeMode(p *structs.Pod) bool {
-	if p.Template == nil || p.Template.Network == nil {
+	if p.Template == nil {
 		return true
+	}
+	if p.Template.Network == nil {
+		return !remoteTasksOnly(p.Template)
 	}
 	m := p.Template.Network.Mode
 	return m == "" || m == structs.NetworkModeBridge
@@ -192,4 +198,15 @@ func (r *podRunner) podIP() string {
 		return ""
 	}
 	return r.net.IP.String()
+}
+
+// remoteTasksOnly reports whether every task of a group runs off the
+// node (driver gpu-slurm).
+func remoteTasksOnly(g *structs.TaskGroup) bool {
+	for _, t := range g.Tasks {
+		if t == nil || t.Driver != structs.DriverGPUSlurm {
+			return false
+		}
+	}
+	return len(g.Tasks) > 0
 }

@@ -43,6 +43,12 @@ type taskRunner struct {
 	lostOnRecover bool
 	// restartTimes are the starts counted against the policy's interval.
 	restartTimes []time.Time
+	// follow: the driver reports details of the task, which is inspected
+	// while it runs (task_follow.go).
+	follow bool
+	// accepted: the driver holds the task (started or recovered), even
+	// while it reports it pending; a stop must reach it.
+	accepted bool
 }
 
 func (r *taskRunner) config() (*drivers.TaskConfig, error) {
@@ -58,6 +64,7 @@ func (r *taskRunner) config() (*drivers.TaskConfig, error) {
 		Mounts:     mounts,
 		NodeID:     r.pod.NodeID,
 		JobID:      r.pod.JobID,
+		GPUs:       taskGPUs(r.pod, r.task.Name),
 	}
 	if r.net != nil {
 		cfg.NetNSPath, cfg.ResolvConfPath = r.net.NetNSPath, r.net.ResolvConfPath
@@ -108,7 +115,13 @@ func (r *taskRunner) eventWithOutput(typ, msg string, exit *drivers.ExitResult, 
 func (r *taskRunner) run(ctx context.Context, recovered bool) {
 	switch {
 	case recovered:
-		r.state.State = structs.TaskStateRunning
+		// The recovered run is the task's current start: the restart
+		// policy counts its exit like that of a task started here.
+		r.restartTimes = append(r.restartTimes, time.Now())
+		r.state.State, r.accepted = structs.TaskStateRunning, true
+		if st, err := r.driver.InspectTask(drivers.TaskID(r.pod.ID, r.task.Name)); err == nil {
+			r.applyStatus(st)
+		}
 		r.event(structs.TaskEventRecovered, "task reattached after a client restart", nil)
 	case r.lostOnRecover:
 		r.restartTimes = append(r.restartTimes, time.Now())
@@ -127,6 +140,13 @@ func (r *taskRunner) run(ctx context.Context, recovered bool) {
 		}
 		if exit == nil { // ctx done: the pod is stopping
 			return
+		}
+		if r.follow {
+			// The driver's last word on the task (gpu-slurm: the job's
+			// final state and reason).
+			if st, err := r.driver.InspectTask(drivers.TaskID(r.pod.ID, r.task.Name)); err == nil && st.Details != nil {
+				r.state.Details = st.Details
+			}
 		}
 		r.state.State, r.state.ExitCode, r.state.Signal = structs.TaskStateDead, exit.ExitCode, exit.Signal
 		r.state.FinishedAt = time.Now().UnixNano()
@@ -187,10 +207,12 @@ func (r *taskRunner) start(ctx context.Context) bool {
 		r.logger.Error("persist task handle", "task", r.task.Name, "error", err)
 	}
 	r.restartTimes = append(r.restartTimes, time.Now())
+	r.state.State, r.state.StartedAt, r.state.NextRestart = structs.TaskStateRunning, time.Now().UnixNano(), 0
+	r.accepted = true
 	if st, err := r.driver.InspectTask(handle.TaskID()); err == nil {
 		r.state.PID = st.PID
+		r.applyStatus(st)
 	}
-	r.state.State, r.state.StartedAt, r.state.NextRestart = structs.TaskStateRunning, time.Now().UnixNano(), 0
 	r.event(structs.TaskEventStarted, "", nil)
 	return true
 }
@@ -206,17 +228,23 @@ func (r *taskRunner) wait(ctx context.Context) *drivers.ExitResult {
 	if err != nil {
 		return &drivers.ExitResult{ExitCode: -1, Err: err}
 	}
-	select {
-	case res, ok := <-ch:
-		if !ok || res == nil {
-			if ctx.Err() != nil {
-				return nil
+	tick, stop := r.followTicker()
+	defer stop()
+	for {
+		select {
+		case res, ok := <-ch:
+			if !ok || res == nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return &drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("wait ended without a result")}
 			}
-			return &drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("wait ended without a result")}
+			return res
+		case <-tick:
+			r.inspect()
+		case <-ctx.Done():
+			return nil
 		}
-		return res
-	case <-ctx.Done():
-		return nil
 	}
 }
 
@@ -268,7 +296,7 @@ func (r *taskRunner) stop() {
 	if d, err := structs.ParseDuration(r.task.KillTimeout); err == nil && d > 0 {
 		grace = d
 	}
-	if r.state.State == structs.TaskStateRunning {
+	if r.state.State == structs.TaskStateRunning || (r.state.State == structs.TaskStatePending && r.accepted) {
 		deadline := time.Now().Add(grace + 10*time.Second)
 		for {
 			err := r.driver.StopTask(id, grace, r.task.KillSignal)

@@ -93,6 +93,9 @@ func formatNode(n *structs.Node, pods []*structs.Pod, verbose bool) string {
 		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB, gpus %d", res.CPU, res.MemoryMB, res.GPUs)),
 		row("Allocated", allocated(res, pods)),
 	}))
+	if verbose {
+		b.WriteString(formatNodeGPUs(n))
+	}
 	if verbose && len(n.Attributes) > 0 {
 		var attrs []string
 		for k, v := range n.Attributes {

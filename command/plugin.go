@@ -10,6 +10,7 @@ import (
 	"github.com/mk-orchestrator/mk/drivers/docker"
 	"github.com/mk-orchestrator/mk/drivers/exec"
 	driverplugin "github.com/mk-orchestrator/mk/drivers/plugin"
+	"github.com/mk-orchestrator/mk/drivers/slurm"
 )
 
 // pluginDrivers are the drivers `mk plugin NAME` can serve.
@@ -17,6 +18,17 @@ var pluginDrivers = map[string]func(hclog.Logger) (drivers.Driver, error){
 	exec.Name:    func(l hclog.Logger) (drivers.Driver, error) { return exec.New(l), nil },
 	exec.RawName: func(l hclog.Logger) (drivers.Driver, error) { return exec.New(l, exec.Raw()), nil },
 	docker.Name:  newDockerDriver,
+	slurm.Name:   newSlurmDriver,
+}
+
+// newSlurmDriver is the gpu-slurm driver with the client's config, which
+// the agent passes in the plugin's environment.
+func newSlurmDriver(l hclog.Logger) (drivers.Driver, error) {
+	cfg, err := slurm.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return slurm.New(l, cfg), nil
 }
 
 // newDockerDriver is the docker driver with the client's config, which

@@ -82,7 +82,7 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 		row("ID", p.ID), row("Name", p.Name), row("Job", p.JobID), row("Group", p.Group),
 		row("Node", p.NodeName), row("IP", p.IP), row("Desired", p.DesiredStatus), row("Phase", p.Phase),
 		row("Reason", firstNonEmpty(p.Reason(), "-")), row("Healthy", p.Healthy),
-		row("Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB", res.CPU, res.MemoryMB)),
+		row("Resources", podResources(p, res)),
 		row("Created", formatTime(p.CreateTime)),
 	}))
 	if stats == nil && statsErr != nil {
@@ -104,6 +104,9 @@ func formatPod(p *structs.Pod, stats *structs.PodStats, statsErr error) string {
 	for _, name := range names {
 		ts := p.TaskStates[name]
 		fmt.Fprintf(&b, "\n\n%s\n", taskLine(name, ts))
+		if len(ts.Details) > 0 {
+			b.WriteString(formatTaskDetails(ts.Details) + "\n\n")
+		}
 		if stats != nil && stats.Tasks[name] != nil {
 			b.WriteString(formatTaskResources(stats.Tasks[name]))
 			b.WriteString("\n\nEvents\n")

@@ -101,6 +101,10 @@ type TaskConfig struct {
 	// its own and reaps what belongs to no pod it knows.
 	NodeID string `json:",omitempty"`
 	JobID  string `json:",omitempty"`
+	// GPUs are the indexes of the node's GPUs the task may use (the
+	// scheduler's, from its pod's): exec sets CUDA_VISIBLE_DEVICES to
+	// them, docker asks the Engine for them (DeviceRequests).
+	GPUs []string `json:",omitempty"`
 }
 
 // MountConfig is one volume mount of a task (a volume_mount block): the
@@ -178,8 +182,11 @@ func (r *ExitResult) Successful() bool {
 	return r.ExitCode == 0 && r.Signal == 0 && !r.OOMKilled && r.Err == nil
 }
 
-// Task states reported by InspectTask.
+// Task states reported by InspectTask. A task is pending when it was
+// accepted but does not run yet (gpu-slurm: a Slurm job that waits in
+// the queue); TaskStatus.Details then say why.
 const (
+	TaskStatePending = "pending"
 	TaskStateRunning = "running"
 	TaskStateExited  = "exited"
 )
@@ -196,6 +203,12 @@ type TaskStatus struct {
 	CompletedAt int64
 	// ExitResult is set once the task has exited.
 	ExitResult *ExitResult
+	// Details are what the driver knows of the task beyond its state, for
+	// people (gpu-slurm: slurm_job_id, slurm_state, reason, partition,
+	// gpus). A driver that reports details has its tasks followed: the
+	// client inspects them while they run and shows changes in the pod's
+	// status. Nil for drivers with nothing to add.
+	Details map[string]string `json:",omitempty"`
 }
 
 // TaskResourceUsage is one sample of a task's resource use.

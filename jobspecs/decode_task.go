@@ -57,6 +57,14 @@ func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
 		{"gpus", &cfg.GPUs},
 		{"partition", &cfg.Partition},
 		{"time", duration{&cfg.Time}},
+		{"nodes", &cfg.Nodes},
+		{"ntasks", &cfg.NTasks},
+		{"cpus_per_task", &cfg.CPUsPerTask},
+		{"mem", &cfg.Mem},
+		{"account", &cfg.Account},
+		{"qos", &cfg.QOS},
+		{"array", &cfg.Array},
+		{"env", &cfg.Env},
 		{"labels", &cfg.Labels},
 		{"privileged", &cfg.Privileged},
 		{"cap_add", &cfg.CapAdd},
@@ -84,12 +92,25 @@ func (d *decoder) decodeConfig(b *hcl.Block, path string) *structs.TaskConfig {
 // keeps the default memory.
 func (d *decoder) decodeResources(b *hcl.Block, path string) *structs.Resources {
 	r := structs.DefaultResources()
+	var gpu int
 	c := d.content(b.Body, []field{
 		{"cpu", &r.CPU},
 		{"memory", &r.MemoryMB},
 		{"gpus", &r.GPUs},
+		{"gpu", &gpu},
 	})
+	// gpu is another spelling of gpus: one field, set once.
+	if a, ok := c.Attributes["gpu"]; ok {
+		if _, both := c.Attributes["gpus"]; both {
+			d.errAt(a.Range, "gpu: gpus is set too; they are the same field, set one")
+		} else {
+			r.GPUs = gpu
+		}
+	}
 	d.record(path, "resources", b, c.Attributes)
+	if a, ok := c.Attributes["gpu"]; ok {
+		d.pos[path+" resources.gpus"] = a.Expr.Range()
+	}
 	return r
 }
 

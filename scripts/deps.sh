@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mk's tests and `make dev` need: Go (already on the
-# machine), the module downloads, and the Debian packages below; later
-# issues add slurm-wlm and munge here. docker.io (and a running dockerd)
+# machine), the module downloads, and the Debian packages below.
+# docker.io (and a running dockerd)
 # is scripts/docker.sh's, which make test and make dev run. Packages are
 # installed only when missing, so a warm machine pays nothing.
 set -euo pipefail
@@ -14,9 +14,12 @@ fi
 # command:package pairs. The e2e tests make network namespaces (ip) and
 # run agents in them (nsenter); tasks that serve HTTP run busybox httpd;
 # the pod network and the service proxy program iptables or nftables and
-# clear conntrack entries; the multi-host tests ping and dig.
+# clear conntrack entries; the multi-host tests ping and dig; the
+# gpu-slurm tests run a Slurm cluster on localhost (scripts/slurm.sh:
+# slurmctld, slurmd, munged) whose example jobs build their CUDA sources'
+# CPU fallback with c++.
 need=(curl:curl ip:iproute2 nsenter:util-linux busybox:busybox-static iptables:iptables nft:nftables
-  conntrack:conntrack ping:iputils-ping dig:dnsutils)
+  conntrack:conntrack ping:iputils-ping dig:dnsutils slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge c++:g++)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*} pkg=${pair#*:}

@@ -24,9 +24,11 @@ const (
 	maxPodsPerEntry = 1000
 )
 
-// controllerPacing is the pause after a pass before the next: writes that
-// land meanwhile are handled together, so under a burst of registers each
-// pass (and its Raft writes) covers many jobs.
+// controllerPacing is the least time from the end of a pass to the start
+// of the next: writes that land meanwhile are handled together, so under
+// a burst of registers each pass (and its Raft writes) covers many jobs.
+// A write after a quiet spell (the last pass ended longer ago) is handled
+// at once: a lone `job run` does not wait out the pacing.
 const controllerPacing = 50 * time.Millisecond
 
 // kickControllers wakes the leader's controller loop at once.
@@ -44,6 +46,7 @@ func (s *Server) kickControllers() {
 // kicked, or every ReconcileInterval.
 func (s *Server) controllerLoop(stopCh chan struct{}) {
 	var last passMark
+	var lastPass time.Time
 	for {
 		st := s.State()
 		ws := memdb.NewWatchSet()
@@ -65,6 +68,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		} else {
 			last = mark
 		}
+		lastPass = time.Now()
 		timeout := time.NewTimer(s.config.ReconcileInterval)
 		watchCtx, cancelWatch := context.WithCancel(context.Background())
 		changed := ws.WatchCh(watchCtx)
@@ -82,10 +86,12 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		default:
 		}
 		// Let a burst of writes land before the next pass.
-		select {
-		case <-time.After(controllerPacing):
-		case <-stopCh:
-			return
+		if wait := controllerPacing - time.Since(lastPass); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-stopCh:
+				return
+			}
 		}
 	}
 }

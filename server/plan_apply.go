@@ -162,8 +162,8 @@ func (s *Server) applyPlan(pods []*structs.Pod, res *scheduler.Result, now int64
 }
 
 // placeOn records an accepted placement on its pod: the node and the
-// ports the scheduler chose there.
+// ports and GPUs the scheduler chose there.
 func placeOn(p *structs.Pod, pl scheduler.Placement) {
 	p.NodeID, p.NodeName, p.PendingReason = pl.NodeID, pl.NodeName, ""
-	p.Ports = pl.Ports
+	p.Ports, p.GPUs = pl.Ports, pl.GPUs
 }

@@ -222,15 +222,28 @@ type TaskConfig struct {
 	Command string   `json:",omitempty"`
 	Args    []string `json:",omitempty"`
 	WorkDir string   `json:",omitempty"`
-	// gpu-slurm
-	Script    string            `json:",omitempty"`
-	Files     map[string]string `json:",omitempty"`
-	GPUs      int               `json:",omitempty"`
-	Partition string            `json:",omitempty"`
-	Time      string            `json:",omitempty"`
+	// gpu-slurm: Script is the sbatch script; Files are staged into
+	// the task's directory (name → content); the rest become sbatch
+	// options (--gres=gpu:N, --partition, --time, --nodes, --ntasks,
+	// --cpus-per-task, --mem, --account, --qos, --array); Env is added to
+	// the job's environment (--export).
+	Script      string            `json:",omitempty"`
+	Files       map[string]string `json:",omitempty"`
+	GPUs        int               `json:",omitempty"`
+	Partition   string            `json:",omitempty"`
+	Time        string            `json:",omitempty"`
+	Nodes       int               `json:",omitempty"`
+	NTasks      int               `json:",omitempty"`
+	CPUsPerTask int               `json:",omitempty"`
+	Mem         string            `json:",omitempty"`
+	Account     string            `json:",omitempty"`
+	QOS         string            `json:",omitempty"`
+	Array       string            `json:",omitempty"`
+	Env         map[string]string `json:",omitempty"`
 }
 
-// Resources are a task's limits: CPU in MHz, memory in MB.
+// Resources are a task's limits: CPU in MHz, memory in MB, and the
+// node's GPUs it takes (counted by the scheduler like cpu and memory).
 type Resources struct {
 	CPU      int
 	MemoryMB int

@@ -67,6 +67,10 @@ type Pod struct {
 	// ports (static or dynamic): node resources, like Resources, held
 	// while the pod is active.
 	Ports []*AllocatedPort `json:",omitempty"`
+	// GPUs are the indexes of the node's GPUs the scheduler gave the pod
+	// (Resources.GPUs of them, none shared with another active pod): its
+	// tasks take them in order, as many as each asks.
+	GPUs []int `json:",omitempty"`
 
 	// DesiredStatus is what the servers want; Phase is what the client
 	// reports.
@@ -127,6 +131,10 @@ type TaskState struct {
 	// NextRestart is when a restarting task starts again (unix nanos).
 	NextRestart int64        `json:",omitempty"`
 	Events      []*TaskEvent `json:",omitempty"`
+	// Details are what the task's driver reports of it beyond its state
+	// (gpu-slurm: the Slurm job ID, its state and reason, partition and
+	// GPUs), shown by `mk pod status`.
+	Details map[string]string `json:",omitempty"`
 }
 
 // TaskEvent is one thing that happened to a task.
@@ -159,12 +167,28 @@ func (p *Pod) Active() bool {
 func GroupResources(g *TaskGroup) *Resources {
 	total := &Resources{}
 	for _, t := range g.Tasks {
+		if t == nil {
+			continue
+		}
+		total.GPUs += t.GPUs()
 		if t.Resources == nil {
 			continue
 		}
 		total.CPU += t.Resources.CPU
 		total.MemoryMB += t.Resources.MemoryMB
-		total.GPUs += t.Resources.GPUs
 	}
 	return total
+}
+
+// GPUs is how many of the node's GPUs the task takes: resources.gpus,
+// or a gpu-slurm task's config.gpus when that is more.
+func (t *Task) GPUs() int {
+	n := 0
+	if t.Resources != nil {
+		n = t.Resources.GPUs
+	}
+	if t.Driver == DriverGPUSlurm && t.Config != nil && t.Config.GPUs > n {
+		n = t.Config.GPUs
+	}
+	return n
 }

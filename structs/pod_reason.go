@@ -48,7 +48,8 @@ func (p *Pod) failedOnItsOwn() bool {
 }
 
 // Reason is the task's state in one line when it is not simply running or
-// done: restarting, failed for good, or failed to start.
+// done: restarting, failed for good, failed to start, or waiting in its
+// driver with a reason.
 func (ts *TaskState) Reason() string {
 	last := ts.lastEvent()
 	switch {
@@ -60,6 +61,10 @@ func (ts *TaskState) Reason() string {
 		return joinReason(ts.lastExit(), "restart attempts exhausted")
 	case ts.State == TaskStateDead && (ts.ExitCode != 0 || ts.Signal != 0):
 		return ts.lastExit()
+	case ts.State == TaskStatePending && ts.Details["reason"] != "":
+		// Accepted by its driver, waiting there (a Slurm job in the
+		// queue): the driver's reason.
+		return "waiting: " + ts.Details["reason"]
 	}
 	return ""
 }

@@ -23,6 +23,8 @@ func TestPodReason(t *testing.T) {
 			`check "web-http" critical: HTTP 503 Service Unavailable`},
 		{"checks pending", &Pod{Phase: PodPhaseRunning, Checks: []*CheckStatus{{Name: "web-http", Status: CheckPending}}}, ""},
 		{"pending", &Pod{PendingReason: "no node has 2 free GPUs"}, "no node has 2 free GPUs"},
+		{"waiting in slurm", &Pod{TaskStates: map[string]*TaskState{"main": {State: TaskStatePending,
+			Details: map[string]string{"slurm_job_id": "12", "reason": "Resources"}}}}, "waiting: Resources"},
 		{"stopped", &Pod{DesiredStatus: PodDesiredStop, DesiredReason: "job stopped",
 			TaskStates: map[string]*TaskState{"t": {State: TaskStateDead, Events: []*TaskEvent{{Type: TaskEventKilled}}}}}, "job stopped"},
 		{"failed, then replaced", &Pod{DesiredStatus: PodDesiredStop, DesiredReason: "replaced",

@@ -13040,7 +13040,7 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [17]bool{    // should field at this index be written?
+			var yyq2 = [25]bool{    // should field at this index be written?
 				x.Image != "",          // Image
 				len(x.Entrypoint) != 0, // Entrypoint
 				x.Pull != "",           // Pull
@@ -13058,10 +13058,18 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 				x.GPUs != 0,            // GPUs
 				x.Partition != "",      // Partition
 				x.Time != "",           // Time
+				x.Nodes != 0,           // Nodes
+				x.NTasks != 0,          // NTasks
+				x.CPUsPerTask != 0,     // CPUsPerTask
+				x.Mem != "",            // Mem
+				x.Account != "",        // Account
+				x.QOS != "",            // QOS
+				x.Array != "",          // Array
+				len(x.Env) != 0,        // Env
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(17)
+				r.WriteArrayStart(25)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -13646,6 +13654,262 @@ func (x *TaskConfig) CodecEncodeSelf(e *codec1978.Encoder) {
 				}
 			}
 			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[17] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Nodes))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[17] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Nodes\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Nodes`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.Nodes))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[18] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.NTasks))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[18] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"NTasks\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `NTasks`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.NTasks))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[19] {
+					if false {
+					} else {
+						r.EncodeInt(int64(x.CPUsPerTask))
+					}
+				} else {
+					r.EncodeInt(0)
+				}
+			} else {
+				if yyq2[19] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"CPUsPerTask\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `CPUsPerTask`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						r.EncodeInt(int64(x.CPUsPerTask))
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[20] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Mem)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Mem))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[20] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Mem\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Mem`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Mem)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Mem))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[21] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Account)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Account))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[21] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Account\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Account`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Account)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Account))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[22] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.QOS)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.QOS))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[22] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"QOS\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `QOS`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.QOS)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.QOS))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[23] {
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Array)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Array))
+						}
+					}
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw([]byte{})
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, "")
+					}
+				}
+			} else {
+				if yyq2[23] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Array\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Array`)
+					}
+					r.WriteMapElemValue()
+					if false {
+					} else {
+						if z.EncBasicHandle().StringToRaw {
+							r.EncodeStringBytesRaw(z.BytesView(string(x.Array)))
+						} else {
+							r.EncodeStringEnc(codecSelferCcUTF8102, string(x.Array))
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[24] {
+					if x.Env == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Env), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[24] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Env\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Env`)
+					}
+					r.WriteMapElemValue()
+					if x.Env == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Env), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
 			} else {
 				r.WriteMapEnd()
@@ -13828,6 +14092,57 @@ func (x *TaskConfig) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.Time = (string)(r.DecodeString())
 			}
+		case "Nodes":
+			if r.TryDecodeAsNil() {
+				x.Nodes = 0
+			} else {
+				x.Nodes = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "NTasks":
+			if r.TryDecodeAsNil() {
+				x.NTasks = 0
+			} else {
+				x.NTasks = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "CPUsPerTask":
+			if r.TryDecodeAsNil() {
+				x.CPUsPerTask = 0
+			} else {
+				x.CPUsPerTask = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+			}
+		case "Mem":
+			if r.TryDecodeAsNil() {
+				x.Mem = ""
+			} else {
+				x.Mem = (string)(r.DecodeString())
+			}
+		case "Account":
+			if r.TryDecodeAsNil() {
+				x.Account = ""
+			} else {
+				x.Account = (string)(r.DecodeString())
+			}
+		case "QOS":
+			if r.TryDecodeAsNil() {
+				x.QOS = ""
+			} else {
+				x.QOS = (string)(r.DecodeString())
+			}
+		case "Array":
+			if r.TryDecodeAsNil() {
+				x.Array = ""
+			} else {
+				x.Array = (string)(r.DecodeString())
+			}
+		case "Env":
+			if r.TryDecodeAsNil() {
+				x.Env = nil
+			} else {
+				if false {
+				} else {
+					h.decMapstringstring((*map[string]string)(&x.Env), d)
+				}
+			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
 		} // end switch yys3
@@ -13839,16 +14154,16 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj29 int
-	var yyb29 bool
-	var yyhl29 bool = l >= 0
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	var yyj38 int
+	var yyb38 bool
+	var yyhl38 bool = l >= 0
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13858,13 +14173,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Image = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13877,13 +14192,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Entrypoint), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13893,13 +14208,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pull = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13912,13 +14227,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Labels), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13928,13 +14243,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Privileged = (bool)(r.DecodeBool())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13947,13 +14262,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.CapAdd), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13966,13 +14281,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.CapDrop), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -13985,13 +14300,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Volumes), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14004,13 +14319,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Ports), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14020,13 +14335,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Command = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14039,13 +14354,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicestring((*[]string)(&x.Args), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14055,13 +14370,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.WorkDir = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14071,13 +14386,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Script = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14090,13 +14405,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Files), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14106,13 +14421,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.GPUs = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14122,13 +14437,13 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Partition = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb38 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb38 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -14138,18 +14453,149 @@ func (x *TaskConfig) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Time = (string)(r.DecodeString())
 	}
-	for {
-		yyj29++
-		if yyhl29 {
-			yyb29 = yyj29 > l
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Nodes = 0
+	} else {
+		x.Nodes = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.NTasks = 0
+	} else {
+		x.NTasks = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.CPUsPerTask = 0
+	} else {
+		x.CPUsPerTask = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Mem = ""
+	} else {
+		x.Mem = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Account = ""
+	} else {
+		x.Account = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.QOS = ""
+	} else {
+		x.QOS = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Array = ""
+	} else {
+		x.Array = (string)(r.DecodeString())
+	}
+	yyj38++
+	if yyhl38 {
+		yyb38 = yyj38 > l
+	} else {
+		yyb38 = r.CheckBreak()
+	}
+	if yyb38 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Env = nil
+	} else {
+		if false {
 		} else {
-			yyb29 = r.CheckBreak()
+			h.decMapstringstring((*map[string]string)(&x.Env), d)
 		}
-		if yyb29 {
+	}
+	for {
+		yyj38++
+		if yyhl38 {
+			yyb38 = yyj38 > l
+		} else {
+			yyb38 = r.CheckBreak()
+		}
+		if yyb38 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj29-1, "")
+		z.DecStructFieldNotFound(yyj38-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -23149,7 +23595,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [31]bool{    // should field at this index be written?
+			var yyq2 = [32]bool{    // should field at this index be written?
 				true,                     // ID
 				true,                     // Name
 				true,                     // Namespace
@@ -23167,6 +23613,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 				true,                     // Template
 				true,                     // Resources
 				len(x.Ports) != 0,        // Ports
+				len(x.GPUs) != 0,         // GPUs
 				true,                     // DesiredStatus
 				x.DesiredReason != "",    // DesiredReason
 				true,                     // Phase
@@ -23184,7 +23631,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(31)
+				r.WriteArrayStart(32)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -23692,6 +24139,39 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
+				if yyq2[17] {
+					if x.GPUs == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSliceint(([]int)(x.GPUs), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[17] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"GPUs\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `GPUs`)
+					}
+					r.WriteMapElemValue()
+					if x.GPUs == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encSliceint(([]int)(x.GPUs), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
 				if false {
 				} else {
 					if z.EncBasicHandle().StringToRaw {
@@ -23719,7 +24199,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[18] {
+				if yyq2[19] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23736,7 +24216,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[18] {
+				if yyq2[19] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"DesiredReason\"")
@@ -23783,7 +24263,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[20] {
+				if yyq2[21] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23800,7 +24280,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[20] {
+				if yyq2[21] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"PendingReason\"")
@@ -23820,7 +24300,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[21] {
+				if yyq2[22] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -23837,7 +24317,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[21] {
+				if yyq2[22] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"IP\"")
@@ -23857,7 +24337,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[22] {
+				if yyq2[23] {
 					if x.TaskStates == nil {
 						r.EncodeNil()
 					} else {
@@ -23870,7 +24350,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[22] {
+				if yyq2[23] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"TaskStates\"")
@@ -23890,7 +24370,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[23] {
+				if yyq2[24] {
 					if false {
 					} else {
 						r.EncodeBool(bool(x.Healthy))
@@ -23899,7 +24379,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeBool(false)
 				}
 			} else {
-				if yyq2[23] {
+				if yyq2[24] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Healthy\"")
@@ -23915,7 +24395,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[24] {
+				if yyq2[25] {
 					if x.Checks == nil {
 						r.EncodeNil()
 					} else {
@@ -23928,7 +24408,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeNil()
 				}
 			} else {
-				if yyq2[24] {
+				if yyq2[25] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Checks\"")
@@ -23948,7 +24428,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[25] {
+				if yyq2[26] {
 					if false {
 					} else {
 						r.EncodeBool(bool(x.Draining))
@@ -23957,7 +24437,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeBool(false)
 				}
 			} else {
-				if yyq2[25] {
+				if yyq2[26] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"Draining\"")
@@ -23973,7 +24453,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[26] {
+				if yyq2[27] {
 					if false {
 					} else {
 						r.EncodeInt(int64(x.DrainStartTime))
@@ -23982,7 +24462,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeInt(0)
 				}
 			} else {
-				if yyq2[26] {
+				if yyq2[27] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"DrainStartTime\"")
@@ -23998,7 +24478,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[27] {
+				if yyq2[28] {
 					if false {
 					} else {
 						if z.EncBasicHandle().StringToRaw {
@@ -24015,7 +24495,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					}
 				}
 			} else {
-				if yyq2[27] {
+				if yyq2[28] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ReplacedBy\"")
@@ -24073,7 +24553,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
-				if yyq2[30] {
+				if yyq2[31] {
 					if false {
 					} else {
 						r.EncodeUint(uint64(x.ClientModifyIndex))
@@ -24082,7 +24562,7 @@ func (x *Pod) CodecEncodeSelf(e *codec1978.Encoder) {
 					r.EncodeUint(0)
 				}
 			} else {
-				if yyq2[30] {
+				if yyq2[31] {
 					r.WriteMapElemKey()
 					if z.IsJSONHandle() {
 						z.WriteStr("\"ClientModifyIndex\"")
@@ -24273,6 +24753,15 @@ func (x *Pod) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decSlicePtrtoAllocatedPort((*[]*AllocatedPort)(&x.Ports), d)
 				}
 			}
+		case "GPUs":
+			if r.TryDecodeAsNil() {
+				x.GPUs = nil
+			} else {
+				if false {
+				} else {
+					h.decSliceint((*[]int)(&x.GPUs), d)
+				}
+			}
 		case "DesiredStatus":
 			if r.TryDecodeAsNil() {
 				x.DesiredStatus = ""
@@ -24374,16 +24863,16 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj39 int
-	var yyb39 bool
-	var yyhl39 bool = l >= 0
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	var yyj41 int
+	var yyb41 bool
+	var yyhl41 bool = l >= 0
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24393,13 +24882,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ID = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24409,13 +24898,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Name = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24425,13 +24914,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Namespace = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24444,13 +24933,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringstring((*map[string]string)(&x.Labels), d)
 		}
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24460,13 +24949,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24476,13 +24965,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyIndex = (uint64)(r.DecodeUint64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24492,13 +24981,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobID = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24508,13 +24997,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Group = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24524,13 +25013,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.JobVersion = (uint64)(r.DecodeUint64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24540,13 +25029,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerKind = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24556,13 +25045,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OwnerID = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24572,13 +25061,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeID = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24588,13 +25077,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PinnedNodeID = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24604,13 +25093,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NodeName = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24626,13 +25115,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Template.CodecDecodeSelf(d)
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24648,13 +25137,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Resources.CodecDecodeSelf(d)
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24667,13 +25156,32 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoAllocatedPort((*[]*AllocatedPort)(&x.Ports), d)
 		}
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.GPUs = nil
+	} else {
+		if false {
+		} else {
+			h.decSliceint((*[]int)(&x.GPUs), d)
+		}
+	}
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
+	} else {
+		yyb41 = r.CheckBreak()
+	}
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24683,13 +25191,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredStatus = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24699,13 +25207,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DesiredReason = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24715,13 +25223,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Phase = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24731,13 +25239,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PendingReason = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24747,13 +25255,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.IP = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24766,13 +25274,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decMapstringPtrtoTaskState((*map[string]*TaskState)(&x.TaskStates), d)
 		}
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24782,13 +25290,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Healthy = (bool)(r.DecodeBool())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24801,13 +25309,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoCheckStatus((*[]*CheckStatus)(&x.Checks), d)
 		}
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24817,13 +25325,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Draining = (bool)(r.DecodeBool())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24833,13 +25341,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.DrainStartTime = (int64)(r.DecodeInt64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24849,13 +25357,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ReplacedBy = (string)(r.DecodeString())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24865,13 +25373,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.CreateTime = (int64)(r.DecodeInt64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24881,13 +25389,13 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ModifyTime = (int64)(r.DecodeInt64())
 	}
-	yyj39++
-	if yyhl39 {
-		yyb39 = yyj39 > l
+	yyj41++
+	if yyhl41 {
+		yyb41 = yyj41 > l
 	} else {
-		yyb39 = r.CheckBreak()
+		yyb41 = r.CheckBreak()
 	}
-	if yyb39 {
+	if yyb41 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -24898,17 +25406,17 @@ func (x *Pod) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 		x.ClientModifyIndex = (uint64)(r.DecodeUint64())
 	}
 	for {
-		yyj39++
-		if yyhl39 {
-			yyb39 = yyj39 > l
+		yyj41++
+		if yyhl41 {
+			yyb41 = yyj41 > l
 		} else {
-			yyb39 = r.CheckBreak()
+			yyb41 = r.CheckBreak()
 		}
-		if yyb39 {
+		if yyb41 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj39-1, "")
+		z.DecStructFieldNotFound(yyj41-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -25247,21 +25755,22 @@ func (x *TaskState) CodecEncodeSelf(e *codec1978.Encoder) {
 			yy2arr2 := z.EncBasicHandle().StructToArray
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = false // struct tag has 'toArray'
-			var yyq2 = [10]bool{    // should field at this index be written?
-				true,               // State
-				x.Failed,           // Failed
-				true,               // Restarts
-				x.ExitCode != 0,    // ExitCode
-				x.Signal != 0,      // Signal
-				x.PID != 0,         // PID
-				x.StartedAt != 0,   // StartedAt
-				x.FinishedAt != 0,  // FinishedAt
-				x.NextRestart != 0, // NextRestart
-				len(x.Events) != 0, // Events
+			var yyq2 = [11]bool{    // should field at this index be written?
+				true,                // State
+				x.Failed,            // Failed
+				true,                // Restarts
+				x.ExitCode != 0,     // ExitCode
+				x.Signal != 0,       // Signal
+				x.PID != 0,          // PID
+				x.StartedAt != 0,    // StartedAt
+				x.FinishedAt != 0,   // FinishedAt
+				x.NextRestart != 0,  // NextRestart
+				len(x.Events) != 0,  // Events
+				len(x.Details) != 0, // Details
 			}
 			_ = yyq2
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(10)
+				r.WriteArrayStart(11)
 			} else {
 				var yynn2 int
 				for _, b := range yyq2 {
@@ -25527,6 +26036,39 @@ func (x *TaskState) CodecEncodeSelf(e *codec1978.Encoder) {
 				}
 			}
 			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if yyq2[10] {
+					if x.Details == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Details), e)
+						}
+					}
+				} else {
+					r.EncodeNil()
+				}
+			} else {
+				if yyq2[10] {
+					r.WriteMapElemKey()
+					if z.IsJSONHandle() {
+						z.WriteStr("\"Details\"")
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF8102, `Details`)
+					}
+					r.WriteMapElemValue()
+					if x.Details == nil {
+						r.EncodeNil()
+					} else {
+						if false {
+						} else {
+							h.encMapstringstring((map[string]string)(x.Details), e)
+						}
+					}
+				}
+			}
+			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
 			} else {
 				r.WriteMapEnd()
@@ -25646,6 +26188,15 @@ func (x *TaskState) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 					h.decSlicePtrtoTaskEvent((*[]*TaskEvent)(&x.Events), d)
 				}
 			}
+		case "Details":
+			if r.TryDecodeAsNil() {
+				x.Details = nil
+			} else {
+				if false {
+				} else {
+					h.decMapstringstring((*map[string]string)(&x.Details), d)
+				}
+			}
 		default:
 			z.DecStructFieldNotFound(-1, string(yys3))
 		} // end switch yys3
@@ -25657,16 +26208,16 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	var h codecSelfer102
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj15 int
-	var yyb15 bool
-	var yyhl15 bool = l >= 0
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	var yyj17 int
+	var yyb17 bool
+	var yyhl17 bool = l >= 0
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25676,13 +26227,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.State = decodedString(r.DecodeStringAsBytes())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25692,13 +26243,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Failed = (bool)(r.DecodeBool())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25708,13 +26259,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Restarts = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25724,13 +26275,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.ExitCode = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25740,13 +26291,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Signal = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25756,13 +26307,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PID = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25772,13 +26323,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.StartedAt = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25788,13 +26339,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.FinishedAt = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25804,13 +26355,13 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.NextRestart = (int64)(r.DecodeInt64())
 	}
-	yyj15++
-	if yyhl15 {
-		yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
 	} else {
-		yyb15 = r.CheckBreak()
+		yyb17 = r.CheckBreak()
 	}
-	if yyb15 {
+	if yyb17 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -25823,18 +26374,37 @@ func (x *TaskState) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePtrtoTaskEvent((*[]*TaskEvent)(&x.Events), d)
 		}
 	}
-	for {
-		yyj15++
-		if yyhl15 {
-			yyb15 = yyj15 > l
+	yyj17++
+	if yyhl17 {
+		yyb17 = yyj17 > l
+	} else {
+		yyb17 = r.CheckBreak()
+	}
+	if yyb17 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Details = nil
+	} else {
+		if false {
 		} else {
-			yyb15 = r.CheckBreak()
+			h.decMapstringstring((*map[string]string)(&x.Details), d)
 		}
-		if yyb15 {
+	}
+	for {
+		yyj17++
+		if yyhl17 {
+			yyb17 = yyj17 > l
+		} else {
+			yyb17 = r.CheckBreak()
+		}
+		if yyb17 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj15-1, "")
+		z.DecStructFieldNotFound(yyj17-1, "")
 	}
 	r.ReadArrayEnd()
 }
@@ -29181,6 +29751,102 @@ func (x codecSelfer102) decSlicePtrtoAllocatedPort(v *[]*AllocatedPort, d *codec
 			yyc1 = true
 		} else if yyj1 == 0 && yyv1 == nil {
 			yyv1 = make([]*AllocatedPort, 0)
+			yyc1 = true
+		}
+	}
+	yyh1.End()
+	if yyc1 {
+		*v = yyv1
+	}
+}
+
+func (x codecSelfer102) encSliceint(v []int, e *codec1978.Encoder) {
+	var h codecSelfer102
+	z, r := codec1978.GenHelperEncoder(e)
+	_, _, _ = h, z, r
+	r.WriteArrayStart(len(v))
+	for _, yyv1 := range v {
+		r.WriteArrayElem()
+		if false {
+		} else {
+			r.EncodeInt(int64(yyv1))
+		}
+	}
+	r.WriteArrayEnd()
+}
+
+func (x codecSelfer102) decSliceint(v *[]int, d *codec1978.Decoder) {
+	var h codecSelfer102
+	z, r := codec1978.GenHelperDecoder(d)
+	_, _, _ = h, z, r
+
+	yyv1 := *v
+	yyh1, yyl1 := z.DecSliceHelperStart()
+	var yyc1 bool
+	_ = yyc1
+	if yyl1 == 0 {
+		if yyv1 == nil {
+			yyv1 = []int{}
+			yyc1 = true
+		} else if len(yyv1) != 0 {
+			yyv1 = yyv1[:0]
+			yyc1 = true
+		}
+	} else {
+		yyhl1 := yyl1 > 0
+		var yyrl1 int
+		_ = yyrl1
+		if yyhl1 {
+			if yyl1 > cap(yyv1) {
+				yyrl1 = z.DecInferLen(yyl1, z.DecBasicHandle().MaxInitLen, 8)
+				if yyrl1 <= cap(yyv1) {
+					yyv1 = yyv1[:yyrl1]
+				} else {
+					yyv1 = make([]int, yyrl1)
+				}
+				yyc1 = true
+			} else if yyl1 != len(yyv1) {
+				yyv1 = yyv1[:yyl1]
+				yyc1 = true
+			}
+		}
+		var yyj1 int
+		// var yydn1 bool
+		for yyj1 = 0; (yyhl1 && yyj1 < yyl1) || !(yyhl1 || r.CheckBreak()); yyj1++ { // bounds-check-elimination
+			if yyj1 == 0 && yyv1 == nil {
+				if yyhl1 {
+					yyrl1 = z.DecInferLen(yyl1, z.DecBasicHandle().MaxInitLen, 8)
+				} else {
+					yyrl1 = 8
+				}
+				yyv1 = make([]int, yyrl1)
+				yyc1 = true
+			}
+			yyh1.ElemContainerState(yyj1)
+
+			var yydb1 bool
+			if yyj1 >= len(yyv1) {
+				yyv1 = append(yyv1, 0)
+				yyc1 = true
+
+			}
+			if yydb1 {
+				z.DecSwallow()
+			} else {
+				if r.TryDecodeAsNil() {
+					yyv1[yyj1] = 0
+				} else {
+					yyv1[yyj1] = (int)(z.C.IntV(r.DecodeInt64(), codecSelferBitsize102))
+				}
+
+			}
+
+		}
+		if yyj1 < len(yyv1) {
+			yyv1 = yyv1[:yyj1]
+			yyc1 = true
+		} else if yyj1 == 0 && yyv1 == nil {
+			yyv1 = make([]int, 0)
 			yyc1 = true
 		}
 	}

@@ -465,9 +465,10 @@ func (t *Task) validate(v *validator, volumes map[string]bool, network *NetworkS
 var configKeys = map[string][]string{
 	DriverDocker: {"image", "entrypoint", "pull", "command", "args", "work_dir", "labels", "privileged",
 		"cap_add", "cap_drop", "volumes", "ports"},
-	DriverExec:     {"command", "args", "work_dir"},
-	DriverRawExec:  {"command", "args", "work_dir"},
-	DriverGPUSlurm: {"script", "files", "gpus", "partition", "time"},
+	DriverExec:    {"command", "args", "work_dir"},
+	DriverRawExec: {"command", "args", "work_dir"},
+	DriverGPUSlurm: {"script", "files", "gpus", "partition", "time", "nodes", "ntasks", "cpus_per_task",
+		"mem", "account", "qos", "array", "env"},
 }
 
 // setKeys returns the config keys that are set, in HCL spelling.
@@ -487,7 +488,10 @@ func (c *TaskConfig) setKeys() []string {
 		{"time", c.Time != ""}, {"labels", len(c.Labels) > 0},
 		{"privileged", c.Privileged}, {"cap_add", len(c.CapAdd) > 0},
 		{"cap_drop", len(c.CapDrop) > 0}, {"volumes", len(c.Volumes) > 0},
-		{"ports", len(c.Ports) > 0},
+		{"ports", len(c.Ports) > 0}, {"nodes", c.Nodes != 0},
+		{"ntasks", c.NTasks != 0}, {"cpus_per_task", c.CPUsPerTask != 0},
+		{"mem", c.Mem != ""}, {"account", c.Account != ""},
+		{"qos", c.QOS != ""}, {"array", c.Array != ""}, {"env", len(c.Env) > 0},
 	}
 	var keys []string
 	for _, s := range set {
@@ -529,13 +533,7 @@ func (c *TaskConfig) validate(v *validator, driver string) {
 			v.add("config.command", "is required by driver %q", driver)
 		}
 	case DriverGPUSlurm:
-		if c.Script == "" {
-			v.add("config.script", "is required by driver %q", driver)
-		}
-		if c.GPUs < 0 {
-			v.add("config.gpus", "must be >= 0")
-		}
-		v.duration("config.time", c.Time)
+		c.validateSlurm(v)
 	}
 }
 

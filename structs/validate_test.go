@@ -93,6 +93,24 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			g + ` task "sidecar": config.script is required by driver "gpu-slurm"`,
 			g + ` task "sidecar": config.time must be a duration such as "30s", got "ten minutes"`}},
+		{"slurm options", func(j *Job) {
+			j.Groups[0].Tasks[1].Driver = DriverGPUSlurm
+			j.Groups[0].Tasks[1].Config = &TaskConfig{Script: "#!/bin/sh\n", GPUs: 1, NTasks: -1, Mem: "4 GB",
+				Array: "0-3%x", Partition: "gpu queue", Files: map[string]string{"../x": "", "ok.cu": ""},
+				Env: map[string]string{"A=B": ""}}
+		}, []string{
+			g + ` task "sidecar": config.ntasks must be >= 0`,
+			g + ` task "sidecar": config.mem "4 GB" is not a size (a number of MB, or with a K, M, G or T suffix: "4G")`,
+			g + ` task "sidecar": config.array "0-3%x" is not a Slurm job array ("0-15", "1,3,5-7", "0-99%10")`,
+			g + ` task "sidecar": config.partition "gpu queue" is not a Slurm name (letters, digits, '_', '.', '-')`,
+			g + ` task "sidecar": config.files["../x"] must be a relative file name inside the task's directory`,
+			g + ` task "sidecar": config.env has an invalid variable name "A=B"`}},
+		{"slurm options ok", func(j *Job) {
+			j.Groups[0].Tasks[1].Driver = DriverGPUSlurm
+			j.Groups[0].Tasks[1].Config = &TaskConfig{Script: "#!/bin/sh\n", GPUs: 2, Nodes: 1, NTasks: 2, CPUsPerTask: 4,
+				Mem: "4096", Array: "1,3,5-7:2%2", Partition: "gpu", Account: "lab.a", QOS: "normal", Time: "1h",
+				Files: map[string]string{"src/matmul.cu": ""}, Env: map[string]string{"N": "512"}}
+		}, nil},
 		{"kill signal", func(j *Job) { j.Groups[0].Tasks[0].KillSignal = "SIGNOPE" }, []string{
 			nginx + `: kill_signal "SIGNOPE" is not a signal (a name such as "SIGINT" or "INT", or a number 1-64)`}},
 		{"kill signal number", func(j *Job) { j.Groups[0].Tasks[0].KillSignal = "65" }, []string{

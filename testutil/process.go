@@ -286,8 +286,9 @@ func StartDevAgent(t testing.TB, extraConfig ...string) (string, int) {
 // (bootstrap_expect = 1) and client, with its data under a test dir, and
 // starts it. Unlike -dev, its data outlives the process, so tests can kill
 // it with SIGKILL and start it again. Stop it with Kill, Stop or at the end
-// of the test (which also stops its pods: SIGTERM).
-func NewClientAgent(t testing.TB, name string) *Agent {
+// of the test (which also stops its pods: SIGTERM). clientExtra is HCL
+// added to its client block (driver blocks).
+func NewClientAgent(t testing.TB, name string, clientExtra ...string) *Agent {
 	t.Helper()
 	dir := t.TempDir()
 	a := &Agent{Name: name, Dir: dir, bin: MkBinary(t), Config: filepath.Join(dir, "agent.hcl"), LogPath: filepath.Join(dir, "agent.log")}
@@ -308,8 +309,9 @@ server {
 }
 client {
   enabled = true
+  %s
 }
-`, name, filepath.Join(dir, "data"), http, raft, serf)
+`, name, filepath.Join(dir, "data"), http, raft, serf, strings.Join(clientExtra, "\n  "))
 	startLone(t, a, conf)
 	a.cluster.WaitForLeader(30 * time.Second)
 	return a

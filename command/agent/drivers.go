@@ -10,6 +10,7 @@ import (
 	"github.com/mk-orchestrator/mk/drivers"
 	"github.com/mk-orchestrator/mk/drivers/docker"
 	"github.com/mk-orchestrator/mk/drivers/plugin"
+	"github.com/mk-orchestrator/mk/drivers/slurm"
 )
 
 // launchDrivers starts the driver plugins the client config enables, each
@@ -18,13 +19,19 @@ import (
 // disabled with driver "NAME" { enabled = false } (docker fingerprints
 // unhealthy where no Engine answers, and the scheduler places no docker
 // task there); raw_exec (exec without isolation) is off unless enabled
-// with driver "raw_exec" { enabled = true }.
+// with driver "raw_exec" { enabled = true }; gpu-slurm is on where sbatch
+// is found unless disabled (it fingerprints unhealthy until sinfo
+// answers).
 func (a *Agent) launchDrivers() (map[string]drivers.Driver, error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the mk binary for driver plugins: %w", err)
 	}
 	dockerEnv, err := a.dockerConfig()
+	if err != nil {
+		return nil, err
+	}
+	slurmEnv, slurmOn, err := a.slurmConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +46,11 @@ func (a *Agent) launchDrivers() (map[string]drivers.Driver, error) {
 		name string
 		def  bool
 		opts []plugin.SupervisorOption
-	}{{"exec", true, nil}, {"raw_exec", false, nil}, {docker.Name, true, []plugin.SupervisorOption{plugin.WithEnv(dockerEnv)}}} {
+	}{
+		{"exec", true, nil}, {"raw_exec", false, nil},
+		{docker.Name, true, []plugin.SupervisorOption{plugin.WithEnv(dockerEnv)}},
+		{slurm.Name, slurmOn, []plugin.SupervisorOption{plugin.WithEnv(slurmEnv)}},
+	} {
 		if !a.driverEnabled(d.name, d.def) {
 			continue
 		}

@@ -84,10 +84,21 @@ func (d *Driver) buildSpec(cfg *drivers.TaskConfig, pauseID string) (*containerS
 		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
 		Resources:   resources(t.Resources, d.coreMHz),
 	}
+	if len(cfg.GPUs) > 0 {
+		// The GPUs the scheduler gave the task, as `docker run --gpus
+		// '"device=0,1"'` asks for them.
+		h.DeviceRequests = []container.DeviceRequest{gpuRequest(cfg.GPUs)}
+	}
 	if pauseID != "" {
 		h.NetworkMode = container.NetworkMode("container:" + pauseID)
 	}
 	return &containerSpec{Name: containerName(cfg.PodID, cfg.Name), Config: c, Host: h}, nil
+}
+
+// gpuRequest asks the Engine (its nvidia runtime) for the GPUs with the
+// given indexes.
+func gpuRequest(gpus []string) container.DeviceRequest {
+	return container.DeviceRequest{Driver: "nvidia", DeviceIDs: gpus, Capabilities: [][]string{{"gpu"}}}
 }
 
 // hostsContent is a pod's /etc/hosts. The pause container has no network

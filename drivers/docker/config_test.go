@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mk-orchestrator/mk/drivers"
@@ -86,6 +87,13 @@ func TestBuildSpec(t *testing.T) {
 			check: func(t *testing.T, s *containerSpec) {
 				if s.Host.Binds[len(s.Host.Binds)-1] != "/data/x:/d:ro" {
 					t.Errorf("binds %v", s.Host.Binds)
+				}
+			}},
+		{name: "gpus as a device request", change: func(c *drivers.TaskConfig) { c.GPUs = []string{"1", "2"} },
+			check: func(t *testing.T, s *containerSpec) {
+				want := []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: []string{"1", "2"}, Capabilities: [][]string{{"gpu"}}}}
+				if diff := cmp.Diff(want, s.Host.DeviceRequests); diff != "" {
+					t.Errorf("device requests (-want +got):\n%s", diff)
 				}
 			}},
 		{name: "no image", change: func(c *drivers.TaskConfig) { c.Task.Config.Image = "" }, wantErr: "config.image is required"},

@@ -78,6 +78,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -199,6 +200,11 @@ func taskEnv(cfg *drivers.TaskConfig) []string {
 	}
 	for k, v := range cfg.Env() {
 		env[k] = v
+	}
+	if len(cfg.GPUs) > 0 {
+		// The GPUs the scheduler gave the task, and no others: CUDA
+		// numbers the visible devices from 0 again.
+		env["CUDA_VISIBLE_DEVICES"] = strings.Join(cfg.GPUs, ",")
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {

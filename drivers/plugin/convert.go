@@ -34,7 +34,7 @@ func taskConfigToProto(c *drivers.TaskConfig) (*pb.TaskConfig, error) {
 		Id: c.ID, PodId: c.PodID, Name: c.Name, TaskJson: task, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetnsPath: c.NetNSPath,
 		Mounts: mountsToProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
-		NodeId: c.NodeID, JobId: c.JobID,
+		NodeId: c.NodeID, JobId: c.JobID, Gpus: c.GPUs,
 	}, nil
 }
 
@@ -66,7 +66,7 @@ func taskConfigFromProto(c *pb.TaskConfig) (*drivers.TaskConfig, error) {
 		ID: c.Id, PodID: c.PodId, Name: c.Name, TaskDir: c.TaskDir,
 		StdoutPath: c.StdoutPath, StderrPath: c.StderrPath, NetNSPath: c.NetnsPath,
 		Mounts: mountsFromProto(c.Mounts), ResolvConfPath: c.ResolvConfPath,
-		NodeID: c.NodeId, JobID: c.JobId,
+		NodeID: c.NodeId, JobID: c.JobId, GPUs: c.Gpus,
 	}
 	if len(c.TaskJson) > 0 {
 		out.Task = &structs.Task{}
@@ -125,7 +125,7 @@ func statusFromProto(r *pb.InspectTaskResponse) *drivers.TaskStatus {
 	return &drivers.TaskStatus{
 		ID: r.Id, Name: r.Name, State: r.State, PID: int(r.Pid),
 		StartedAt: r.StartedAt, CompletedAt: r.CompletedAt,
-		ExitResult: exitResultFromProto(r.ExitResult),
+		ExitResult: exitResultFromProto(r.ExitResult), Details: r.Details,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mk-orchestrator/mk/drivers"
+	pb "github.com/mk-orchestrator/mk/drivers/proto"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -17,7 +18,7 @@ func TestTaskConfigRoundTrip(t *testing.T) {
 	want := &drivers.TaskConfig{
 		ID: "pod-1/web", PodID: "pod-1", Name: "web",
 		Task:   &structs.Task{Name: "web", Driver: "exec", Config: &structs.TaskConfig{Command: "/bin/true"}},
-		NodeID: "node-1", JobID: "job-1",
+		NodeID: "node-1", JobID: "job-1", GPUs: []string{"0", "3"},
 		TaskDir: "/data/pods/pod-1/web", StdoutPath: "/logs/out", StderrPath: "/logs/err", NetNSPath: "/run/netns/pod-1", ResolvConfPath: "/data/pods/pod-1/resolv.conf",
 		Mounts: []*drivers.MountConfig{
 			{Volume: "shared", HostPath: "/data/pods/pod-1/volumes/shared", TaskPath: "/srv"},
@@ -25,26 +26,31 @@ func TestTaskConfigRoundTrip(t *testing.T) {
 		},
 	}
 	// A field added to TaskConfig or MountConfig must be carried too.
-	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 12 {
+	if n := reflect.TypeOf(drivers.TaskConfig{}).NumField(); n != 13 {
 		t.Fatalf("TaskConfig has %d fields: convert the new one and set it here", n)
 	}
 	if n := reflect.TypeOf(drivers.MountConfig{}).NumField(); n != 4 {
 		t.Fatalf("MountConfig has %d fields: convert the new one and set it here", n)
 	}
-	pb, err := taskConfigToProto(want)
+	pbc, err := taskConfigToProto(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := taskConfigFromProto(pb)
+	got, err := taskConfigFromProto(pbc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("round trip = %+v, want %+v", got, want)
 	}
+	// A task status's details cross the plugin too.
+	st := &pb.InspectTaskResponse{Id: "p/t", State: drivers.TaskStatePending, Details: map[string]string{"slurm_job_id": "12", "reason": "Resources"}}
+	if got := statusFromProto(st); got.State != drivers.TaskStatePending || !reflect.DeepEqual(got.Details, st.Details) {
+		t.Fatalf("status = %+v, want pending with details %v", got, st.Details)
+	}
 	noMounts := &drivers.TaskConfig{ID: "p/t"}
-	pb, _ = taskConfigToProto(noMounts)
-	if got, _ := taskConfigFromProto(pb); got.Mounts != nil {
+	pbc, _ = taskConfigToProto(noMounts)
+	if got, _ := taskConfigFromProto(pbc); got.Mounts != nil {
 		t.Fatalf("mounts of a task without any = %v, want nil", got.Mounts)
 	}
 }

@@ -81,7 +81,7 @@ func (s *grpcServer) InspectTask(_ context.Context, req *pb.InspectTaskRequest) 
 	return &pb.InspectTaskResponse{
 		Id: st.ID, Name: st.Name, State: st.State, Pid: int64(st.PID),
 		StartedAt: st.StartedAt, CompletedAt: st.CompletedAt,
-		ExitResult: exitResultToProto(st.ExitResult),
+		ExitResult: exitResultToProto(st.ExitResult), Details: st.Details,
 	}, nil
 }
 

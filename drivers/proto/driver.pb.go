@@ -333,8 +333,10 @@ type TaskConfig struct {
 	// see at /etc/resolv.conf.
 	ResolvConfPath string `protobuf:"bytes,10,opt,name=resolv_conf_path,json=resolvConfPath,proto3" json:"resolv_conf_path,omitempty"`
 	// node_id and job_id label what the driver makes for the task.
-	NodeId        string `protobuf:"bytes,11,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	JobId         string `protobuf:"bytes,12,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	NodeId string `protobuf:"bytes,11,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	JobId  string `protobuf:"bytes,12,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// gpus are the indexes of the node's GPUs the task may use.
+	Gpus          []string `protobuf:"bytes,13,rep,name=gpus,proto3" json:"gpus,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +453,13 @@ func (x *TaskConfig) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *TaskConfig) GetGpus() []string {
+	if x != nil {
+		return x.Gpus
+	}
+	return nil
 }
 
 // MountConfig is drivers.MountConfig: the task sees host_path at
@@ -1117,14 +1126,16 @@ func (x *InspectTaskRequest) GetTaskId() string {
 }
 
 type InspectTaskResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
-	Pid           int64                  `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
-	StartedAt     int64                  `protobuf:"varint,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	CompletedAt   int64                  `protobuf:"varint,6,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
-	ExitResult    *ExitResult            `protobuf:"bytes,7,opt,name=exit_result,json=exitResult,proto3" json:"exit_result,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	State       string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Pid         int64                  `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
+	StartedAt   int64                  `protobuf:"varint,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	CompletedAt int64                  `protobuf:"varint,6,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	ExitResult  *ExitResult            `protobuf:"bytes,7,opt,name=exit_result,json=exitResult,proto3" json:"exit_result,omitempty"`
+	// details are drivers.TaskStatus.Details.
+	Details       map[string]string `protobuf:"bytes,8,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1204,6 +1215,13 @@ func (x *InspectTaskResponse) GetCompletedAt() int64 {
 func (x *InspectTaskResponse) GetExitResult() *ExitResult {
 	if x != nil {
 		return x.ExitResult
+	}
+	return nil
+}
+
+func (x *InspectTaskResponse) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
 	}
 	return nil
 }
@@ -1854,7 +1872,7 @@ const file_driver_proto_rawDesc = "" +
 	"\flive_pod_ids\x18\x02 \x03(\tR\n" +
 	"livePodIds\"-\n" +
 	"\x11ReconcileResponse\x12\x18\n" +
-	"\aremoved\x18\x01 \x03(\tR\aremoved\"\xee\x02\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\"\x82\x03\n" +
 	"\n" +
 	"TaskConfig\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
@@ -1872,7 +1890,8 @@ const file_driver_proto_rawDesc = "" +
 	"\x10resolv_conf_path\x18\n" +
 	" \x01(\tR\x0eresolvConfPath\x12\x17\n" +
 	"\anode_id\x18\v \x01(\tR\x06nodeId\x12\x15\n" +
-	"\x06job_id\x18\f \x01(\tR\x05jobId\"|\n" +
+	"\x06job_id\x18\f \x01(\tR\x05jobId\x12\x12\n" +
+	"\x04gpus\x18\r \x03(\tR\x04gpus\"|\n" +
 	"\vMountConfig\x12\x16\n" +
 	"\x06volume\x18\x01 \x01(\tR\x06volume\x12\x1b\n" +
 	"\thost_path\x18\x02 \x01(\tR\bhostPath\x12\x1b\n" +
@@ -1917,7 +1936,7 @@ const file_driver_proto_rawDesc = "" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x15\n" +
 	"\x13DestroyTaskResponse\"-\n" +
 	"\x12InspectTaskRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xdf\x01\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xe6\x02\n" +
 	"\x13InspectTaskResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -1927,7 +1946,11 @@ const file_driver_proto_rawDesc = "" +
 	"started_at\x18\x05 \x01(\x03R\tstartedAt\x12!\n" +
 	"\fcompleted_at\x18\x06 \x01(\x03R\vcompletedAt\x12:\n" +
 	"\vexit_result\x18\a \x01(\v2\x19.mk.drivers.v1.ExitResultR\n" +
-	"exitResult\"R\n" +
+	"exitResult\x12I\n" +
+	"\adetails\x18\b \x03(\v2/.mk.drivers.v1.InspectTaskResponse.DetailsEntryR\adetails\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
 	"\x10TaskStatsRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12%\n" +
 	"\x0einterval_nanos\x18\x02 \x01(\x03R\rintervalNanos\"\xbc\x01\n" +
@@ -1997,7 +2020,7 @@ func file_driver_proto_rawDescGZIP() []byte {
 	return file_driver_proto_rawDescData
 }
 
-var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_driver_proto_goTypes = []any{
 	(*CreateNetworkRequest)(nil),   // 0: mk.drivers.v1.CreateNetworkRequest
 	(*CreateNetworkResponse)(nil),  // 1: mk.drivers.v1.CreateNetworkResponse
@@ -2032,6 +2055,7 @@ var file_driver_proto_goTypes = []any{
 	(*ExecStreamResponse)(nil),     // 30: mk.drivers.v1.ExecStreamResponse
 	(*ExecStreamExit)(nil),         // 31: mk.drivers.v1.ExecStreamExit
 	nil,                            // 32: mk.drivers.v1.FingerprintResponse.AttributesEntry
+	nil,                            // 33: mk.drivers.v1.InspectTaskResponse.DetailsEntry
 }
 var file_driver_proto_depIdxs = []int32{
 	7,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
@@ -2040,41 +2064,42 @@ var file_driver_proto_depIdxs = []int32{
 	6,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
 	8,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
 	14, // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
-	8,  // 6: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
-	28, // 7: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
-	29, // 8: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
-	31, // 9: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
-	9,  // 10: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
-	11, // 11: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
-	13, // 12: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
-	15, // 13: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
-	17, // 14: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
-	19, // 15: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
-	21, // 16: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
-	23, // 17: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
-	25, // 18: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
-	27, // 19: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
-	0,  // 20: mk.drivers.v1.Driver.CreateNetwork:input_type -> mk.drivers.v1.CreateNetworkRequest
-	2,  // 21: mk.drivers.v1.Driver.DestroyNetwork:input_type -> mk.drivers.v1.DestroyNetworkRequest
-	4,  // 22: mk.drivers.v1.Driver.Reconcile:input_type -> mk.drivers.v1.ReconcileRequest
-	10, // 23: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
-	12, // 24: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
-	14, // 25: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
-	16, // 26: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
-	18, // 27: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
-	20, // 28: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
-	22, // 29: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
-	24, // 30: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
-	26, // 31: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
-	30, // 32: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
-	1,  // 33: mk.drivers.v1.Driver.CreateNetwork:output_type -> mk.drivers.v1.CreateNetworkResponse
-	3,  // 34: mk.drivers.v1.Driver.DestroyNetwork:output_type -> mk.drivers.v1.DestroyNetworkResponse
-	5,  // 35: mk.drivers.v1.Driver.Reconcile:output_type -> mk.drivers.v1.ReconcileResponse
-	23, // [23:36] is the sub-list for method output_type
-	10, // [10:23] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	33, // 6: mk.drivers.v1.InspectTaskResponse.details:type_name -> mk.drivers.v1.InspectTaskResponse.DetailsEntry
+	8,  // 7: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
+	28, // 8: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
+	29, // 9: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
+	31, // 10: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
+	9,  // 11: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
+	11, // 12: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
+	13, // 13: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
+	15, // 14: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
+	17, // 15: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
+	19, // 16: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
+	21, // 17: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
+	23, // 18: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
+	25, // 19: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
+	27, // 20: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
+	0,  // 21: mk.drivers.v1.Driver.CreateNetwork:input_type -> mk.drivers.v1.CreateNetworkRequest
+	2,  // 22: mk.drivers.v1.Driver.DestroyNetwork:input_type -> mk.drivers.v1.DestroyNetworkRequest
+	4,  // 23: mk.drivers.v1.Driver.Reconcile:input_type -> mk.drivers.v1.ReconcileRequest
+	10, // 24: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
+	12, // 25: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
+	14, // 26: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
+	16, // 27: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
+	18, // 28: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
+	20, // 29: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
+	22, // 30: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
+	24, // 31: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
+	26, // 32: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
+	30, // 33: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
+	1,  // 34: mk.drivers.v1.Driver.CreateNetwork:output_type -> mk.drivers.v1.CreateNetworkResponse
+	3,  // 35: mk.drivers.v1.Driver.DestroyNetwork:output_type -> mk.drivers.v1.DestroyNetworkResponse
+	5,  // 36: mk.drivers.v1.Driver.Reconcile:output_type -> mk.drivers.v1.ReconcileResponse
+	24, // [24:37] is the sub-list for method output_type
+	11, // [11:24] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_driver_proto_init() }
@@ -2088,7 +2113,7 @@ func file_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_proto_rawDesc), len(file_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

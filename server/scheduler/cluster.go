@@ -14,6 +14,8 @@ type nodeState struct {
 	used structs.Resources
 	// ports are the node ports taken, likewise (nil until one is).
 	ports portSet
+	// gpus are the GPU indexes taken, likewise (nil until one is).
+	gpus gpuSet
 }
 
 // cluster is the scheduler's working copy of the cluster for one Place
@@ -74,8 +76,9 @@ func newCluster(st State, job *structs.Job, exclude map[string]bool) *cluster {
 	return cl
 }
 
-// takePod marks the ports an active pod holds on the node.
+// takePod marks the ports and GPUs an active pod holds on the node.
 func (n *nodeState) takePod(p *structs.Pod) {
+	n.takeGPUs(p.GPUs)
 	if len(p.Ports) == 0 && len(groupPorts(p.Template)) == 0 {
 		return // most pods: no map for their node
 	}
@@ -85,9 +88,21 @@ func (n *nodeState) takePod(p *structs.Pod) {
 	n.ports.addPod(p)
 }
 
-// take records a placement on the node: its resources and ports.
-func (n *nodeState) take(ask structs.Resources, ports []*structs.AllocatedPort) {
+// takeGPUs marks GPU indexes taken.
+func (n *nodeState) takeGPUs(idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	if n.gpus == nil {
+		n.gpus = gpuSet{}
+	}
+	n.gpus.add(idx)
+}
+
+// take records a placement on the node: its resources, ports and GPUs.
+func (n *nodeState) take(ask structs.Resources, ports []*structs.AllocatedPort, gpus []int) {
 	n.used = addResources(n.used, ask)
+	n.takeGPUs(gpus)
 	if len(ports) > 0 {
 		if n.ports == nil {
 			n.ports = portSet{}
@@ -100,9 +115,10 @@ func (n *nodeState) take(ask structs.Resources, ports []*structs.AllocatedPort) 
 // records the placement on the node and in res.
 func (n *nodeState) place(b *batch, p *structs.Pod, res *Result) {
 	ports := allocatePorts(n.node, b.group, p.ID, n.ports)
-	n.take(b.key.ask, ports)
+	gpus := n.gpus.allocate(b.key.ask.GPUs, nodeGPUCount(n.node))
+	n.take(b.key.ask, ports, gpus)
 	res.Placements = append(res.Placements, Placement{
-		PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask, Ports: ports,
+		PodID: p.ID, NodeID: n.node.ID, NodeName: n.node.Name, Resources: b.key.ask, Ports: ports, GPUs: gpus,
 	})
 }
 
@@ -202,7 +218,10 @@ func (cl *cluster) placeBatch(b *batch, res *Result) {
 	for _, p := range b.pods {
 		if r.heap.Len() == 0 {
 			if summary == "" {
-				summary = summarize(len(cl.nodes), r.filtered)
+				summary = gpuSummary(len(cl.nodes), r.filtered, b.key.ask.GPUs)
+				if summary == "" {
+					summary = summarize(len(cl.nodes), r.filtered)
+				}
 			}
 			res.Failures = append(res.Failures, Failure{PodID: p.ID, Reason: summary})
 			continue

@@ -41,6 +41,10 @@ type Placement struct {
 	// Ports are the node ports the pod gets (its group's network ports);
 	// VerifyPlan checks that they are still free.
 	Ports []*structs.AllocatedPort
+	// GPUs are the indexes of the node's GPUs the pod gets
+	// (Resources.GPUs of them); VerifyPlan checks that they are still
+	// free.
+	GPUs []int
 }
 
 // Failure is a pod that could not be placed, with a summary of why the

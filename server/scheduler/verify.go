@@ -9,7 +9,7 @@ import (
 // may have outdated, so before committing it the leader re-checks each
 // placement against the newest state. A placement is accepted when its
 // node still exists, is ready (ready, eligible, not draining), has room
-// for the pod and its ports are free, beside its active pods and the
+// for the pod and its ports and GPU indexes are free, beside its active pods and the
 // placements of this plan accepted before it; otherwise it is rejected and its pod goes back to the
 // scheduler. Placements are checked in order, so the result is
 // deterministic.
@@ -38,12 +38,13 @@ func VerifyPlan(st State, placements []Placement) (accepted, rejected []Placemen
 		if !ok {
 			ns = nodeUsage(st, n, inPlan)
 		}
-		if fitReason(n.Resources, ns.used, p.Resources) != "" || ns.ports.conflict(p.Ports) != 0 {
+		if fitReason(n.Resources, ns.used, p.Resources) != "" || ns.ports.conflict(p.Ports) != 0 ||
+			ns.gpus.conflict(p.GPUs, nodeGPUCount(n)) {
 			used[n.ID] = ns
 			rejected = append(rejected, p)
 			continue
 		}
-		ns.take(p.Resources, p.Ports)
+		ns.take(p.Resources, p.Ports, p.GPUs)
 		used[n.ID] = ns
 		accepted = append(accepted, p)
 	}
