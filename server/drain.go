@@ -72,9 +72,12 @@ func (p *proxySyncs) caughtUp(nodes map[string]*structs.Node, index uint64, now 
 func (s *Server) NodeEndpointsSynced(nodeID string, index uint64) {
 	s.proxySyncs.report(nodeID, index)
 	s.drainWaits.Lock()
-	jobs := s.drainWaits.jobs
+	jobs := make([]string, 0, len(s.drainWaits.jobs))
+	for k := range s.drainWaits.jobs {
+		jobs = append(jobs, k)
+	}
 	s.drainWaits.Unlock()
-	for k := range jobs {
+	for _, k := range jobs {
 		ns, id := splitKey(k)
 		s.dirty.markJob(ns, id)
 	}
