@@ -24,11 +24,13 @@ const (
 	maxPodsPerEntry = 1000
 )
 
-// controllerPacing is the least time from the end of a pass to the start
-// of the next: writes that land meanwhile are handled together, so under
-// a burst of registers each pass (and its Raft writes) covers many jobs.
-// A write after a quiet spell (the last pass ended longer ago) is handled
-// at once: a lone `job run` does not wait out the pacing.
+// controllerPacing is the least time from the end of a pass that covered
+// several jobs to the start of the next: writes that land meanwhile are
+// handled together, so under a burst of registers each pass (and its Raft
+// writes) covers many jobs. A pass of one job (or none) is not paced, nor
+// is a write after a quiet spell: a lone `job run`, or one that follows
+// another job's last write, does not wait out the pacing; a burst shows
+// as a pass of several jobs and is paced from then on.
 const controllerPacing = 50 * time.Millisecond
 
 // kickControllers wakes the leader's controller loop at once.
@@ -47,6 +49,7 @@ func (s *Server) kickControllers() {
 func (s *Server) controllerLoop(stopCh chan struct{}) {
 	var last passMark
 	var lastPass time.Time
+	var lastJobs int
 	for {
 		st := s.State()
 		ws := memdb.NewWatchSet()
@@ -56,6 +59,10 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		ws.Add(st.AbandonCh())
 		scope, mark, err := s.passScope(st, last)
 		if err == nil {
+			lastJobs = len(scope.jobs)
+			if scope.full {
+				lastJobs = 2 // a full pass walks every job: pace after it
+			}
 			mark.freedRoom, err = s.reconcile(st, scope)
 			if err != nil {
 				// The next pass sees what this one took, and the room
@@ -86,7 +93,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		default:
 		}
 		// Let a burst of writes land before the next pass.
-		if wait := controllerPacing - time.Since(lastPass); wait > 0 {
+		if wait := controllerPacing - time.Since(lastPass); wait > 0 && lastJobs > 1 {
 			select {
 			case <-time.After(wait):
 			case <-stopCh:
