@@ -136,6 +136,13 @@ func (v *view) finishDrains(c *podChanges, drained func(*structs.Pod) bool) map[
 		}
 		waiting[key(p.Namespace, p.JobID)] = true
 	}
+	// Pods this pass began to drain wait too: the nodes' reports about
+	// them must wake their job's next pass.
+	for _, p := range c.changed {
+		if p.Draining && p.DesiredStatus == structs.PodDesiredRun {
+			waiting[key(p.Namespace, p.JobID)] = true
+		}
+	}
 	return waiting
 }
 
