@@ -78,14 +78,20 @@ func TestJobRunTellsTheTruth(t *testing.T) {
 	t.Run("min_healthy_time is waited out on every version", func(t *testing.T) {
 		src := execJob("steady", "service", 2, "echo v1; sleep 3600", "update {\n min_healthy_time = \"3s\"\n}")
 		job := writeJob(t, "steady.hcl", src)
-		for _, version := range []string{"v1", "v2"} {
+		// The first version is placed; the second is a rollout, followed
+		// to its end.
+		for _, step := range []struct{ version, final string }{
+			{"v1", "==> steady: 2/2 healthy"},
+			{"v2", `==> group "steady" version 1: successful`},
+		} {
+			version := step.version
 			if err := os.WriteFile(job, []byte(strings.Replace(src, "v1", version, 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
 			stdout, stderr, code := runMk(t, addr, "job", "run", job)
 			took := time.Since(start)
-			if code != 0 || !strings.Contains(stdout, "==> steady: 2/2 healthy") {
+			if code != 0 || !strings.Contains(stdout, step.final) {
 				t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", version, code, stdout, stderr)
 			}
 			if took < 3*time.Second {

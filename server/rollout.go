@@ -143,7 +143,12 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 			budget--
 		}
 	}
-	desc := fmt.Sprintf("%d of %d new pods healthy, %d old left", newAvail, d.Replicas, len(in.oldPods)+len(in.draining)-len(plan.drain))
+	// Old pods that still serve and those on their way out are counted
+	// apart, so neither count goes back up while a pod moves along.
+	desc := fmt.Sprintf("%d of %d new pods healthy, %d old left", newAvail, d.Replicas, len(in.oldPods)-len(plan.drain))
+	if n := len(in.draining) + len(plan.drain); n > 0 {
+		desc += fmt.Sprintf(", %d draining", n)
+	}
 	if d.Status != structs.DeploymentStatusRunning || d.StatusDescription != desc {
 		plan.setStatus(d, structs.DeploymentStatusRunning, desc)
 	}

@@ -135,6 +135,32 @@ func TestPodToPodAndGateway(t *testing.T) {
 	}
 }
 
+// TestReusedAddressReachableAtOnce: an address given out again is
+// reachable from the host at once, though the bridge still has a
+// neighbour entry with the last owner's MAC (the kernel would only probe
+// it again after seconds).
+func TestReusedAddressReachableAtOnce(t *testing.T) {
+	e := newTestEnv(t, "10.42.1.0/24")
+	host := e.hostHandle(t)
+	br, err := host.LinkByName("mk0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := &netlink.Neigh{LinkIndex: br.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_STALE,
+		IP: net.ParseIP("10.42.1.2"), HardwareAddr: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x2a}}
+	if err := host.NeighSet(stale); err != nil {
+		t.Fatal(err)
+	}
+	pn, err := e.m.CreatePod(&PodRequest{ID: "pod-a"})
+	if err != nil || !pn.IP.Equal(stale.IP) {
+		t.Fatalf("CreatePod = %+v, %v; want address %s", pn, err, stale.IP)
+	}
+	l := listen(t, pn.NetNSPath, net.JoinHostPort(pn.IP.String(), "0"))
+	if src, err := dial(e.host, l.Addr().String()); err != nil || src != pn.Gateway.String() {
+		t.Fatalf("host to the pod: %q, %v", src, err)
+	}
+}
+
 func TestDestroyPodRemovesEverything(t *testing.T) {
 	e := newTestEnv(t, "10.42.1.0/24")
 	ports := []*structs.AllocatedPort{{Label: "http", Value: 18080, To: 80}}

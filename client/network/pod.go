@@ -121,7 +121,33 @@ func (m *Manager) plumb(pn *PodNetwork) error {
 	if err := m.host.LinkSetUp(hostEnd); err != nil {
 		return fmt.Errorf("bring %s up: %w", pn.HostVeth, err)
 	}
-	return configurePod(pod, pn)
+	if err := configurePod(pod, pn); err != nil {
+		return err
+	}
+	return m.learnPodMAC(pod, pn, br)
+}
+
+// learnPodMAC points the host's neighbour entry for the pod's address at
+// the pod's eth0. The bridge outlives its pods, so an address given out
+// again would otherwise keep the last owner's MAC until the kernel's
+// stale-entry probe replaced it, seconds during which the host's packets
+// to the pod (health checks, proxied connections) are lost.
+func (m *Manager) learnPodMAC(pod *netlink.Handle, pn *PodNetwork, br netlink.Link) error {
+	eth0, err := pod.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("eth0: %w", err)
+	}
+	neigh := &netlink.Neigh{
+		LinkIndex:    br.Attrs().Index,
+		Family:       netlink.FAMILY_V4,
+		State:        netlink.NUD_REACHABLE,
+		IP:           pn.IP,
+		HardwareAddr: eth0.Attrs().HardwareAddr,
+	}
+	if err := m.host.NeighSet(neigh); err != nil {
+		return fmt.Errorf("neighbour entry %s on %s: %w", pn.IP, m.cfg.Bridge, err)
+	}
+	return nil
 }
 
 // ensureVeth returns the host end of the pod's veth pair, making the pair
