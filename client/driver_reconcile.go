@@ -32,9 +32,12 @@ func (c *Client) reconcileDrivers(ctx context.Context) {
 // what it holds of pods that have no runner.
 func (c *Client) reconcileDriversOnce(ctx context.Context) {
 	live := c.livePods()
+	health := c.currentNode().Drivers
 	for name, d := range c.config.Drivers {
 		r, ok := d.(drivers.Reconciler)
-		if !ok {
+		// A driver that is not healthy could not answer either: it is
+		// reconciled once it is again.
+		if !ok || health[name] == nil || !health[name].Healthy {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"runtime"
@@ -48,28 +49,62 @@ func (c *Client) fingerprint(ctx context.Context) *structs.Node {
 	gpus := nvidiaGPUs(ctx)
 	maps.Copy(node.Attributes, gpus.attributes())
 	c.localGPUs = len(gpus)
-	node.Drivers = c.fingerprintDrivers(ctx)
+	var pending bool
+	node.Drivers, pending = c.fingerprintDrivers(ctx, initialFingerprintWait)
+	if pending {
+		c.kickFingerprint() // the driver watch reports them once they answer
+	}
 	node.Resources.GPUs = nodeGPUs(c.localGPUs, node.Drivers)
 	return node
 }
 
-// fingerprintDrivers asks every driver whether it is detected and healthy
-// (each within driverFingerprintTimeout).
-func (c *Client) fingerprintDrivers(ctx context.Context) map[string]*structs.DriverInfo {
-	out := make(map[string]*structs.DriverInfo, len(c.config.Drivers))
-	for name, d := range c.config.Drivers {
-		fctx, cancel := context.WithTimeout(ctx, driverFingerprintTimeout)
-		fp, err := d.Fingerprint(fctx)
-		cancel()
-		info := &structs.DriverInfo{}
-		if err != nil {
-			info.HealthDescription = err.Error()
-		} else {
-			info.Detected, info.Healthy, info.HealthDescription, info.Attributes = fp.Detected, fp.Healthy, fp.Description, fp.Attributes
-		}
-		out[name] = info
+// initialFingerprintWait bounds how long a starting client waits for its
+// drivers' first answers. One that has not answered by then (a Slurm
+// whose controller cannot be reached, an Engine that hangs) is registered
+// as not yet fingerprinted and the driver watch reports it once it
+// answers: a slow driver does not hold up the node and its other pods.
+const initialFingerprintWait = 2 * time.Second
+
+// fingerprintDrivers asks every driver, all at once, whether it is
+// detected and healthy (each within driverFingerprintTimeout), and waits
+// at most wait for the answers; pending says whether one is missing.
+func (c *Client) fingerprintDrivers(ctx context.Context, wait time.Duration) (infos map[string]*structs.DriverInfo, pending bool) {
+	type answer struct {
+		name string
+		info *structs.DriverInfo
 	}
-	return out
+	answers := make(chan answer, len(c.config.Drivers)) // late answers never block
+	for name, d := range c.config.Drivers {
+		go func() {
+			fctx, cancel := context.WithTimeout(ctx, driverFingerprintTimeout)
+			defer cancel()
+			fp, err := d.Fingerprint(fctx)
+			info := &structs.DriverInfo{}
+			if err != nil {
+				info.HealthDescription = err.Error()
+			} else {
+				info.Detected, info.Healthy, info.HealthDescription, info.Attributes = fp.Detected, fp.Healthy, fp.Description, fp.Attributes
+			}
+			answers <- answer{name, info}
+		}()
+	}
+	infos = make(map[string]*structs.DriverInfo, len(c.config.Drivers))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(infos) < len(c.config.Drivers) {
+		select {
+		case a := <-answers:
+			infos[a.name] = a.info
+		case <-timer.C:
+			for name := range c.config.Drivers {
+				if infos[name] == nil {
+					infos[name] = &structs.DriverInfo{HealthDescription: fmt.Sprintf("fingerprint: no answer within %s yet", wait)}
+				}
+			}
+			return infos, true
+		}
+	}
+	return infos, false
 }
 
 // watchDrivers fingerprints the drivers again every FingerprintInterval,
@@ -87,7 +122,7 @@ func (c *Client) watchDrivers(ctx context.Context) {
 		case <-time.After(c.config.FingerprintInterval):
 		case <-c.fingerprintKick:
 		}
-		infos := c.fingerprintDrivers(ctx)
+		infos, _ := c.fingerprintDrivers(ctx, driverFingerprintTimeout+time.Second)
 		if ctx.Err() != nil {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,8 +108,8 @@ func TestWatchDriversRegistersChanges(t *testing.T) {
 	d.set(true, "Docker Engine 20.10")
 	c := &Client{config: &Config{Drivers: map[string]drivers.Driver{"docker": d}, FingerprintInterval: time.Hour},
 		logger: hclog.NewNullLogger(), api: cl, fingerprintKick: make(chan struct{}, 1)}
-	c.setNode(&structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "n1"}, PodCIDR: "10.42.3.0/24",
-		Drivers: c.fingerprintDrivers(context.Background())})
+	infos, _ := c.fingerprintDrivers(context.Background(), time.Second)
+	c.setNode(&structs.Node{ObjectMeta: structs.ObjectMeta{ID: "n1", Name: "n1"}, PodCIDR: "10.42.3.0/24", Drivers: infos})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.watchDrivers(ctx) }()
@@ -146,4 +147,36 @@ func TestWatchDriversRegistersChanges(t *testing.T) {
 	fail.Store(false)
 	c.kickFingerprint()
 	wantRegister(true)
+}
+
+// hangingDriver answers its fingerprint only when its context ends (a
+// Slurm whose controller cannot be reached).
+type hangingDriver struct{ fpDriver }
+
+func (d *hangingDriver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestFingerprintDoesNotWaitForASlowDriver: drivers are asked at once,
+// and one that does not answer within the wait is reported pending,
+// while the others' answers are kept.
+func TestFingerprintDoesNotWaitForASlowDriver(t *testing.T) {
+	fast := &fpDriver{}
+	fast.set(true, "healthy")
+	c := &Client{config: &Config{Drivers: map[string]drivers.Driver{"exec": fast, "gpu-slurm": &hangingDriver{}}},
+		logger: hclog.NewNullLogger()}
+	start := time.Now()
+	infos, pending := c.fingerprintDrivers(context.Background(), 300*time.Millisecond)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("fingerprint took %s with a wait of 300ms", took)
+	}
+	if !pending || !infos["exec"].Healthy || infos["gpu-slurm"] == nil || infos["gpu-slurm"].Healthy ||
+		!strings.Contains(infos["gpu-slurm"].HealthDescription, "no answer within 300ms") {
+		t.Fatalf("pending %v, exec %+v, gpu-slurm %+v", pending, infos["exec"], infos["gpu-slurm"])
+	}
+	delete(c.config.Drivers, "gpu-slurm")
+	if infos, pending = c.fingerprintDrivers(context.Background(), time.Second); pending {
+		t.Fatalf("without a slow driver: pending %v, %v", pending, infos)
+	}
 }

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -34,6 +35,31 @@ func (c cli) path(name string) (string, error) {
 		return "", fmt.Errorf("%s is not installed: %w", name, err)
 	}
 	return p, nil
+}
+
+// defaultSlurmConfs are where the Slurm commands find their slurm.conf
+// when SLURM_CONF names none: the packaged places, and the copy a slurmd
+// of a configless cluster keeps for the commands of its node.
+var defaultSlurmConfs = []string{"/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf"}
+
+// slurmConf is the slurm.conf the commands will read. Without one they
+// look for a configless controller in DNS, which on a node that has none
+// takes the resolver's full timeout to fail: the driver says at once that
+// Slurm is not configured here instead.
+func (c cli) slurmConf() (string, error) {
+	if name := cmp.Or(c.cfg.SlurmConf, os.Getenv("SLURM_CONF")); name != "" {
+		if _, err := os.Stat(name); err != nil {
+			return "", fmt.Errorf("slurm.conf: %w", err)
+		}
+		return name, nil
+	}
+	for _, name := range defaultSlurmConfs {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no slurm.conf on this node: none in %s (set slurm_conf in the client's driver %q block)",
+		strings.Join(defaultSlurmConfs, ", "), Name)
 }
 
 // env is the environment of a Slurm command: base (the driver's own

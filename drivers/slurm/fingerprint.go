@@ -130,6 +130,10 @@ func (d *Driver) fingerprint(ctx context.Context) *drivers.Fingerprint {
 		}
 	}
 	fp.Detected = true
+	if _, err := d.cli.slurmConf(); err != nil {
+		fp.Description = err.Error()
+		return fp
+	}
 	out, err := d.cli.run(ctx, "sinfo", "-h", "-o", "%P|%G|%D|%a")
 	if err != nil {
 		fp.Description = fmt.Sprintf("sinfo does not answer: %v", err)

@@ -1,7 +1,11 @@
 package slurm
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +36,37 @@ func TestParseSinfo(t *testing.T) {
 	d.cfg.Partition = "none"
 	if p := d.defaultPartition(got); p != nil {
 		t.Errorf("a missing configured partition gave %s", p.Name)
+	}
+}
+
+// TestFingerprintWithoutSlurmConf: with the commands installed but no
+// slurm.conf, the driver says so at once instead of running sinfo (which
+// would wait for a configless controller in DNS).
+func TestFingerprintWithoutSlurmConf(t *testing.T) {
+	bin := t.TempDir()
+	for _, name := range []string{"sbatch", "squeue", "scancel", "sinfo"} {
+		// sinfo must not run: it would report a partition.
+		script := "#!/bin/sh\necho 'gpu*|gpu:2|1|up'\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SLURM_CONF", "")
+	saved := defaultSlurmConfs
+	defaultSlurmConfs = []string{filepath.Join(bin, "none", "slurm.conf")}
+	t.Cleanup(func() { defaultSlurmConfs = saved })
+
+	d := New(nil, Config{BinDir: bin})
+	fp := d.fingerprint(context.Background())
+	if !fp.Detected || fp.Healthy || !strings.HasPrefix(fp.Description, "no slurm.conf on this node") {
+		t.Fatalf("without slurm.conf: %+v", fp)
+	}
+	conf := filepath.Join(bin, "slurm.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d = New(nil, Config{BinDir: bin, SlurmConf: conf})
+	if fp := d.fingerprint(context.Background()); !fp.Healthy {
+		t.Fatalf("with slurm.conf: %+v", fp)
 	}
 }
