@@ -131,7 +131,8 @@ func (r *podRunner) createNetwork() error {
 		// The driver's sandbox (docker: the pause container) holds the
 		// namespace; it is plumbed like any other.
 		ctx, cancel := context.WithTimeout(r.ctx, sandboxTimeout)
-		spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: r.pod.ID, NodeID: r.c.nodeID, JobID: r.pod.JobID})
+		spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: r.pod.ID, NodeID: r.c.nodeID, JobID: r.pod.JobID,
+			Images: sandboxImages(r.pod)})
 		cancel()
 		if err != nil {
 			r.c.kickFingerprint()
@@ -188,6 +189,18 @@ func (c *Client) sandboxDriver(p *structs.Pod) drivers.NetworkDriver {
 		return nd
 	}
 	return nil
+}
+
+// sandboxImages are the images of the pod's docker tasks, which the
+// driver gets ready while the pause container starts.
+func sandboxImages(p *structs.Pod) []drivers.ImageRef {
+	var out []drivers.ImageRef
+	for _, t := range p.Template.Tasks {
+		if t != nil && t.Driver == structs.DriverDocker && t.Config != nil && t.Config.Image != "" {
+			out = append(out, drivers.ImageRef{Image: t.Config.Image, Pull: t.Config.Pull})
+		}
+	}
+	return out
 }
 
 // podIP is the pod's own address, "" for a pod in the node's network.

@@ -297,6 +297,15 @@ type NetworkRequest struct {
 	PodID  string
 	NodeID string
 	JobID  string
+	// Images are the images of the pod's tasks of this driver, which it
+	// may get ready while it makes the sandbox.
+	Images []ImageRef
+}
+
+// ImageRef is an image of a task and its pull policy.
+type ImageRef struct {
+	Image string
+	Pull  string
 }
 
 // NetworkSpec is a pod's sandbox.

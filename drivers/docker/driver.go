@@ -51,6 +51,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
@@ -125,6 +126,11 @@ type Driver struct {
 
 	// pauseMu serialises building the pause image.
 	pauseMu sync.Mutex
+	// images are the image checks begun with the pods' sandboxes.
+	images imageChecks
+	// apiSettled says the Engine's API version is negotiated (see
+	// settleAPIVersion).
+	apiSettled atomic.Bool
 }
 
 var (
@@ -154,6 +160,23 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 	}
 	return &Driver{logger: logger.Named(Name), cfg: cfg, logCfg: DefaultLogConfig, docker: c, coreMHz: drivers.CoreMHz(),
 		tasks: map[string]*task{}, pauses: map[string]string{}}, nil
+}
+
+// settleAPIVersion negotiates the API version with the Engine before
+// calls go concurrent. The Engine client negotiates lazily on its first
+// request and two first requests at once race on the version it keeps
+// (it writes it under a lock, reads it without). An Engine that does not
+// answer leaves it to the calls that follow, which fail on their own.
+func (d *Driver) settleAPIVersion(ctx context.Context) {
+	if d.apiSettled.Load() {
+		return
+	}
+	ping, err := d.docker.Ping(ctx)
+	if err != nil {
+		return
+	}
+	d.docker.NegotiateAPIVersionPing(ping)
+	d.apiSettled.Store(true)
 }
 
 // Close releases the Engine client.

@@ -50,7 +50,7 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, error)
 			return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 		}
 	}
-	if err := d.ensureImage(ctx, spec.Config.Image, cfg.Task.Config.Pull); err != nil {
+	if err := d.readyImage(ctx, cfg.PodID, spec.Config.Image, cfg.Task.Config.Pull); err != nil {
 		return nil, fmt.Errorf("start task %s: %w", cfg.ID, err)
 	}
 	id, err := d.create(ctx, spec, cfg.PodID, cfg.Name, roleTask)

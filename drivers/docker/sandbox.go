@@ -40,8 +40,11 @@ func pauseSpec(req *drivers.NetworkRequest) *containerSpec {
 
 // CreateNetwork makes the pod's pause container (see pauseSpec), or
 // returns the running one it has, and returns its network namespace for
-// the client to plumb.
+// the client to plumb. The images of the pod's tasks are checked (and
+// pulled) meanwhile.
 func (d *Driver) CreateNetwork(ctx context.Context, req *drivers.NetworkRequest) (*drivers.NetworkSpec, error) {
+	d.settleAPIVersion(ctx) // the image checks run beside what follows
+	d.prepareImages(req)
 	if id, err := d.findPause(ctx, req.PodID); err == nil {
 		return d.pauseNetwork(ctx, req.PodID, id)
 	}
@@ -79,6 +82,7 @@ func (d *Driver) pauseNetwork(ctx context.Context, podID, id string) (*drivers.N
 // DestroyNetwork removes the pod's pause container(s).
 func (d *Driver) DestroyNetwork(ctx context.Context, podID string) error {
 	d.forgetPause(podID)
+	d.forgetImages(podID)
 	list, err := d.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", LabelPod+"="+podID), filters.Arg("label", LabelRole+"="+rolePause))})
 	if err != nil {

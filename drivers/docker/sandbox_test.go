@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mk-orchestrator/mk/drivers"
+	"github.com/mk-orchestrator/mk/structs"
 	"github.com/mk-orchestrator/mk/testutil"
 )
 
@@ -80,4 +81,47 @@ func readLink(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestImagesCheckedWithTheSandbox: the images named in the network
+// request are checked while the pause container starts; each task takes
+// its image's result (an absent image fails its task with the reason)
+// once, and the sandbox's removal drops what no task took.
+func TestImagesCheckedWithTheSandbox(t *testing.T) {
+	d := newTestDriver(t, Config{})
+	web := taskConfig(t, "web", "sleep 60")
+	absent := taskConfig(t, "absent", "true")
+	absent.ID, absent.PodID = drivers.TaskID(web.PodID, "absent"), web.PodID
+	absent.Task.Config.Image = "mk/absent:nope"
+	ctx := context.Background()
+	spec, err := d.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: web.PodID, NodeID: testNode, JobID: "job", Images: []drivers.ImageRef{
+		{Image: testImage, Pull: structs.PullNever}, {Image: "mk/absent:nope", Pull: structs.PullNever}, {Image: "mk/unused:1", Pull: structs.PullNever}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := func() int {
+		d.images.mu.Lock()
+		defer d.images.mu.Unlock()
+		return len(d.images.pending)
+	}
+	if n := pending(); n != 3 {
+		t.Fatalf("%d image checks begun with the sandbox, want 3", n)
+	}
+	web.NetNSPath, absent.NetNSPath = spec.NetNSPath, spec.NetNSPath
+	if _, err := d.StartTask(absent); err == nil || !strings.Contains(err.Error(), `mk/absent:nope is not on this node and pull = "never"`) {
+		t.Fatalf("start with an absent image: %v", err)
+	}
+	start(t, d, web)
+	if n := pending(); n != 1 {
+		t.Fatalf("%d image checks left after both tasks started, want 1 (the unused image)", n)
+	}
+	if err := d.DestroyTask(web.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DestroyNetwork(ctx, web.PodID); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("%d image checks left after the sandbox went", n)
+	}
 }

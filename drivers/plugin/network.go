@@ -18,7 +18,11 @@ func (s *grpcServer) CreateNetwork(ctx context.Context, req *pb.CreateNetworkReq
 	if !ok {
 		return nil, toStatus(fmt.Errorf("create network: %w", drivers.ErrNotSupported))
 	}
-	spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: req.PodId, NodeID: req.NodeId, JobID: req.JobId})
+	images := make([]drivers.ImageRef, 0, len(req.Images))
+	for _, im := range req.Images {
+		images = append(images, drivers.ImageRef{Image: im.Image, Pull: im.Pull})
+	}
+	spec, err := nd.CreateNetwork(ctx, &drivers.NetworkRequest{PodID: req.PodId, NodeID: req.NodeId, JobID: req.JobId, Images: images})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -53,7 +57,11 @@ var (
 func (c *grpcClient) CreateNetwork(ctx context.Context, req *drivers.NetworkRequest) (*drivers.NetworkSpec, error) {
 	ctx, cancel := c.merge(ctx)
 	defer cancel()
-	r, err := c.client.CreateNetwork(ctx, &pb.CreateNetworkRequest{PodId: req.PodID, NodeId: req.NodeID, JobId: req.JobID})
+	images := make([]*pb.ImageRef, 0, len(req.Images))
+	for _, im := range req.Images {
+		images = append(images, &pb.ImageRef{Image: im.Image, Pull: im.Pull})
+	}
+	r, err := c.client.CreateNetwork(ctx, &pb.CreateNetworkRequest{PodId: req.PodID, NodeId: req.NodeID, JobId: req.JobID, Images: images})
 	if err != nil {
 		return nil, c.callErr("create network of pod "+req.PodID, err)
 	}

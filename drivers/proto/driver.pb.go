@@ -30,10 +30,13 @@ const (
 )
 
 type CreateNetworkRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PodId         string                 `protobuf:"bytes,1,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
-	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	PodId  string                 `protobuf:"bytes,1,opt,name=pod_id,json=podId,proto3" json:"pod_id,omitempty"`
+	NodeId string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	JobId  string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The images of the pod's tasks of this driver, made ready while the
+	// sandbox starts.
+	Images        []*ImageRef `protobuf:"bytes,4,rep,name=images,proto3" json:"images,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,6 +92,65 @@ func (x *CreateNetworkRequest) GetJobId() string {
 	return ""
 }
 
+func (x *CreateNetworkRequest) GetImages() []*ImageRef {
+	if x != nil {
+		return x.Images
+	}
+	return nil
+}
+
+type ImageRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Image         string                 `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	Pull          string                 `protobuf:"bytes,2,opt,name=pull,proto3" json:"pull,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImageRef) Reset() {
+	*x = ImageRef{}
+	mi := &file_driver_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImageRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImageRef) ProtoMessage() {}
+
+func (x *ImageRef) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImageRef.ProtoReflect.Descriptor instead.
+func (*ImageRef) Descriptor() ([]byte, []int) {
+	return file_driver_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImageRef) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *ImageRef) GetPull() string {
+	if x != nil {
+		return x.Pull
+	}
+	return ""
+}
+
 type CreateNetworkResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NetnsPath     string                 `protobuf:"bytes,1,opt,name=netns_path,json=netnsPath,proto3" json:"netns_path,omitempty"`
@@ -99,7 +161,7 @@ type CreateNetworkResponse struct {
 
 func (x *CreateNetworkResponse) Reset() {
 	*x = CreateNetworkResponse{}
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -111,7 +173,7 @@ func (x *CreateNetworkResponse) String() string {
 func (*CreateNetworkResponse) ProtoMessage() {}
 
 func (x *CreateNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[1]
+	mi := &file_driver_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -124,7 +186,7 @@ func (x *CreateNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNetworkResponse.ProtoReflect.Descriptor instead.
 func (*CreateNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{1}
+	return file_driver_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateNetworkResponse) GetNetnsPath() string {
@@ -150,7 +212,7 @@ type DestroyNetworkRequest struct {
 
 func (x *DestroyNetworkRequest) Reset() {
 	*x = DestroyNetworkRequest{}
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +224,7 @@ func (x *DestroyNetworkRequest) String() string {
 func (*DestroyNetworkRequest) ProtoMessage() {}
 
 func (x *DestroyNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[2]
+	mi := &file_driver_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +237,7 @@ func (x *DestroyNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DestroyNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{2}
+	return file_driver_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DestroyNetworkRequest) GetPodId() string {
@@ -193,7 +255,7 @@ type DestroyNetworkResponse struct {
 
 func (x *DestroyNetworkResponse) Reset() {
 	*x = DestroyNetworkResponse{}
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -205,7 +267,7 @@ func (x *DestroyNetworkResponse) String() string {
 func (*DestroyNetworkResponse) ProtoMessage() {}
 
 func (x *DestroyNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[3]
+	mi := &file_driver_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -218,7 +280,7 @@ func (x *DestroyNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DestroyNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{3}
+	return file_driver_proto_rawDescGZIP(), []int{4}
 }
 
 type ReconcileRequest struct {
@@ -231,7 +293,7 @@ type ReconcileRequest struct {
 
 func (x *ReconcileRequest) Reset() {
 	*x = ReconcileRequest{}
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +305,7 @@ func (x *ReconcileRequest) String() string {
 func (*ReconcileRequest) ProtoMessage() {}
 
 func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[4]
+	mi := &file_driver_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +318,7 @@ func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{4}
+	return file_driver_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReconcileRequest) GetNodeId() string {
@@ -282,7 +344,7 @@ type ReconcileResponse struct {
 
 func (x *ReconcileResponse) Reset() {
 	*x = ReconcileResponse{}
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +356,7 @@ func (x *ReconcileResponse) String() string {
 func (*ReconcileResponse) ProtoMessage() {}
 
 func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[5]
+	mi := &file_driver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +369,7 @@ func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
 func (*ReconcileResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{5}
+	return file_driver_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReconcileResponse) GetRemoved() []string {
@@ -343,7 +405,7 @@ type TaskConfig struct {
 
 func (x *TaskConfig) Reset() {
 	*x = TaskConfig{}
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +417,7 @@ func (x *TaskConfig) String() string {
 func (*TaskConfig) ProtoMessage() {}
 
 func (x *TaskConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[6]
+	mi := &file_driver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +430,7 @@ func (x *TaskConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskConfig.ProtoReflect.Descriptor instead.
 func (*TaskConfig) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{6}
+	return file_driver_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TaskConfig) GetId() string {
@@ -476,7 +538,7 @@ type MountConfig struct {
 
 func (x *MountConfig) Reset() {
 	*x = MountConfig{}
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +550,7 @@ func (x *MountConfig) String() string {
 func (*MountConfig) ProtoMessage() {}
 
 func (x *MountConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[7]
+	mi := &file_driver_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +563,7 @@ func (x *MountConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MountConfig.ProtoReflect.Descriptor instead.
 func (*MountConfig) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{7}
+	return file_driver_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MountConfig) GetVolume() string {
@@ -543,7 +605,7 @@ type TaskHandle struct {
 
 func (x *TaskHandle) Reset() {
 	*x = TaskHandle{}
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +617,7 @@ func (x *TaskHandle) String() string {
 func (*TaskHandle) ProtoMessage() {}
 
 func (x *TaskHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[8]
+	mi := &file_driver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +630,7 @@ func (x *TaskHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskHandle.ProtoReflect.Descriptor instead.
 func (*TaskHandle) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{8}
+	return file_driver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TaskHandle) GetDriver() string {
@@ -600,7 +662,7 @@ type FingerprintRequest struct {
 
 func (x *FingerprintRequest) Reset() {
 	*x = FingerprintRequest{}
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +674,7 @@ func (x *FingerprintRequest) String() string {
 func (*FingerprintRequest) ProtoMessage() {}
 
 func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[9]
+	mi := &file_driver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +687,7 @@ func (x *FingerprintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintRequest.ProtoReflect.Descriptor instead.
 func (*FingerprintRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{9}
+	return file_driver_proto_rawDescGZIP(), []int{10}
 }
 
 type FingerprintResponse struct {
@@ -640,7 +702,7 @@ type FingerprintResponse struct {
 
 func (x *FingerprintResponse) Reset() {
 	*x = FingerprintResponse{}
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +714,7 @@ func (x *FingerprintResponse) String() string {
 func (*FingerprintResponse) ProtoMessage() {}
 
 func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[10]
+	mi := &file_driver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +727,7 @@ func (x *FingerprintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintResponse.ProtoReflect.Descriptor instead.
 func (*FingerprintResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{10}
+	return file_driver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FingerprintResponse) GetDetected() bool {
@@ -705,7 +767,7 @@ type StartTaskRequest struct {
 
 func (x *StartTaskRequest) Reset() {
 	*x = StartTaskRequest{}
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +779,7 @@ func (x *StartTaskRequest) String() string {
 func (*StartTaskRequest) ProtoMessage() {}
 
 func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[11]
+	mi := &file_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +792,7 @@ func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{11}
+	return file_driver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartTaskRequest) GetConfig() *TaskConfig {
@@ -749,7 +811,7 @@ type StartTaskResponse struct {
 
 func (x *StartTaskResponse) Reset() {
 	*x = StartTaskResponse{}
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +823,7 @@ func (x *StartTaskResponse) String() string {
 func (*StartTaskResponse) ProtoMessage() {}
 
 func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[12]
+	mi := &file_driver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +836,7 @@ func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{12}
+	return file_driver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartTaskResponse) GetHandle() *TaskHandle {
@@ -793,7 +855,7 @@ type WaitTaskRequest struct {
 
 func (x *WaitTaskRequest) Reset() {
 	*x = WaitTaskRequest{}
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +867,7 @@ func (x *WaitTaskRequest) String() string {
 func (*WaitTaskRequest) ProtoMessage() {}
 
 func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[13]
+	mi := &file_driver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +880,7 @@ func (x *WaitTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitTaskRequest.ProtoReflect.Descriptor instead.
 func (*WaitTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{13}
+	return file_driver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WaitTaskRequest) GetTaskId() string {
@@ -841,7 +903,7 @@ type ExitResult struct {
 
 func (x *ExitResult) Reset() {
 	*x = ExitResult{}
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +915,7 @@ func (x *ExitResult) String() string {
 func (*ExitResult) ProtoMessage() {}
 
 func (x *ExitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[14]
+	mi := &file_driver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +928,7 @@ func (x *ExitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitResult.ProtoReflect.Descriptor instead.
 func (*ExitResult) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{14}
+	return file_driver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExitResult) GetExitCode() int32 {
@@ -908,7 +970,7 @@ type StopTaskRequest struct {
 
 func (x *StopTaskRequest) Reset() {
 	*x = StopTaskRequest{}
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +982,7 @@ func (x *StopTaskRequest) String() string {
 func (*StopTaskRequest) ProtoMessage() {}
 
 func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[15]
+	mi := &file_driver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +995,7 @@ func (x *StopTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskRequest.ProtoReflect.Descriptor instead.
 func (*StopTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{15}
+	return file_driver_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StopTaskRequest) GetTaskId() string {
@@ -965,7 +1027,7 @@ type StopTaskResponse struct {
 
 func (x *StopTaskResponse) Reset() {
 	*x = StopTaskResponse{}
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1039,7 @@ func (x *StopTaskResponse) String() string {
 func (*StopTaskResponse) ProtoMessage() {}
 
 func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[16]
+	mi := &file_driver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1052,7 @@ func (x *StopTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskResponse.ProtoReflect.Descriptor instead.
 func (*StopTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{16}
+	return file_driver_proto_rawDescGZIP(), []int{17}
 }
 
 type DestroyTaskRequest struct {
@@ -1003,7 +1065,7 @@ type DestroyTaskRequest struct {
 
 func (x *DestroyTaskRequest) Reset() {
 	*x = DestroyTaskRequest{}
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1077,7 @@ func (x *DestroyTaskRequest) String() string {
 func (*DestroyTaskRequest) ProtoMessage() {}
 
 func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[17]
+	mi := &file_driver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1090,7 @@ func (x *DestroyTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskRequest.ProtoReflect.Descriptor instead.
 func (*DestroyTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{17}
+	return file_driver_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DestroyTaskRequest) GetTaskId() string {
@@ -1053,7 +1115,7 @@ type DestroyTaskResponse struct {
 
 func (x *DestroyTaskResponse) Reset() {
 	*x = DestroyTaskResponse{}
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1127,7 @@ func (x *DestroyTaskResponse) String() string {
 func (*DestroyTaskResponse) ProtoMessage() {}
 
 func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[18]
+	mi := &file_driver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1140,7 @@ func (x *DestroyTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyTaskResponse.ProtoReflect.Descriptor instead.
 func (*DestroyTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{18}
+	return file_driver_proto_rawDescGZIP(), []int{19}
 }
 
 type InspectTaskRequest struct {
@@ -1090,7 +1152,7 @@ type InspectTaskRequest struct {
 
 func (x *InspectTaskRequest) Reset() {
 	*x = InspectTaskRequest{}
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1164,7 @@ func (x *InspectTaskRequest) String() string {
 func (*InspectTaskRequest) ProtoMessage() {}
 
 func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[19]
+	mi := &file_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1177,7 @@ func (x *InspectTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskRequest.ProtoReflect.Descriptor instead.
 func (*InspectTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{19}
+	return file_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *InspectTaskRequest) GetTaskId() string {
@@ -1142,7 +1204,7 @@ type InspectTaskResponse struct {
 
 func (x *InspectTaskResponse) Reset() {
 	*x = InspectTaskResponse{}
-	mi := &file_driver_proto_msgTypes[20]
+	mi := &file_driver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1216,7 @@ func (x *InspectTaskResponse) String() string {
 func (*InspectTaskResponse) ProtoMessage() {}
 
 func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[20]
+	mi := &file_driver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1229,7 @@ func (x *InspectTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectTaskResponse.ProtoReflect.Descriptor instead.
 func (*InspectTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{20}
+	return file_driver_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *InspectTaskResponse) GetId() string {
@@ -1236,7 +1298,7 @@ type TaskStatsRequest struct {
 
 func (x *TaskStatsRequest) Reset() {
 	*x = TaskStatsRequest{}
-	mi := &file_driver_proto_msgTypes[21]
+	mi := &file_driver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1310,7 @@ func (x *TaskStatsRequest) String() string {
 func (*TaskStatsRequest) ProtoMessage() {}
 
 func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[21]
+	mi := &file_driver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1323,7 @@ func (x *TaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*TaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{21}
+	return file_driver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TaskStatsRequest) GetTaskId() string {
@@ -1291,7 +1353,7 @@ type TaskResourceUsage struct {
 
 func (x *TaskResourceUsage) Reset() {
 	*x = TaskResourceUsage{}
-	mi := &file_driver_proto_msgTypes[22]
+	mi := &file_driver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1365,7 @@ func (x *TaskResourceUsage) String() string {
 func (*TaskResourceUsage) ProtoMessage() {}
 
 func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[22]
+	mi := &file_driver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1378,7 @@ func (x *TaskResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResourceUsage.ProtoReflect.Descriptor instead.
 func (*TaskResourceUsage) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{22}
+	return file_driver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TaskResourceUsage) GetTimestamp() int64 {
@@ -1363,7 +1425,7 @@ type RecoverTaskRequest struct {
 
 func (x *RecoverTaskRequest) Reset() {
 	*x = RecoverTaskRequest{}
-	mi := &file_driver_proto_msgTypes[23]
+	mi := &file_driver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1437,7 @@ func (x *RecoverTaskRequest) String() string {
 func (*RecoverTaskRequest) ProtoMessage() {}
 
 func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[23]
+	mi := &file_driver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1450,7 @@ func (x *RecoverTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskRequest.ProtoReflect.Descriptor instead.
 func (*RecoverTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{23}
+	return file_driver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecoverTaskRequest) GetHandle() *TaskHandle {
@@ -1406,7 +1468,7 @@ type RecoverTaskResponse struct {
 
 func (x *RecoverTaskResponse) Reset() {
 	*x = RecoverTaskResponse{}
-	mi := &file_driver_proto_msgTypes[24]
+	mi := &file_driver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1480,7 @@ func (x *RecoverTaskResponse) String() string {
 func (*RecoverTaskResponse) ProtoMessage() {}
 
 func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[24]
+	mi := &file_driver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1493,7 @@ func (x *RecoverTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoverTaskResponse.ProtoReflect.Descriptor instead.
 func (*RecoverTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{24}
+	return file_driver_proto_rawDescGZIP(), []int{25}
 }
 
 type ExecTaskRequest struct {
@@ -1445,7 +1507,7 @@ type ExecTaskRequest struct {
 
 func (x *ExecTaskRequest) Reset() {
 	*x = ExecTaskRequest{}
-	mi := &file_driver_proto_msgTypes[25]
+	mi := &file_driver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1519,7 @@ func (x *ExecTaskRequest) String() string {
 func (*ExecTaskRequest) ProtoMessage() {}
 
 func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[25]
+	mi := &file_driver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1532,7 @@ func (x *ExecTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskRequest.ProtoReflect.Descriptor instead.
 func (*ExecTaskRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{25}
+	return file_driver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExecTaskRequest) GetTaskId() string {
@@ -1505,7 +1567,7 @@ type ExecTaskResponse struct {
 
 func (x *ExecTaskResponse) Reset() {
 	*x = ExecTaskResponse{}
-	mi := &file_driver_proto_msgTypes[26]
+	mi := &file_driver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1579,7 @@ func (x *ExecTaskResponse) String() string {
 func (*ExecTaskResponse) ProtoMessage() {}
 
 func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[26]
+	mi := &file_driver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1592,7 @@ func (x *ExecTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecTaskResponse.ProtoReflect.Descriptor instead.
 func (*ExecTaskResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{26}
+	return file_driver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExecTaskResponse) GetStdout() []byte {
@@ -1568,7 +1630,7 @@ type ExecStreamRequest struct {
 
 func (x *ExecStreamRequest) Reset() {
 	*x = ExecStreamRequest{}
-	mi := &file_driver_proto_msgTypes[27]
+	mi := &file_driver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1642,7 @@ func (x *ExecStreamRequest) String() string {
 func (*ExecStreamRequest) ProtoMessage() {}
 
 func (x *ExecStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[27]
+	mi := &file_driver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1655,7 @@ func (x *ExecStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamRequest.ProtoReflect.Descriptor instead.
 func (*ExecStreamRequest) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{27}
+	return file_driver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExecStreamRequest) GetSetup() *ExecStreamSetup {
@@ -1637,7 +1699,7 @@ type ExecStreamSetup struct {
 
 func (x *ExecStreamSetup) Reset() {
 	*x = ExecStreamSetup{}
-	mi := &file_driver_proto_msgTypes[28]
+	mi := &file_driver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1711,7 @@ func (x *ExecStreamSetup) String() string {
 func (*ExecStreamSetup) ProtoMessage() {}
 
 func (x *ExecStreamSetup) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[28]
+	mi := &file_driver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1724,7 @@ func (x *ExecStreamSetup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamSetup.ProtoReflect.Descriptor instead.
 func (*ExecStreamSetup) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{28}
+	return file_driver_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExecStreamSetup) GetTaskId() string {
@@ -1703,7 +1765,7 @@ type TerminalSize struct {
 
 func (x *TerminalSize) Reset() {
 	*x = TerminalSize{}
-	mi := &file_driver_proto_msgTypes[29]
+	mi := &file_driver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1777,7 @@ func (x *TerminalSize) String() string {
 func (*TerminalSize) ProtoMessage() {}
 
 func (x *TerminalSize) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[29]
+	mi := &file_driver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1790,7 @@ func (x *TerminalSize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminalSize.ProtoReflect.Descriptor instead.
 func (*TerminalSize) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{29}
+	return file_driver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TerminalSize) GetRows() uint32 {
@@ -1757,7 +1819,7 @@ type ExecStreamResponse struct {
 
 func (x *ExecStreamResponse) Reset() {
 	*x = ExecStreamResponse{}
-	mi := &file_driver_proto_msgTypes[30]
+	mi := &file_driver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1831,7 @@ func (x *ExecStreamResponse) String() string {
 func (*ExecStreamResponse) ProtoMessage() {}
 
 func (x *ExecStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[30]
+	mi := &file_driver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1844,7 @@ func (x *ExecStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamResponse.ProtoReflect.Descriptor instead.
 func (*ExecStreamResponse) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{30}
+	return file_driver_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExecStreamResponse) GetStdout() []byte {
@@ -1815,7 +1877,7 @@ type ExecStreamExit struct {
 
 func (x *ExecStreamExit) Reset() {
 	*x = ExecStreamExit{}
-	mi := &file_driver_proto_msgTypes[31]
+	mi := &file_driver_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1889,7 @@ func (x *ExecStreamExit) String() string {
 func (*ExecStreamExit) ProtoMessage() {}
 
 func (x *ExecStreamExit) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_proto_msgTypes[31]
+	mi := &file_driver_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1902,7 @@ func (x *ExecStreamExit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStreamExit.ProtoReflect.Descriptor instead.
 func (*ExecStreamExit) Descriptor() ([]byte, []int) {
-	return file_driver_proto_rawDescGZIP(), []int{31}
+	return file_driver_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExecStreamExit) GetExitCode() int32 {
@@ -1854,11 +1916,15 @@ var File_driver_proto protoreflect.FileDescriptor
 
 const file_driver_proto_rawDesc = "" +
 	"\n" +
-	"\fdriver.proto\x12\rmk.drivers.v1\"]\n" +
+	"\fdriver.proto\x12\rmk.drivers.v1\"\x8e\x01\n" +
 	"\x14CreateNetworkRequest\x12\x15\n" +
 	"\x06pod_id\x18\x01 \x01(\tR\x05podId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x15\n" +
-	"\x06job_id\x18\x03 \x01(\tR\x05jobId\"U\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12/\n" +
+	"\x06images\x18\x04 \x03(\v2\x17.mk.drivers.v1.ImageRefR\x06images\"4\n" +
+	"\bImageRef\x12\x14\n" +
+	"\x05image\x18\x01 \x01(\tR\x05image\x12\x12\n" +
+	"\x04pull\x18\x02 \x01(\tR\x04pull\"U\n" +
 	"\x15CreateNetworkResponse\x12\x1d\n" +
 	"\n" +
 	"netns_path\x18\x01 \x01(\tR\tnetnsPath\x12\x1d\n" +
@@ -2020,86 +2086,88 @@ func file_driver_proto_rawDescGZIP() []byte {
 	return file_driver_proto_rawDescData
 }
 
-var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_driver_proto_goTypes = []any{
 	(*CreateNetworkRequest)(nil),   // 0: mk.drivers.v1.CreateNetworkRequest
-	(*CreateNetworkResponse)(nil),  // 1: mk.drivers.v1.CreateNetworkResponse
-	(*DestroyNetworkRequest)(nil),  // 2: mk.drivers.v1.DestroyNetworkRequest
-	(*DestroyNetworkResponse)(nil), // 3: mk.drivers.v1.DestroyNetworkResponse
-	(*ReconcileRequest)(nil),       // 4: mk.drivers.v1.ReconcileRequest
-	(*ReconcileResponse)(nil),      // 5: mk.drivers.v1.ReconcileResponse
-	(*TaskConfig)(nil),             // 6: mk.drivers.v1.TaskConfig
-	(*MountConfig)(nil),            // 7: mk.drivers.v1.MountConfig
-	(*TaskHandle)(nil),             // 8: mk.drivers.v1.TaskHandle
-	(*FingerprintRequest)(nil),     // 9: mk.drivers.v1.FingerprintRequest
-	(*FingerprintResponse)(nil),    // 10: mk.drivers.v1.FingerprintResponse
-	(*StartTaskRequest)(nil),       // 11: mk.drivers.v1.StartTaskRequest
-	(*StartTaskResponse)(nil),      // 12: mk.drivers.v1.StartTaskResponse
-	(*WaitTaskRequest)(nil),        // 13: mk.drivers.v1.WaitTaskRequest
-	(*ExitResult)(nil),             // 14: mk.drivers.v1.ExitResult
-	(*StopTaskRequest)(nil),        // 15: mk.drivers.v1.StopTaskRequest
-	(*StopTaskResponse)(nil),       // 16: mk.drivers.v1.StopTaskResponse
-	(*DestroyTaskRequest)(nil),     // 17: mk.drivers.v1.DestroyTaskRequest
-	(*DestroyTaskResponse)(nil),    // 18: mk.drivers.v1.DestroyTaskResponse
-	(*InspectTaskRequest)(nil),     // 19: mk.drivers.v1.InspectTaskRequest
-	(*InspectTaskResponse)(nil),    // 20: mk.drivers.v1.InspectTaskResponse
-	(*TaskStatsRequest)(nil),       // 21: mk.drivers.v1.TaskStatsRequest
-	(*TaskResourceUsage)(nil),      // 22: mk.drivers.v1.TaskResourceUsage
-	(*RecoverTaskRequest)(nil),     // 23: mk.drivers.v1.RecoverTaskRequest
-	(*RecoverTaskResponse)(nil),    // 24: mk.drivers.v1.RecoverTaskResponse
-	(*ExecTaskRequest)(nil),        // 25: mk.drivers.v1.ExecTaskRequest
-	(*ExecTaskResponse)(nil),       // 26: mk.drivers.v1.ExecTaskResponse
-	(*ExecStreamRequest)(nil),      // 27: mk.drivers.v1.ExecStreamRequest
-	(*ExecStreamSetup)(nil),        // 28: mk.drivers.v1.ExecStreamSetup
-	(*TerminalSize)(nil),           // 29: mk.drivers.v1.TerminalSize
-	(*ExecStreamResponse)(nil),     // 30: mk.drivers.v1.ExecStreamResponse
-	(*ExecStreamExit)(nil),         // 31: mk.drivers.v1.ExecStreamExit
-	nil,                            // 32: mk.drivers.v1.FingerprintResponse.AttributesEntry
-	nil,                            // 33: mk.drivers.v1.InspectTaskResponse.DetailsEntry
+	(*ImageRef)(nil),               // 1: mk.drivers.v1.ImageRef
+	(*CreateNetworkResponse)(nil),  // 2: mk.drivers.v1.CreateNetworkResponse
+	(*DestroyNetworkRequest)(nil),  // 3: mk.drivers.v1.DestroyNetworkRequest
+	(*DestroyNetworkResponse)(nil), // 4: mk.drivers.v1.DestroyNetworkResponse
+	(*ReconcileRequest)(nil),       // 5: mk.drivers.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),      // 6: mk.drivers.v1.ReconcileResponse
+	(*TaskConfig)(nil),             // 7: mk.drivers.v1.TaskConfig
+	(*MountConfig)(nil),            // 8: mk.drivers.v1.MountConfig
+	(*TaskHandle)(nil),             // 9: mk.drivers.v1.TaskHandle
+	(*FingerprintRequest)(nil),     // 10: mk.drivers.v1.FingerprintRequest
+	(*FingerprintResponse)(nil),    // 11: mk.drivers.v1.FingerprintResponse
+	(*StartTaskRequest)(nil),       // 12: mk.drivers.v1.StartTaskRequest
+	(*StartTaskResponse)(nil),      // 13: mk.drivers.v1.StartTaskResponse
+	(*WaitTaskRequest)(nil),        // 14: mk.drivers.v1.WaitTaskRequest
+	(*ExitResult)(nil),             // 15: mk.drivers.v1.ExitResult
+	(*StopTaskRequest)(nil),        // 16: mk.drivers.v1.StopTaskRequest
+	(*StopTaskResponse)(nil),       // 17: mk.drivers.v1.StopTaskResponse
+	(*DestroyTaskRequest)(nil),     // 18: mk.drivers.v1.DestroyTaskRequest
+	(*DestroyTaskResponse)(nil),    // 19: mk.drivers.v1.DestroyTaskResponse
+	(*InspectTaskRequest)(nil),     // 20: mk.drivers.v1.InspectTaskRequest
+	(*InspectTaskResponse)(nil),    // 21: mk.drivers.v1.InspectTaskResponse
+	(*TaskStatsRequest)(nil),       // 22: mk.drivers.v1.TaskStatsRequest
+	(*TaskResourceUsage)(nil),      // 23: mk.drivers.v1.TaskResourceUsage
+	(*RecoverTaskRequest)(nil),     // 24: mk.drivers.v1.RecoverTaskRequest
+	(*RecoverTaskResponse)(nil),    // 25: mk.drivers.v1.RecoverTaskResponse
+	(*ExecTaskRequest)(nil),        // 26: mk.drivers.v1.ExecTaskRequest
+	(*ExecTaskResponse)(nil),       // 27: mk.drivers.v1.ExecTaskResponse
+	(*ExecStreamRequest)(nil),      // 28: mk.drivers.v1.ExecStreamRequest
+	(*ExecStreamSetup)(nil),        // 29: mk.drivers.v1.ExecStreamSetup
+	(*TerminalSize)(nil),           // 30: mk.drivers.v1.TerminalSize
+	(*ExecStreamResponse)(nil),     // 31: mk.drivers.v1.ExecStreamResponse
+	(*ExecStreamExit)(nil),         // 32: mk.drivers.v1.ExecStreamExit
+	nil,                            // 33: mk.drivers.v1.FingerprintResponse.AttributesEntry
+	nil,                            // 34: mk.drivers.v1.InspectTaskResponse.DetailsEntry
 }
 var file_driver_proto_depIdxs = []int32{
-	7,  // 0: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
-	6,  // 1: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
-	32, // 2: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
-	6,  // 3: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
-	8,  // 4: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
-	14, // 5: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
-	33, // 6: mk.drivers.v1.InspectTaskResponse.details:type_name -> mk.drivers.v1.InspectTaskResponse.DetailsEntry
-	8,  // 7: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
-	28, // 8: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
-	29, // 9: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
-	31, // 10: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
-	9,  // 11: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
-	11, // 12: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
-	13, // 13: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
-	15, // 14: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
-	17, // 15: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
-	19, // 16: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
-	21, // 17: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
-	23, // 18: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
-	25, // 19: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
-	27, // 20: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
-	0,  // 21: mk.drivers.v1.Driver.CreateNetwork:input_type -> mk.drivers.v1.CreateNetworkRequest
-	2,  // 22: mk.drivers.v1.Driver.DestroyNetwork:input_type -> mk.drivers.v1.DestroyNetworkRequest
-	4,  // 23: mk.drivers.v1.Driver.Reconcile:input_type -> mk.drivers.v1.ReconcileRequest
-	10, // 24: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
-	12, // 25: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
-	14, // 26: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
-	16, // 27: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
-	18, // 28: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
-	20, // 29: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
-	22, // 30: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
-	24, // 31: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
-	26, // 32: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
-	30, // 33: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
-	1,  // 34: mk.drivers.v1.Driver.CreateNetwork:output_type -> mk.drivers.v1.CreateNetworkResponse
-	3,  // 35: mk.drivers.v1.Driver.DestroyNetwork:output_type -> mk.drivers.v1.DestroyNetworkResponse
-	5,  // 36: mk.drivers.v1.Driver.Reconcile:output_type -> mk.drivers.v1.ReconcileResponse
-	24, // [24:37] is the sub-list for method output_type
-	11, // [11:24] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	1,  // 0: mk.drivers.v1.CreateNetworkRequest.images:type_name -> mk.drivers.v1.ImageRef
+	8,  // 1: mk.drivers.v1.TaskConfig.mounts:type_name -> mk.drivers.v1.MountConfig
+	7,  // 2: mk.drivers.v1.TaskHandle.config:type_name -> mk.drivers.v1.TaskConfig
+	33, // 3: mk.drivers.v1.FingerprintResponse.attributes:type_name -> mk.drivers.v1.FingerprintResponse.AttributesEntry
+	7,  // 4: mk.drivers.v1.StartTaskRequest.config:type_name -> mk.drivers.v1.TaskConfig
+	9,  // 5: mk.drivers.v1.StartTaskResponse.handle:type_name -> mk.drivers.v1.TaskHandle
+	15, // 6: mk.drivers.v1.InspectTaskResponse.exit_result:type_name -> mk.drivers.v1.ExitResult
+	34, // 7: mk.drivers.v1.InspectTaskResponse.details:type_name -> mk.drivers.v1.InspectTaskResponse.DetailsEntry
+	9,  // 8: mk.drivers.v1.RecoverTaskRequest.handle:type_name -> mk.drivers.v1.TaskHandle
+	29, // 9: mk.drivers.v1.ExecStreamRequest.setup:type_name -> mk.drivers.v1.ExecStreamSetup
+	30, // 10: mk.drivers.v1.ExecStreamRequest.resize:type_name -> mk.drivers.v1.TerminalSize
+	32, // 11: mk.drivers.v1.ExecStreamResponse.exit:type_name -> mk.drivers.v1.ExecStreamExit
+	10, // 12: mk.drivers.v1.Driver.Fingerprint:input_type -> mk.drivers.v1.FingerprintRequest
+	12, // 13: mk.drivers.v1.Driver.StartTask:input_type -> mk.drivers.v1.StartTaskRequest
+	14, // 14: mk.drivers.v1.Driver.WaitTask:input_type -> mk.drivers.v1.WaitTaskRequest
+	16, // 15: mk.drivers.v1.Driver.StopTask:input_type -> mk.drivers.v1.StopTaskRequest
+	18, // 16: mk.drivers.v1.Driver.DestroyTask:input_type -> mk.drivers.v1.DestroyTaskRequest
+	20, // 17: mk.drivers.v1.Driver.InspectTask:input_type -> mk.drivers.v1.InspectTaskRequest
+	22, // 18: mk.drivers.v1.Driver.TaskStats:input_type -> mk.drivers.v1.TaskStatsRequest
+	24, // 19: mk.drivers.v1.Driver.RecoverTask:input_type -> mk.drivers.v1.RecoverTaskRequest
+	26, // 20: mk.drivers.v1.Driver.ExecTask:input_type -> mk.drivers.v1.ExecTaskRequest
+	28, // 21: mk.drivers.v1.Driver.ExecTaskStreaming:input_type -> mk.drivers.v1.ExecStreamRequest
+	0,  // 22: mk.drivers.v1.Driver.CreateNetwork:input_type -> mk.drivers.v1.CreateNetworkRequest
+	3,  // 23: mk.drivers.v1.Driver.DestroyNetwork:input_type -> mk.drivers.v1.DestroyNetworkRequest
+	5,  // 24: mk.drivers.v1.Driver.Reconcile:input_type -> mk.drivers.v1.ReconcileRequest
+	11, // 25: mk.drivers.v1.Driver.Fingerprint:output_type -> mk.drivers.v1.FingerprintResponse
+	13, // 26: mk.drivers.v1.Driver.StartTask:output_type -> mk.drivers.v1.StartTaskResponse
+	15, // 27: mk.drivers.v1.Driver.WaitTask:output_type -> mk.drivers.v1.ExitResult
+	17, // 28: mk.drivers.v1.Driver.StopTask:output_type -> mk.drivers.v1.StopTaskResponse
+	19, // 29: mk.drivers.v1.Driver.DestroyTask:output_type -> mk.drivers.v1.DestroyTaskResponse
+	21, // 30: mk.drivers.v1.Driver.InspectTask:output_type -> mk.drivers.v1.InspectTaskResponse
+	23, // 31: mk.drivers.v1.Driver.TaskStats:output_type -> mk.drivers.v1.TaskResourceUsage
+	25, // 32: mk.drivers.v1.Driver.RecoverTask:output_type -> mk.drivers.v1.RecoverTaskResponse
+	27, // 33: mk.drivers.v1.Driver.ExecTask:output_type -> mk.drivers.v1.ExecTaskResponse
+	31, // 34: mk.drivers.v1.Driver.ExecTaskStreaming:output_type -> mk.drivers.v1.ExecStreamResponse
+	2,  // 35: mk.drivers.v1.Driver.CreateNetwork:output_type -> mk.drivers.v1.CreateNetworkResponse
+	4,  // 36: mk.drivers.v1.Driver.DestroyNetwork:output_type -> mk.drivers.v1.DestroyNetworkResponse
+	6,  // 37: mk.drivers.v1.Driver.Reconcile:output_type -> mk.drivers.v1.ReconcileResponse
+	25, // [25:38] is the sub-list for method output_type
+	12, // [12:25] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_driver_proto_init() }
@@ -2113,7 +2181,7 @@ func file_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_proto_rawDesc), len(file_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
