@@ -14,7 +14,8 @@ import (
 )
 
 // followDeployments follows a job's rollout until every deployment
-// completes (exit 0), one fails or is rolled back (exit 2), the deadline
+// completes or waits for its canaries' promotion (exit 0), one fails or
+// is rolled back (exit 2), the deadline
 // passes (0: none) or the user interrupts. On a terminal each group has a
 // line that updates in place; otherwise a plain line is printed on every
 // change.
@@ -51,8 +52,11 @@ func (m *Meta) followDeployments(client *api.Client, jobID string, deadline time
 			for _, t := range texts {
 				m.Ui.Output("==> " + t)
 			}
-			if code != exitOK {
+			switch {
+			case code != exitOK:
 				m.Ui.Error(fmt.Sprintf("Error: rollout of job %q did not complete", jobID))
+			case awaitingPromotion(deps):
+				m.Ui.Output(fmt.Sprintf("==> The rollout of job %q waits for its canaries to be promoted: mk job promote %s", jobID, jobID))
 			}
 			return code
 		}
@@ -64,10 +68,11 @@ func (m *Meta) followDeployments(client *api.Client, jobID string, deadline time
 	}
 }
 
-// rolloutOutcome says whether the rollout is over and how: every
-// deployment successful with its count healthy and no old pod left, or
-// one failed. (A register that changes a template resets its
-// deployment's status, so an earlier rollout's success does not count.)
+// rolloutOutcome says whether following the rollout is over and how:
+// every deployment successful with its count healthy and no old pod left,
+// or waiting for a person to promote its canaries, or one failed. (A
+// register that changes a template resets its deployment's status, so an
+// earlier rollout's success does not count.)
 func rolloutOutcome(deps []*structs.DeploymentProgress) (code int, done bool) {
 	if len(deps) == 0 {
 		return exitOK, true
@@ -77,11 +82,24 @@ func rolloutOutcome(deps []*structs.DeploymentProgress) (code int, done bool) {
 		switch {
 		case d.Status == structs.DeploymentStatusFailed || d.Status == structs.DeploymentStatusCancelled:
 			return exitPodsFailed, true
+		case d.Status == structs.DeploymentStatusPaused:
+			// Nothing moves until `mk job promote`: not a failure, and
+			// no reason to wait.
 		case d.Status != structs.DeploymentStatusSuccessful || d.OldPods > 0 || d.Healthy < d.Desired:
 			all = false
 		}
 	}
 	return exitOK, all
+}
+
+// awaitingPromotion says whether a deployment waits for `mk job promote`.
+func awaitingPromotion(deps []*structs.DeploymentProgress) bool {
+	for _, d := range deps {
+		if d.Status == structs.DeploymentStatusPaused {
+			return true
+		}
+	}
+	return false
 }
 
 // formatProgress is one group's rollout line.

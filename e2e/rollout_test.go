@@ -371,8 +371,11 @@ func TestRollout(t *testing.T) {
 		if _, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "c1.hcl", rolloutJob(name, "exec", "v1", 3, update))); code != 0 {
 			t.Fatalf("job run v1: exit %d\n%s", code, stderr)
 		}
-		if _, stderr, code := runMk(t, addr, "job", "run", "-detach", writeJob(t, "c2.hcl", rolloutJob(name, "exec", "v2", 3, update))); code != 0 {
-			t.Fatalf("job run v2: exit %d\n%s", code, stderr)
+		// job run follows the rollout up to the healthy canary, which
+		// waits for a person: it stops there and says how to go on.
+		stdout, stderr, code := runMk(t, addr, "job", "run", writeJob(t, "c2.hcl", rolloutJob(name, "exec", "v2", 3, update)))
+		if code != 0 || !strings.Contains(stdout, "waits for its canaries to be promoted: mk job promote "+name) {
+			t.Fatalf("job run v2: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
 		testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
 			deps, _, err := cl.JobDeployments(name, nil)
@@ -388,7 +391,7 @@ func TestRollout(t *testing.T) {
 		if !strings.Contains(status, "paused") || !strings.Contains(status, "mk job promote") {
 			t.Errorf("deployment status does not show the waiting canary:\n%s", status)
 		}
-		stdout, stderr, code := runMk(t, addr, "job", "promote", name)
+		stdout, stderr, code = runMk(t, addr, "job", "promote", name)
 		if code != 0 {
 			t.Fatalf("job promote: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}

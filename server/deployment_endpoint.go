@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -62,7 +63,8 @@ func (s *Server) PromoteJob(namespace, id string) (uint64, error) {
 		if d.Strategy != nil && d.Strategy.Canary > 0 && !d.Promoted &&
 			d.Status != structs.DeploymentStatusSuccessful && d.Status != structs.DeploymentStatusFailed {
 			req.Updates = append(req.Updates, &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID,
-				ReplicaSetID: d.ReplicaSetID, Promote: true, Status: structs.DeploymentStatusRunning, StatusDescription: "promoted"})
+				ReplicaSetID: d.ReplicaSetID, Promote: true, Status: structs.DeploymentStatusRunning, StatusDescription: "promoted",
+				ProgressTime: time.Now().UnixNano()})
 		}
 	}
 	if len(req.Updates) == 0 {

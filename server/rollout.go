@@ -152,6 +152,9 @@ func planRollout(in *rolloutInput) *rolloutPlan {
 	if d.Status != structs.DeploymentStatusRunning || d.StatusDescription != desc {
 		plan.setStatus(d, structs.DeploymentStatusRunning, desc)
 	}
+	if len(plan.drain) > 0 {
+		plan.updateOf(d).ProgressTime = in.now // an old pod goes: the rollout moved on
+	}
 	return plan
 }
 
@@ -169,7 +172,7 @@ func (plan *rolloutPlan) planCanaries(in *rolloutInput, u *structs.UpdateStrateg
 	}
 	if u.AutoPromote {
 		plan.setStatus(d, structs.DeploymentStatusRunning, "canaries healthy: promoted automatically")
-		plan.update.Promote = true
+		plan.update.Promote, plan.update.ProgressTime = true, in.now
 		plan.event(d, "Promoted", "canaries healthy: promoted automatically", nil)
 		return
 	}
@@ -201,7 +204,7 @@ func rolloutFailure(in *rolloutInput, u *structs.UpdateStrategy) string {
 		}
 	}
 	progress, _ := structs.ParseDuration(u.ProgressDeadline)
-	if progress > 0 && d.Status != structs.DeploymentStatusPaused && in.now-d.StartTime > int64(progress) {
+	if progress > 0 && d.Status != structs.DeploymentStatusPaused && in.now-max(d.StartTime, d.ProgressTime) > int64(progress) {
 		return fmt.Sprintf("rollout not complete within progress_deadline %s", u.ProgressDeadline)
 	}
 	return ""
@@ -210,13 +213,19 @@ func rolloutFailure(in *rolloutInput, u *structs.UpdateStrategy) string {
 // setStatus sets the status the pass writes, keeping what the pass
 // already decided to write (a stable version).
 func (plan *rolloutPlan) setStatus(d *structs.Deployment, status, desc string) {
-	if plan.update == nil {
-		plan.update = &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID, ReplicaSetID: d.ReplicaSetID}
-	}
-	plan.update.Status, plan.update.StatusDescription = status, desc
+	u := plan.updateOf(d)
+	u.Status, u.StatusDescription = status, desc
 	if status != d.Status {
 		plan.event(d, "Deployment"+titleWord(status), desc, map[string]string{"version": fmt.Sprint(d.JobVersion)})
 	}
+}
+
+// updateOf is the update the pass writes for d, made on first use.
+func (plan *rolloutPlan) updateOf(d *structs.Deployment) *structs.DeploymentUpdate {
+	if plan.update == nil {
+		plan.update = &structs.DeploymentUpdate{Namespace: d.Namespace, ID: d.ID, JobID: d.JobID, ReplicaSetID: d.ReplicaSetID}
+	}
+	return plan.update
 }
 
 func (plan *rolloutPlan) event(d *structs.Deployment, typ, msg string, details map[string]string) {

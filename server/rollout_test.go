@@ -70,19 +70,20 @@ func TestPlanRollout(t *testing.T) {
 		wantFailed      bool
 		wantPromote     bool
 		wantDescription string
+		wantProgress    bool // the update moves ProgressTime to now
 	}{
 		{name: "surge 1 starts one new pod, drains none", d: deployment(running, 4, surge1),
 			old: rolloutPods("o", 4, true, 0), wantNew: 1, wantDrain: 0, wantStatus: running},
 		{name: "surge 1: a healthy new pod lets one old go", d: deployment(running, 4, surge1),
-			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 4, true, 0), wantNew: 1, wantDrain: 1, wantStatus: running},
+			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 4, true, 0), wantNew: 1, wantDrain: 1, wantStatus: running, wantProgress: true},
 		{name: "surge 1: an unhealthy new pod holds the old ones", d: deployment(running, 4, surge1),
 			newPods: rolloutPods("n", 1, false, now), old: rolloutPods("o", 4, true, 0), wantNew: 1, wantDrain: 0, wantStatus: running},
 		{name: "unavailable 2 drains two before any new pod", d: deployment(running, 4, unavail2),
-			old: rolloutPods("o", 4, true, 0), wantNew: 0, wantDrain: 2, wantStatus: running},
+			old: rolloutPods("o", 4, true, 0), wantNew: 0, wantDrain: 2, wantStatus: running, wantProgress: true},
 		{name: "unavailable 2: two old gone, two new start", d: deployment(running, 4, unavail2),
 			old: rolloutPods("o", 2, true, 0), wantNew: 2, wantDrain: 0, wantStatus: running},
 		{name: "old pods that serve nothing go first and freely", d: deployment(running, 4, surge1),
-			old: append(rolloutPods("o", 2, true, 0), rolloutPods("u", 2, false, 0)...), wantNew: 1, wantDrain: 2, wantStatus: running},
+			old: append(rolloutPods("o", 2, true, 0), rolloutPods("u", 2, false, 0)...), wantNew: 1, wantDrain: 2, wantStatus: running, wantProgress: true},
 		{name: "complete: all new healthy, no old", d: deployment(running, 3, surge1),
 			newPods: rolloutPods("n", 3, true, now), wantNew: 3, wantStatus: structs.DeploymentStatusSuccessful},
 		{name: "steady state writes nothing", d: deployment(structs.DeploymentStatusSuccessful, 3, surge1),
@@ -92,9 +93,9 @@ func TestPlanRollout(t *testing.T) {
 		{name: "healthy canary waits for a promotion", d: deployment(running, 3, canary),
 			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantStatus: structs.DeploymentStatusPaused},
 		{name: "healthy canary promoted automatically", d: deployment(running, 3, autoPromote),
-			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantStatus: running, wantPromote: true},
+			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantStatus: running, wantPromote: true, wantProgress: true},
 		{name: "promoted canary rolls on", d: func() *structs.Deployment { d := deployment(running, 3, canary); d.Promoted = true; return d }(),
-			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantDrain: 1, wantStatus: running},
+			newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantDrain: 1, wantStatus: running, wantProgress: true},
 		{name: "a new pod past healthy_deadline fails the rollout", d: func() *structs.Deployment {
 			d := deployment(running, 3, surge1)
 			d.StartTime = now - int64(7*time.Minute)
@@ -110,6 +111,18 @@ func TestPlanRollout(t *testing.T) {
 			return d
 		}(), newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1,
 			wantStatus: structs.DeploymentStatusFailed, wantFailed: true, wantDescription: "progress_deadline 10m"},
+		{name: "progress_deadline counts from the last progress", d: func() *structs.Deployment {
+			d := deployment(running, 3, surge1)
+			d.StartTime, d.ProgressTime = now-int64(30*time.Minute), now-int64(9*time.Minute)
+			return d
+		}(), newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantDrain: 1,
+			wantStatus: running, wantProgress: true},
+		{name: "canaries promoted after a long wait roll on", d: func() *structs.Deployment {
+			d := deployment(running, 3, canary)
+			d.StartTime, d.ProgressTime, d.Promoted = now-int64(40*time.Minute), now-int64(time.Second), true
+			return d
+		}(), newPods: rolloutPods("n", 1, true, now), old: rolloutPods("o", 3, true, 0), wantNew: 1, wantDrain: 1,
+			wantStatus: running, wantProgress: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +140,9 @@ func TestPlanRollout(t *testing.T) {
 			}
 			if tc.wantPromote != (plan.update != nil && plan.update.Promote) {
 				t.Fatalf("promote = %v, want %v", !tc.wantPromote, tc.wantPromote)
+			}
+			if got := plan.update != nil && plan.update.ProgressTime == now; got != tc.wantProgress {
+				t.Fatalf("progress recorded %v, want %v", got, tc.wantProgress)
 			}
 			if tc.wantDescription != "" && !strings.Contains(plan.update.StatusDescription, tc.wantDescription) {
 				t.Fatalf("description %q, want it to say %q", plan.update.StatusDescription, tc.wantDescription)

@@ -200,6 +200,9 @@ type DeploymentUpdate struct {
 	// rollout completed, at job version StableVersion.
 	StableReplicaSetID string `json:",omitempty"`
 	StableVersion      uint64 `json:",omitempty"`
+	// ProgressTime, when set, is when the rollout moved on (unix nanos,
+	// chosen by the proposer).
+	ProgressTime int64 `json:",omitempty"`
 }
 
 // DeploymentUpdateRequest is a batch of deployment changes.

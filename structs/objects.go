@@ -33,8 +33,14 @@ type Deployment struct {
 	// Promoted is set once the canaries of this version are promoted.
 	Promoted bool `json:",omitempty"`
 	// StartTime is when the rollout to ReplicaSetID began (unix nanos,
-	// chosen by the proposer); progress_deadline counts from it.
+	// chosen by the proposer).
 	StartTime int64 `json:",omitempty"`
+	// ProgressTime is when the rollout last moved on: an old pod taken
+	// out of service, or the canaries promoted. progress_deadline counts
+	// from it (from StartTime before it), as Nomad's resets on progress:
+	// a long rollout that keeps moving does not fail, nor does one
+	// promoted after its canaries waited for a person.
+	ProgressTime int64 `json:",omitempty"`
 }
 
 // ReplicaSet is a pod template with a desired count, one per group version.

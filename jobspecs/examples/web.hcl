@@ -97,7 +97,8 @@ job "web" {
       driver = "exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "while true; do date > /srv/index.html; sleep 1; done"]
+        # Written aside and renamed: httpd must never serve a half-written file.
+        args    = ["-c", "while true; do date > /srv/.index.html && mv /srv/.index.html /srv/index.html; sleep 1; done"]
       }
       volume_mount {
         volume      = "shared"

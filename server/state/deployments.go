@@ -30,6 +30,7 @@ func (t *WriteTxn) UpdateDeployments(index uint64, updates []*structs.Deployment
 		if u.Promote {
 			d.Promoted = true
 		}
+		d.ProgressTime = max(d.ProgressTime, u.ProgressTime)
 		if u.StableReplicaSetID != "" {
 			d.StableReplicaSetID, d.StableVersion = u.StableReplicaSetID, u.StableVersion
 		}
