@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +98,83 @@ func TestSystemJobRollsOneNodeAtATime(t *testing.T) {
 		}
 	}
 	t.Logf("%d samples, at least %d of %d nodes serving throughout", samples, fewest, nodes)
+}
+
+// TestRolloutResumesAfterLeaderFailover: a rollout stalled on a new pod
+// that is not healthy yet is resumed by the next leader once the pod is,
+// and completes with exactly the group's count of new pods (none
+// duplicated) and every old pod stopped.
+func TestRolloutResumesAfterLeaderFailover(t *testing.T) {
+	c := testutil.NewCluster(t, 3, testutil.ClusterOptions{Configure: fastLiveness})
+	// The simulated clients talk to a follower, which survives the kill.
+	follower := c.Nodes[(c.Leader()+1)%3]
+	var newHealthy atomic.Bool
+	for i := range 2 {
+		sn, err := testutil.NewStoppedSimNode(follower.Addr(), fmt.Sprintf("node-%d", i+1), []string{"exec"},
+			structs.NodeResources{CPU: 4000, MemoryMB: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn.Fill = func(p *structs.Pod, u *structs.PodStatusUpdate) {
+			u.Healthy = p.Template.Tasks[0].Env["V"] == "1" || newHealthy.Load()
+		}
+		if err := sn.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sn.Stop)
+	}
+	version := func(v string, count int) *structs.Job {
+		job := testJob("web", "1")
+		job.Groups[0].Count = count
+		job.Groups[0].Update = &structs.UpdateStrategy{MaxSurge: 1, HealthyDeadline: "5m", ProgressDeadline: "10m"}
+		job.Groups[0].Tasks[0].Env = map[string]string{"V": v}
+		return job
+	}
+	healthyOf := func(v string) func(p *structs.Pod) bool {
+		return func(p *structs.Pod) bool {
+			return p.DesiredStatus == structs.PodDesiredRun && p.Phase == structs.PodPhaseRunning && p.Healthy &&
+				p.Template.Tasks[0].Env["V"] == v
+		}
+	}
+	cl := client(t, follower)
+	runJob(t, cl, version("1", 4))
+	waitPods(t, cl, "web", 4, healthyOf("1"))
+
+	runJob(t, cl, version("2", 4))
+	// max_surge 1 and no unavailable: one new pod, which is not healthy,
+	// holds the rollout with all four old pods serving.
+	waitPods(t, cl, "web", 1, func(p *structs.Pod) bool {
+		return p.DesiredStatus == structs.PodDesiredRun && p.Phase == structs.PodPhaseRunning && p.Template.Tasks[0].Env["V"] == "2"
+	})
+	waitPods(t, cl, "web", 4, healthyOf("1"))
+
+	killedAt := time.Now()
+	c.Kill(c.Leader())
+	c.WaitForLeader(10 * time.Second)
+	newHealthy.Store(true)
+	defer func() { t.Logf("rollout complete %s after the leader was killed", time.Since(killedAt).Round(time.Millisecond)) }()
+	waitPods(t, cl, "web", 4, healthyOf("2"))
+	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
+		pods, _, err := cl.Pods("web", nil)
+		if err != nil {
+			return false, err
+		}
+		var run, oldRunning int
+		for _, p := range pods {
+			if p.DesiredStatus == structs.PodDesiredRun {
+				run++
+				if p.Template.Tasks[0].Env["V"] == "1" {
+					oldRunning++
+				}
+			}
+		}
+		return run == 4 && oldRunning == 0, fmt.Errorf("%d pods to run (want 4), %d of them old", run, oldRunning)
+	})
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		deps, _, err := cl.JobDeployments("web", nil)
+		if err != nil || len(deps) != 1 {
+			return false, fmt.Errorf("deployments %v: %v", deps, err)
+		}
+		return deps[0].Status == structs.DeploymentStatusSuccessful, fmt.Errorf("deployment %s (%s)", deps[0].Status, deps[0].StatusDescription)
+	})
 }

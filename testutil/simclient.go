@@ -31,7 +31,7 @@ type SimNode struct {
 	done   chan struct{}
 
 	mu       sync.Mutex
-	reported map[string]string // pod ID -> phase last reported
+	reported map[string]string // pod ID -> phase and health last reported
 }
 
 // NewSimNode registers a simulated node with the given drivers and
@@ -136,10 +136,9 @@ func (n *SimNode) report(ctx context.Context, pods []*structs.Pod) {
 				continue
 			}
 		}
-		if n.reported[p.ID] == phase && p.Phase == phase {
-			continue
+		if n.Fill == nil && n.reported[p.ID] == phase+" healthy=false" && p.Phase == phase {
+			continue // the common case, without building a report
 		}
-		n.reported[p.ID] = phase
 		states := map[string]*structs.TaskState{}
 		for _, t := range p.Template.Tasks {
 			st := structs.TaskStateRunning
@@ -152,6 +151,13 @@ func (n *SimNode) report(ctx context.Context, pods []*structs.Pod) {
 		if n.Fill != nil && phase == structs.PodPhaseRunning {
 			n.Fill(p, u)
 		}
+		// Health is part of what was reported: a Fill that turns a pod
+		// healthy later has it reported again.
+		key := fmt.Sprintf("%s healthy=%v", phase, u.Healthy)
+		if n.reported[p.ID] == key && p.Phase == phase && p.Healthy == u.Healthy {
+			continue
+		}
+		n.reported[p.ID] = key
 		updates = append(updates, u)
 	}
 	n.mu.Unlock()
