@@ -152,7 +152,9 @@ func TestRolloutResumesAfterLeaderFailover(t *testing.T) {
 	c.Kill(c.Leader())
 	c.WaitForLeader(10 * time.Second)
 	newHealthy.Store(true)
-	defer func() { t.Logf("rollout complete %s after the leader was killed", time.Since(killedAt).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("rollout complete %s after the leader was killed", time.Since(killedAt).Round(time.Millisecond))
+	}()
 	waitPods(t, cl, "web", 4, healthyOf("2"))
 	testutil.WaitFor(t, 15*time.Second, func() (bool, error) {
 		pods, _, err := cl.Pods("web", nil)
