@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -90,6 +91,9 @@ type Client struct {
 	// no pod CIDR (netErr says why bridge pods cannot run).
 	net    *network.Manager
 	netErr error
+	// netMoved, once set, is why bridge pods are refused: the servers
+	// moved the node to another pod CIDR while it ran (registerAgain).
+	netMoved atomic.Pointer[error]
 	// proxy programs service virtual IPs through proxyWriter; dns answers
 	// service and pod names on the pod gateway. Nil without a network.
 	proxy       *proxy.Proxy
@@ -217,7 +221,7 @@ func (c *Client) heartbeat(ctx context.Context, ttl time.Duration) {
 		if _, err := c.api.Heartbeat(ctx, c.nodeID); err != nil {
 			var apiErr *api.Error
 			if ok := asAPIError(err, &apiErr); ok && apiErr.StatusCode == http.StatusNotFound {
-				_, _ = c.register(ctx) // the servers lost the node (restore): register again
+				c.registerAgain(ctx) // the servers lost the node (a purge, a restore)
 				continue
 			}
 			c.logger.Warn("heartbeat failed", "error", err)

@@ -72,6 +72,30 @@ func (c *Client) setupNetwork(resp *structs.NodeRegisterResponse) {
 	c.nodeMu.Unlock()
 }
 
+// registerAgain registers the node after the servers lost it. A node
+// that was purged while its client ran on may come back with another pod
+// CIDR (its own went to another node meanwhile): its network stays on
+// the old /24, whose addresses are now another node's, so bridge pods are
+// refused, with the reason, until the agent restarts and sets up the new
+// one. Its old pods are stopped anyway: the servers have none for it.
+func (c *Client) registerAgain(ctx context.Context) {
+	resp, err := c.register(ctx)
+	if err != nil {
+		return
+	}
+	c.nodeMu.Lock()
+	old := c.node.PodCIDR
+	c.node.PodCIDR = resp.PodCIDR
+	c.nodeMu.Unlock()
+	if old == "" || old == resp.PodCIDR {
+		return
+	}
+	moved := fmt.Errorf("the servers moved this node from pod CIDR %s to %s (it was purged and %s went to another node): restart the agent to use %s",
+		old, resp.PodCIDR, old, resp.PodCIDR)
+	c.netMoved.Store(&moved)
+	c.logger.Error("pods in bridge network mode cannot run here until the agent restarts", "error", moved)
+}
+
 // adoptNetworks keeps the networks of the pods a restarted client
 // recovers and removes what is left of the others (kill -9).
 func (c *Client) adoptNetworks(recs []*state.PodRecord) {
@@ -121,6 +145,9 @@ const routeResync = 30 * time.Second
 func (r *podRunner) createNetwork() error {
 	if !bridgeMode(r.pod) {
 		return nil
+	}
+	if moved := r.c.netMoved.Load(); moved != nil {
+		return *moved
 	}
 	if r.c.net == nil {
 		return r.c.netErr

@@ -16,8 +16,10 @@ import (
 // assignPodCIDR gives a node without a pod CIDR the lowest /24 of pool
 // that no other node holds. A node keeps the /24 it has (UpsertNode
 // carries it over); a pool that is full is an error that fails the
-// register.
-func (t *WriteTxn) assignPodCIDR(node *structs.Node, pool string) error {
+// register. A node the servers do not know (purged while its client ran
+// on) may ask for the /24 it had, which another node may hold by now: it
+// gets a free one instead, and its client is told.
+func (t *WriteTxn) assignPodCIDR(node *structs.Node, pool string, known bool) error {
 	nodes, err := listTable[*structs.Node](t.txn, nil, TableNodes, "")
 	if err != nil {
 		return err
@@ -29,10 +31,15 @@ func (t *WriteTxn) assignPodCIDR(node *structs.Node, pool string) error {
 		}
 	}
 	if node.PodCIDR != "" {
-		if other, taken := used[node.PodCIDR]; taken {
+		other, taken := used[node.PodCIDR]
+		switch {
+		case !taken:
+			return nil
+		case known:
 			return fmt.Errorf("%w: pod CIDR %s of node %s is held by node %s", structs.ErrConflict, node.PodCIDR, node.ID, other)
+		default:
+			node.PodCIDR = ""
 		}
-		return nil
 	}
 	if pool == "" {
 		return nil

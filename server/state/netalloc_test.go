@@ -161,4 +161,24 @@ func TestPurgedNodeFreesItsPodCIDR(t *testing.T) {
 	if n, _ := s.NodeByID(nil, "b"); n.PodCIDR != "10.42.0.0/24" {
 		t.Fatalf("node b got %q", n.PodCIDR)
 	}
+
+	// The purged node's client ran on and registers again with the /24 it
+	// had, now b's: it gets a free one (none in this pool), never b's.
+	again := func(index uint64, pool string) (*structs.Node, error) {
+		txn := s.WriteTxn()
+		defer txn.Abort()
+		n := &structs.Node{ObjectMeta: structs.ObjectMeta{ID: "a", Name: "a"}, Status: structs.NodeStatusReady, PodCIDR: "10.42.0.0/24"}
+		if err := txn.UpsertNode(index, n, pool); err != nil {
+			return nil, err
+		}
+		txn.Commit()
+		return n, nil
+	}
+	if _, err := again(17, pool); !errors.Is(err, structs.ErrConflict) {
+		t.Fatalf("purged node back in a full pool: %v, want conflict", err)
+	}
+	n, err := again(18, "10.42.0.0/23")
+	if err != nil || n.PodCIDR != "10.42.1.0/24" {
+		t.Fatalf("purged node back: %+v, %v; want the free 10.42.1.0/24", n, err)
+	}
 }

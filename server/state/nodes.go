@@ -36,7 +36,7 @@ func (t *WriteTxn) UpsertNode(index uint64, node *structs.Node, podCIDRPool stri
 			node.StatusUpdatedAt = existing.StatusUpdatedAt
 		}
 	}
-	if err := t.assignPodCIDR(node, podCIDRPool); err != nil {
+	if err := t.assignPodCIDR(node, podCIDRPool, existing != nil); err != nil {
 		return err
 	}
 	node.ModifyIndex = index
