@@ -24,14 +24,19 @@ const (
 	maxPodsPerEntry = 1000
 )
 
-// controllerPacing is the least time from the end of a pass that covered
-// several jobs to the start of the next: writes that land meanwhile are
-// handled together, so under a burst of registers each pass (and its Raft
-// writes) covers many jobs. A pass of one job (or none) is not paced, nor
-// is a write after a quiet spell: a lone `job run`, or one that follows
-// another job's last write, does not wait out the pacing; a burst shows
-// as a pass of several jobs and is paced from then on.
-const controllerPacing = 50 * time.Millisecond
+// After a pass that covered several jobs the loop waits before the next,
+// so that writes landing meanwhile are handled together: under a burst of
+// registers each pass (and its Raft writes) covers many jobs. The wait is
+// pacingFactor times what the pass took, at most controllerPacing: the
+// controllers spend about a tenth of the time passing, and a pass of a
+// few jobs (a `job run` landing beside another job's pod reports) costs
+// a millisecond and waits about ten, where a fixed 50 ms wait doubled the
+// time a back-to-back submission took to reach its node. A pass of one
+// job (or none) is not paced.
+const (
+	controllerPacing = 50 * time.Millisecond
+	pacingFactor     = 10
+)
 
 // kickControllers wakes the leader's controller loop at once.
 func (s *Server) kickControllers() {
@@ -50,6 +55,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 	var last passMark
 	var lastPass time.Time
 	var lastJobs int
+	var passTook time.Duration
 	for {
 		st := s.State()
 		ws := memdb.NewWatchSet()
@@ -57,6 +63,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 			watchTable(st, ws, table)
 		}
 		ws.Add(st.AbandonCh())
+		passStart := time.Now()
 		scope, mark, err := s.passScope(st, last)
 		if err == nil {
 			lastJobs = len(scope.jobs)
@@ -76,6 +83,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 			last = mark
 		}
 		lastPass = time.Now()
+		passTook = lastPass.Sub(passStart)
 		timeout := time.NewTimer(s.config.ReconcileInterval)
 		watchCtx, cancelWatch := context.WithCancel(context.Background())
 		changed := ws.WatchCh(watchCtx)
@@ -93,7 +101,7 @@ func (s *Server) controllerLoop(stopCh chan struct{}) {
 		default:
 		}
 		// Let a burst of writes land before the next pass.
-		if wait := controllerPacing - time.Since(lastPass); wait > 0 && lastJobs > 1 {
+		if wait := min(controllerPacing, pacingFactor*passTook) - time.Since(lastPass); wait > 0 && lastJobs > 1 {
 			select {
 			case <-time.After(wait):
 			case <-stopCh:

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mk-orchestrator/mk/structs"
@@ -104,15 +105,44 @@ func TestServiceAddressAllocation(t *testing.T) {
 		t.Fatal("a refused register left the job behind")
 	}
 
-	// A stopped job frees its addresses for the next service.
+	// A stopped job's addresses are not handed out again while the range
+	// has room above the highest in use (a client may still cache them).
 	if err := s.DeregisterJob(14, &structs.JobDeregisterRequest{Namespace: structs.DefaultNamespace, JobID: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(15, testJob("d", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if got := svc("d-svc"); got.ClusterIP != "10.96.0.2" {
-		t.Fatalf("after a's stop d got %s, want the freed 10.96.0.2", got.ClusterIP)
+	if got := svc("d-svc"); got.ClusterIP != "10.96.0.4" {
+		t.Fatalf("after a's stop d got %s, want 10.96.0.4 (after the highest in use)", got.ClusterIP)
+	}
+
+	// Once the top of the range is reached, the lowest free address.
+	small := func(index uint64, name string) error {
+		req := registerReq(t, testJob(name, 1))
+		req.ServiceCIDR = "10.97.0.0/29" // .2 to .6
+		_, err := s.UpsertJob(index, req)
+		return err
+	}
+	for i, name := range []string{"w2", "w3", "w4", "w5", "w6"} {
+		if err := small(uint64(20+i), name); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := svc(name+"-svc").ClusterIP, fmt.Sprintf("10.97.0.%d", i+2); got != want {
+			t.Fatalf("%s got %s, want %s", name, got, want)
+		}
+	}
+	if err := small(30, "full"); !errors.Is(err, structs.ErrConflict) {
+		t.Fatalf("a full service CIDR: %v, want conflict", err)
+	}
+	if err := s.DeregisterJob(31, &structs.JobDeregisterRequest{Namespace: structs.DefaultNamespace, JobID: "w4"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := small(32, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if got := svc("again-svc").ClusterIP; got != "10.97.0.4" {
+		t.Fatalf("in a full range after w4's stop: %s, want the freed 10.97.0.4", got)
 	}
 }
 

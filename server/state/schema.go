@@ -124,6 +124,9 @@ func schema() *memdb.DBSchema {
 	pods.Indexes[IndexJob] = &memdb.IndexSchema{Name: IndexJob, Indexer: byJob}
 	pods.Indexes[IndexNode] = &memdb.IndexSchema{Name: IndexNode, AllowMissing: true, Indexer: byPodNode}
 	s.Tables[TablePods] = pods
+	services := s.Tables[TableServices]
+	services.Indexes[IndexClusterIP] = &memdb.IndexSchema{Name: IndexClusterIP, AllowMissing: true, Indexer: byClusterIP}
+	services.Indexes[IndexNodePort] = &memdb.IndexSchema{Name: IndexNodePort, AllowMissing: true, Indexer: nodePortIndexer{}}
 	s.Tables[TableEndpoints] = namespacedTable(TableEndpoints)
 	s.Tables[TableJobEvents] = jobEventsTable()
 	return s
