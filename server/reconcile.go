@@ -381,7 +381,13 @@ func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 			onNode[p.NodeID] = true
 			onNode[p.PinnedNodeID] = true
 		}
-		v.rollSystemGroup(c, g, owned)
+		podless := 0 // nodes whose pod (a replaced one's successor) is yet to be made
+		for _, id := range nodeIDs {
+			if feasible[id] && !onNode[id] {
+				podless++
+			}
+		}
+		v.rollSystemGroup(c, g, owned, podless)
 		for _, id := range nodeIDs {
 			if !feasible[id] || onNode[id] {
 				continue

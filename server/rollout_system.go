@@ -10,8 +10,11 @@ import (
 // counts as unavailable while its pod is being replaced (the old one
 // draining, the new one not yet healthy). The replacement itself is the
 // group's usual one-pod-per-node rule: once the old pod is gone, the node
-// has no pod and gets one of the current version.
-func (v *view) rollSystemGroup(c *podChanges, g *structs.TaskGroup, owned []*structs.Pod) {
+// has no pod and gets one of the current version. podless nodes (whose
+// old pod is gone and whose new one this pass makes) count as
+// unavailable too: without them a pass drained the next node's pod while
+// the last one's successor was yet to be made.
+func (v *view) rollSystemGroup(c *podChanges, g *structs.TaskGroup, owned []*structs.Pod, podless int) {
 	current, err := jobspecs.TemplateHash(g)
 	if err != nil {
 		return
@@ -29,7 +32,7 @@ func (v *view) rollSystemGroup(c *podChanges, g *structs.TaskGroup, owned []*str
 		return h != current
 	}
 	_, unavailable := resolveStep(systemStrategy(g), len(owned))
-	busy := 0
+	busy := podless
 	var old []*structs.Pod
 	for _, p := range owned {
 		switch {

@@ -252,20 +252,22 @@ func TestRollSystemGroup(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		owned   []*structs.Pod
+		podless int
 		drained int
 	}{
-		{"one old pod drained at a time", pods(oldTmpl, oldTmpl, oldTmpl), 1},
-		{"current pods stay", pods(newTmpl, newTmpl), 0},
+		{"one old pod drained at a time", pods(oldTmpl, oldTmpl, oldTmpl), 0, 1},
+		{"current pods stay", pods(newTmpl, newTmpl), 0, 0},
+		{"a node whose new pod is yet to be made holds the next", pods(oldTmpl, oldTmpl), 1, 0},
 		{"a replacement on its way holds the next", func() []*structs.Pod {
 			p := pods(newTmpl, oldTmpl, oldTmpl)
 			p[0].Healthy = false
 			return p
-		}(), 0},
-		{"the next node once the first is healthy", pods(newTmpl, oldTmpl, oldTmpl), 1},
+		}(), 0, 0},
+		{"the next node once the first is healthy", pods(newTmpl, oldTmpl, oldTmpl), 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newPodChanges(1)
-			(&view{}).rollSystemGroup(c, newTmpl, tc.owned)
+			(&view{}).rollSystemGroup(c, newTmpl, tc.owned, tc.podless)
 			drained := 0
 			for _, p := range c.list() {
 				if p.Draining {
