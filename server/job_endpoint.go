@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mk-orchestrator/mk/jobspecs"
+	"github.com/mk-orchestrator/mk/server/state"
 	"github.com/mk-orchestrator/mk/structs"
 )
 
@@ -85,12 +86,26 @@ func (s *Server) PlanJob(job *structs.Job) (*structs.JobPlan, error) {
 		if current, err = st.ObjectsByJob(nil, job.Namespace, job.ID); err != nil {
 			return nil, err
 		}
+		keepControllerState(current, objs, job)
 	}
 	plan.Objects = diffObjects(current, objs)
 	if err := dryRun(st, job, objs, plan); err != nil {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// keepControllerState gives the deployments a run would write what the run
+// keeps of the stored ones (a count the autoscaler or `job scale` set, the
+// rollout's state), which is no change the run would make.
+func keepControllerState(current, desired *structs.JobObjects, job *structs.Job) {
+	for _, d := range desired.Deployments {
+		for _, old := range current.Deployments {
+			if old.ID == d.ID {
+				state.KeepRolloutState(d, old, job)
+			}
+		}
+	}
 }
 
 // diffObjects compares the stored objects of a job with those a run would

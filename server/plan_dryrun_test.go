@@ -161,3 +161,38 @@ func planOn(st *state.StateStore, job *structs.Job) (*structs.JobPlan, error) {
 	plan := &structs.JobPlan{}
 	return plan, dryRun(st.View(), job, objs, plan)
 }
+
+// TestPlanKeepsAScaledCount: a group with scaling whose count the
+// autoscaler (or `job scale`) changed shows no count change in the plan
+// of the same file: the run keeps it.
+func TestPlanKeepsAScaledCount(t *testing.T) {
+	job := planJob(2, 100, func(g *structs.TaskGroup) { g.Scaling = &structs.ScalingPolicy{Min: 1, Max: 10, CPUPercent: 60} })
+	stored, err := prepareJob(structs.Copy(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Deployments[0].Replicas = 4 // scaled out since the run
+	desired, err := prepareJob(structs.Copy(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffObjects(stored, desired); !hasEdit(diff, structs.KindDeployment) {
+		t.Fatalf("without keeping: %+v, want the deployment's count to differ (the test would prove nothing)", diff)
+	}
+	keepControllerState(stored, desired, job)
+	if got := desired.Deployments[0].Replicas; got != 4 {
+		t.Fatalf("planned count %d, want the scaled 4", got)
+	}
+	if diff := diffObjects(stored, desired); hasEdit(diff, structs.KindDeployment) {
+		t.Fatalf("the plan of the same file changes the deployment: %+v", diff)
+	}
+}
+
+func hasEdit(diffs []*structs.ObjectDiff, kind string) bool {
+	for _, d := range diffs {
+		if d.Kind == kind && d.Type != structs.DiffNone {
+			return true
+		}
+	}
+	return false
+}

@@ -23,7 +23,7 @@ var serverFields = map[string]bool{
 	"JobVersion": true, "ClusterIP": true,
 	// A deployment's rollout state, which the controllers write.
 	"StatusDescription": true, "StableReplicaSetID": true, "StableVersion": true,
-	"Promoted": true, "StartTime": true,
+	"Promoted": true, "StartTime": true, "ProgressTime": true,
 }
 
 // Diff walks two values of the same type by reflection and returns every

@@ -108,7 +108,7 @@ func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Obj
 		if raw != nil {
 			m.CreateIndex = raw.(structs.Object).Metadata().CreateIndex
 			if d, ok := obj.(*structs.Deployment); ok {
-				keepRolloutState(d, raw.(*structs.Deployment), job)
+				KeepRolloutState(d, raw.(*structs.Deployment), job)
 			}
 		}
 	}
@@ -118,15 +118,15 @@ func upsertObject(txn *WriteTxn, table string, job *structs.Job, obj structs.Obj
 	return txn.upsert(table, obj)
 }
 
-// keepRolloutState carries what the controllers own over a register: the
+// KeepRolloutState carries what the controllers own over a register: the
 // rollout's state while its target stays, the stable version, and for a
 // group with scaling the count the autoscaler or `job scale` set (the
 // job's count is then only the first one, as with a Kubernetes HPA).
-func keepRolloutState(d, old *structs.Deployment, job *structs.Job) {
+func KeepRolloutState(d, old *structs.Deployment, job *structs.Job) {
 	d.StableReplicaSetID, d.StableVersion = old.StableReplicaSetID, old.StableVersion
 	if d.ReplicaSetID == old.ReplicaSetID {
 		d.Status, d.StatusDescription = old.Status, old.StatusDescription
-		d.Promoted, d.StartTime = old.Promoted, old.StartTime
+		d.Promoted, d.StartTime, d.ProgressTime = old.Promoted, old.StartTime, old.ProgressTime
 	}
 	if g := job.LookupGroup(d.Group); g != nil && g.Scaling != nil && old.Replicas > 0 {
 		d.Replicas = min(max(old.Replicas, g.Scaling.Min), g.Scaling.Max)
