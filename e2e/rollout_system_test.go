@@ -21,18 +21,7 @@ func TestSystemJobRollsOneNodeAtATime(t *testing.T) {
 	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{Configure: fastLiveness})
 	cl := client(t, c.Nodes[0])
 	const nodes = 3
-	for i := range nodes {
-		sn, err := testutil.NewStoppedSimNode(c.Nodes[0].Addr(), fmt.Sprintf("node-%d", i+1), []string{"exec"},
-			structs.NodeResources{CPU: 4000, MemoryMB: 4096})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sn.Fill = func(_ *structs.Pod, u *structs.PodStatusUpdate) { u.Healthy = true }
-		if err := sn.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sn.Stop)
-	}
+	reportingSimNodes(t, c.Nodes[0].Addr(), nodes, func(*structs.Pod) bool { return true })
 	job := testJob("agent", "1")
 	job.Type = structs.JobTypeSystem
 	job.Groups[0].Tasks[0].Env = map[string]string{"V": "1"}
@@ -109,20 +98,9 @@ func TestRolloutResumesAfterLeaderFailover(t *testing.T) {
 	// The simulated clients talk to a follower, which survives the kill.
 	follower := c.Nodes[(c.Leader()+1)%3]
 	var newHealthy atomic.Bool
-	for i := range 2 {
-		sn, err := testutil.NewStoppedSimNode(follower.Addr(), fmt.Sprintf("node-%d", i+1), []string{"exec"},
-			structs.NodeResources{CPU: 4000, MemoryMB: 4096})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sn.Fill = func(p *structs.Pod, u *structs.PodStatusUpdate) {
-			u.Healthy = p.Template.Tasks[0].Env["V"] == "1" || newHealthy.Load()
-		}
-		if err := sn.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sn.Stop)
-	}
+	reportingSimNodes(t, follower.Addr(), 2, func(p *structs.Pod) bool {
+		return p.Template.Tasks[0].Env["V"] == "1" || newHealthy.Load()
+	})
 	version := func(v string, count int) *structs.Job {
 		job := testJob("web", "1")
 		job.Groups[0].Count = count
@@ -179,4 +157,22 @@ func TestRolloutResumesAfterLeaderFailover(t *testing.T) {
 		}
 		return deps[0].Status == structs.DeploymentStatusSuccessful, fmt.Errorf("deployment %s (%s)", deps[0].Status, deps[0].StatusDescription)
 	})
+}
+
+// reportingSimNodes starts n simulated nodes that report their running
+// pods healthy as healthy says.
+func reportingSimNodes(t *testing.T, addr string, n int, healthy func(*structs.Pod) bool) {
+	t.Helper()
+	for i := range n {
+		sn, err := testutil.NewStoppedSimNode(addr, fmt.Sprintf("node-%d", i+1), []string{"exec"},
+			structs.NodeResources{CPU: 4000, MemoryMB: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn.Fill = func(p *structs.Pod, u *structs.PodStatusUpdate) { u.Healthy = healthy(p) }
+		if err := sn.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sn.Stop)
+	}
 }
