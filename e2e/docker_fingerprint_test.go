@@ -3,10 +3,12 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
-	"sync"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,85 +17,96 @@ import (
 	"github.com/mk-orchestrator/mk/testutil"
 )
 
-// engineProxy is a unix socket the test opens and closes in front of the
-// real Engine's: an agent whose docker endpoint is the proxy sees its
-// Engine go away and come back, while other tests keep the real one.
-type engineProxy struct {
-	path, target string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
+// ownEngine is a Docker Engine of the test's own: a second dockerd with
+// its own socket, data and state directories, no bridge and no iptables
+// rules, which the test stops and starts again for real while the
+// machine's Engine, which the other tests share, stays up.
+type ownEngine struct {
+	dir, sock string
+	cmd       *exec.Cmd
+	exited    chan struct{}
 }
 
-func newEngineProxy(t *testing.T) *engineProxy {
-	p := &engineProxy{path: filepath.Join(t.TempDir(), "docker.sock"), target: "/var/run/docker.sock", conns: map[net.Conn]bool{}}
-	t.Cleanup(p.down)
-	return p
-}
-
-// up listens on the proxy's socket and forwards every connection.
-func (p *engineProxy) up(t *testing.T) {
+func newOwnEngine(t *testing.T) *ownEngine {
 	t.Helper()
-	ln, err := net.Listen("unix", p.path)
+	// Not under t.TempDir: a dockerd killed mid-way may leave mounts
+	// there, and its removal would then fail the test.
+	dir, err := os.MkdirTemp("", "mk-dockerd-")
 	if err != nil {
-		t.Fatalf("engine proxy: %v", err)
+		t.Fatal(err)
 	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
+	e := &ownEngine{dir: dir, sock: filepath.Join(dir, "docker.sock")}
+	t.Cleanup(func() {
+		e.stop(t)
+		_ = os.RemoveAll(dir)
+	})
+	return e
 }
 
-func (p *engineProxy) forward(c net.Conn) {
-	up, err := net.Dial("unix", p.target)
+// start starts the Engine and waits until it answers.
+func (e *ownEngine) start(t *testing.T) {
+	t.Helper()
+	e.cmd = exec.Command("dockerd", "--host", "unix://"+e.sock, "--data-root", filepath.Join(e.dir, "data"),
+		"--exec-root", filepath.Join(e.dir, "exec"), "--pidfile", filepath.Join(e.dir, "dockerd.pid"),
+		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false")
+	logf, err := os.OpenFile(filepath.Join(e.dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		c.Close()
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	e.cmd.Stdout, e.cmd.Stderr = logf, logf
+	if err := e.cmd.Start(); err != nil {
+		t.Fatalf("start dockerd: %v", err)
+	}
+	e.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(e.cmd, e.exited)
+	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+		out, err := e.docker("version", "--format", "{{.Server.Version}}").CombinedOutput()
+		return err == nil, fmt.Errorf("dockerd does not answer: %v: %s", err, out)
+	})
+}
+
+// stop stops the Engine (SIGTERM, as a service manager does) and waits
+// for it to exit.
+func (e *ownEngine) stop(t *testing.T) {
+	t.Helper()
+	if e.cmd == nil {
 		return
 	}
-	p.mu.Lock()
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(30 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.exited
 	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	c.Close()
-	up.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
+	e.cmd = nil
 }
 
-// down closes the socket (which removes it) and every connection through
-// it, as an Engine that stopped.
-func (p *engineProxy) down() {
-	p.mu.Lock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
+// docker is the docker CLI against this Engine.
+func (e *ownEngine) docker(args ...string) *exec.Cmd {
+	return exec.Command("docker", append([]string{"-H", "unix://" + e.sock}, args...)...)
+}
+
+// loadImage copies an image of the machine's Engine into this one.
+func (e *ownEngine) loadImage(t *testing.T, image string) {
+	t.Helper()
+	save := exec.Command("docker", "save", image)
+	load := e.docker("load")
+	pipe, err := save.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for c := range p.conns {
-		c.Close()
+	load.Stdin = pipe
+	if err := save.Start(); err != nil {
+		t.Fatal(err)
 	}
-	p.mu.Unlock()
-	p.wg.Wait()
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("docker load %s: %v\n%s", image, err, out)
+	}
+	if err := save.Wait(); err != nil {
+		t.Fatalf("docker save %s: %v", image, err)
+	}
 }
 
 // dockerInfo is the node's docker driver as the servers have it.
@@ -117,14 +130,16 @@ func dockerInfo(cl *api.Client) (*structs.DriverInfo, error) {
 }
 
 // TestDockerFingerprintFollowsEngine: the client fingerprints its drivers
-// again while it runs. An Engine that goes away marks the node's docker
-// driver unhealthy (and the scheduler leaves a docker job pending with
-// that reason); once it answers again the driver is healthy and the job's
-// pod runs, all without restarting the client.
+// again while it runs. An Engine that stops (a real dockerd of the test's
+// own, stopped with SIGTERM) marks the node's docker driver unhealthy, and
+// the scheduler leaves a docker job pending with that reason; once the
+// Engine is started again the driver is healthy and the job's pod runs on
+// it, all without restarting the client.
 func TestDockerFingerprintFollowsEngine(t *testing.T) {
 	requireDocker(t)
-	proxy := newEngineProxy(t)
-	proxy.up(t)
+	engine := newOwnEngine(t)
+	engine.start(t)
+	engine.loadImage(t, "mk/busybox:test")
 	addr, _ := testutil.StartDevAgent(t, fmt.Sprintf(`client {
   enabled              = true
   fingerprint_interval = "500ms"
@@ -132,7 +147,7 @@ func TestDockerFingerprintFollowsEngine(t *testing.T) {
     endpoint = "unix://%s"
   }
 }
-`, proxy.path))
+`, engine.sock))
 	cl := clientAt(t, addr)
 	const bound = 10 * time.Second // the interval, the ping's 3s timeout and a register
 	waitDocker := func(healthy bool) {
@@ -150,10 +165,10 @@ func TestDockerFingerprintFollowsEngine(t *testing.T) {
 	}
 	waitDocker(true)
 
-	proxy.down()
+	engine.stop(t)
 	start := time.Now()
 	waitDocker(false)
-	t.Logf("docker driver unhealthy %v after the Engine went away", time.Since(start).Round(time.Millisecond))
+	t.Logf("docker driver unhealthy %v after the Engine stopped", time.Since(start).Round(time.Millisecond))
 	if out, errOut, code := runMk(t, addr, "job", "run", "-detach", writeJob(t, "sleeper.hcl", dockerSleeperJob)); code != 0 {
 		t.Fatalf("job run: %d\n%s%s", code, out, errOut)
 	}
@@ -165,16 +180,25 @@ func TestDockerFingerprintFollowsEngine(t *testing.T) {
 		return pods[0].PendingReason != "", fmt.Errorf("pod %s: %q", pods[0].Phase, pods[0].PendingReason)
 	})
 
-	proxy.up(t)
+	engine.start(t)
 	start = time.Now()
 	waitDocker(true)
-	t.Logf("docker driver healthy %v after the Engine came back", time.Since(start).Round(time.Millisecond))
+	t.Logf("docker driver healthy %v after the Engine started again", time.Since(start).Round(time.Millisecond))
 	podID := onlyPod(t, addr, "sleeper")
+	running := func() []string {
+		out, _ := engine.docker("ps", "-a", "--filter", "label=mk.pod="+podID, "--format", "{{.Names}} {{.State}}").Output()
+		return strings.Fields(string(out))
+	}
+	testutil.WaitFor(t, 30*time.Second, func() (bool, error) {
+		got := running()
+		return slices.Contains(got, "running"), fmt.Errorf("containers of the pod on the restarted Engine: %v", got)
+	})
 	if out, errOut, code := runMk(t, addr, "job", "stop", "sleeper"); code != 0 {
 		t.Fatalf("job stop: %d\n%s%s", code, out, errOut)
 	}
 	testutil.WaitFor(t, 60*time.Second, func() (bool, error) {
-		return len(dockerPS(t, podID)) == 0, nil
+		got := running()
+		return len(got) == 0, fmt.Errorf("containers of the stopped pod: %v", got)
 	})
 }
 
