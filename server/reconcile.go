@@ -381,17 +381,14 @@ func (v *view) reconcileSystem(c *podChanges, job *structs.Job) {
 			onNode[p.NodeID] = true
 			onNode[p.PinnedNodeID] = true
 		}
-		podless := 0 // nodes whose pod (a replaced one's successor) is yet to be made
+		var podless []string // nodes whose pod this pass makes
 		for _, id := range nodeIDs {
 			if feasible[id] && !onNode[id] {
-				podless++
+				podless = append(podless, id)
 			}
 		}
-		v.rollSystemGroup(c, g, owned, podless)
-		for _, id := range nodeIDs {
-			if !feasible[id] || onNode[id] {
-				continue
-			}
+		v.rollSystemGroup(c, g, owned, len(podless))
+		for _, id := range podless {
 			v.startPods(c, job, g, structs.OwnerJob, owner, owned, 1, id)
 			owned = append(owned, c.changed[c.order[len(c.order)-1]])
 		}

@@ -162,21 +162,19 @@ func New(logger hclog.Logger, cfg Config) (*Driver, error) {
 		tasks: map[string]*task{}, pauses: map[string]string{}}, nil
 }
 
-// settleAPIVersion negotiates the API version with the Engine before
-// calls go concurrent. The Engine client negotiates lazily on its first
-// request and two first requests at once race on the version it keeps
-// (it writes it under a lock, reads it without). An Engine that does not
-// answer leaves it to the calls that follow, which fail on their own.
-func (d *Driver) settleAPIVersion(ctx context.Context) {
-	if d.apiSettled.Load() {
-		return
-	}
+// ping pings the Engine and, the first time it answers, negotiates the
+// API version from its answer. The Engine client would negotiate lazily
+// on its first request, and two first requests at once race on the
+// version it keeps (it writes it under a lock, reads it without): the
+// fingerprint (the client's first call) and CreateNetwork (before its
+// concurrent image checks) settle it here first.
+func (d *Driver) ping(ctx context.Context) error {
 	ping, err := d.docker.Ping(ctx)
-	if err != nil {
-		return
+	if err == nil && !d.apiSettled.Load() {
+		d.docker.NegotiateAPIVersionPing(ping)
+		d.apiSettled.Store(true)
 	}
-	d.docker.NegotiateAPIVersionPing(ping)
-	d.apiSettled.Store(true)
+	return err
 }
 
 // Close releases the Engine client.
@@ -190,7 +188,7 @@ func (d *Driver) Close() error { return d.docker.Close() }
 func (d *Driver) Fingerprint(ctx context.Context) (*drivers.Fingerprint, error) {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := d.docker.Ping(ctx); err != nil {
+	if err := d.ping(ctx); err != nil {
 		detected := !client.IsErrConnectionFailed(err) || d.cfg.Endpoint != ""
 		if sock, ok := strings.CutPrefix(d.docker.DaemonHost(), "unix://"); ok {
 			if _, serr := os.Stat(sock); serr == nil {

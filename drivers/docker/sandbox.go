@@ -43,7 +43,9 @@ func pauseSpec(req *drivers.NetworkRequest) *containerSpec {
 // the client to plumb. The images of the pod's tasks are checked (and
 // pulled) meanwhile.
 func (d *Driver) CreateNetwork(ctx context.Context, req *drivers.NetworkRequest) (*drivers.NetworkSpec, error) {
-	d.settleAPIVersion(ctx) // the image checks run beside what follows
+	if !d.apiSettled.Load() {
+		_ = d.ping(ctx) // the image checks run beside what follows; an error shows below
+	}
 	d.prepareImages(req)
 	if id, err := d.findPause(ctx, req.PodID); err == nil {
 		return d.pauseNetwork(ctx, req.PodID, id)

@@ -46,19 +46,18 @@ func (nodePortIndexer) FromObject(obj any) (bool, [][]byte, error) {
 
 func (nodePortIndexer) FromArgs(args ...any) ([]byte, error) { return encodeArgs(args, false) }
 
+// addrNumber is an IPv4 address (text) as a number.
 func addrNumber(s string) (uint64, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
 		return 0, false
 	}
-	b := a.As4()
-	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]), true
+	return number(a), true
 }
 
-// lastAddr is a prefix's broadcast address.
-func lastAddr(p netip.Prefix) netip.Addr {
-	n, _ := addrNumber(p.Masked().Addr().String())
-	return numberAddr(n | (1<<(32-p.Bits()) - 1))
+func number(a netip.Addr) uint64 {
+	b := a.As4()
+	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
 }
 
 func numberAddr(n uint64) netip.Addr {
@@ -173,8 +172,8 @@ func (t *WriteTxn) assignClusterIP(svc, existing *structs.Service, ips *numberRa
 	prefix = prefix.Masked()
 	// Not the network address nor the first host (kept for the cluster's
 	// own use, as Kubernetes keeps .1 for its API service), nor broadcast.
-	first, _ := addrNumber(prefix.Addr().String())
-	last, _ := addrNumber(lastAddr(prefix).String())
+	first := number(prefix.Addr())
+	last := first | (1<<(32-prefix.Bits()) - 1) // broadcast
 	ips.lo, ips.hi = first+2, last-1
 	n, ok, err := t.free(ips)
 	if err != nil {
