@@ -156,6 +156,25 @@ func TestPacketsReachPods(t *testing.T) {
 				}
 			}
 
+			// Session affinity: every connection from the node goes to
+			// the pod the first one reached.
+			sticky := svc("sticky", "10.96.0.11", &structs.ServicePort{Name: "http", Protocol: "tcp", Port: 80, TargetPort: 8080})
+			sticky.SessionAffinity = structs.SessionAffinityClientIP
+			stickyEps := eps("sticky", ep("sticky-1", "10.42.1.5", true, nil), ep("sticky-2", "10.42.2.5", true, nil))
+			mustSync(t, w, Compute([]*structs.Service{web, sticky}, []*structs.Endpoints{both, stickyEps}, testNode), false)
+			first := ""
+			for i := 0; i < 20; i++ {
+				pod, _, err := ask(n.node, "10.96.0.11:80")
+				if err != nil {
+					t.Fatalf("connect to the sticky ClusterIP: %v", err)
+				}
+				if first == "" {
+					first = pod
+				} else if pod != first {
+					t.Fatalf("connection %d with session affinity reached %s, the first reached %s", i, pod, first)
+				}
+			}
+
 			// Hairpin: pod1 reaches itself through the service, seen as
 			// coming from the node, not from itself.
 			one := eps("web", ep("web-1", "10.42.1.5", true, nil), ep("web-2", "10.42.2.5", false, nil))

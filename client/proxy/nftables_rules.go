@@ -10,12 +10,15 @@ const nftTable = "ip mk"
 
 // mk's maps and sets of service ports. A packet's (destination,
 // protocol, port) is looked up in service-ips in one step, however many
-// services there are, and sent on to its service's chain.
+// services there are, and sent on to its service's chain. hairpin holds
+// (endpoint, endpoint) pairs: a packet from an endpoint to itself has
+// come back through its service and is masqueraded.
 const (
 	nftServiceIPs          = "service-ips"
 	nftServiceNodePorts    = "service-nodeports"
 	nftNoEndpointServices  = "no-endpoint-services"
 	nftNoEndpointNodePorts = "no-endpoint-nodeports"
+	nftHairpin             = "hairpin"
 )
 
 // nftContainers declare the maps and sets above.
@@ -24,6 +27,7 @@ var nftContainers = []struct{ kind, name, spec string }{
 	{"map", nftServiceNodePorts, "type inet_proto . inet_service : verdict;"},
 	{"set", nftNoEndpointServices, "type ipv4_addr . inet_proto . inet_service;"},
 	{"set", nftNoEndpointNodePorts, "type inet_proto . inet_service;"},
+	{"set", nftHairpin, "type ipv4_addr . ipv4_addr;"},
 }
 
 // nftBaseChains are mk's chains hooked into the kernel, with their hook
@@ -41,9 +45,13 @@ var nftBaseChains = map[string]string{
 const (
 	nftSvcPrefix      = "svc-"
 	nftExtPrefix      = "ext-"
-	nftSepPrefix      = "sep-"
 	nftAffinityPrefix = "affinity-"
 )
+
+// nftMarkMasq sets the masquerade bit, inline: a jump to a shared chain
+// would add one more chain to the walk the kernel makes over the whole
+// table at every commit.
+const nftMarkMasq = "meta mark set meta mark | 0x4000"
 
 // element is one element of a map or set: value is "" in a set.
 type element struct {
@@ -67,11 +75,13 @@ type nftRenderer struct {
 	rs  *Ruleset
 	buf []byte
 	out nftRules
+	// hairpins are the endpoint addresses already in the hairpin set.
+	hairpins map[string]bool
 }
 
 // renderNFTables returns the chains, elements and sets mk wants for rs.
 func renderNFTables(rs *Ruleset, buf []byte) (*nftRules, []byte) {
-	r := &nftRenderer{rs: rs, buf: buf[:0]}
+	r := &nftRenderer{rs: rs, buf: buf[:0], hairpins: map[string]bool{}}
 	r.fixedChains()
 	for _, sp := range rs.ServicePorts {
 		if len(sp.Endpoints) == 0 {
@@ -112,11 +122,12 @@ func (r *nftRenderer) fixedChains() {
 	node := r.rs.Node
 	r.chainOf("nat-prerouting", "jump services")
 	r.chainOf("nat-output", "jump services")
-	r.chainOf("nat-postrouting", "jump masquerading")
+	r.chainOf("nat-postrouting",
+		"ip saddr . ip daddr @"+nftHairpin+" "+nftMarkMasq,
+		"jump masquerading")
 	r.chainOf("services",
 		"ip daddr . meta l4proto . th dport vmap @"+nftServiceIPs,
 		r.nodePortMatch()+" meta l4proto . th dport vmap @"+nftServiceNodePorts)
-	r.chainOf("mark-for-masquerade", "meta mark set meta mark | 0x4000")
 	// Clear the bit so a packet that goes through again (a tunnel, a
 	// bridge) is not masqueraded twice.
 	r.chainOf("masquerading",
@@ -162,50 +173,57 @@ func (r *nftRenderer) nodePortMatch() string {
 
 // servicePort renders the chains and elements of a port with ready
 // endpoints: the map element to its chain, the chain that picks an
-// endpoint, one chain per endpoint, and the NodePort's.
+// endpoint, and the NodePort's.
+//
+// The chain picks an endpoint with one rule per endpoint, as iptables'
+// statistic rules do: rule i matches with probability 1/(n-i), so each
+// of n endpoints is picked with probability 1/n. There is no chain per
+// endpoint and no set per service: at every commit the kernel walks
+// every chain reachable from mk's hooks, and binds each anonymous set
+// by a search of the whole transaction, so both would make a sync's
+// cost grow with the whole table (see docs/architecture.md).
 func (r *nftRenderer) servicePort(sp *ServicePort) {
 	svc := nftSvcPrefix + sp.ID
 	r.element(nftServiceIPs, sp.ClusterIP+" . "+sp.Protocol+" . "+strconv.Itoa(sp.Port), "goto "+svc)
 	if sp.NodePort != 0 {
 		ext := nftExtPrefix + sp.ID
 		r.element(nftServiceNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "goto "+ext)
-		r.chainOf(ext, "jump mark-for-masquerade", "goto "+svc)
+		r.chainOf(ext, nftMarkMasq, "goto "+svc)
 	}
-	var rules []string
+	rules := make([]string, 0, 2*len(sp.Endpoints)+1)
 	if pool := r.rs.Node.PodCIDRPool; pool != "" {
-		rules = append(rules, "ip daddr "+sp.ClusterIP+" ip saddr != "+pool+" jump mark-for-masquerade")
+		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
 	}
+	dnat := func(t *Target) string { return "meta l4proto " + sp.Protocol + " dnat to " + t.Addr() }
 	if sp.AffinitySeconds > 0 {
 		for _, t := range sp.Endpoints {
-			rules = append(rules, "ip saddr @"+nftAffinityPrefix+t.ID+" goto "+nftSepPrefix+t.ID)
+			set := nftAffinityPrefix + t.ID
+			r.out.sets = append(r.out.sets, nftSet{name: set, spec: affinitySetSpec(sp.AffinitySeconds)})
+			rules = append(rules, "ip saddr @"+set+" update @"+set+" { ip saddr } "+dnat(t))
 		}
 	}
-	var pick strings.Builder
-	pick.WriteString("numgen random mod " + strconv.Itoa(len(sp.Endpoints)) + " vmap { ")
+	n := len(sp.Endpoints)
 	for i, t := range sp.Endpoints {
-		if i > 0 {
-			pick.WriteString(", ")
+		rule := dnat(t)
+		if sp.AffinitySeconds > 0 {
+			rule = "update @" + nftAffinityPrefix + t.ID + " { ip saddr } " + rule
 		}
-		pick.WriteString(strconv.Itoa(i) + " : goto " + nftSepPrefix + t.ID)
+		if i < n-1 {
+			rule = "numgen random mod " + strconv.Itoa(n-i) + " 0 " + rule
+		}
+		rules = append(rules, rule)
+		r.hairpin(t.IP)
 	}
-	pick.WriteString(" }")
-	r.chainOf(svc, append(rules, pick.String())...)
-	for _, t := range sp.Endpoints {
-		r.endpointChain(sp, t)
-	}
+	r.chainOf(svc, rules...)
 }
 
-// endpointChain DNATs to one endpoint, masquerading a pod that reaches
-// itself through its service (hairpin).
-func (r *nftRenderer) endpointChain(sp *ServicePort, t *Target) {
-	rules := []string{"ip saddr " + t.IP + " jump mark-for-masquerade"}
-	if sp.AffinitySeconds > 0 {
-		set := nftAffinityPrefix + t.ID
-		r.out.sets = append(r.out.sets, nftSet{name: set, spec: affinitySetSpec(sp.AffinitySeconds)})
-		rules = append(rules, "update @"+set+" { ip saddr }")
+// hairpin adds ip to the hairpin set once.
+func (r *nftRenderer) hairpin(ip string) {
+	if r.hairpins[ip] {
+		return
 	}
-	rules = append(rules, "meta l4proto "+sp.Protocol+" dnat to "+t.Addr())
-	r.chainOf(nftSepPrefix+t.ID, rules...)
+	r.hairpins[ip] = true
+	r.element(nftHairpin, ip+" . "+ip, "")
 }
 
 // affinitySetSpec declares a session-affinity set: client addresses seen

@@ -16,7 +16,9 @@ type backend struct {
 	// listing is the kernel's rules as the backend's tool prints them.
 	listing func(t *testing.T, ns *testNS) string
 	svc     func(sp *ServicePort) string
-	sep     func(tg *Target) string
+	// endpoint is what names one endpoint in the listing: its chain in
+	// iptables, its DNAT rule in nftables.
+	endpoint func(tg *Target) string
 }
 
 var backends = []backend{
@@ -25,14 +27,14 @@ var backends = []backend{
 		newWriter: func(r Runner) Writer { return NewIPTables(r, nil) },
 		listing:   func(t *testing.T, ns *testNS) string { return ns.iptablesSave(t) },
 		svc:       func(sp *ServicePort) string { return iptSvcPrefix + sp.ID },
-		sep:       func(tg *Target) string { return iptSepPrefix + tg.ID },
+		endpoint:  func(tg *Target) string { return iptSepPrefix + tg.ID },
 	},
 	{
 		mode: ModeNFTables, tools: []string{"nft", "iptables", "sysctl"},
 		newWriter: func(r Runner) Writer { return NewNFTables(r, nil) },
 		listing:   func(t *testing.T, ns *testNS) string { return ns.sh(t, "nft", "list", "table", "ip", "mk") },
 		svc:       func(sp *ServicePort) string { return nftSvcPrefix + sp.ID },
-		sep:       func(tg *Target) string { return nftSepPrefix + tg.ID },
+		endpoint:  func(tg *Target) string { return "dnat to " + tg.Addr() },
 	},
 }
 
@@ -117,7 +119,7 @@ func TestWriterSyncs(t *testing.T) {
 			}
 			listing := b.listing(t, ns)
 			for _, sp := range first.ServicePorts {
-				for _, name := range append([]string{b.svc(sp)}, b.sep(sp.Endpoints[0]), b.sep(sp.Endpoints[1])) {
+				for _, name := range append([]string{b.svc(sp)}, b.endpoint(sp.Endpoints[0]), b.endpoint(sp.Endpoints[1])) {
 					if !strings.Contains(listing, name) {
 						t.Errorf("after the first sync %s is missing:\n%s", name, listing)
 					}
@@ -126,11 +128,17 @@ func TestWriterSyncs(t *testing.T) {
 			checkForeignRules(t, ns, "first sync")
 
 			// One endpoint of api changes: only api's chain and the two
-			// endpoint chains (new, gone) are written.
+			// endpoint chains (new, gone) are written in iptables; in
+			// nftables api's chain and the endpoint's hairpin element.
 			second := computeThree(true)
 			res = mustSync(t, w, second, false)
-			if res.Full || res.ChainsWritten != 2 || res.ChainsDeleted != 1 || res.ElementsWritten+res.ElementsDeleted != 0 {
-				t.Fatalf("endpoint change wrote %+v, want api's chain and its new endpoint chain, one chain deleted", res)
+			want := SyncResult{ChainsWritten: 2, ChainsDeleted: 1}
+			if b.mode == ModeNFTables {
+				want = SyncResult{ChainsWritten: 1, ElementsWritten: 1, ElementsDeleted: 1}
+			}
+			if got := (SyncResult{ChainsWritten: res.ChainsWritten, ChainsDeleted: res.ChainsDeleted,
+				ElementsWritten: res.ElementsWritten, ElementsDeleted: res.ElementsDeleted}); res.Full || got != want {
+				t.Fatalf("endpoint change wrote %+v, want %+v", res, want)
 			}
 			payload := string(w.(interface{ LastPayload() []byte }).LastPayload())
 			for _, other := range []string{"web", "dns"} {
@@ -140,8 +148,8 @@ func TestWriterSyncs(t *testing.T) {
 			}
 			gone, added := portOf(first, "api").Endpoints[1], portOf(second, "api").Endpoints[1]
 			listing = b.listing(t, ns)
-			if strings.Contains(listing, b.sep(gone)) || !strings.Contains(listing, b.sep(added)) || !strings.Contains(listing, "10.42.2.9") {
-				t.Errorf("after the endpoint change %s should be gone and %s there:\n%s", b.sep(gone), b.sep(added), listing)
+			if strings.Contains(listing, b.endpoint(gone)) || !strings.Contains(listing, b.endpoint(added)) || !strings.Contains(listing, "10.42.2.9") {
+				t.Errorf("after the endpoint change %s should be gone and %s there:\n%s", b.endpoint(gone), b.endpoint(added), listing)
 			}
 
 			if res = mustSync(t, w, second, false); res.Bytes != 0 {
@@ -152,18 +160,19 @@ func TestWriterSyncs(t *testing.T) {
 			services, endpoints := threeServices(true)
 			third := Compute(services[:2], endpoints[:2], testNode)
 			res = mustSync(t, w, third, false)
-			// Its service and two endpoint chains; in nftables also its
-			// NodePort chain and its two map elements.
+			// Its service and two endpoint chains; in nftables its
+			// service and NodePort chains, its two map elements and its
+			// endpoints' two hairpin elements.
 			wantChains, wantElements := 3, 0
 			if b.mode == ModeNFTables {
-				wantChains, wantElements = 4, 2
+				wantChains, wantElements = 2, 4
 			}
 			if res.ChainsDeleted != wantChains || res.ElementsDeleted != wantElements {
 				t.Errorf("removing dns = %+v, want %d chains and %d elements deleted", res, wantChains, wantElements)
 			}
 			dns := portOf(second, "dns")
 			listing = b.listing(t, ns)
-			for _, s := range []string{dns.ID, dns.Endpoints[0].ID, "10.96.0.53", "30053"} {
+			for _, s := range []string{dns.ID, b.endpoint(dns.Endpoints[0]), "10.96.0.53", "30053"} {
 				if strings.Contains(listing, s) {
 					t.Errorf("after removing dns, %s is still there:\n%s", s, listing)
 				}
@@ -211,14 +220,21 @@ func TestWriterRestart(t *testing.T) {
 				t.Errorf("rules after the restart differ:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 
-			// A third run without web removes web's chains left behind.
+			// A third run without web removes web's chains left behind:
+			// its service and endpoint chains in iptables, its service
+			// chain in nftables.
 			third := b.newWriter(ns.run)
 			rs := Compute(services[1:], endpoints[1:], testNode)
-			if res := mustSync(t, third, rs, false); res.ChainsDeleted != 3 {
-				t.Errorf("restart without web deleted %d chains, want 3 (%+v)", res.ChainsDeleted, res)
+			wantDeleted := 3
+			if b.mode == ModeNFTables {
+				wantDeleted = 1
+			}
+			if res := mustSync(t, third, rs, false); res.ChainsDeleted != wantDeleted {
+				t.Errorf("restart without web deleted %d chains, want %d (%+v)", res.ChainsDeleted, wantDeleted, res)
 			}
 			web := portOf(Compute(services, endpoints, testNode), "web")
-			if listing := b.listing(t, ns); strings.Contains(listing, web.ID) || strings.Contains(listing, "10.96.0.10") {
+			if listing := b.listing(t, ns); strings.Contains(listing, web.ID) || strings.Contains(listing, "10.96.0.10") ||
+				strings.Contains(listing, b.endpoint(web.Endpoints[0])) {
 				t.Errorf("web's rules survived a restart without it:\n%s", listing)
 			}
 			if b.mode == ModeIPTables {
