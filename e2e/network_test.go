@@ -357,6 +357,10 @@ func testMultiHost(t *testing.T, mode string, k int) {
 		}
 	})
 
+	t.Run("a UDP flow moves off an endpoint that goes (conntrack)", func(t *testing.T) {
+		testUDPConntrack(t, m)
+	})
+
 	t.Run("stopping the service removes its rules and leaves other programs' alone", func(t *testing.T) {
 		eps, err := m.API.EndpointsOf(structs.DefaultNamespace, "web", nil)
 		if err != nil {

@@ -85,6 +85,7 @@ func (d *decoder) decodeService(b *hcl.Block, groupPath string) *structs.Service
 		{"node_port", &s.NodePort},
 		{"tags", &s.Tags},
 		{"session_affinity", &s.SessionAffinity},
+		{"protocol", &s.Protocol},
 	}, blocks("check")...)
 	path := fmt.Sprintf("%s service %q", groupPath, s.Name)
 	d.record(path, "", b, c.Attributes)

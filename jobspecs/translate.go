@@ -104,7 +104,7 @@ func serviceFor(job *structs.Job, g *structs.TaskGroup, svc *structs.ServiceSpec
 		Selector:   labels,
 		Ports: []*structs.ServicePort{{
 			Name:       svc.Port,
-			Protocol:   "tcp",
+			Protocol:   svc.ProtocolOrDefault(),
 			Port:       target,
 			TargetPort: target,
 			NodePort:   svc.NodePort,

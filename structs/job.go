@@ -129,10 +129,20 @@ type ServiceSpec struct {
 	Port     string          // a port label of the group's network
 	Type     string          `json:",omitempty"` // ClusterIP | NodePort
 	NodePort int             `json:",omitempty"`
+	// Protocol is "tcp" (the default) or "udp".
+	Protocol string `json:",omitempty"`
 	Tags     []string        `json:",omitempty"`
 	Checks   []*ServiceCheck `json:",omitempty"`
 	// SessionAffinity "client_ip" keeps each client on one pod.
 	SessionAffinity string `json:",omitempty"`
+}
+
+// ProtocolOrDefault is the service's protocol, "tcp" when unset.
+func (s *ServiceSpec) ProtocolOrDefault() string {
+	if s.Protocol == "" {
+		return ProtocolTCP
+	}
+	return s.Protocol
 }
 
 // ServiceCheck is a health check of a service's pods.

@@ -19,6 +19,12 @@ const (
 	NetworkModeHost   = "host"
 )
 
+// Protocols of a service port.
+const (
+	ProtocolTCP = "tcp"
+	ProtocolUDP = "udp"
+)
+
 // Session affinities of a service.
 const (
 	SessionAffinityNone     = ""

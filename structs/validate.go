@@ -350,6 +350,9 @@ func (s *ServiceSpec) validate(v *validator, g *TaskGroup) *validator {
 		v.add("port", "%q needs a \"to\" (the port the service answers on) or a \"static\" port", s.Port)
 	}
 	v.oneOf("type", s.Type, ServiceTypeClusterIP, ServiceTypeNodePort)
+	if s.Protocol != "" {
+		v.oneOf("protocol", s.Protocol, ProtocolTCP, ProtocolUDP)
+	}
 	if s.SessionAffinity != SessionAffinityNone {
 		v.oneOf("session_affinity", s.SessionAffinity, SessionAffinityClientIP)
 	}
@@ -366,6 +369,9 @@ func (s *ServiceSpec) validate(v *validator, g *TaskGroup) *validator {
 			continue
 		}
 		c.validate(v, field, g)
+		if s.Protocol == ProtocolUDP && c.Type != "exec" {
+			v.add(field+".type", "%q cannot check a udp service: use an exec check", c.Type)
+		}
 	}
 	return v
 }

@@ -146,6 +146,10 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			g + ` service "web": check[0].interval must be > 0`,
 			g + ` service "web": check[0].timeout must be a duration such as "30s", got "soon"`}},
+		{"service protocol", func(j *Job) { j.Groups[0].Services[0].Protocol = "sctp" }, []string{
+			g + ` service "web": protocol must be one of tcp, udp; got "sctp"`}},
+		{"udp service with an http check", func(j *Job) { j.Groups[0].Services[0].Protocol = "udp" }, []string{
+			g + ` service "web": check[0].type "http" cannot check a udp service: use an exec check`}},
 		{"session affinity", func(j *Job) { j.Groups[0].Services[0].SessionAffinity = "cookie" }, []string{
 			g + ` service "web": session_affinity must be one of client_ip; got "cookie"`}},
 		{"service type", func(j *Job) { j.Groups[0].Services[0].Type = "LoadBalancer" }, []string{

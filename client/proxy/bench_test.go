@@ -36,7 +36,7 @@ func BenchmarkRenderIPTables1000x10(b *testing.B) {
 	rs := Compute(svcs, eps, testNode)
 	var buf []byte
 	for b.Loop() {
-		_, buf = renderIPTables(rs, buf)
+		_, buf = renderIPTables(rs, buf, nil)
 	}
 }
 
@@ -45,6 +45,6 @@ func BenchmarkRenderNFTables1000x10(b *testing.B) {
 	rs := Compute(svcs, eps, testNode)
 	var buf []byte
 	for b.Loop() {
-		_, buf = renderNFTables(rs, buf)
+		_, buf = renderNFTables(rs, buf, nil)
 	}
 }

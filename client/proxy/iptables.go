@@ -29,6 +29,7 @@ type IPTables struct {
 	written map[string]uint64
 	buf     []byte
 	out     bytes.Buffer
+	ports   renderCache[[]*chain]
 	// localnetSet: route_localnet was turned on.
 	localnetSet bool
 }
@@ -54,7 +55,7 @@ func (w *IPTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		return SyncResult{}, err
 	}
 	var want []*chain
-	want, w.buf = renderIPTables(rs, w.buf)
+	want, w.buf = renderIPTables(rs, w.buf, &w.ports)
 	full = full || w.written == nil
 	var existing *iptState
 	if full {

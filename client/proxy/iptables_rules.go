@@ -53,8 +53,10 @@ type iptRenderer struct {
 }
 
 // renderIPTables returns every chain mk wants for rs, in a stable order:
-// the fixed chains first, then each service port's.
-func renderIPTables(rs *Ruleset, buf []byte) ([]*chain, []byte) {
+// the fixed chains first, then each service port's. The fixed chains
+// are rendered into buf; the ports' chains come from ports, or are
+// rendered afresh when ports is nil.
+func renderIPTables(rs *Ruleset, buf []byte, ports *renderCache[[]*chain]) ([]*chain, []byte) {
 	r := &iptRenderer{rs: rs, buf: buf[:0]}
 	r.natServices()
 	r.nodePorts()
@@ -74,15 +76,27 @@ func renderIPTables(rs *Ruleset, buf []byte) ([]*chain, []byte) {
 			r.rule(iptFirewall, "! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
 		}
 	})
+	if ports == nil {
+		ports = &renderCache[[]*chain]{}
+	}
 	for _, sp := range rs.ServicePorts {
 		if len(sp.Endpoints) > 0 {
-			r.serviceChain(sp)
-			for _, t := range sp.Endpoints {
-				r.endpointChain(sp, t)
-			}
+			r.out = append(r.out, ports.get(sp, func() []*chain { return renderIPTablesPort(rs.Node, sp) })...)
 		}
 	}
+	ports.done()
 	return r.out, r.buf
+}
+
+// renderIPTablesPort renders the chains of one service port with ready
+// endpoints into a buffer of their own.
+func renderIPTablesPort(node NodeInfo, sp *ServicePort) []*chain {
+	r := &iptRenderer{rs: &Ruleset{Node: node}}
+	r.serviceChain(sp)
+	for _, t := range sp.Endpoints {
+		r.endpointChain(sp, t)
+	}
+	return r.out
 }
 
 // chainOf renders one chain with fill and records it.

@@ -38,6 +38,7 @@ type NFTables struct {
 	sets     map[string]string
 	buf      []byte
 	out      bytes.Buffer
+	ports    renderCache[*nftRules]
 	// localnetSet: route_localnet was turned on.
 	localnetSet bool
 }
@@ -69,7 +70,7 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		w.localnetSet = true
 	}
 	var want *nftRules
-	want, w.buf = renderNFTables(rs, w.buf)
+	want, w.buf = renderNFTables(rs, w.buf, &w.ports)
 	full = full || w.written == nil
 	res := SyncResult{Full: full}
 	w.out.Reset()

@@ -75,26 +75,51 @@ type nftRenderer struct {
 	rs  *Ruleset
 	buf []byte
 	out nftRules
-	// hairpins are the endpoint addresses already in the hairpin set.
-	hairpins map[string]bool
 }
 
 // renderNFTables returns the chains, elements and sets mk wants for rs.
-func renderNFTables(rs *Ruleset, buf []byte) (*nftRules, []byte) {
-	r := &nftRenderer{rs: rs, buf: buf[:0], hairpins: map[string]bool{}}
+// The fixed chains are rendered into buf; each service port's objects
+// come from ports, or are rendered afresh when ports is nil.
+func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRules, []byte) {
+	r := &nftRenderer{rs: rs, buf: buf[:0]}
 	r.fixedChains()
-	for _, sp := range rs.ServicePorts {
-		if len(sp.Endpoints) == 0 {
-			key := sp.ClusterIP + " . " + sp.Protocol + " . " + strconv.Itoa(sp.Port)
-			r.element(nftNoEndpointServices, key, "")
-			if sp.NodePort != 0 {
-				r.element(nftNoEndpointNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "")
-			}
-			continue
-		}
-		r.servicePort(sp)
+	if ports == nil {
+		ports = &renderCache[*nftRules]{}
 	}
+	// An endpoint that serves several services is one hairpin element.
+	hairpins := map[string]bool{}
+	for _, sp := range rs.ServicePorts {
+		port := ports.get(sp, func() *nftRules { return renderNFTablesPort(rs.Node, sp) })
+		r.out.chains = append(r.out.chains, port.chains...)
+		r.out.sets = append(r.out.sets, port.sets...)
+		for _, e := range port.elements {
+			if e.container == nftHairpin {
+				if hairpins[e.key] {
+					continue
+				}
+				hairpins[e.key] = true
+			}
+			r.out.elements = append(r.out.elements, e)
+		}
+	}
+	ports.done()
 	return &r.out, r.buf
+}
+
+// renderNFTablesPort renders one service port's objects into a buffer
+// of their own.
+func renderNFTablesPort(node NodeInfo, sp *ServicePort) *nftRules {
+	r := &nftRenderer{rs: &Ruleset{Node: node}}
+	if len(sp.Endpoints) == 0 {
+		key := sp.ClusterIP + " . " + sp.Protocol + " . " + strconv.Itoa(sp.Port)
+		r.element(nftNoEndpointServices, key, "")
+		if sp.NodePort != 0 {
+			r.element(nftNoEndpointNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "")
+		}
+		return &r.out
+	}
+	r.servicePort(sp)
+	return &r.out
 }
 
 func (r *nftRenderer) element(container, key, value string) {
@@ -212,18 +237,9 @@ func (r *nftRenderer) servicePort(sp *ServicePort) {
 			rule = "numgen random mod " + strconv.Itoa(n-i) + " 0 " + rule
 		}
 		rules = append(rules, rule)
-		r.hairpin(t.IP)
+		r.element(nftHairpin, t.IP+" . "+t.IP, "")
 	}
 	r.chainOf(svc, rules...)
-}
-
-// hairpin adds ip to the hairpin set once.
-func (r *nftRenderer) hairpin(ip string) {
-	if r.hairpins[ip] {
-		return
-	}
-	r.hairpins[ip] = true
-	r.element(nftHairpin, ip+" . "+ip, "")
 }
 
 // affinitySetSpec declares a session-affinity set: client addresses seen

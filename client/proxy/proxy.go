@@ -74,6 +74,7 @@ type Proxy struct {
 	// Only Run's goroutine touches these.
 	last     *Ruleset
 	problems string
+	ports    *portCache
 }
 
 // New returns a Proxy; call Run to start syncing.
@@ -93,7 +94,8 @@ func New(cfg Config) *Proxy {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	return &Proxy{cfg: cfg, logger: cfg.Logger.Named("proxy"), kick: make(chan struct{}, 1), syncedCh: make(chan struct{})}
+	return &Proxy{cfg: cfg, logger: cfg.Logger.Named("proxy"), kick: make(chan struct{}, 1), syncedCh: make(chan struct{}),
+		ports: newPortCache()}
 }
 
 // Update replaces the services and endpoints and returns the update's
@@ -222,7 +224,7 @@ func (p *Proxy) syncOnce(ctx context.Context, full bool) error {
 		return nil
 	}
 	start := time.Now()
-	rs := Compute(services, endpoints, p.cfg.Node)
+	rs := p.ports.compute(services, endpoints, p.cfg.Node)
 	p.logProblems(rs)
 	res, err := p.cfg.Writer.Sync(ctx, rs, full)
 	took := time.Since(start)

@@ -88,6 +88,33 @@ func (t *Target) Addr() string { return t.IP + ":" + strconv.Itoa(t.Port) }
 // matched to services by namespace and name; only ready endpoints take
 // traffic. A service without a ClusterIP gets no rules.
 func Compute(services []*structs.Service, endpoints []*structs.Endpoints, node NodeInfo) *Ruleset {
+	return newPortCache().compute(services, endpoints, node)
+}
+
+// portCache remembers each service's computed ports by the Raft indexes
+// of the service and of its endpoints, so that a sync after one change
+// recomputes that service only, and hands the writers the very same
+// *ServicePort for every service that did not change (they cache what
+// they render by it). Objects without indexes (0) are always computed.
+type portCache struct {
+	node    NodeInfo
+	entries map[string]*cachedPorts
+}
+
+type cachedPorts struct {
+	svcIndex, epsIndex uint64
+	ports              []*ServicePort
+	problems           []string
+}
+
+func newPortCache() *portCache { return &portCache{entries: map[string]*cachedPorts{}} }
+
+// compute is Compute, reusing what it computed last time for services
+// whose indexes did not change.
+func (c *portCache) compute(services []*structs.Service, endpoints []*structs.Endpoints, node NodeInfo) *Ruleset {
+	if !sameNode(c.node, node) {
+		c.node, c.entries = node, map[string]*cachedPorts{}
+	}
 	rs := &Ruleset{Node: node}
 	byService := make(map[string]*structs.Endpoints, len(endpoints))
 	for _, eps := range endpoints {
@@ -95,26 +122,28 @@ func Compute(services []*structs.Service, endpoints []*structs.Endpoints, node N
 			byService[eps.Namespace+"/"+eps.Name] = eps
 		}
 	}
+	seen := make(map[string]*cachedPorts, len(services))
 	for _, svc := range services {
 		if svc == nil {
 			continue
 		}
 		name := svc.Namespace + "/" + svc.Name
-		ip, err := netip.ParseAddr(svc.ClusterIP)
-		if err != nil || !ip.Is4() {
-			rs.Problems = append(rs.Problems, fmt.Sprintf("service %s: no IPv4 ClusterIP (%q)", name, svc.ClusterIP))
-			continue
+		eps := byService[name]
+		var epsIndex uint64
+		if eps != nil {
+			epsIndex = eps.ModifyIndex
 		}
-		for _, port := range svc.Ports {
-			sp, problem := servicePort(svc, port, ip.String(), byService[name])
-			if problem != "" {
-				rs.Problems = append(rs.Problems, problem)
-			}
-			if sp != nil {
-				rs.ServicePorts = append(rs.ServicePorts, sp)
-			}
+		e := c.entries[name]
+		if e == nil || svc.ModifyIndex == 0 || e.svcIndex != svc.ModifyIndex || e.epsIndex != epsIndex ||
+			(eps != nil && epsIndex == 0) {
+			e = &cachedPorts{svcIndex: svc.ModifyIndex, epsIndex: epsIndex}
+			e.ports, e.problems = servicePorts(svc, eps)
 		}
+		seen[name] = e
+		rs.ServicePorts = append(rs.ServicePorts, e.ports...)
+		rs.Problems = append(rs.Problems, e.problems...)
 	}
+	c.entries = seen
 	sort.Slice(rs.ServicePorts, func(i, j int) bool {
 		a, b := rs.ServicePorts[i], rs.ServicePorts[j]
 		if a.Namespace != b.Namespace {
@@ -126,6 +155,33 @@ func Compute(services []*structs.Service, endpoints []*structs.Endpoints, node N
 		return a.PortName < b.PortName
 	})
 	return rs
+}
+
+func sameNode(a, b NodeInfo) bool {
+	return a.PodCIDRPool == b.PodCIDRPool && a.LocalhostNodePorts == b.LocalhostNodePorts &&
+		slices.Equal(a.NodePortAddresses, b.NodePortAddresses)
+}
+
+// servicePorts is the desired state of every port of svc, and the
+// problems of those that cannot be served.
+func servicePorts(svc *structs.Service, eps *structs.Endpoints) ([]*ServicePort, []string) {
+	name := svc.Namespace + "/" + svc.Name
+	ip, err := netip.ParseAddr(svc.ClusterIP)
+	if err != nil || !ip.Is4() {
+		return nil, []string{fmt.Sprintf("service %s: no IPv4 ClusterIP (%q)", name, svc.ClusterIP)}
+	}
+	var ports []*ServicePort
+	var problems []string
+	for _, port := range svc.Ports {
+		sp, problem := servicePort(svc, port, ip.String(), eps)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+		if sp != nil {
+			ports = append(ports, sp)
+		}
+	}
+	return ports, problems
 }
 
 // servicePort is the desired state of one port of svc, or a problem when

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mk-orchestrator/mk/structs"
 )
@@ -82,13 +83,13 @@ func TestComputeGolden(t *testing.T) {
 			if len(rs.Problems) > 0 {
 				t.Fatalf("problems: %v", rs.Problems)
 			}
-			chains, _ := renderIPTables(rs, nil)
+			chains, _ := renderIPTables(rs, nil, nil)
 			var ipt bytes.Buffer
 			writeFullRestore(&ipt, chains, &iptState{chains: map[string]bool{}, jumps: map[string]bool{}})
 			golden(t, tc.name+".iptables.golden", ipt.Bytes())
 
 			w := NewNFTables(nil, nil)
-			want, _ := renderNFTables(rs, nil)
+			want, _ := renderNFTables(rs, nil, nil)
 			w.writeFull(&SyncResult{}, want, &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}})
 			golden(t, tc.name+".nftables.golden", w.out.Bytes())
 		})
@@ -174,4 +175,102 @@ func TestChainNamesStable(t *testing.T) {
 	if name := pinned + got; len(name) > 28 {
 		t.Fatalf("chain name %q longer than iptables allows", name)
 	}
+}
+
+// TestPortCacheRecomputesOnlyWhatChanged checks that the proxy's cache
+// gives Compute's result, reuses a service's ports while its indexes and
+// its endpoints' stay, and recomputes them when either moves.
+func TestPortCacheRecomputesOnlyWhatChanged(t *testing.T) {
+	indexed := func(s *structs.Service, e *structs.Endpoints, si, ei uint64) (*structs.Service, *structs.Endpoints) {
+		s.ModifyIndex, e.ModifyIndex = si, ei
+		return s, e
+	}
+	web, webEps := indexed(svc("web", "10.96.0.10", tcpPort("http", 80, 8080)),
+		eps("web", ep("web-a", "10.42.1.5", true, nil)), 10, 11)
+	api, apiEps := indexed(svc("api", "10.96.0.11", tcpPort("http", 80, 8080)),
+		eps("api", ep("api-a", "10.42.1.6", true, nil)), 12, 13)
+	c := newPortCache()
+	first := c.compute([]*structs.Service{web, api}, []*structs.Endpoints{webEps, apiEps}, testNode)
+	if diff := cmp.Diff(Compute([]*structs.Service{web, api}, []*structs.Endpoints{webEps, apiEps}, testNode), first); diff != "" {
+		t.Fatalf("cached compute differs from Compute (-want +got):\n%s", diff)
+	}
+
+	// api's endpoints change (a new object with a new index, as a watch
+	// delivers it); web's arrive again as new objects with the same
+	// indexes.
+	web2, webEps2 := indexed(svc("web", "10.96.0.10", tcpPort("http", 80, 8080)),
+		eps("web", ep("web-a", "10.42.1.5", true, nil)), 10, 11)
+	apiEps2 := eps("api", ep("api-a", "10.42.1.6", true, nil), ep("api-b", "10.42.2.6", true, nil))
+	apiEps2.ModifyIndex = 20
+	second := c.compute([]*structs.Service{web2, api}, []*structs.Endpoints{webEps2, apiEps2}, testNode)
+	if portOf(second, "web") != portOf(first, "web") {
+		t.Error("web did not change but its port was computed again")
+	}
+	if got := portOf(second, "api"); got == portOf(first, "api") || len(got.Endpoints) != 2 {
+		t.Errorf("api's endpoints changed but its port is %+v", got)
+	}
+	if diff := cmp.Diff(Compute([]*structs.Service{web2, api}, []*structs.Endpoints{webEps2, apiEps2}, testNode), second); diff != "" {
+		t.Fatalf("cached compute differs from Compute (-want +got):\n%s", diff)
+	}
+
+	// A service without indexes is computed every time; another node
+	// setting drops the cache.
+	bare := svc("bare", "10.96.0.12", tcpPort("http", 80, 8080))
+	third := c.compute([]*structs.Service{web2, bare}, []*structs.Endpoints{webEps2}, testNode)
+	fourth := c.compute([]*structs.Service{web2, bare}, []*structs.Endpoints{webEps2}, testNode)
+	if portOf(third, "bare") == portOf(fourth, "bare") {
+		t.Error("a service without a ModifyIndex was taken from the cache")
+	}
+	other := c.compute([]*structs.Service{web2}, []*structs.Endpoints{webEps2}, NodeInfo{})
+	if portOf(other, "web") == portOf(fourth, "web") {
+		t.Error("a change of node settings kept the cache")
+	}
+	if len(third.ServicePorts) != 2 || portOf(third, "api") != nil {
+		t.Errorf("after api went, the ruleset has %d ports", len(third.ServicePorts))
+	}
+}
+
+// TestRenderCacheMatchesFreshRender renders a second sync through the
+// writers' caches, where one service changed, and checks it gives what
+// a render from nothing gives: reused chains are the same, and the
+// changed service's are new.
+func TestRenderCacheMatchesFreshRender(t *testing.T) {
+	services, endpoints := fixture(20, 3)
+	for i, s := range services {
+		s.ModifyIndex, endpoints[i].ModifyIndex = uint64(2*i+1), uint64(2*i+2)
+	}
+	pc := newPortCache()
+	var iptCache renderCache[[]*chain]
+	var nftCache renderCache[*nftRules]
+	renderIPTables(pc.compute(services, endpoints, testNode), nil, &iptCache)
+	renderNFTables(pc.compute(services, endpoints, testNode), nil, &nftCache)
+
+	changed := eps("svc-00007", ep("a", "10.42.9.1", true, nil), ep("b", "10.42.9.2", true, nil))
+	changed.ModifyIndex = 100
+	endpoints[7] = changed
+	rs := pc.compute(services, endpoints, testNode)
+	fresh := Compute(services, endpoints, testNode)
+
+	gotIPT, _ := renderIPTables(rs, nil, &iptCache)
+	wantIPT, _ := renderIPTables(fresh, nil, nil)
+	gotNFT, _ := renderNFTables(rs, nil, &nftCache)
+	wantNFT, _ := renderNFTables(fresh, nil, nil)
+	opts := cmp.Options{cmp.AllowUnexported(chain{}, element{}, nftRules{}, nftSet{}), cmpopts.IgnoreFields(chain{}, "hash")}
+	if diff := cmp.Diff(wantIPT, gotIPT, opts); diff != "" {
+		t.Errorf("iptables through the cache (-fresh +cached):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantNFT, gotNFT, opts); diff != "" {
+		t.Errorf("nftables through the cache (-fresh +cached):\n%s", diff)
+	}
+	if !strings.Contains(string(bytes.Join(chainBodies(gotIPT), nil)), "10.42.9.2:8080") {
+		t.Error("the changed endpoints are not in the iptables rules")
+	}
+}
+
+func chainBodies(chains []*chain) [][]byte {
+	var out [][]byte
+	for _, c := range chains {
+		out = append(out, c.body)
+	}
+	return out
 }

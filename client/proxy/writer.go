@@ -48,6 +48,36 @@ type chain struct {
 	table string
 	name  string
 	body  []byte
+	// hash is the body's, once diffChains has taken it (0 before): a
+	// chain kept in a renderCache is hashed once, not at every sync.
+	hash uint64
+}
+
+// renderCache keeps what a writer rendered for each service port, by
+// pointer: the proxy's port cache hands over the same *ServicePort for
+// as long as the service and its endpoints are unchanged, so a sync
+// renders only the ports that changed. What it keeps must not share
+// memory with buffers the writer reuses.
+type renderCache[T any] struct {
+	prev, next map[*ServicePort]T
+}
+
+// get returns sp's rendering from the last sync or a new one.
+func (c *renderCache[T]) get(sp *ServicePort, render func() T) T {
+	if c.next == nil {
+		c.next = map[*ServicePort]T{}
+	}
+	v, ok := c.prev[sp]
+	if !ok {
+		v = render()
+	}
+	c.next[sp] = v
+	return v
+}
+
+// done ends a sync: what it did not ask for is forgotten.
+func (c *renderCache[T]) done() {
+	c.prev, c.next = c.next, nil
 }
 
 // key is "table/name" for iptables, the name alone for nftables.
@@ -72,7 +102,10 @@ type chainDiff struct {
 func diffChains(seed maphash.Seed, want []*chain, written map[string]uint64) chainDiff {
 	d := chainDiff{hashes: make(map[string]uint64, len(want))}
 	for _, c := range want {
-		h := maphash.Bytes(seed, c.body)
+		if c.hash == 0 {
+			c.hash = maphash.Bytes(seed, c.body)
+		}
+		h := c.hash
 		k := c.key()
 		d.hashes[k] = h
 		if old, ok := written[k]; !ok || old != h {
