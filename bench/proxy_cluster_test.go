@@ -374,6 +374,7 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 	one := []*structs.Pod{f.podOf(t, f.services[0], 2*round)}
 	row.OneEndpointMs, row.OneEndpointFromReportMs, row.OneEndpointWatchMs = timeChange(t, ctx, f, p, sink, one, false)
 	row.OneEndpointBytes = p.Status().Result.Bytes
+	row.OneEndpointSyncMs = ms(p.Status().Duration)
 	onePayload := w.LastPayload()
 	// 100 services: pod 2*round+1 of each of the first 100 fails.
 	var hundred []*structs.Pod

@@ -98,7 +98,7 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 	w.written = d.hashes
 	w.elements = make(map[string]string, len(want.elements))
 	for _, e := range want.elements {
-		w.elements[e.id()] = e.value
+		w.elements[e.id] = e.value
 	}
 	w.sets = make(map[string]string, len(want.sets))
 	for _, s := range want.sets {
@@ -212,13 +212,13 @@ func (w *NFTables) writePartial(res *SyncResult, want *nftRules, d chainDiff) {
 	declareChains(out, added)
 	wantElements := make(map[string]*element, len(want.elements))
 	for _, e := range want.elements {
-		wantElements[e.id()] = e
+		wantElements[e.id] = e
 	}
 	var gone []*element
 	for id, value := range w.elements {
 		if e, ok := wantElements[id]; !ok || e.value != value {
 			container, key, _ := strings.Cut(id, " ")
-			gone = append(gone, &element{container: container, key: key})
+			gone = append(gone, newElement(container, key, ""))
 		}
 	}
 	res.ElementsDeleted = writeElements(out, "delete", gone, nil)
@@ -266,7 +266,7 @@ func writeElements(out *bytes.Buffer, verb string, elements []*element, skipSame
 	var containers []string
 	for _, e := range elements {
 		if skipSame != nil {
-			if v, ok := skipSame[e.id()]; ok && v == e.value {
+			if v, ok := skipSame[e.id]; ok && v == e.value {
 				continue
 			}
 		}

@@ -56,9 +56,14 @@ const nftMarkMasq = "meta mark set meta mark | 0x4000"
 // element is one element of a map or set: value is "" in a set.
 type element struct {
 	container, key, value string
+	// id is "container key", made once: the writer looks every element
+	// up by it at every sync.
+	id string
 }
 
-func (e *element) id() string { return e.container + " " + e.key }
+func newElement(container, key, value string) *element {
+	return &element{container: container, key: key, value: value, id: container + " " + key}
+}
 
 // nftRules is everything mk wants in its table for one Ruleset.
 type nftRules struct {
@@ -123,7 +128,7 @@ func renderNFTablesPort(node NodeInfo, sp *ServicePort) *nftRules {
 }
 
 func (r *nftRenderer) element(container, key, value string) {
-	r.out.elements = append(r.out.elements, &element{container: container, key: key, value: value})
+	r.out.elements = append(r.out.elements, newElement(container, key, value))
 }
 
 func (r *nftRenderer) chainOf(name string, rules ...string) {
