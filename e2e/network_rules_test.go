@@ -94,7 +94,8 @@ var (
 // serviceRules are the chains of the service with ClusterIP cip and
 // NodePort np on the host: those its ClusterIP and NodePort rules or map
 // elements lead to, and the ones those lead to. It fails unless there is
-// a service chain and an endpoint chain per ready endpoint.
+// a service chain and, per ready endpoint, an endpoint chain (iptables)
+// or a DNAT rule in the service chain (nftables).
 func serviceRules(t *testing.T, mode string, c *netHost, cip string, np, ready int) []string {
 	t.Helper()
 	rules := dumpRules(t, mode, c)
@@ -133,12 +134,19 @@ func serviceRules(t *testing.T, mode string, c *netHost, cip string, np, ready i
 		switch {
 		case strings.Contains(lower, "svc-"):
 			svcs++
+			if mode == "nftables" {
+				for _, body := range chainBody(mode, lines, name) {
+					if strings.Contains(body, "dnat to") {
+						seps++
+					}
+				}
+			}
 		case strings.Contains(lower, "sep-"):
 			seps++
 		}
 	}
 	if svcs < 1 || seps != ready {
-		t.Fatalf("%s: found chains %v for %s and NodePort %d, want a service chain and %d endpoint chains:\n%s", c.Name, out, cip, np, ready, rules)
+		t.Fatalf("%s: found chains %v for %s and NodePort %d, want a service chain and %d endpoints:\n%s", c.Name, out, cip, np, ready, rules)
 	}
 	return out
 }

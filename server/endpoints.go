@@ -206,6 +206,11 @@ func notReadyReason(svc *structs.Service, p *structs.Pod, ep *structs.Endpoint) 
 	if ep.IP == "" || len(ep.Ports) < len(svc.Ports) {
 		return "pod has no address yet"
 	}
+	// A pod serves only while all its tasks run: one that died and waits
+	// out its restart delay takes no traffic, checks or not.
+	if name := notRunningTask(p); name != "" {
+		return "task " + name + " is " + p.TaskStates[name].State
+	}
 	reported := 0
 	for _, c := range p.Checks {
 		if c.Service != svc.Name {
@@ -220,6 +225,22 @@ func notReadyReason(svc *structs.Service, p *structs.Pod, ep *structs.Endpoint) 
 		return "checks not reported yet"
 	}
 	return ""
+}
+
+// notRunningTask is the first task of p by name whose reported state is
+// not running, "" when all run.
+func notRunningTask(p *structs.Pod) string {
+	var names []string
+	for name, ts := range p.TaskStates {
+		if ts != nil && ts.State != structs.TaskStateRunning {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	return names[0]
 }
 
 // matchesSelector reports whether labels has every key and value of sel.

@@ -42,6 +42,16 @@ func TestComputeEndpoints(t *testing.T) {
 			&structs.Endpoint{IP: "10.42.0.5", Ports: map[string]int{"http": 8080}, Reason: "checks not reported yet"}, false},
 		{"pending pod", pod("f", func(p *structs.Pod) { p.Phase = structs.PodPhasePending; p.IP = ""; p.Ports = nil }),
 			&structs.Endpoint{Reason: "pod is pending"}, false},
+		{"a task waiting out its restart delay", pod("j", func(p *structs.Pod) {
+			p.TaskStates = map[string]*structs.TaskState{
+				"web":     {State: structs.TaskStateRunning},
+				"sidecar": {State: structs.TaskStateRestarting},
+				"zlog":    {State: structs.TaskStateDead},
+			}
+		}), &structs.Endpoint{IP: "10.42.0.5", Ports: map[string]int{"http": 8080}, Reason: "task sidecar is restarting"}, false},
+		{"all tasks running", pod("k", func(p *structs.Pod) {
+			p.TaskStates = map[string]*structs.TaskState{"web": {State: structs.TaskStateRunning}}
+		}), &structs.Endpoint{IP: "10.42.0.5", Ports: map[string]int{"http": 8080}}, true},
 		{"stopped pod is no endpoint", pod("g", func(p *structs.Pod) { p.DesiredStatus = structs.PodDesiredStop }), nil, false},
 		{"other labels are no endpoint", pod("h", func(p *structs.Pod) { p.Labels = map[string]string{"job": "shop", "group": "db"} }), nil, false},
 		{"unplaced pod is no endpoint", pod("i", func(p *structs.Pod) { p.NodeID = "" }), nil, false},
