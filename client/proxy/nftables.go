@@ -169,7 +169,11 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 	}
 	declareChains(out, want.chains)
 	for _, c := range want.chains {
-		out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
+		// A chain this transaction makes is empty: flushing it would only
+		// cost nft a lookup.
+		if ex.chains[c.name] {
+			out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
+		}
 		out.Write(c.body)
 	}
 	res.ChainsWritten = len(want.chains)
