@@ -126,11 +126,11 @@ type Port struct {
 // ServiceSpec is a service block: it becomes a Service object.
 type ServiceSpec struct {
 	Name     string
-	Port     string          // a port label of the group's network
-	Type     string          `json:",omitempty"` // ClusterIP | NodePort
-	NodePort int             `json:",omitempty"`
+	Port     string // a port label of the group's network
+	Type     string `json:",omitempty"` // ClusterIP | NodePort
+	NodePort int    `json:",omitempty"`
 	// Protocol is "tcp" (the default) or "udp".
-	Protocol string `json:",omitempty"`
+	Protocol string          `json:",omitempty"`
 	Tags     []string        `json:",omitempty"`
 	Checks   []*ServiceCheck `json:",omitempty"`
 	// SessionAffinity "client_ip" keeps each client on one pod.
