@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,9 +20,10 @@ import (
 // process per sync is a fixed cost next to the transaction itself (the
 // benchmark compares against a bare `nft -f`).
 //
-// It remembers a hash of every chain and the value of every map element
-// it wrote, so later syncs flush and rewrite only the chains that changed
-// and add or delete only the elements that did. A full sync (the first,
+// It remembers a hash of every chain it wrote, so later syncs flush and
+// rewrite only the chains that changed; the elements a later sync adds
+// and deletes are those of the service ports that came and went (see
+// renderCache), so its cost follows the change, not the table. A full sync (the first,
 // after a failure, or when asked) lists the table's chains and sets to
 // remove what an earlier run left, all in the same transaction, so the
 // table and its hooks never disappear in between.
@@ -33,9 +35,9 @@ type NFTables struct {
 	// written is chain name → hash of its body; nil until a full sync
 	// succeeded, and after any failure.
 	written map[string]uint64
-	// elements is element id → value; sets is affinity set → spec.
-	elements map[string]string
-	sets     map[string]string
+	// hairpins counts, for each hairpin element in the kernel, the
+	// service ports whose endpoint it is.
+	hairpins map[string]int
 	buf      []byte
 	out      bytes.Buffer
 	ports    renderCache[*nftRules]
@@ -69,23 +71,25 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		}
 		w.localnetSet = true
 	}
-	var want *nftRules
-	want, w.buf = renderNFTables(rs, w.buf, &w.ports)
+	var rd *nftRender
+	rd, w.buf = renderNFTablesPorts(rs, w.buf, &w.ports)
 	full = full || w.written == nil
 	res := SyncResult{Full: full}
 	w.out.Reset()
 	var d chainDiff
+	var hairpinDelta map[string]int
 	if full {
 		existing, err := w.listTable(ctx)
 		if err != nil {
 			w.written = nil
 			return res, err
 		}
+		want := rd.flatten()
 		d = diffChains(w.seed, want.chains, nil)
 		w.writeFull(&res, want, existing)
 	} else {
-		d = diffChains(w.seed, want.chains, w.written)
-		w.writePartial(&res, want, d)
+		d = diffChains(w.seed, rd.chains(), w.written)
+		hairpinDelta = w.writePartial(&res, rd, d)
 		if w.out.Len() == 0 {
 			return res, nil
 		}
@@ -96,15 +100,34 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		return res, fmt.Errorf("nft -f of %d bytes: %w", res.Bytes, err)
 	}
 	w.written = d.hashes
-	w.elements = make(map[string]string, len(want.elements))
-	for _, e := range want.elements {
-		w.elements[e.id] = e.value
-	}
-	w.sets = make(map[string]string, len(want.sets))
-	for _, s := range want.sets {
-		w.sets[s.name] = s.spec
+	if full {
+		w.hairpins = countHairpins(rd.ports)
+	} else {
+		applyCounts(w.hairpins, hairpinDelta)
 	}
 	return res, nil
+}
+
+// countHairpins counts, for each hairpin element, the ports that have it.
+func countHairpins(ports []*nftRules) map[string]int {
+	n := map[string]int{}
+	for _, p := range ports {
+		for _, e := range p.elements {
+			if e.container == nftHairpin {
+				n[e.key]++
+			}
+		}
+	}
+	return n
+}
+
+// applyCounts adds delta to counts, dropping what falls to zero.
+func applyCounts(counts, delta map[string]int) {
+	for k, d := range delta {
+		if counts[k] += d; counts[k] <= 0 {
+			delete(counts, k)
+		}
+	}
 }
 
 // nftExisting are the chains and sets of mk's table in the kernel.
@@ -177,7 +200,7 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 		out.Write(c.body)
 	}
 	res.ChainsWritten = len(want.chains)
-	res.ElementsWritten = writeElements(out, "add", want.elements, nil)
+	res.ElementsWritten = writeElements(out, "add", want.elements)
 	wantChains := make(map[string]bool, len(want.chains))
 	for _, c := range want.chains {
 		wantChains[c.name] = true
@@ -199,11 +222,24 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 // writePartial writes a transaction of only what changed since the last
 // sync, in an order nft accepts: new objects first, then elements that
 // go, rewritten chains, elements that come, and last the removal of
-// chains and sets nothing refers to any more.
-func (w *NFTables) writePartial(res *SyncResult, want *nftRules, d chainDiff) {
+// chains and sets nothing refers to any more. The elements and sets are
+// those of the ports rendered afresh against those that went; it
+// returns the change of the hairpin counts, for Sync to apply once the
+// transaction went in.
+func (w *NFTables) writePartial(res *SyncResult, rd *nftRender, d chainDiff) map[string]int {
 	out := &w.out
-	for _, s := range want.sets {
-		if _, ok := w.sets[s.name]; !ok {
+	goneSets := map[string]bool{}
+	for _, p := range rd.gone {
+		for _, s := range p.sets {
+			goneSets[s.name] = true
+		}
+	}
+	for _, p := range rd.fresh {
+		for _, s := range p.sets {
+			if goneSets[s.name] {
+				delete(goneSets, s.name) // the same port's set, kept
+				continue
+			}
 			out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
 		}
 	}
@@ -214,40 +250,70 @@ func (w *NFTables) writePartial(res *SyncResult, want *nftRules, d chainDiff) {
 		}
 	}
 	declareChains(out, added)
-	wantElements := make(map[string]*element, len(want.elements))
-	for _, e := range want.elements {
-		wantElements[e.id] = e
-	}
-	var gone []*element
-	for id, value := range w.elements {
-		if e, ok := wantElements[id]; !ok || e.value != value {
-			container, key, _ := strings.Cut(id, " ")
-			gone = append(gone, newElement(container, key, ""))
-		}
-	}
-	res.ElementsDeleted = writeElements(out, "delete", gone, nil)
+	gone, come, delta := w.elementChanges(rd)
+	res.ElementsDeleted = writeElements(out, "delete", gone)
 	for _, c := range d.changed {
 		out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
 		out.Write(c.body)
 	}
 	res.ChainsWritten = len(d.changed)
-	res.ElementsWritten = writeElements(out, "add", want.elements, w.elements)
-	var staleSets []string
-	wantSets := wantSetNames(want)
-	for name := range w.sets {
-		if !wantSets[name] {
-			staleSets = append(staleSets, name)
-		}
+	res.ElementsWritten = writeElements(out, "add", come)
+	staleSets := make([]string, 0, len(goneSets))
+	for name := range goneSets {
+		staleSets = append(staleSets, name)
 	}
 	res.ChainsDeleted = deleteStale(out, d.removed, staleSets)
+	return delta
 }
 
-func wantSetNames(want *nftRules) map[string]bool {
-	m := make(map[string]bool, len(want.sets))
-	for _, s := range want.sets {
-		m[s.name] = true
+// elementChanges are the elements to delete and to add for the ports
+// that went and came: an element both went and came with the same value
+// stays; a hairpin element goes when the last port that had it went,
+// comes when the first does.
+func (w *NFTables) elementChanges(rd *nftRender) (gone, come []*element, hairpinDelta map[string]int) {
+	goneByID := map[string]*element{}
+	hairpinDelta = map[string]int{}
+	hairpinElement := map[string]*element{}
+	for _, p := range rd.gone {
+		for _, e := range p.elements {
+			if e.container == nftHairpin {
+				hairpinDelta[e.key]--
+				hairpinElement[e.key] = e
+				continue
+			}
+			goneByID[e.id] = e
+		}
 	}
-	return m
+	for _, p := range rd.fresh {
+		for _, e := range p.elements {
+			if e.container == nftHairpin {
+				hairpinDelta[e.key]++
+				hairpinElement[e.key] = e
+				continue
+			}
+			if old, ok := goneByID[e.id]; ok && old.value == e.value {
+				delete(goneByID, e.id)
+				continue
+			}
+			come = append(come, e)
+		}
+	}
+	for _, e := range goneByID {
+		gone = append(gone, e)
+	}
+	for key, d := range hairpinDelta {
+		before := w.hairpins[key]
+		switch after := before + d; {
+		case before > 0 && after <= 0:
+			gone = append(gone, hairpinElement[key])
+		case before <= 0 && after > 0:
+			come = append(come, hairpinElement[key])
+		}
+	}
+	byID := func(a, b *element) int { return strings.Compare(a.id, b.id) }
+	slices.SortFunc(gone, byID)
+	slices.SortFunc(come, byID)
+	return gone, come, hairpinDelta
 }
 
 // declareChains writes "add chain" for chains, with the hook of the base
@@ -262,18 +328,12 @@ func declareChains(out *bytes.Buffer, chains []*chain) {
 	}
 }
 
-// writeElements writes "verb element" statements, one per map or set,
-// for the elements whose value differs from (or is missing in) skipSame,
-// and returns how many.
-func writeElements(out *bytes.Buffer, verb string, elements []*element, skipSame map[string]string) int {
+// writeElements writes "verb element" statements for elements, one per
+// map or set, and returns how many.
+func writeElements(out *bytes.Buffer, verb string, elements []*element) int {
 	byContainer := map[string][]*element{}
 	var containers []string
 	for _, e := range elements {
-		if skipSame != nil {
-			if v, ok := skipSame[e.id]; ok && v == e.value {
-				continue
-			}
-		}
 		if _, ok := byContainer[e.container]; !ok {
 			containers = append(containers, e.container)
 		}

@@ -82,33 +82,67 @@ type nftRenderer struct {
 	out nftRules
 }
 
-// renderNFTables returns the chains, elements and sets mk wants for rs.
-// The fixed chains are rendered into buf; each service port's objects
-// come from ports, or are rendered afresh when ports is nil.
-func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRules, []byte) {
+// nftRender is one sync's rendering, port by port: what a full sync
+// writes (all of it) and what a partial one compares (the ports rendered
+// afresh against those that went).
+type nftRender struct {
+	fixed *nftRules
+	ports []*nftRules
+	// fresh are the ports rendered for this sync (new or changed); gone
+	// those of the last sync that are no longer wanted.
+	fresh, gone []*nftRules
+}
+
+// renderNFTablesPorts renders rs: the fixed chains into buf, each service
+// port's objects from ports (or afresh when ports is nil).
+func renderNFTablesPorts(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRender, []byte) {
 	r := &nftRenderer{rs: rs, buf: buf[:0]}
 	r.fixedChains()
 	if ports == nil {
 		ports = &renderCache[*nftRules]{}
 	}
-	// An endpoint that serves several services is one hairpin element.
-	hairpins := map[string]bool{}
+	out := &nftRender{fixed: &r.out, ports: make([]*nftRules, 0, len(rs.ServicePorts))}
 	for _, sp := range rs.ServicePorts {
-		port := ports.get(sp, func() *nftRules { return renderNFTablesPort(rs.Node, sp) })
-		r.out.chains = append(r.out.chains, port.chains...)
-		r.out.sets = append(r.out.sets, port.sets...)
-		for _, e := range port.elements {
+		out.ports = append(out.ports, ports.get(sp, func() *nftRules { return renderNFTablesPort(rs.Node, sp) }))
+	}
+	out.fresh, out.gone = ports.done()
+	return out, r.buf
+}
+
+// chains are every chain of the rendering, fixed chains first.
+func (r *nftRender) chains() []*chain {
+	out := append([]*chain(nil), r.fixed.chains...)
+	for _, p := range r.ports {
+		out = append(out, p.chains...)
+	}
+	return out
+}
+
+// flatten is everything in one nftRules; an endpoint that serves several
+// services is one hairpin element.
+func (r *nftRender) flatten() *nftRules {
+	out := &nftRules{chains: r.chains()}
+	hairpins := map[string]bool{}
+	for _, p := range r.ports {
+		out.sets = append(out.sets, p.sets...)
+		for _, e := range p.elements {
 			if e.container == nftHairpin {
 				if hairpins[e.key] {
 					continue
 				}
 				hairpins[e.key] = true
 			}
-			r.out.elements = append(r.out.elements, e)
+			out.elements = append(out.elements, e)
 		}
 	}
-	ports.done()
-	return &r.out, r.buf
+	return out
+}
+
+// renderNFTables returns the chains, elements and sets mk wants for rs
+// (see renderNFTablesPorts).
+func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRules, []byte) {
+	r, buf := renderNFTablesPorts(rs, buf, ports)
+	return r.flatten(), buf
 }
 
 // renderNFTablesPort renders one service port's objects into a buffer

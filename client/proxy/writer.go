@@ -60,6 +60,7 @@ type chain struct {
 // memory with buffers the writer reuses.
 type renderCache[T any] struct {
 	prev, next map[*ServicePort]T
+	fresh      []T
 }
 
 // get returns sp's rendering from the last sync or a new one.
@@ -70,14 +71,24 @@ func (c *renderCache[T]) get(sp *ServicePort, render func() T) T {
 	v, ok := c.prev[sp]
 	if !ok {
 		v = render()
+		c.fresh = append(c.fresh, v)
 	}
 	c.next[sp] = v
 	return v
 }
 
-// done ends a sync: what it did not ask for is forgotten.
-func (c *renderCache[T]) done() {
+// done ends a sync and returns the renderings it made (fresh) and those
+// of the last sync it did not ask for (gone), which it forgets: together
+// they are what changed.
+func (c *renderCache[T]) done() (fresh, gone []T) {
+	for sp, v := range c.prev {
+		if _, ok := c.next[sp]; !ok {
+			gone = append(gone, v)
+		}
+	}
+	fresh, c.fresh = c.fresh, nil
 	c.prev, c.next = c.next, nil
+	return fresh, gone
 }
 
 // key is "table/name" for iptables, the name alone for nftables.

@@ -1,0 +1,145 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mk-orchestrator/mk/structs"
+)
+
+// TestNFTablesPartialSyncsMatchAFullSync drives one writer through the
+// proxy's caches over a series of changes, as a client does, and after
+// each compares its table in the kernel with the table a fresh writer
+// makes from the same ruleset in one full sync: the partial syncs, which
+// write only the elements of the ports that came and went, must leave
+// exactly what a full sync would.
+func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
+	requireTools(t, "nft", "sysctl")
+	ns := newTestNS(t)
+	w := NewNFTables(ns.run, nil)
+	cache := newPortCache()
+	index := uint64(0)
+	bump := func(objs ...structs.Object) {
+		for _, o := range objs {
+			index++
+			o.Metadata().ModifyIndex = index
+		}
+	}
+	web := svc("web", "10.96.0.10", &structs.ServicePort{Name: "http", Protocol: "tcp", Port: 80, TargetPort: 8080, NodePort: 30080})
+	api := svc("api", "10.96.0.11", tcpPort("http", 80, 8080))
+	sticky := svc("sticky", "10.96.0.12", tcpPort("http", 80, 8080))
+	sticky.SessionAffinity = structs.SessionAffinityClientIP
+	// 10.42.1.1 serves web and api: one hairpin element for both.
+	webEps := eps("web", ep("w1", "10.42.1.1", true, nil), ep("w2", "10.42.2.1", true, nil))
+	apiEps := eps("api", ep("a1", "10.42.1.1", true, nil))
+	stickyEps := eps("sticky", ep("s1", "10.42.3.1", true, nil), ep("s2", "10.42.3.2", true, nil))
+	bump(web, api, sticky, webEps, apiEps, stickyEps)
+	services := []*structs.Service{web, api, sticky}
+	endpoints := []*structs.Endpoints{webEps, apiEps, stickyEps}
+
+	steps := []struct {
+		name   string
+		change func()
+	}{
+		{"first sync", func() {}},
+		{"api loses the endpoint it shares with web", func() {
+			apiEps = eps("api", ep("a2", "10.42.2.7", true, nil))
+			bump(apiEps)
+			endpoints[1] = apiEps
+		}},
+		{"web loses it too", func() {
+			webEps = eps("web", ep("w2", "10.42.2.1", true, nil))
+			bump(webEps)
+			endpoints[0] = webEps
+		}},
+		{"web has no ready endpoint", func() {
+			webEps = eps("web", ep("w2", "10.42.2.1", false, nil))
+			bump(webEps)
+			endpoints[0] = webEps
+		}},
+		{"web is back, on api's address", func() {
+			webEps = eps("web", ep("w3", "10.42.2.7", true, nil))
+			bump(webEps)
+			endpoints[0] = webEps
+		}},
+		{"sticky swaps an endpoint (its affinity sets)", func() {
+			stickyEps = eps("sticky", ep("s1", "10.42.3.1", true, nil), ep("s3", "10.42.3.3", true, nil))
+			bump(stickyEps)
+			endpoints[2] = stickyEps
+		}},
+		{"api takes web's NodePort (same element, another chain)", func() {
+			api.Ports[0].NodePort, web.Ports[0].NodePort = web.Ports[0].NodePort, 0
+			bump(api, web)
+		}},
+		{"api goes", func() {
+			services = []*structs.Service{web, sticky}
+			endpoints = []*structs.Endpoints{webEps, stickyEps}
+		}},
+		{"web's port changes", func() {
+			web.Ports[0].Port = 8000
+			bump(web)
+		}},
+	}
+	for _, step := range steps {
+		step.change()
+		rs := cache.compute(services, endpoints, testNode)
+		res := mustSync(t, w, rs, false)
+		got := nftTableState(t, ns)
+
+		fresh := newTestNS(t)
+		mustSync(t, NewNFTables(fresh.run, nil), Compute(services, endpoints, testNode), false)
+		if diff := cmp.Diff(nftTableState(t, fresh), got); diff != "" {
+			t.Fatalf("%s: the table after partial syncs (%+v) differs from a full sync's (-full +partial):\n%s", step.name, res, diff)
+		}
+	}
+}
+
+// nftTableState is mk's table as `nft -j` lists it, without handles and
+// with the elements of each map and set sorted, so two tables built in
+// different orders compare equal when they hold the same.
+func nftTableState(t *testing.T, ns *testNS) map[string][]string {
+	t.Helper()
+	var doc struct {
+		Nftables []map[string]map[string]any `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(ns.sh(t, "nft", "-j", "list", "table", "ip", "mk")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	state := map[string][]string{}
+	for _, obj := range doc.Nftables {
+		for kind, v := range obj {
+			delete(v, "handle")
+			switch kind {
+			case "rule":
+				state["chain "+fmt.Sprint(v["chain"])] = append(state["chain "+fmt.Sprint(v["chain"])], mustJSON(t, v["expr"]))
+			case "chain":
+				key := "chain " + fmt.Sprint(v["name"])
+				state[key] = append(state[key], "") // an empty chain is there too
+			case "set", "map":
+				var elems []string
+				if list, ok := v["elem"].([]any); ok {
+					for _, e := range list {
+						elems = append(elems, mustJSON(t, e))
+					}
+				}
+				slices.Sort(elems)
+				delete(v, "elem")
+				state[kind+" "+fmt.Sprint(v["name"])] = append([]string{mustJSON(t, v)}, elems...)
+			}
+		}
+	}
+	return state
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
