@@ -91,6 +91,7 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		d = diffChains(w.seed, rd.chains(), w.written)
 		hairpinDelta = w.writePartial(&res, rd, d)
 		if w.out.Len() == 0 {
+			applyCounts(w.hairpins, hairpinDelta)
 			return res, nil
 		}
 	}
