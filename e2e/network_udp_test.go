@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -164,7 +165,7 @@ func sendUDPEvery(ctx context.Context, ns, dst string, period time.Duration) err
 	}
 }
 
-func isRefused(err error) bool { return strings.Contains(err.Error(), "connection refused") }
+func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 
 // udpFlowTarget is the address client's conntrack DNATs the flow from
 // udpSourcePort to clusterIP to: the reply direction's source.

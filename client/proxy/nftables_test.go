@@ -40,6 +40,12 @@ func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
 	bump(web, api, sticky, webEps, apiEps, stickyEps)
 	services := []*structs.Service{web, api, sticky}
 	endpoints := []*structs.Endpoints{webEps, apiEps, stickyEps}
+	// replace puts e, newly written, in place of the i-th endpoints.
+	replace := func(i int, e *structs.Endpoints) *structs.Endpoints {
+		bump(e)
+		endpoints[i] = e
+		return e
+	}
 
 	steps := []struct {
 		name   string
@@ -47,29 +53,19 @@ func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
 	}{
 		{"first sync", func() {}},
 		{"api loses the endpoint it shares with web", func() {
-			apiEps = eps("api", ep("a2", "10.42.2.7", true, nil))
-			bump(apiEps)
-			endpoints[1] = apiEps
+			replace(1, eps("api", ep("a2", "10.42.2.7", true, nil)))
 		}},
 		{"web loses it too", func() {
-			webEps = eps("web", ep("w2", "10.42.2.1", true, nil))
-			bump(webEps)
-			endpoints[0] = webEps
+			webEps = replace(0, eps("web", ep("w2", "10.42.2.1", true, nil)))
 		}},
 		{"web has no ready endpoint", func() {
-			webEps = eps("web", ep("w2", "10.42.2.1", false, nil))
-			bump(webEps)
-			endpoints[0] = webEps
+			webEps = replace(0, eps("web", ep("w2", "10.42.2.1", false, nil)))
 		}},
 		{"web is back, on api's address", func() {
-			webEps = eps("web", ep("w3", "10.42.2.7", true, nil))
-			bump(webEps)
-			endpoints[0] = webEps
+			webEps = replace(0, eps("web", ep("w3", "10.42.2.7", true, nil)))
 		}},
 		{"sticky swaps an endpoint (its affinity sets)", func() {
-			stickyEps = eps("sticky", ep("s1", "10.42.3.1", true, nil), ep("s3", "10.42.3.3", true, nil))
-			bump(stickyEps)
-			endpoints[2] = stickyEps
+			stickyEps = replace(2, eps("sticky", ep("s1", "10.42.3.1", true, nil), ep("s3", "10.42.3.3", true, nil)))
 		}},
 		{"api takes web's NodePort (same element, another chain)", func() {
 			api.Ports[0].NodePort, web.Ports[0].NodePort = web.Ports[0].NodePort, 0
