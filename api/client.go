@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mk-orchestrator/mk/structs"
 )
 
 // DefaultAddress is the API address when neither -address nor MK_ADDR is
@@ -74,6 +76,9 @@ type QueryOptions struct {
 	Params map[string]string
 	// Context, when set, cancels the read (a blocking one included).
 	Context context.Context
+	// Msgpack asks for the answer in msgpack rather than JSON: agents'
+	// watches of every service and endpoint decode several times faster.
+	Msgpack bool
 }
 
 // QueryMeta is what a read returns besides its body.
@@ -124,6 +129,9 @@ func (c *Client) do(ctx context.Context, method, path string, q *QueryOptions, i
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if q != nil && q.Msgpack {
+		req.Header.Set("Accept", structs.ContentTypeMsgpack)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.unreachable(err)
@@ -142,10 +150,23 @@ func (c *Client) do(ctx context.Context, method, path string, q *QueryOptions, i
 		_, err = io.Copy(w, resp.Body)
 		return meta, err
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := decodeAnswer(resp, out); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", method, path, err)
 	}
 	return meta, nil
+}
+
+// decodeAnswer decodes a body by its content type: msgpack when asked
+// for and given, JSON otherwise.
+func decodeAnswer(resp *http.Response, out any) error {
+	if resp.Header.Get("Content-Type") != structs.ContentTypeMsgpack {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	buf, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return structs.Decode(buf, out)
 }
 
 // decodeError reads mk's JSON error body; a reply without one is a

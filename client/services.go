@@ -100,7 +100,7 @@ type serviceSource struct {
 func NewServiceSource(cl *api.Client) proxy.Source { return &serviceSource{api: cl} }
 
 func (s *serviceSource) Services(ctx context.Context, waitIndex uint64) ([]*structs.Service, uint64, error) {
-	l, meta, err := s.api.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
+	l, meta, err := s.api.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx, Msgpack: true})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -113,7 +113,7 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 	if waitIndex == 0 {
 		s.since = 0 // the watch starts over (first call, or a restore)
 	}
-	ch, meta, err := s.api.EndpointsChanges(api.AllNamespaces, s.since, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx})
+	ch, meta, err := s.api.EndpointsChanges(api.AllNamespaces, s.since, &api.QueryOptions{WaitIndex: waitIndex, WaitTime: servicesWait, Context: ctx, Msgpack: true})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -121,7 +121,7 @@ func (s *serviceSource) Endpoints(ctx context.Context, waitIndex uint64) ([]*str
 		// The servers' state went back (a snapshot restore): what is
 		// held may be newer than theirs. Start over.
 		s.since = 0
-		if ch, meta, err = s.api.EndpointsChanges(api.AllNamespaces, 0, &api.QueryOptions{Context: ctx}); err != nil {
+		if ch, meta, err = s.api.EndpointsChanges(api.AllNamespaces, 0, &api.QueryOptions{Context: ctx, Msgpack: true}); err != nil {
 			return nil, 0, err
 		}
 	}

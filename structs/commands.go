@@ -295,6 +295,27 @@ func Decode(buf []byte, out any) error {
 	return dec.Decode(out)
 }
 
+// ContentTypeMsgpack is the media type of an API answer in msgpack:
+// agents ask for it on the watches whose answers are large (every
+// service and endpoint of the cluster), where JSON's decoding cost
+// several times msgpack's (docs/architecture.md).
+const ContentTypeMsgpack = "application/vnd.msgpack"
+
+// Marshal serializes v in msgpack, with no type byte; Decode reads it.
+func Marshal(v any) ([]byte, error) {
+	enc := encoderPool.Get().(*codec.Encoder)
+	defer func() {
+		enc.Reset(io.Discard)
+		encoderPool.Put(enc)
+	}()
+	var out bytes.Buffer
+	enc.Reset(&out)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return out.Bytes(), nil
+}
+
 // NewEncoder returns a canonical msgpack encoder; used by snapshots.
 func NewEncoder(w interface{ Write([]byte) (int, error) }) *codec.Encoder {
 	return codec.NewEncoder(w, canonicalHandle)

@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -61,4 +63,76 @@ func TestEndpointsChanges(t *testing.T) {
 	if code, _, body := rawRequest(t, "GET", c.Nodes[0].Addr()+"/v1/endpoints/changes?since=x", ""); code != 400 {
 		t.Fatalf("since=x: %d %s, want 400", code, body)
 	}
+}
+
+// TestWatchAnswersInMsgpack: agents' watches ask for msgpack; the answer
+// decodes to what the JSON answer does, and a request that does not ask
+// still gets JSON.
+func TestWatchAnswersInMsgpack(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{})
+	cl := newClient(t, c.Nodes[0])
+	if _, err := cl.RegisterJob(context.Background(), &structs.JobRegisterBody{Job: job("a")}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		ch, _, err := cl.EndpointsChanges(api.AllNamespaces, 0, nil)
+		if err != nil {
+			return false, err
+		}
+		return len(ch.Changed) == 1, fmt.Errorf("%d endpoints rows, want 1", len(ch.Changed))
+	})
+	for _, tc := range []struct {
+		name string
+		read func(q *api.QueryOptions) (any, error)
+	}{
+		{"services", func(q *api.QueryOptions) (any, error) {
+			l, _, err := cl.Services(api.AllNamespaces, q)
+			return l, err
+		}},
+		{"endpoints changes", func(q *api.QueryOptions) (any, error) {
+			ch, _, err := cl.EndpointsChanges(api.AllNamespaces, 0, q)
+			return ch, err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			viaJSON, err := tc.read(&api.QueryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaMsgpack, err := tc.read(&api.QueryOptions{Msgpack: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := mustJSON(t, viaJSON), mustJSON(t, viaMsgpack); a != b {
+				t.Fatalf("msgpack answer differs:\njson    %s\nmsgpack %s", a, b)
+			}
+		})
+	}
+	for accept, want := range map[string]string{
+		"":                         "application/json",
+		"application/json":         "application/json",
+		structs.ContentTypeMsgpack: structs.ContentTypeMsgpack,
+	} {
+		req, _ := http.NewRequest("GET", c.Nodes[0].Addr()+"/v1/services", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); got != want {
+			t.Errorf("Accept %q: Content-Type %q, want %q", accept, got, want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	buf, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf)
 }

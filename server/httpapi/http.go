@@ -163,7 +163,7 @@ func (h *HTTPServer) handle(pattern string, kind routeKind, fn handlerFunc) {
 			h.writeError(rec, err)
 			return
 		}
-		writeJSON(rec, http.StatusOK, out)
+		writeAnswer(rec, r, out)
 	})
 }
 
@@ -227,6 +227,24 @@ func (h *HTTPServer) writeError(w http.ResponseWriter, err error) {
 		h.logger.Error("request failed", "error", err)
 	}
 	writeJSON(w, code, body)
+}
+
+// writeAnswer writes a handler's answer in JSON, or in msgpack to a
+// request that accepts only that (agents' large watches).
+func writeAnswer(w http.ResponseWriter, r *http.Request, v any) {
+	if r.Header.Get("Accept") != structs.ContentTypeMsgpack {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	buf, err := structs.Marshal(v)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", structs.ContentTypeMsgpack)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
