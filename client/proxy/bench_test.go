@@ -45,6 +45,6 @@ func BenchmarkRenderNFTables1000x10(b *testing.B) {
 	rs := Compute(svcs, eps, testNode)
 	var buf []byte
 	for b.Loop() {
-		_, buf = renderNFTables(rs, buf, nil)
+		_, buf = renderNFTables(rs, buf, nil, nil)
 	}
 }

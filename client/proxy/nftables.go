@@ -41,6 +41,10 @@ type NFTables struct {
 	buf      []byte
 	out      bytes.Buffer
 	ports    renderCache[*nftRules]
+	slots    *endpointSlots
+	// shardUse counts, for each endpoint map in the kernel, the service
+	// ports that use it.
+	shardUse map[string]int
 	// localnetSet: route_localnet was turned on.
 	localnetSet bool
 }
@@ -54,7 +58,7 @@ func NewNFTables(run Runner, logger hclog.Logger) *NFTables {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &NFTables{run: run, logger: logger.Named("nftables"), seed: maphash.MakeSeed()}
+	return &NFTables{run: run, logger: logger.Named("nftables"), seed: maphash.MakeSeed(), slots: newEndpointSlots()}
 }
 
 // Mode is ModeNFTables.
@@ -72,12 +76,12 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		w.localnetSet = true
 	}
 	var rd *nftRender
-	rd, w.buf = renderNFTablesPorts(rs, w.buf, &w.ports)
+	rd, w.buf = renderNFTablesPorts(rs, w.buf, &w.ports, w.slots)
 	full = full || w.written == nil
 	res := SyncResult{Full: full}
 	w.out.Reset()
 	var d chainDiff
-	var hairpinDelta map[string]int
+	var hairpinDelta, shardDelta map[string]int
 	if full {
 		existing, err := w.listTable(ctx)
 		if err != nil {
@@ -89,9 +93,10 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		w.writeFull(&res, want, existing)
 	} else {
 		d = diffChains(w.seed, rd.chains(), w.written)
-		hairpinDelta = w.writePartial(&res, rd, d)
+		hairpinDelta, shardDelta = w.writePartial(&res, rd, d)
 		if w.out.Len() == 0 {
 			applyCounts(w.hairpins, hairpinDelta)
+			applyCounts(w.shardUse, shardDelta)
 			return res, nil
 		}
 	}
@@ -102,9 +107,10 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 	}
 	w.written = d.hashes
 	if full {
-		w.hairpins = countHairpins(rd.ports)
+		w.hairpins, w.shardUse = countHairpins(rd.ports), countShards(rd.ports)
 	} else {
 		applyCounts(w.hairpins, hairpinDelta)
+		applyCounts(w.shardUse, shardDelta)
 	}
 	return res, nil
 }
@@ -122,6 +128,46 @@ func countHairpins(ports []*nftRules) map[string]int {
 	return n
 }
 
+// countShards counts, for each endpoint map, the ports that use it.
+func countShards(ports []*nftRules) map[string]int {
+	n := map[string]int{}
+	for _, p := range ports {
+		for _, m := range p.shards {
+			n[m.name]++
+		}
+	}
+	return n
+}
+
+// shardChanges are the endpoint maps a partial sync declares (their
+// first port came) and deletes (their last port went), and the change
+// of their use counts.
+func (w *NFTables) shardChanges(rd *nftRender) (declare []nftSet, remove []string, delta map[string]int) {
+	delta = map[string]int{}
+	specs := map[string]nftSet{}
+	for _, p := range rd.gone {
+		for _, m := range p.shards {
+			delta[m.name]--
+		}
+	}
+	for _, p := range rd.fresh {
+		for _, m := range p.shards {
+			delta[m.name]++
+			specs[m.name] = m
+		}
+	}
+	for name, d := range delta {
+		switch before, after := w.shardUse[name], w.shardUse[name]+d; {
+		case before <= 0 && after > 0:
+			declare = append(declare, specs[name])
+		case before > 0 && after <= 0:
+			remove = append(remove, "map "+name)
+		}
+	}
+	slices.SortFunc(declare, func(a, b nftSet) int { return strings.Compare(a.name, b.name) })
+	return declare, remove, delta
+}
+
 // applyCounts adds delta to counts, dropping what falls to zero.
 func applyCounts(counts, delta map[string]int) {
 	for k, d := range delta {
@@ -131,16 +177,16 @@ func applyCounts(counts, delta map[string]int) {
 	}
 }
 
-// nftExisting are the chains and sets of mk's table in the kernel.
+// nftExisting are the chains, sets and maps of mk's table in the kernel.
 type nftExisting struct {
-	chains, sets map[string]bool
+	chains, sets, maps map[string]bool
 }
 
-// listTable lists the names of the chains and sets in mk's table; none
-// when the table does not exist.
+// listTable lists the names of the chains, sets and maps in mk's table;
+// none when the table does not exist.
 func (w *NFTables) listTable(ctx context.Context) (*nftExisting, error) {
-	ex := &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}}
-	for _, what := range []string{"chains", "sets"} {
+	ex := &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}, maps: map[string]bool{}}
+	for _, what := range []string{"chains", "sets", "maps"} {
 		out, err := w.run.Run(ctx, nil, "nft", "-t", "list", what, "ip")
 		if err != nil {
 			return nil, fmt.Errorf("nft list %s: %w", what, err)
@@ -150,8 +196,8 @@ func (w *NFTables) listTable(ctx context.Context) (*nftExisting, error) {
 	return ex, nil
 }
 
-// parseNFTList adds the chains and sets of table ip mk in `nft list`
-// output to ex.
+// parseNFTList adds the chains, sets and maps of table ip mk in `nft
+// list` output to ex.
 func parseNFTList(out []byte, ex *nftExisting) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	inMK := false
@@ -164,14 +210,9 @@ func parseNFTList(out []byte, ex *nftExisting) {
 		if !inMK {
 			continue
 		}
-		for _, kind := range []string{"chain", "set"} {
+		for kind, names := range map[string]map[string]bool{"chain": ex.chains, "set": ex.sets, "map": ex.maps} {
 			if name, ok := strings.CutPrefix(line, kind+" "); ok {
-				name = strings.TrimSuffix(name, " {")
-				if kind == "chain" {
-					ex.chains[name] = true
-				} else {
-					ex.sets[name] = true
-				}
+				names[strings.TrimSuffix(name, " {")] = true
 			}
 		}
 	}
@@ -191,6 +232,11 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 		wantSets[s.name] = true
 		out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
 	}
+	wantMaps := map[string]bool{}
+	for _, m := range want.shards {
+		wantMaps[m.name] = true
+		fmt.Fprintf(out, "add map %s %s { %s }\nflush map %s %s\n", nftTable, m.name, m.spec, nftTable, m.name)
+	}
 	declareChains(out, want.chains)
 	for _, c := range want.chains {
 		// A chain this transaction makes is empty: flushing it would only
@@ -206,7 +252,7 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 	for _, c := range want.chains {
 		wantChains[c.name] = true
 	}
-	var staleChains, staleSets []string
+	var staleChains, staleContainers []string
 	for name := range ex.chains {
 		if !wantChains[name] {
 			staleChains = append(staleChains, name)
@@ -214,21 +260,30 @@ func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
 	}
 	for name := range ex.sets {
 		if !wantSets[name] && strings.HasPrefix(name, nftAffinityPrefix) {
-			staleSets = append(staleSets, name)
+			staleContainers = append(staleContainers, "set "+name)
 		}
 	}
-	res.ChainsDeleted = deleteStale(out, staleChains, staleSets)
+	for name := range ex.maps {
+		if !wantMaps[name] && strings.HasPrefix(name, nftEndpointsPrefix) {
+			staleContainers = append(staleContainers, "map "+name)
+		}
+	}
+	res.ChainsDeleted = deleteStale(out, staleChains, staleContainers)
 }
 
 // writePartial writes a transaction of only what changed since the last
 // sync, in an order nft accepts: new objects first, then elements that
 // go, rewritten chains, elements that come, and last the removal of
 // chains and sets nothing refers to any more. The elements and sets are
-// those of the ports rendered afresh against those that went; it
-// returns the change of the hairpin counts, for Sync to apply once the
-// transaction went in.
-func (w *NFTables) writePartial(res *SyncResult, rd *nftRender, d chainDiff) map[string]int {
+// those of the ports rendered afresh against those that went. It
+// returns the change of the hairpin and endpoint map counts, for Sync to
+// apply once the transaction went in.
+func (w *NFTables) writePartial(res *SyncResult, rd *nftRender, d chainDiff) (hairpinDelta, shardDelta map[string]int) {
 	out := &w.out
+	declare, remove, shardDelta := w.shardChanges(rd)
+	for _, m := range declare {
+		fmt.Fprintf(out, "add map %s %s { %s }\n", nftTable, m.name, m.spec)
+	}
 	goneSets := map[string]bool{}
 	for _, p := range rd.gone {
 		for _, s := range p.sets {
@@ -259,12 +314,12 @@ func (w *NFTables) writePartial(res *SyncResult, rd *nftRender, d chainDiff) map
 	}
 	res.ChainsWritten = len(d.changed)
 	res.ElementsWritten = writeElements(out, "add", come)
-	staleSets := make([]string, 0, len(goneSets))
+	stale := remove
 	for name := range goneSets {
-		staleSets = append(staleSets, name)
+		stale = append(stale, "set "+name)
 	}
-	res.ChainsDeleted = deleteStale(out, d.removed, staleSets)
-	return delta
+	res.ChainsDeleted = deleteStale(out, d.removed, stale)
+	return delta, shardDelta
 }
 
 // elementChanges are the elements to delete and to add for the ports
@@ -360,8 +415,9 @@ func writeElements(out *bytes.Buffer, verb string, elements []*element) int {
 }
 
 // deleteStale flushes the stale chains, then deletes them and the stale
-// sets (a chain can only go once no rule jumps to it, a set once no rule
-// uses it), and returns how many chains went.
+// sets and maps, given as "set NAME" or "map NAME" (a chain can only go
+// once no rule jumps to it, a set once no rule uses it), and returns how
+// many chains went.
 func deleteStale(out *bytes.Buffer, chains, sets []string) int {
 	sort.Strings(chains)
 	sort.Strings(sets)
@@ -371,8 +427,9 @@ func deleteStale(out *bytes.Buffer, chains, sets []string) int {
 	for _, name := range chains {
 		out.WriteString("delete chain " + nftTable + " " + name + "\n")
 	}
-	for _, name := range sets {
-		out.WriteString("delete set " + nftTable + " " + name + "\n")
+	for _, kindName := range sets {
+		kind, name, _ := strings.Cut(kindName, " ")
+		out.WriteString("delete " + kind + " " + nftTable + " " + name + "\n")
 	}
 	return len(chains)
 }

@@ -71,6 +71,8 @@ type nftRules struct {
 	elements []*element
 	// sets are the per-endpoint session-affinity sets.
 	sets []nftSet
+	// shards are the endpoint maps the rules use (see endpointSlots).
+	shards []nftSet
 }
 
 // nftSet is a set mk declares beside the fixed ones.
@@ -94,17 +96,34 @@ type nftRender struct {
 }
 
 // renderNFTablesPorts renders rs: the fixed chains into buf, each service
-// port's objects from ports (or afresh when ports is nil).
-func renderNFTablesPorts(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRender, []byte) {
+// port's objects from ports (or afresh when ports is nil), with the
+// endpoint map slots of slots (a new set when nil), which it updates.
+func renderNFTablesPorts(rs *Ruleset, buf []byte, ports *renderCache[*nftRules], slots *endpointSlots) (*nftRender, []byte) {
 	r := &nftRenderer{rs: rs, buf: buf[:0]}
 	r.fixedChains()
 	if ports == nil {
 		ports = &renderCache[*nftRules]{}
 	}
-	out := &nftRender{fixed: &r.out, ports: make([]*nftRules, 0, len(rs.ServicePorts))}
-	for _, sp := range rs.ServicePorts {
-		out.ports = append(out.ports, ports.get(sp, func() *nftRules { return renderNFTablesPort(rs.Node, sp) }))
+	if slots == nil {
+		slots = newEndpointSlots()
 	}
+	out := &nftRender{fixed: &r.out, ports: make([]*nftRules, 0, len(rs.ServicePorts))}
+	slotted := make(map[string]bool, len(rs.ServicePorts))
+	for _, sp := range rs.ServicePorts {
+		if usesMap(sp) {
+			slotted[sp.ID] = true
+		}
+		out.ports = append(out.ports, ports.get(sp, func() *nftRules {
+			slot := -1
+			if usesMap(sp) {
+				slot = slots.of(sp.ID)
+			}
+			return renderNFTablesPort(rs.Node, sp, slot)
+		}))
+	}
+	// After the loop: a slot released now is handed out again only in a
+	// later sync, never to a port of this one.
+	slots.keep(slotted)
 	out.fresh, out.gone = ports.done()
 	return out, r.buf
 }
@@ -123,8 +142,15 @@ func (r *nftRender) chains() []*chain {
 func (r *nftRender) flatten() *nftRules {
 	out := &nftRules{chains: r.chains()}
 	hairpins := map[string]bool{}
+	shards := map[string]bool{}
 	for _, p := range r.ports {
 		out.sets = append(out.sets, p.sets...)
+		for _, m := range p.shards {
+			if !shards[m.name] {
+				shards[m.name] = true
+				out.shards = append(out.shards, m)
+			}
+		}
 		for _, e := range p.elements {
 			if e.container == nftHairpin {
 				if hairpins[e.key] {
@@ -140,14 +166,14 @@ func (r *nftRender) flatten() *nftRules {
 
 // renderNFTables returns the chains, elements and sets mk wants for rs
 // (see renderNFTablesPorts).
-func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules]) (*nftRules, []byte) {
-	r, buf := renderNFTablesPorts(rs, buf, ports)
+func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules], slots *endpointSlots) (*nftRules, []byte) {
+	r, buf := renderNFTablesPorts(rs, buf, ports, slots)
 	return r.flatten(), buf
 }
 
 // renderNFTablesPort renders one service port's objects into a buffer
-// of their own.
-func renderNFTablesPort(node NodeInfo, sp *ServicePort) *nftRules {
+// of their own; slot is its endpoint map slot, -1 when it has none.
+func renderNFTablesPort(node NodeInfo, sp *ServicePort, slot int) *nftRules {
 	r := &nftRenderer{rs: &Ruleset{Node: node}}
 	if len(sp.Endpoints) == 0 {
 		key := sp.ClusterIP + " . " + sp.Protocol + " . " + strconv.Itoa(sp.Port)
@@ -157,7 +183,7 @@ func renderNFTablesPort(node NodeInfo, sp *ServicePort) *nftRules {
 		}
 		return &r.out
 	}
-	r.servicePort(sp)
+	r.servicePort(sp, slot)
 	return &r.out
 }
 
@@ -239,14 +265,16 @@ func (r *nftRenderer) nodePortMatch() string {
 // endpoints: the map element to its chain, the chain that picks an
 // endpoint, and the NodePort's.
 //
-// The chain picks an endpoint with one rule per endpoint, as iptables'
-// statistic rules do: rule i matches with probability 1/(n-i), so each
-// of n endpoints is picked with probability 1/n. There is no chain per
-// endpoint and no set per service: at every commit the kernel walks
-// every chain reachable from mk's hooks, and binds each anonymous set
-// by a search of the whole transaction, so both would make a sync's
-// cost grow with the whole table (see docs/architecture.md).
-func (r *nftRenderer) servicePort(sp *ServicePort) {
+// A port with a slot picks its endpoint with one rule and a lookup in
+// an endpoint map (see endpointSlots). A port with one endpoint DNATs
+// to it. A port with session affinity has two rules per endpoint: one
+// keeps a client that its affinity set holds, one picks an endpoint as
+// iptables' statistic rules do (rule i matches with probability
+// 1/(n-i), so each of n endpoints is picked with probability 1/n) and
+// adds the client to the set. No chain per endpoint: at every commit the
+// kernel walks every chain reachable from mk's hooks (see
+// docs/architecture.md).
+func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 	svc := nftSvcPrefix + sp.ID
 	r.element(nftServiceIPs, sp.ClusterIP+" . "+sp.Protocol+" . "+strconv.Itoa(sp.Port), "goto "+svc)
 	if sp.NodePort != 0 {
@@ -258,17 +286,31 @@ func (r *nftRenderer) servicePort(sp *ServicePort) {
 	if pool := r.rs.Node.PodCIDRPool; pool != "" {
 		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
 	}
-	dnat := func(t *Target) string { return "meta l4proto " + sp.Protocol + " dnat to " + t.Addr() }
+	for _, t := range sp.Endpoints {
+		r.element(nftHairpin, t.IP+" . "+t.IP, "")
+	}
+	dnat := "meta l4proto " + sp.Protocol + " dnat to "
+	if slot >= 0 {
+		m := endpointsMap(slot, sp.Protocol)
+		offset := slot << nftSlotBits
+		for i, t := range sp.Endpoints {
+			r.element(m.name, strconv.Itoa(offset+i), t.IP+" . "+strconv.Itoa(t.Port))
+		}
+		r.out.shards = append(r.out.shards, m)
+		rules = append(rules, dnat+"numgen random mod "+strconv.Itoa(len(sp.Endpoints))+" offset "+strconv.Itoa(offset)+" map @"+m.name)
+		r.chainOf(svc, rules...)
+		return
+	}
 	if sp.AffinitySeconds > 0 {
 		for _, t := range sp.Endpoints {
 			set := nftAffinityPrefix + t.ID
 			r.out.sets = append(r.out.sets, nftSet{name: set, spec: affinitySetSpec(sp.AffinitySeconds)})
-			rules = append(rules, "ip saddr @"+set+" update @"+set+" { ip saddr } "+dnat(t))
+			rules = append(rules, "ip saddr @"+set+" update @"+set+" { ip saddr } "+dnat+t.Addr())
 		}
 	}
 	n := len(sp.Endpoints)
 	for i, t := range sp.Endpoints {
-		rule := dnat(t)
+		rule := dnat + t.Addr()
 		if sp.AffinitySeconds > 0 {
 			rule = "update @" + nftAffinityPrefix + t.ID + " { ip saddr } " + rule
 		}
@@ -276,7 +318,6 @@ func (r *nftRenderer) servicePort(sp *ServicePort) {
 			rule = "numgen random mod " + strconv.Itoa(n-i) + " 0 " + rule
 		}
 		rules = append(rules, rule)
-		r.element(nftHairpin, t.IP+" . "+t.IP, "")
 	}
 	r.chainOf(svc, rules...)
 }

@@ -67,6 +67,15 @@ func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
 		{"sticky swaps an endpoint (its affinity sets)", func() {
 			stickyEps = replace(2, eps("sticky", ep("s1", "10.42.3.1", true, nil), ep("s3", "10.42.3.3", true, nil)))
 		}},
+		{"web grows to three endpoints (an endpoint map again)", func() {
+			webEps = replace(0, eps("web", ep("w3", "10.42.2.7", true, nil), ep("w4", "10.42.4.1", true, nil), ep("w5", "10.42.4.2", true, nil)))
+		}},
+		{"api grows to two endpoints (a second slot)", func() {
+			replace(1, eps("api", ep("a2", "10.42.2.7", true, nil), ep("a3", "10.42.5.1", true, nil)))
+		}},
+		{"web drops its middle endpoint (elements move up)", func() {
+			webEps = replace(0, eps("web", ep("w3", "10.42.2.7", true, nil), ep("w5", "10.42.4.2", true, nil)))
+		}},
 		{"api takes web's NodePort (same element, another chain)", func() {
 			api.Ports[0].NodePort, web.Ports[0].NodePort = web.Ports[0].NodePort, 0
 			bump(api, web)
@@ -79,6 +88,10 @@ func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
 			web.Ports[0].Port = 8000
 			bump(web)
 		}},
+		{"sticky drops affinity (takes the slot api left)", func() {
+			sticky.SessionAffinity = ""
+			bump(sticky)
+		}},
 	}
 	for _, step := range steps {
 		step.change()
@@ -86,8 +99,12 @@ func TestNFTablesPartialSyncsMatchAFullSync(t *testing.T) {
 		res := mustSync(t, w, rs, false)
 		got := nftTableState(t, ns)
 
+		// The fresh writer hands out the endpoint map slots the long-lived
+		// one holds, so both write the same keys.
 		fresh := newTestNS(t)
-		mustSync(t, NewNFTables(fresh.run, nil), Compute(services, endpoints, testNode), false)
+		fw := NewNFTables(fresh.run, nil)
+		fw.slots = w.slots.clone()
+		mustSync(t, fw, Compute(services, endpoints, testNode), false)
 		if diff := cmp.Diff(nftTableState(t, fresh), got); diff != "" {
 			t.Fatalf("%s: the table after partial syncs (%+v) differs from a full sync's (-full +partial):\n%s", step.name, res, diff)
 		}

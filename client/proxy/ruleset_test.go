@@ -89,8 +89,8 @@ func TestComputeGolden(t *testing.T) {
 			golden(t, tc.name+".iptables.golden", ipt.Bytes())
 
 			w := NewNFTables(nil, nil)
-			want, _ := renderNFTables(rs, nil, nil)
-			w.writeFull(&SyncResult{}, want, &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}})
+			want, _ := renderNFTables(rs, nil, nil, nil)
+			w.writeFull(&SyncResult{}, want, &nftExisting{chains: map[string]bool{}, sets: map[string]bool{}, maps: map[string]bool{}})
 			golden(t, tc.name+".nftables.golden", w.out.Bytes())
 		})
 	}
@@ -242,8 +242,9 @@ func TestRenderCacheMatchesFreshRender(t *testing.T) {
 	pc := newPortCache()
 	var iptCache renderCache[[]*chain]
 	var nftCache renderCache[*nftRules]
+	slots := newEndpointSlots()
 	renderIPTables(pc.compute(services, endpoints, testNode), nil, &iptCache)
-	renderNFTables(pc.compute(services, endpoints, testNode), nil, &nftCache)
+	renderNFTables(pc.compute(services, endpoints, testNode), nil, &nftCache, slots)
 
 	changed := eps("svc-00007", ep("a", "10.42.9.1", true, nil), ep("b", "10.42.9.2", true, nil))
 	changed.ModifyIndex = 100
@@ -253,8 +254,9 @@ func TestRenderCacheMatchesFreshRender(t *testing.T) {
 
 	gotIPT, _ := renderIPTables(rs, nil, &iptCache)
 	wantIPT, _ := renderIPTables(fresh, nil, nil)
-	gotNFT, _ := renderNFTables(rs, nil, &nftCache)
-	wantNFT, _ := renderNFTables(fresh, nil, nil)
+	// A fresh set of slots hands them out in the same order.
+	gotNFT, _ := renderNFTables(rs, nil, &nftCache, slots)
+	wantNFT, _ := renderNFTables(fresh, nil, nil, nil)
 	opts := cmp.Options{cmp.AllowUnexported(chain{}, element{}, nftRules{}, nftSet{}), cmpopts.IgnoreFields(chain{}, "hash")}
 	if diff := cmp.Diff(wantIPT, gotIPT, opts); diff != "" {
 		t.Errorf("iptables through the cache (-fresh +cached):\n%s", diff)

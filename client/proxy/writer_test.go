@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ var backends = []backend{
 		newWriter: func(r Runner) Writer { return NewNFTables(r, nil) },
 		listing:   func(t *testing.T, ns *testNS) string { return ns.sh(t, "nft", "list", "table", "ip", "mk") },
 		svc:       func(sp *ServicePort) string { return nftSvcPrefix + sp.ID },
-		endpoint:  func(tg *Target) string { return "dnat to " + tg.Addr() },
+		endpoint:  func(tg *Target) string { return tg.IP + " . " + strconv.Itoa(tg.Port) }, // an endpoint map element
 	},
 }
 
@@ -129,12 +130,13 @@ func TestWriterSyncs(t *testing.T) {
 
 			// One endpoint of api changes: only api's chain and the two
 			// endpoint chains (new, gone) are written in iptables; in
-			// nftables api's chain and the endpoint's hairpin element.
+			// nftables only elements: the endpoint's in api's endpoint map
+			// and its hairpin element, each replaced.
 			second := computeThree(true)
 			res = mustSync(t, w, second, false)
 			want := SyncResult{ChainsWritten: 2, ChainsDeleted: 1}
 			if b.mode == ModeNFTables {
-				want = SyncResult{ChainsWritten: 1, ElementsWritten: 1, ElementsDeleted: 1}
+				want = SyncResult{ElementsWritten: 2, ElementsDeleted: 2}
 			}
 			if got := (SyncResult{ChainsWritten: res.ChainsWritten, ChainsDeleted: res.ChainsDeleted,
 				ElementsWritten: res.ElementsWritten, ElementsDeleted: res.ElementsDeleted}); res.Full || got != want {
@@ -161,18 +163,23 @@ func TestWriterSyncs(t *testing.T) {
 			third := Compute(services[:2], endpoints[:2], testNode)
 			res = mustSync(t, w, third, false)
 			// Its service and two endpoint chains; in nftables its
-			// service and NodePort chains, its two map elements and its
-			// endpoints' two hairpin elements.
+			// service and NodePort chains, its two map elements, its
+			// endpoints' two hairpin elements and their two endpoint map
+			// elements (the map goes too: dns was its only port).
 			wantChains, wantElements := 3, 0
 			if b.mode == ModeNFTables {
-				wantChains, wantElements = 2, 4
+				wantChains, wantElements = 2, 6
 			}
 			if res.ChainsDeleted != wantChains || res.ElementsDeleted != wantElements {
 				t.Errorf("removing dns = %+v, want %d chains and %d elements deleted", res, wantChains, wantElements)
 			}
 			dns := portOf(second, "dns")
 			listing = b.listing(t, ns)
-			for _, s := range []string{dns.ID, b.endpoint(dns.Endpoints[0]), "10.96.0.53", "30053"} {
+			left := []string{dns.ID, b.endpoint(dns.Endpoints[0]), "10.96.0.53", "30053"}
+			if b.mode == ModeNFTables {
+				left = append(left, nftEndpointsPrefix+"udp-")
+			}
+			for _, s := range left {
 				if strings.Contains(listing, s) {
 					t.Errorf("after removing dns, %s is still there:\n%s", s, listing)
 				}
