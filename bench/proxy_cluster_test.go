@@ -29,6 +29,10 @@ import (
 	"github.com/mk-orchestrator/mk/testutil"
 )
 
+// benchPodCIDR is the bench node's own pod subnet: the first 254 pods'
+// addresses lie in it, as on a node that runs 254 of the cluster's pods.
+const benchPodCIDR = "10.42.0.0/24"
+
 // proxyCluster is a one-server cluster with N services of perService
 // ready endpoints each, on simulated nodes.
 type proxyCluster struct {
@@ -324,7 +328,7 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 		w = proxy.NewNFTables(nil, nil)
 	}
 	// The client's settings: only the writer and its namespace differ.
-	p := proxy.New(proxy.Config{Writer: w, Node: proxy.NodeInfo{PodCIDRPool: structs.DefaultPodCIDRPool, LocalhostNodePorts: true}})
+	p := proxy.New(proxy.Config{Writer: w, Node: proxy.NodeInfo{PodCIDRPool: structs.DefaultPodCIDRPool, PodCIDR: benchPodCIDR, LocalhostNodePorts: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	done := make(chan struct{}, 2)
 	go func() {

@@ -30,7 +30,7 @@ func (c *Client) startServices(ctx context.Context, pool string) error {
 	if c.config.ProxyMode == proxy.ModeNFTables {
 		writer = proxy.NewNFTables(nil, c.logger)
 	}
-	p := proxy.New(proxy.Config{Writer: writer, Node: proxy.NodeInfo{PodCIDRPool: pool, LocalhostNodePorts: true}, Logger: c.logger})
+	p := proxy.New(proxy.Config{Writer: writer, Node: proxy.NodeInfo{PodCIDRPool: pool, PodCIDR: c.net.Subnet().String(), LocalhostNodePorts: true}, Logger: c.logger})
 	dns, err := nodedns.New(nodedns.Config{Addr: net.JoinHostPort(c.net.Gateway().String(), "53"),
 		Upstreams: c.config.DNSUpstreams, Logger: c.logger})
 	if err != nil {

@@ -176,9 +176,12 @@ func TestPacketsReachPods(t *testing.T) {
 			}
 
 			// Hairpin: pod1 reaches itself through the service, seen as
-			// coming from the node, not from itself.
+			// coming from the node, not from itself. The node's own
+			// subnet is pod1's: nftables keeps its hairpin element alone.
 			one := eps("web", ep("web-1", "10.42.1.5", true, nil), ep("web-2", "10.42.2.5", false, nil))
-			mustSync(t, w, Compute([]*structs.Service{web}, []*structs.Endpoints{one}, testNode), false)
+			local := testNode
+			local.PodCIDR = "10.42.1.0/24"
+			mustSync(t, w, Compute([]*structs.Service{web}, []*structs.Endpoints{one}, local), false)
 			pod, peer, err := ask(n.pods[0], "10.96.0.10:80")
 			if err != nil || pod != "pod1" || peer != "10.42.1.1" {
 				t.Errorf("hairpin from pod1 = %s %s, %v; want pod1 seeing 10.42.1.1", pod, peer, err)

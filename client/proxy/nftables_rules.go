@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -286,8 +287,11 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 	if pool := r.rs.Node.PodCIDRPool; pool != "" {
 		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
 	}
+	local := localEndpoints(r.rs.Node.PodCIDR)
 	for _, t := range sp.Endpoints {
-		r.element(nftHairpin, t.IP+" . "+t.IP, "")
+		if local(t.IP) {
+			r.element(nftHairpin, t.IP+" . "+t.IP, "")
+		}
 	}
 	dnat := "meta l4proto " + sp.Protocol + " dnat to "
 	if slot >= 0 {
@@ -320,6 +324,19 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 		rules = append(rules, rule)
 	}
 	r.chainOf(svc, rules...)
+}
+
+// localEndpoints says whether an endpoint address is in the node's pod
+// subnet: every address when the subnet is unknown.
+func localEndpoints(podCIDR string) func(ip string) bool {
+	subnet, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return func(string) bool { return true }
+	}
+	return func(ip string) bool {
+		addr, err := netip.ParseAddr(ip)
+		return err != nil || subnet.Contains(addr)
+	}
 }
 
 // affinitySetSpec declares a session-affinity set: client addresses seen

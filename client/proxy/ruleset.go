@@ -29,6 +29,11 @@ type NodeInfo struct {
 	// is masqueraded so replies come back through this node. Empty: only
 	// NodePort and hairpin traffic is masqueraded.
 	PodCIDRPool string
+	// PodCIDR is this node's own pod subnet ("10.42.3.0/24"). Only a pod
+	// on this node can reach itself through its service, so nftables
+	// mode keeps hairpin elements for endpoints inside it alone. Empty:
+	// for every endpoint.
+	PodCIDR string
 	// NodePortAddresses are the addresses NodePorts answer on; empty means
 	// every local address of the node.
 	NodePortAddresses []string
@@ -158,7 +163,7 @@ func (c *portCache) compute(services []*structs.Service, endpoints []*structs.En
 }
 
 func sameNode(a, b NodeInfo) bool {
-	return a.PodCIDRPool == b.PodCIDRPool && a.LocalhostNodePorts == b.LocalhostNodePorts &&
+	return a.PodCIDRPool == b.PodCIDRPool && a.PodCIDR == b.PodCIDR && a.LocalhostNodePorts == b.LocalhostNodePorts &&
 		slices.Equal(a.NodePortAddresses, b.NodePortAddresses)
 }
 

@@ -70,6 +70,10 @@ func computeCases() []computeCase {
 		// Without a pod CIDR pool only NodePort and hairpin traffic (a pod
 		// reaching itself through its service) is masqueraded.
 		{"hairpin_without_pool", []*structs.Service{web}, []*structs.Endpoints{two}, NodeInfo{}},
+		// With the node's own subnet known, nftables keeps a hairpin
+		// element only for the endpoint on this node (10.42.1.5).
+		{"hairpin_local_only", []*structs.Service{web}, []*structs.Endpoints{two},
+			NodeInfo{PodCIDRPool: "10.42.0.0/16", PodCIDR: "10.42.1.0/24", LocalhostNodePorts: true}},
 	}
 }
 
