@@ -346,6 +346,7 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 		<-done
 	}()
 	sink := newWatchSink(p)
+	stopProfile := startProfile(t, fmt.Sprintf("proxy-%s-%d-full.cpu.prof", mode, services))
 	start := time.Now()
 	go func() {
 		defer func() { done <- struct{}{} }()
@@ -367,6 +368,7 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 		t.Fatalf("full sync: %v (%+v)", err, p.Status())
 	}
 	row.FullSyncMs = ms(time.Since(start))
+	stopProfile()
 	if st := p.Status(); st.Err != nil {
 		t.Fatalf("sync: %v", st.Err)
 	}

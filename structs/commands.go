@@ -301,19 +301,10 @@ func Decode(buf []byte, out any) error {
 // several times msgpack's (docs/architecture.md).
 const ContentTypeMsgpack = "application/vnd.msgpack"
 
-// Marshal serializes v in msgpack, with no type byte; Decode reads it.
-func Marshal(v any) ([]byte, error) {
-	enc := encoderPool.Get().(*codec.Encoder)
-	defer func() {
-		enc.Reset(io.Discard)
-		encoderPool.Put(enc)
-	}()
-	var out bytes.Buffer
-	enc.Reset(&out)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode %T: %w", v, err)
-	}
-	return out.Bytes(), nil
+// NewStreamEncoder writes msgpack values to w as they are encoded;
+// NewDecoder reads them.
+func NewStreamEncoder(w io.Writer) *codec.Encoder {
+	return codec.NewEncoder(w, msgpackHandle)
 }
 
 // NewEncoder returns a canonical msgpack encoder; used by snapshots.
