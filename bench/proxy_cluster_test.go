@@ -328,7 +328,8 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 		w = proxy.NewNFTables(nil, nil)
 	}
 	// The client's settings: only the writer and its namespace differ.
-	p := proxy.New(proxy.Config{Writer: w, Node: proxy.NodeInfo{PodCIDRPool: structs.DefaultPodCIDRPool, PodCIDR: benchPodCIDR, LocalhostNodePorts: true}})
+	p := proxy.New(proxy.Config{Writer: w, Node: proxy.NodeInfo{PodCIDRPool: structs.DefaultPodCIDRPool,
+		ServiceCIDR: structs.DefaultServiceCIDR, PodCIDR: benchPodCIDR, LocalhostNodePorts: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	done := make(chan struct{}, 2)
 	go func() {

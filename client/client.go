@@ -173,7 +173,7 @@ func (c *Client) Start(ctx context.Context) error {
 	c.recoverPods()
 	if c.net != nil {
 		c.goFunc(func() { c.syncRoutes(runCtx) })
-		if err := c.startServices(runCtx, resp.Network.PodCIDRPool); err != nil {
+		if err := c.startServices(runCtx, *resp.Network); err != nil {
 			c.logger.Error("services will not answer on this node", "error", err)
 		}
 	}

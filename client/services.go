@@ -25,12 +25,13 @@ const servicesWait = 5 * time.Minute
 // startServices starts the proxy and the node DNS and the watch that
 // feeds them; they stop when ctx ends (the DNS server through
 // stopServices).
-func (c *Client) startServices(ctx context.Context, pool string) error {
+func (c *Client) startServices(ctx context.Context, cluster structs.ClusterNetwork) error {
 	writer := proxy.Writer(proxy.NewIPTables(nil, c.logger))
 	if c.config.ProxyMode == proxy.ModeNFTables {
 		writer = proxy.NewNFTables(nil, c.logger)
 	}
-	p := proxy.New(proxy.Config{Writer: writer, Node: proxy.NodeInfo{PodCIDRPool: pool, PodCIDR: c.net.Subnet().String(), LocalhostNodePorts: true}, Logger: c.logger})
+	p := proxy.New(proxy.Config{Writer: writer, Node: proxy.NodeInfo{PodCIDRPool: cluster.PodCIDRPool, ServiceCIDR: cluster.ServiceCIDR,
+		PodCIDR: c.net.Subnet().String(), LocalhostNodePorts: true}, Logger: c.logger})
 	dns, err := nodedns.New(nodedns.Config{Addr: net.JoinHostPort(c.net.Gateway().String(), "53"),
 		Upstreams: c.config.DNSUpstreams, Logger: c.logger})
 	if err != nil {

@@ -216,9 +216,13 @@ func (r *nftRenderer) fixedChains() {
 	r.chainOf("nat-postrouting",
 		"ip saddr . ip daddr @"+nftHairpin+" "+nftMarkMasq,
 		"jump masquerading")
-	r.chainOf("services",
+	var services []string
+	if node.PodCIDRPool != "" && node.ServiceCIDR != "" {
+		services = append(services, "ip daddr "+node.ServiceCIDR+" ip saddr != "+node.PodCIDRPool+" "+nftMarkMasq)
+	}
+	r.chainOf("services", append(services,
 		"ip daddr . meta l4proto . th dport vmap @"+nftServiceIPs,
-		r.nodePortMatch()+" meta l4proto . th dport vmap @"+nftServiceNodePorts)
+		r.nodePortMatch()+" meta l4proto . th dport vmap @"+nftServiceNodePorts)...)
 	// Clear the bit so a packet that goes through again (a tunnel, a
 	// bridge) is not masqueraded twice.
 	r.chainOf("masquerading",
@@ -284,7 +288,7 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 		r.chainOf(ext, nftMarkMasq, "goto "+svc)
 	}
 	rules := make([]string, 0, 2*len(sp.Endpoints)+1)
-	if pool := r.rs.Node.PodCIDRPool; pool != "" {
+	if pool := r.rs.Node.PodCIDRPool; pool != "" && !inPrefix(r.rs.Node.ServiceCIDR, sp.ClusterIP) {
 		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
 	}
 	local := localEndpoints(r.rs.Node.PodCIDR)
@@ -324,6 +328,16 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 		rules = append(rules, rule)
 	}
 	r.chainOf(svc, rules...)
+}
+
+// inPrefix says whether ip is in prefix; false when either is invalid.
+func inPrefix(prefix, ip string) bool {
+	p, err := netip.ParsePrefix(prefix)
+	if err != nil {
+		return false
+	}
+	addr, err := netip.ParseAddr(ip)
+	return err == nil && p.Contains(addr)
 }
 
 // localEndpoints says whether an endpoint address is in the node's pod

@@ -29,6 +29,11 @@ type NodeInfo struct {
 	// is masqueraded so replies come back through this node. Empty: only
 	// NodePort and hairpin traffic is masqueraded.
 	PodCIDRPool string
+	// ServiceCIDR is the range of ClusterIPs ("10.96.0.0/16"). With it and
+	// the pool, nftables mode marks traffic from outside the pool to any
+	// ClusterIP with one rule instead of one per service; a ClusterIP
+	// outside it (given before the range changed) keeps its own rule.
+	ServiceCIDR string
 	// PodCIDR is this node's own pod subnet ("10.42.3.0/24"). Only a pod
 	// on this node can reach itself through its service, so nftables
 	// mode keeps hairpin elements for endpoints inside it alone. Empty:
@@ -163,7 +168,8 @@ func (c *portCache) compute(services []*structs.Service, endpoints []*structs.En
 }
 
 func sameNode(a, b NodeInfo) bool {
-	return a.PodCIDRPool == b.PodCIDRPool && a.PodCIDR == b.PodCIDR && a.LocalhostNodePorts == b.LocalhostNodePorts &&
+	return a.PodCIDRPool == b.PodCIDRPool && a.ServiceCIDR == b.ServiceCIDR && a.PodCIDR == b.PodCIDR &&
+		a.LocalhostNodePorts == b.LocalhostNodePorts &&
 		slices.Equal(a.NodePortAddresses, b.NodePortAddresses)
 }
 

@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-var testNode = NodeInfo{PodCIDRPool: "10.42.0.0/16", LocalhostNodePorts: true}
+var testNode = NodeInfo{PodCIDRPool: "10.42.0.0/16", ServiceCIDR: "10.96.0.0/16", LocalhostNodePorts: true}
 
 func svc(name, ip string, ports ...*structs.ServicePort) *structs.Service {
 	return &structs.Service{ObjectMeta: structs.ObjectMeta{ID: name, Name: name, Namespace: "default"},
@@ -70,6 +70,10 @@ func computeCases() []computeCase {
 		// Without a pod CIDR pool only NodePort and hairpin traffic (a pod
 		// reaching itself through its service) is masqueraded.
 		{"hairpin_without_pool", []*structs.Service{web}, []*structs.Endpoints{two}, NodeInfo{}},
+		// A ClusterIP given before the service range changed: nftables
+		// marks its traffic from outside the pool in its own chain.
+		{"cluster_ip_outside_service_cidr", []*structs.Service{web}, []*structs.Endpoints{two},
+			NodeInfo{PodCIDRPool: "10.42.0.0/16", ServiceCIDR: "10.97.0.0/16", LocalhostNodePorts: true}},
 		// With the node's own subnet known, nftables keeps a hairpin
 		// element only for the endpoint on this node (10.42.1.5).
 		{"hairpin_local_only", []*structs.Service{web}, []*structs.Endpoints{two},
