@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +137,37 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(buf)
+}
+
+// TestWatchOfAGoneClientIsNotAnswered: a blocking query ends with the
+// latest answer when its client disconnects; the server records it as
+// 499 and encodes nothing for the gone client.
+func TestWatchOfAGoneClientIsNotAnswered(t *testing.T) {
+	c := testutil.NewCluster(t, 1, testutil.ClusterOptions{})
+	cl := newClient(t, c.Nodes[0])
+	_, meta, err := cl.Services(api.AllNamespaces, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sent := make(chan struct{})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) }})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := cl.Services(api.AllNamespaces, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute, Context: ctx})
+		done <- err
+	}()
+	metric := `mk_http_requests_total{code="499",route="GET /v1/services"} 1`
+	base := c.Nodes[0].Addr()
+	// Once the request is on the wire the server serves it, and sees its
+	// connection close.
+	<-sent
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a canceled watch returned no error")
+	}
+	testutil.WaitFor(t, 10*time.Second, func() (bool, error) {
+		_, _, metrics := rawRequest(t, "GET", base+"/v1/metrics", "")
+		return strings.Contains(metrics, metric), fmt.Errorf("metrics lack %s", metric)
+	})
 }

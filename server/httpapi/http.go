@@ -163,9 +163,21 @@ func (h *HTTPServer) handle(pattern string, kind routeKind, fn handlerFunc) {
 			h.writeError(rec, err)
 			return
 		}
+		if r.Context().Err() != nil {
+			// The caller went (a watch's blocking query ends with the
+			// latest answer when its client disconnects): encoding the
+			// answer would be work for no one, and a client that stops
+			// with many watches open made the server encode them all.
+			rec.code = statusClientClosed
+			return
+		}
 		writeAnswer(rec, r, out)
 	})
 }
+
+// statusClientClosed is the status the metrics record for a request whose
+// caller went before its answer (nginx's 499; nothing is sent).
+const statusClientClosed = 499
 
 func (h *HTTPServer) shouldForward(r *http.Request, kind routeKind) bool {
 	switch kind {
