@@ -370,6 +370,7 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 	}
 	row.FullSyncMs = ms(time.Since(start))
 	stopProfile()
+	row.FullSyncProxyMs = ms(p.Status().Duration)
 	if st := p.Status(); st.Err != nil {
 		t.Fatalf("sync: %v", st.Err)
 	}
