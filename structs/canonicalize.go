@@ -127,7 +127,9 @@ func (g *TaskGroup) canonicalize(j *Job) {
 		s.canonicalize(j, g)
 	}
 	if g.Ingress != nil {
-		g.Ingress.Host = strings.ToLower(strings.TrimSuffix(g.Ingress.Host, "."))
+		// All trailing dots go, not one: canonical forms must not change
+		// when canonicalized again (FuzzValidate found "a.." → "a.").
+		g.Ingress.Host = strings.ToLower(strings.TrimRight(g.Ingress.Host, "."))
 		g.Ingress.Paths = compact(g.Ingress.Paths)
 	}
 	g.Tasks = compact(g.Tasks)
