@@ -89,6 +89,9 @@ func dumpRules(t *testing.T, mode string, c *netHost) string {
 var (
 	iptJump   = regexp.MustCompile(`-j (MK-(?:SVC|SEP|EXT|FW)-[A-Z0-9]+)`)
 	nftTarget = regexp.MustCompile(`(?:jump|goto) ((?:svc|sep|ext|fw)-[A-Z0-9]+)`)
+	// nftMapPick is a service chain's pick of an endpoint from an
+	// endpoint map: n endpoints at keys offset..offset+n-1 of the map.
+	nftMapPick = regexp.MustCompile(`numgen random mod (\d+)(?: offset (\d+))? map @([\w-]+)`)
 )
 
 // serviceRules are the chains of the service with ClusterIP cip and
@@ -136,7 +139,10 @@ func serviceRules(t *testing.T, mode string, c *netHost, cip string, np, ready i
 			svcs++
 			if mode == "nftables" {
 				for _, body := range chainBody(mode, lines, name) {
-					if strings.Contains(body, "dnat to") {
+					switch m := nftMapPick.FindStringSubmatch(body); {
+					case m != nil:
+						seps += mapEndpoints(lines, m[3], m[1], m[2])
+					case strings.Contains(body, "dnat to"):
 						seps++
 					}
 				}
@@ -150,6 +156,34 @@ func serviceRules(t *testing.T, mode string, c *netHost, cip string, np, ready i
 	}
 	return out
 }
+
+// mapEndpoints counts the elements of an nftables endpoint map in a dump
+// whose keys are offset..offset+n-1 (offset "" is 0).
+func mapEndpoints(lines []string, name, n, offset string) int {
+	count, _ := strconv.Atoi(n)
+	first, _ := strconv.Atoi(offset)
+	found := 0
+	in := false
+	for _, l := range lines {
+		s := strings.TrimSpace(l)
+		switch {
+		case s == "map "+name+" {":
+			in = true
+		case in && s == "}":
+			return found
+		case in:
+			for _, key := range mapKey.FindAllStringSubmatch(s, -1) {
+				if k, _ := strconv.Atoi(key[1]); k >= first && k < first+count {
+					found++
+				}
+			}
+		}
+	}
+	return found
+}
+
+// mapKey is a numeric key of a map element, "65536 : 10.42.1.5 . 8080".
+var mapKey = regexp.MustCompile(`(?:^|[{,]\s*)(\d+) : `)
 
 // chainBody is the rules of chain in a dump.
 func chainBody(mode string, lines []string, chain string) []string {

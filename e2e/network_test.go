@@ -246,6 +246,11 @@ func testMultiHost(t *testing.T, mode string, k int) {
 		}
 		defer func() { _, _ = m.Server.Exec("ip", "route", "del", "10.96.0.0/16") }()
 		checkSpread(t, "server host via client-3", requests(m.Server.NS, "http://"+cip+"/", 100), backends, 100)
+		// Both backends are in every client's rules (nftables: the two
+		// elements of the service's endpoint map).
+		for _, c := range m.Clients {
+			serviceRules(t, mode, c, cip, nodePort, len(backends))
+		}
 	})
 
 	t.Run("a backend reaches its own service (hairpin)", func(t *testing.T) {
