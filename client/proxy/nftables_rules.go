@@ -80,9 +80,39 @@ type nftRules struct {
 type nftSet struct{ name, spec string }
 
 type nftRenderer struct {
-	rs  *Ruleset
-	buf []byte
-	out nftRules
+	rs   *Ruleset
+	nets nodeNets
+	buf  []byte
+	out  nftRules
+}
+
+// nodeNets are the node's address ranges the nftables rules test
+// addresses against, parsed once per render; an unset or invalid one is
+// the zero Prefix.
+type nodeNets struct {
+	services, pods netip.Prefix
+}
+
+func parseNodeNets(node NodeInfo) nodeNets {
+	services, _ := netip.ParsePrefix(node.ServiceCIDR)
+	pods, _ := netip.ParsePrefix(node.PodCIDR)
+	return nodeNets{services: services, pods: pods}
+}
+
+// inServiceRange says whether a ClusterIP is in the service range.
+func (n nodeNets) inServiceRange(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	return err == nil && n.services.IsValid() && n.services.Contains(addr)
+}
+
+// local says whether an endpoint address is in the node's pod subnet:
+// every address when the subnet is unknown.
+func (n nodeNets) local(ip string) bool {
+	if !n.pods.IsValid() {
+		return true
+	}
+	addr, err := netip.ParseAddr(ip)
+	return err != nil || n.pods.Contains(addr)
 }
 
 // nftRender is one sync's rendering, port by port: what a full sync
@@ -100,7 +130,8 @@ type nftRender struct {
 // port's objects from ports (or afresh when ports is nil), with the
 // endpoint map slots of slots (a new set when nil), which it updates.
 func renderNFTablesPorts(rs *Ruleset, buf []byte, ports *renderCache[*nftRules], slots *endpointSlots) (*nftRender, []byte) {
-	r := &nftRenderer{rs: rs, buf: buf[:0]}
+	nets := parseNodeNets(rs.Node)
+	r := &nftRenderer{rs: rs, nets: nets, buf: buf[:0]}
 	r.fixedChains()
 	if ports == nil {
 		ports = &renderCache[*nftRules]{}
@@ -119,7 +150,7 @@ func renderNFTablesPorts(rs *Ruleset, buf []byte, ports *renderCache[*nftRules],
 			if usesMap(sp) {
 				slot = slots.of(sp.ID)
 			}
-			return renderNFTablesPort(rs.Node, sp, slot)
+			return renderNFTablesPort(rs.Node, nets, sp, slot)
 		}))
 	}
 	// After the loop: a slot released now is handed out again only in a
@@ -174,8 +205,8 @@ func renderNFTables(rs *Ruleset, buf []byte, ports *renderCache[*nftRules], slot
 
 // renderNFTablesPort renders one service port's objects into a buffer
 // of their own; slot is its endpoint map slot, -1 when it has none.
-func renderNFTablesPort(node NodeInfo, sp *ServicePort, slot int) *nftRules {
-	r := &nftRenderer{rs: &Ruleset{Node: node}}
+func renderNFTablesPort(node NodeInfo, nets nodeNets, sp *ServicePort, slot int) *nftRules {
+	r := &nftRenderer{rs: &Ruleset{Node: node}, nets: nets}
 	if len(sp.Endpoints) == 0 {
 		key := sp.ClusterIP + " . " + sp.Protocol + " . " + strconv.Itoa(sp.Port)
 		r.element(nftNoEndpointServices, key, "")
@@ -217,8 +248,8 @@ func (r *nftRenderer) fixedChains() {
 		"ip saddr . ip daddr @"+nftHairpin+" "+nftMarkMasq,
 		"jump masquerading")
 	var services []string
-	if node.PodCIDRPool != "" && node.ServiceCIDR != "" {
-		services = append(services, "ip daddr "+node.ServiceCIDR+" ip saddr != "+node.PodCIDRPool+" "+nftMarkMasq)
+	if node.PodCIDRPool != "" && r.nets.services.IsValid() {
+		services = append(services, "ip daddr "+r.nets.services.String()+" ip saddr != "+node.PodCIDRPool+" "+nftMarkMasq)
 	}
 	r.chainOf("services", append(services,
 		"ip daddr . meta l4proto . th dport vmap @"+nftServiceIPs,
@@ -288,12 +319,11 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 		r.chainOf(ext, nftMarkMasq, "goto "+svc)
 	}
 	rules := make([]string, 0, 2*len(sp.Endpoints)+1)
-	if pool := r.rs.Node.PodCIDRPool; pool != "" && !inPrefix(r.rs.Node.ServiceCIDR, sp.ClusterIP) {
+	if pool := r.rs.Node.PodCIDRPool; pool != "" && !r.nets.inServiceRange(sp.ClusterIP) {
 		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
 	}
-	local := localEndpoints(r.rs.Node.PodCIDR)
 	for _, t := range sp.Endpoints {
-		if local(t.IP) {
+		if r.nets.local(t.IP) {
 			r.element(nftHairpin, t.IP+" . "+t.IP, "")
 		}
 	}
@@ -328,29 +358,6 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 		rules = append(rules, rule)
 	}
 	r.chainOf(svc, rules...)
-}
-
-// inPrefix says whether ip is in prefix; false when either is invalid.
-func inPrefix(prefix, ip string) bool {
-	p, err := netip.ParsePrefix(prefix)
-	if err != nil {
-		return false
-	}
-	addr, err := netip.ParseAddr(ip)
-	return err == nil && p.Contains(addr)
-}
-
-// localEndpoints says whether an endpoint address is in the node's pod
-// subnet: every address when the subnet is unknown.
-func localEndpoints(podCIDR string) func(ip string) bool {
-	subnet, err := netip.ParsePrefix(podCIDR)
-	if err != nil {
-		return func(string) bool { return true }
-	}
-	return func(ip string) bool {
-		addr, err := netip.ParseAddr(ip)
-		return err != nil || subnet.Contains(addr)
-	}
 }
 
 // affinitySetSpec declares a session-affinity set: client addresses seen

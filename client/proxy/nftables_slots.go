@@ -88,15 +88,6 @@ func (s *endpointSlots) keep(live map[string]bool) {
 	}
 }
 
-// clone is a copy that hands out the same slots.
-func (s *endpointSlots) clone() *endpointSlots {
-	c := &endpointSlots{byID: make(map[string]int, len(s.byID)), free: append([]int(nil), s.free...), next: s.next}
-	for id, slot := range s.byID {
-		c.byID[id] = slot
-	}
-	return c
-}
-
 // endpointsMap is the map that holds the elements of slot, for a port
 // of protocol: a 32-bit key (the numgen value) to an (address . port)
 // pair. Each protocol has its own maps: nft types a map's port by the

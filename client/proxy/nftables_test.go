@@ -156,3 +156,12 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// clone is a copy that hands out the same slots.
+func (s *endpointSlots) clone() *endpointSlots {
+	c := &endpointSlots{byID: make(map[string]int, len(s.byID)), free: append([]int(nil), s.free...), next: s.next}
+	for id, slot := range s.byID {
+		c.byID[id] = slot
+	}
+	return c
+}
