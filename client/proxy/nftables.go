@@ -156,16 +156,31 @@ func (w *NFTables) shardChanges(rd *nftRender) (declare []nftSet, remove []strin
 			specs[m.name] = m
 		}
 	}
-	for name, d := range delta {
-		switch before, after := w.shardUse[name], w.shardUse[name]+d; {
+	came, went := countTransitions(w.shardUse, delta)
+	for _, name := range came {
+		declare = append(declare, specs[name])
+	}
+	for _, name := range went {
+		remove = append(remove, "map "+name)
+	}
+	return declare, remove, delta
+}
+
+// countTransitions are the keys of counts that delta takes from zero to
+// positive (came) and from positive to zero (went), sorted: the objects
+// a reference-counted partial sync adds and removes.
+func countTransitions(counts, delta map[string]int) (came, went []string) {
+	for key, d := range delta {
+		switch before, after := counts[key], counts[key]+d; {
 		case before <= 0 && after > 0:
-			declare = append(declare, specs[name])
+			came = append(came, key)
 		case before > 0 && after <= 0:
-			remove = append(remove, "map "+name)
+			went = append(went, key)
 		}
 	}
-	slices.SortFunc(declare, func(a, b nftSet) int { return strings.Compare(a.name, b.name) })
-	return declare, remove, delta
+	slices.Sort(came)
+	slices.Sort(went)
+	return came, went
 }
 
 // applyCounts adds delta to counts, dropping what falls to zero.
@@ -357,14 +372,12 @@ func (w *NFTables) elementChanges(rd *nftRender) (gone, come []*element, hairpin
 	for _, e := range goneByID {
 		gone = append(gone, e)
 	}
-	for key, d := range hairpinDelta {
-		before := w.hairpins[key]
-		switch after := before + d; {
-		case before > 0 && after <= 0:
-			gone = append(gone, hairpinElement[key])
-		case before <= 0 && after > 0:
-			come = append(come, hairpinElement[key])
-		}
+	came, went := countTransitions(w.hairpins, hairpinDelta)
+	for _, key := range came {
+		come = append(come, hairpinElement[key])
+	}
+	for _, key := range went {
+		gone = append(gone, hairpinElement[key])
 	}
 	byID := func(a, b *element) int { return strings.Compare(a.id, b.id) }
 	slices.SortFunc(gone, byID)
