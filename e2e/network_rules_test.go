@@ -163,19 +163,10 @@ func mapEndpoints(lines []string, name, n, offset string) int {
 	count, _ := strconv.Atoi(n)
 	first, _ := strconv.Atoi(offset)
 	found := 0
-	in := false
-	for _, l := range lines {
-		s := strings.TrimSpace(l)
-		switch {
-		case s == "map "+name+" {":
-			in = true
-		case in && s == "}":
-			return found
-		case in:
-			for _, key := range mapKey.FindAllStringSubmatch(s, -1) {
-				if k, _ := strconv.Atoi(key[1]); k >= first && k < first+count {
-					found++
-				}
+	for _, s := range nftBlock(lines, "map "+name) {
+		for _, key := range mapKey.FindAllStringSubmatch(s, -1) {
+			if k, _ := strconv.Atoi(key[1]); k >= first && k < first+count {
+				found++
 			}
 		}
 	}
@@ -187,20 +178,27 @@ var mapKey = regexp.MustCompile(`(?:^|[{,]\s*)(\d+) : `)
 
 // chainBody is the rules of chain in a dump.
 func chainBody(mode string, lines []string, chain string) []string {
-	var out []string
-	if mode != "nftables" {
-		for _, l := range lines {
-			if strings.HasPrefix(l, "-A "+chain+" ") {
-				out = append(out, l)
-			}
-		}
-		return out
+	if mode == "nftables" {
+		return nftBlock(lines, "chain "+chain)
 	}
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "-A "+chain+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// nftBlock is the lines, trimmed, inside the block "header {" … "}" of
+// an `nft list` dump.
+func nftBlock(lines []string, header string) []string {
+	var out []string
 	in := false
 	for _, l := range lines {
 		s := strings.TrimSpace(l)
 		switch {
-		case s == "chain "+chain+" {":
+		case s == header+" {":
 			in = true
 		case in && s == "}":
 			return out
