@@ -172,6 +172,21 @@ func (p *proposer) gather(first *proposal) []*proposal {
 	return batch
 }
 
+// wait is future's error, or stopped when the server stops first:
+// hashicorp/raft never answers an entry still queued for its leader loop
+// when it shuts down (its log futures have no ShutdownCh), so waiting on
+// the future alone held Server.Shutdown forever.
+func (p *proposer) wait(future raft.ApplyFuture) (stopped bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- future.Error() }()
+	select {
+	case err := <-done:
+		return false, err
+	case <-p.stopCh:
+		return true, nil
+	}
+}
+
 // complete waits for each entry in the order proposed, frees its slot and
 // answers its proposals.
 func (p *proposer) complete() {
@@ -182,7 +197,13 @@ func (p *proposer) complete() {
 		case <-p.stopCh:
 			return
 		}
-		err := e.future.Error()
+		stopped, err := p.wait(e.future)
+		if stopped {
+			for _, pr := range e.proposals {
+				pr.done <- proposalResult{err: raft.ErrRaftShutdown}
+			}
+			return
+		}
 		<-p.slots
 		if err != nil {
 			for _, pr := range e.proposals {

@@ -273,3 +273,37 @@ func receive(t *testing.T, ch <-chan proposalResult) proposalResult {
 		return proposalResult{}
 	}
 }
+
+// TestProposerStopsWithAnEntryRaftNeverAnswers: raft does not answer an
+// entry still queued for it when it shuts down; the proposer's complete
+// loop returns anyway, answering the entry's commands with
+// ErrRaftShutdown, so the server's shutdown does not wait forever.
+func TestProposerStopsWithAnEntryRaftNeverAnswers(t *testing.T) {
+	f, err := fsm.New(hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	r := &fakeRaft{fsm: f}
+	p := newProposer(r, time.Second, 1, stop)
+	go p.run()
+	completed := make(chan struct{})
+	go func() {
+		p.complete()
+		close(completed)
+	}()
+	pr := &proposal{cmd: registerCmd(t, "web", false), done: make(chan proposalResult, 1)}
+	p.queue <- pr
+	poll.WaitFor(t, 5*time.Second, func() (bool, error) {
+		return r.entryCount() == 1, fmt.Errorf("%d entries proposed, want 1", r.entryCount())
+	})
+	close(stop) // the entry is never released
+	select {
+	case <-completed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("complete still waits on an entry raft never answers after the stop")
+	}
+	if got := <-pr.done; !errors.Is(got.err, raft.ErrRaftShutdown) {
+		t.Fatalf("proposal = %+v, want ErrRaftShutdown", got)
+	}
+}
