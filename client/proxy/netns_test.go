@@ -63,7 +63,7 @@ func newTestNS(t *testing.T) *testNS {
 		t.Fatalf("new namespace %s: %v", name, err)
 	}
 	ns := &testNS{name: name, handle: handle,
-		run: ExecRunner{Prefix: []string{"nsenter", "--net=/run/netns/" + name}}}
+		run: ExecRunner{NetNS: "/run/netns/" + name}}
 	t.Cleanup(func() {
 		if ns.link != nil {
 			ns.link.Close()

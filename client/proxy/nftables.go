@@ -13,20 +13,21 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 )
 
-// NFTables writes the rules into the table "ip mk" with one `nft -f -`
-// transaction per sync. It shells out to nft rather than speaking
-// netlink (google/nftables) because the text it writes is the text an
-// operator reads back with `nft list table ip mk`, and because one
-// process per sync is a fixed cost next to the transaction itself (the
-// benchmark compares against a bare `nft -f`).
+// NFTables writes the rules into the table "ip mk". A partial sync is
+// one `nft -f -` transaction: small, and the text is what an operator
+// reads back with `nft list table ip mk`. A full sync writes the
+// service ports' chains and every element over netlink in one batch
+// (see syncFull): at 10,000 services nft's parsing of the text was most
+// of the sync.
 //
 // It remembers a hash of every chain it wrote, so later syncs flush and
 // rewrite only the chains that changed; the elements a later sync adds
 // and deletes are those of the service ports that came and went (see
-// renderCache), so its cost follows the change, not the table. A full sync (the first,
-// after a failure, or when asked) lists the table's chains and sets to
-// remove what an earlier run left, all in the same transaction, so the
-// table and its hooks never disappear in between.
+// renderCache), so its cost follows the change, not the table. A full
+// sync (the first, after a failure, or when asked) lists the table's
+// chains and sets to remove what an earlier run left, in the same
+// transaction that rewrites the services, so the table and its hooks
+// never disappear in between.
 type NFTables struct {
 	run    Runner
 	logger hclog.Logger
@@ -47,6 +48,14 @@ type NFTables struct {
 	shardUse map[string]int
 	// localnetSet: route_localnet was turned on.
 	localnetSet bool
+	// lastFull is the last sync's when it was a full one, for LastPayload.
+	lastFull *fullSync
+}
+
+// fullSync is what a full sync wrote, and what it found.
+type fullSync struct {
+	want     *nftRules
+	existing *nftExisting
 }
 
 // NewNFTables returns an nftables writer that runs nft with run
@@ -64,8 +73,16 @@ func NewNFTables(run Runner, logger hclog.Logger) *NFTables {
 // Mode is ModeNFTables.
 func (w *NFTables) Mode() string { return ModeNFTables }
 
-// LastPayload is a copy of the last transaction Sync ran.
-func (w *NFTables) LastPayload() []byte { return bytes.Clone(w.out.Bytes()) }
+// LastPayload is the last sync as nft text: the transaction it ran, or
+// for a full sync, the one nft transaction that writes the same.
+func (w *NFTables) LastPayload() []byte {
+	if w.lastFull == nil {
+		return bytes.Clone(w.out.Bytes())
+	}
+	var out bytes.Buffer
+	writeFull(&out, &SyncResult{}, w.lastFull.want, w.lastFull.existing)
+	return out.Bytes()
+}
 
 // Sync writes rs; see Writer.
 func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult, error) {
@@ -90,7 +107,14 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 		}
 		want := rd.flatten()
 		d = diffChains(w.seed, want.chains, nil)
-		w.writeFull(&res, want, existing)
+		if err := w.syncFull(ctx, &res, rd, want, existing); err != nil {
+			w.written = nil
+			return res, err
+		}
+		w.lastFull = &fullSync{want: want, existing: existing}
+		w.written = d.hashes
+		w.hairpins, w.shardUse = countHairpins(rd.ports), countShards(rd.ports)
+		return res, nil
 	} else {
 		d = diffChains(w.seed, rd.chains(), w.written)
 		hairpinDelta, shardDelta = w.writePartial(&res, rd, d)
@@ -100,19 +124,33 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 			return res, nil
 		}
 	}
+	w.lastFull = nil
 	res.Bytes = w.out.Len()
-	if _, err := w.run.Run(ctx, w.out.Bytes(), "nft", "-f", "-"); err != nil {
+	if err := w.apply(ctx); err != nil {
 		w.written = nil
-		return res, fmt.Errorf("nft -f of %d bytes: %w", res.Bytes, err)
+		return res, err
 	}
 	w.written = d.hashes
-	if full {
-		w.hairpins, w.shardUse = countHairpins(rd.ports), countShards(rd.ports)
-	} else {
-		applyCounts(w.hairpins, hairpinDelta)
-		applyCounts(w.shardUse, shardDelta)
-	}
+	applyCounts(w.hairpins, hairpinDelta)
+	applyCounts(w.shardUse, shardDelta)
 	return res, nil
+}
+
+// apply runs the text transaction in w.out.
+func (w *NFTables) apply(ctx context.Context) error {
+	if _, err := w.run.Run(ctx, w.out.Bytes(), "nft", "-f", "-"); err != nil {
+		return fmt.Errorf("nft -f of %d bytes: %w", w.out.Len(), err)
+	}
+	return nil
+}
+
+// netnsPath is the namespace the writer's programs run in, where its
+// netlink socket goes too.
+func (w *NFTables) netnsPath() string {
+	if r, ok := w.run.(interface{ NetNSPath() string }); ok {
+		return r.NetNSPath()
+	}
+	return ""
 }
 
 // countHairpins counts, for each hairpin element, the ports that have it.
@@ -233,59 +271,6 @@ func parseNFTList(out []byte, ex *nftExisting) {
 	}
 }
 
-// writeFull writes a transaction that rebuilds the whole table in place:
-// declare everything (add is a no-op for what exists), flush and refill
-// every chain, map and set, then remove what is no longer wanted.
-func (w *NFTables) writeFull(res *SyncResult, want *nftRules, ex *nftExisting) {
-	out := &w.out
-	out.WriteString("add table " + nftTable + "\n")
-	for _, c := range nftContainers {
-		fmt.Fprintf(out, "add %s %s %s { %s }\nflush %s %s %s\n", c.kind, nftTable, c.name, c.spec, c.kind, nftTable, c.name)
-	}
-	wantSets := map[string]bool{}
-	for _, s := range want.sets {
-		wantSets[s.name] = true
-		out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
-	}
-	wantMaps := map[string]bool{}
-	for _, m := range want.shards {
-		wantMaps[m.name] = true
-		fmt.Fprintf(out, "add map %s %s { %s }\nflush map %s %s\n", nftTable, m.name, m.spec, nftTable, m.name)
-	}
-	declareChains(out, want.chains)
-	for _, c := range want.chains {
-		// A chain this transaction makes is empty: flushing it would only
-		// cost nft a lookup.
-		if ex.chains[c.name] {
-			out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
-		}
-		out.Write(c.body)
-	}
-	res.ChainsWritten = len(want.chains)
-	res.ElementsWritten = writeElements(out, "add", want.elements)
-	wantChains := make(map[string]bool, len(want.chains))
-	for _, c := range want.chains {
-		wantChains[c.name] = true
-	}
-	var staleChains, staleContainers []string
-	for name := range ex.chains {
-		if !wantChains[name] {
-			staleChains = append(staleChains, name)
-		}
-	}
-	for name := range ex.sets {
-		if !wantSets[name] && strings.HasPrefix(name, nftAffinityPrefix) {
-			staleContainers = append(staleContainers, "set "+name)
-		}
-	}
-	for name := range ex.maps {
-		if !wantMaps[name] && strings.HasPrefix(name, nftEndpointsPrefix) {
-			staleContainers = append(staleContainers, "map "+name)
-		}
-	}
-	res.ChainsDeleted = deleteStale(out, staleChains, staleContainers)
-}
-
 // writePartial writes a transaction of only what changed since the last
 // sync, in an order nft accepts: new objects first, then elements that
 // go, rewritten chains, elements that come, and last the removal of
@@ -400,16 +385,7 @@ func declareChains(out *bytes.Buffer, chains []*chain) {
 // writeElements writes "verb element" statements for elements, one per
 // map or set, and returns how many.
 func writeElements(out *bytes.Buffer, verb string, elements []*element) int {
-	byContainer := map[string][]*element{}
-	var containers []string
-	for _, e := range elements {
-		if _, ok := byContainer[e.container]; !ok {
-			containers = append(containers, e.container)
-		}
-		byContainer[e.container] = append(byContainer[e.container], e)
-	}
-	sort.Strings(containers)
-	n := 0
+	byContainer, containers := groupElements(elements)
 	for _, c := range containers {
 		out.WriteString(verb + " element " + nftTable + " " + c + " { ")
 		for i, e := range byContainer[c] {
@@ -422,9 +398,22 @@ func writeElements(out *bytes.Buffer, verb string, elements []*element) int {
 			}
 		}
 		out.WriteString(" }\n")
-		n += len(byContainer[c])
 	}
-	return n
+	return len(elements)
+}
+
+// groupElements groups elements by their map or set, and names those in
+// order.
+func groupElements(elements []*element) (byContainer map[string][]*element, containers []string) {
+	byContainer = map[string][]*element{}
+	for _, e := range elements {
+		if _, ok := byContainer[e.container]; !ok {
+			containers = append(containers, e.container)
+		}
+		byContainer[e.container] = append(byContainer[e.container], e)
+	}
+	sort.Strings(containers)
+	return byContainer, containers
 }
 
 // deleteStale flushes the stale chains, then deletes them and the stale

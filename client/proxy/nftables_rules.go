@@ -316,18 +316,17 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 	if sp.NodePort != 0 {
 		ext := nftExtPrefix + sp.ID
 		r.element(nftServiceNodePorts, sp.Protocol+" . "+strconv.Itoa(sp.NodePort), "goto "+ext)
-		r.chainOf(ext, nftMarkMasq, "goto "+svc)
+		r.portChain(ext, []nftStmt{stmtMarkMasq{}}, []nftStmt{stmtGoto{svc}})
 	}
-	rules := make([]string, 0, 2*len(sp.Endpoints)+1)
+	rules := make([][]nftStmt, 0, 2*len(sp.Endpoints)+1)
 	if pool := r.rs.Node.PodCIDRPool; pool != "" && !r.nets.inServiceRange(sp.ClusterIP) {
-		rules = append(rules, "ip saddr != "+pool+" "+nftMarkMasq)
+		rules = append(rules, []nftStmt{stmtSaddrNotIn{pool}, stmtMarkMasq{}})
 	}
 	for _, t := range sp.Endpoints {
 		if r.nets.local(t.IP) {
 			r.element(nftHairpin, t.IP+" . "+t.IP, "")
 		}
 	}
-	dnat := "meta l4proto " + sp.Protocol + " dnat to "
 	if slot >= 0 {
 		m := endpointsMap(slot, sp.Protocol)
 		offset := slot << nftSlotBits
@@ -335,29 +334,43 @@ func (r *nftRenderer) servicePort(sp *ServicePort, slot int) {
 			r.element(m.name, strconv.Itoa(offset+i), t.IP+" . "+strconv.Itoa(t.Port))
 		}
 		r.out.shards = append(r.out.shards, m)
-		rules = append(rules, dnat+"numgen random mod "+strconv.Itoa(len(sp.Endpoints))+" offset "+strconv.Itoa(offset)+" map @"+m.name)
-		r.chainOf(svc, rules...)
+		rules = append(rules, []nftStmt{stmtDNATMap{proto: sp.Protocol, mod: len(sp.Endpoints), offset: offset, m: m.name}})
+		r.portChain(svc, rules...)
 		return
 	}
 	if sp.AffinitySeconds > 0 {
 		for _, t := range sp.Endpoints {
 			set := nftAffinityPrefix + t.ID
 			r.out.sets = append(r.out.sets, nftSet{name: set, spec: affinitySetSpec(sp.AffinitySeconds)})
-			rules = append(rules, "ip saddr @"+set+" update @"+set+" { ip saddr } "+dnat+t.Addr())
+			rules = append(rules, []nftStmt{stmtSaddrInSet{set}, stmtUpdateSet{set}, stmtDNAT{sp.Protocol, t.IP, t.Port}})
 		}
 	}
 	n := len(sp.Endpoints)
 	for i, t := range sp.Endpoints {
-		rule := dnat + t.Addr()
-		if sp.AffinitySeconds > 0 {
-			rule = "update @" + nftAffinityPrefix + t.ID + " { ip saddr } " + rule
-		}
+		var rule []nftStmt
 		if i < n-1 {
-			rule = "numgen random mod " + strconv.Itoa(n-i) + " 0 " + rule
+			rule = append(rule, stmtNumgenIs{mod: n - i})
 		}
-		rules = append(rules, rule)
+		if sp.AffinitySeconds > 0 {
+			rule = append(rule, stmtUpdateSet{nftAffinityPrefix + t.ID})
+		}
+		rules = append(rules, append(rule, stmtDNAT{sp.Protocol, t.IP, t.Port}))
 	}
-	r.chainOf(svc, rules...)
+	r.portChain(svc, rules...)
+}
+
+// portChain is a service port's chain: its text, and its statements for
+// a full sync over netlink.
+func (r *nftRenderer) portChain(name string, rules ...[]nftStmt) {
+	start := len(r.buf)
+	for _, rule := range rules {
+		r.buf = append(r.buf, "add rule "+nftTable+" "...)
+		r.buf = append(r.buf, name...)
+		r.buf = append(r.buf, ' ')
+		r.buf = nftRuleText(r.buf, rule)
+		r.buf = append(r.buf, '\n')
+	}
+	r.out.chains = append(r.out.chains, &chain{name: name, body: r.buf[start:len(r.buf):len(r.buf)], stmts: rules})
 }
 
 // affinitySetSpec declares a session-affinity set: client addresses seen

@@ -17,10 +17,16 @@ type Runner interface {
 }
 
 // ExecRunner runs programs directly, in the network namespace of the
-// calling thread, or under Prefix (say "nsenter", "--net=/run/netns/x").
+// calling thread, or in the one at NetNS (say /run/netns/x) through
+// nsenter. The nftables writer opens its netlink socket in the same
+// namespace.
 type ExecRunner struct {
-	Prefix []string
+	NetNS string
 }
+
+// NetNSPath is the namespace the programs run in; "" for the calling
+// thread's.
+func (r ExecRunner) NetNSPath() string { return r.NetNS }
 
 // RunError is a program that failed: its exit status and what it wrote
 // on stderr.
@@ -39,7 +45,11 @@ func (e *RunError) Unwrap() error { return e.Err }
 
 // Run runs name with args, stdin on its standard input.
 func (r ExecRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
-	argv := append(append(append([]string(nil), r.Prefix...), name), args...)
+	var argv []string
+	if r.NetNS != "" {
+		argv = []string{"nsenter", "--net=" + r.NetNS}
+	}
+	argv = append(append(argv, name), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

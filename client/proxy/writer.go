@@ -51,6 +51,9 @@ type chain struct {
 	// hash is the body's, once diffChains has taken it (0 before): a
 	// chain kept in a renderCache is hashed once, not at every sync.
 	hash uint64
+	// stmts are the rules of an nftables service port chain as
+	// statements, for a full sync over netlink; nil for other chains.
+	stmts [][]nftStmt
 }
 
 // renderCache keeps what a writer rendered for each service port, by
