@@ -64,41 +64,35 @@ func nfgenHeader(family byte, resID uint16) []byte {
 	return binary.BigEndian.AppendUint16([]byte{family, unix.NFNETLINK_V0}, resID)
 }
 
-func (b *nlBatch) addChain(name string) {
-	b.add(unix.NFT_MSG_NEWCHAIN, netlink.Create, func(ae *netlink.AttributeEncoder) {
-		ae.String(unix.NFTA_CHAIN_TABLE, nftTableName)
-		ae.String(unix.NFTA_CHAIN_NAME, name)
+// named adds a message that names one object of mk's table: the
+// table's attribute, then the object's.
+func (b *nlBatch) named(msgType int, flags netlink.HeaderFlags, tableAttr, nameAttr uint16, name string) {
+	b.add(msgType, flags, func(ae *netlink.AttributeEncoder) {
+		ae.String(tableAttr, nftTableName)
+		ae.String(nameAttr, name)
 	})
+}
+
+func (b *nlBatch) addChain(name string) {
+	b.named(unix.NFT_MSG_NEWCHAIN, netlink.Create, unix.NFTA_CHAIN_TABLE, unix.NFTA_CHAIN_NAME, name)
 }
 
 // flushChain deletes every rule of a chain.
 func (b *nlBatch) flushChain(name string) {
-	b.add(unix.NFT_MSG_DELRULE, 0, func(ae *netlink.AttributeEncoder) {
-		ae.String(unix.NFTA_RULE_TABLE, nftTableName)
-		ae.String(unix.NFTA_RULE_CHAIN, name)
-	})
+	b.named(unix.NFT_MSG_DELRULE, 0, unix.NFTA_RULE_TABLE, unix.NFTA_RULE_CHAIN, name)
 }
 
 func (b *nlBatch) deleteChain(name string) {
-	b.add(unix.NFT_MSG_DELCHAIN, 0, func(ae *netlink.AttributeEncoder) {
-		ae.String(unix.NFTA_CHAIN_TABLE, nftTableName)
-		ae.String(unix.NFTA_CHAIN_NAME, name)
-	})
+	b.named(unix.NFT_MSG_DELCHAIN, 0, unix.NFTA_CHAIN_TABLE, unix.NFTA_CHAIN_NAME, name)
 }
 
 // flushSet deletes every element of a set or map.
 func (b *nlBatch) flushSet(name string) {
-	b.add(unix.NFT_MSG_DELSETELEM, 0, func(ae *netlink.AttributeEncoder) {
-		ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, nftTableName)
-		ae.String(unix.NFTA_SET_ELEM_LIST_SET, name)
-	})
+	b.named(unix.NFT_MSG_DELSETELEM, 0, unix.NFTA_SET_ELEM_LIST_TABLE, unix.NFTA_SET_ELEM_LIST_SET, name)
 }
 
 func (b *nlBatch) deleteSet(name string) {
-	b.add(unix.NFT_MSG_DELSET, 0, func(ae *netlink.AttributeEncoder) {
-		ae.String(unix.NFTA_SET_TABLE, nftTableName)
-		ae.String(unix.NFTA_SET_NAME, name)
-	})
+	b.named(unix.NFT_MSG_DELSET, 0, unix.NFTA_SET_TABLE, unix.NFTA_SET_NAME, name)
 }
 
 // addRule appends a rule of statements to a chain.

@@ -72,3 +72,31 @@ func nftBytecode(t *testing.T, ns *testNS) map[string][]string {
 	}
 	return rules
 }
+
+// TestNetlinkBatchIsAllOrNothing sends a batch whose last message names
+// a chain that does not exist: the send must fail with the kernel's
+// error, not hang, and the chain the batch made first must not be there.
+func TestNetlinkBatchIsAllOrNothing(t *testing.T) {
+	requireTools(t, "nft")
+	ns := newTestNS(t)
+	ns.sh(t, "nft", "add table "+nftTable)
+	b := &nlBatch{}
+	b.addChain("made-first")
+	b.flushChain("not-there")
+	err := sendBatch(ns.run.(ExecRunner).NetNS, b)
+	if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Fatalf("send: %v, want the kernel's ENOENT", err)
+	}
+	if listing := ns.sh(t, "nft", "list", "table", "ip", "mk"); strings.Contains(listing, "made-first") {
+		t.Fatalf("the failed batch left a chain behind:\n%s", listing)
+	}
+	// The same socket path works for a good batch.
+	b = &nlBatch{}
+	b.addChain("made-first")
+	if err := sendBatch(ns.run.(ExecRunner).NetNS, b); err != nil {
+		t.Fatal(err)
+	}
+	if listing := ns.sh(t, "nft", "list", "table", "ip", "mk"); !strings.Contains(listing, "chain made-first") {
+		t.Fatalf("the good batch made no chain:\n%s", listing)
+	}
+}
