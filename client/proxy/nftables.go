@@ -13,12 +13,14 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 )
 
-// NFTables writes the rules into the table "ip mk". A partial sync is
-// one `nft -f -` transaction: small, and the text is what an operator
-// reads back with `nft list table ip mk`. A full sync writes the
-// service ports' chains and every element over netlink in one batch
-// (see syncFull): at 10,000 services nft's parsing of the text was most
-// of the sync.
+// NFTables writes the rules into the table "ip mk". Service port chains
+// and elements go to the kernel over netlink, one batch per sync (see
+// nftables_netlink.go); nft declares the table, its maps and sets and
+// writes the chains every node has. At 10,000 services nft's parsing of
+// the text was most of a full sync, and nft's start and its reading of
+// the table most of a partial one. The text of every sync is still made
+// on demand (LastPayload): it is what an operator reads back with `nft
+// list table ip mk`, and what the benchmark times a bare `nft -f` of.
 //
 // It remembers a hash of every chain it wrote, so later syncs flush and
 // rewrite only the chains that changed; the elements a later sync adds
@@ -48,14 +50,8 @@ type NFTables struct {
 	shardUse map[string]int
 	// localnetSet: route_localnet was turned on.
 	localnetSet bool
-	// lastFull is the last sync's when it was a full one, for LastPayload.
-	lastFull *fullSync
-}
-
-// fullSync is what a full sync wrote, and what it found.
-type fullSync struct {
-	want     *nftRules
-	existing *nftExisting
+	// lastText writes the last sync as text, for LastPayload.
+	lastText func(out *bytes.Buffer)
 }
 
 // NewNFTables returns an nftables writer that runs nft with run
@@ -73,14 +69,13 @@ func NewNFTables(run Runner, logger hclog.Logger) *NFTables {
 // Mode is ModeNFTables.
 func (w *NFTables) Mode() string { return ModeNFTables }
 
-// LastPayload is the last sync as nft text: the transaction it ran, or
-// for a full sync, the one nft transaction that writes the same.
+// LastPayload is the last sync as one nft text transaction: what nft
+// would have to read to do what the sync did.
 func (w *NFTables) LastPayload() []byte {
-	if w.lastFull == nil {
-		return bytes.Clone(w.out.Bytes())
-	}
 	var out bytes.Buffer
-	writeFull(&out, &SyncResult{}, w.lastFull.want, w.lastFull.existing)
+	if w.lastText != nil {
+		w.lastText(&out)
+	}
 	return out.Bytes()
 }
 
@@ -94,45 +89,34 @@ func (w *NFTables) Sync(ctx context.Context, rs *Ruleset, full bool) (SyncResult
 	}
 	var rd *nftRender
 	rd, w.buf = renderNFTablesPorts(rs, w.buf, &w.ports, w.slots)
-	full = full || w.written == nil
-	res := SyncResult{Full: full}
-	w.out.Reset()
-	var d chainDiff
-	var hairpinDelta, shardDelta map[string]int
-	if full {
-		existing, err := w.listTable(ctx)
-		if err != nil {
-			w.written = nil
-			return res, err
-		}
-		want := rd.flatten()
-		d = diffChains(w.seed, want.chains, nil)
-		if err := w.syncFull(ctx, &res, rd, want, existing); err != nil {
-			w.written = nil
-			return res, err
-		}
-		w.lastFull = &fullSync{want: want, existing: existing}
-		w.written = d.hashes
-		w.hairpins, w.shardUse = countHairpins(rd.ports), countShards(rd.ports)
-		return res, nil
+	var res SyncResult
+	var err error
+	if full || w.written == nil {
+		res, err = w.syncAll(ctx, rd)
 	} else {
-		d = diffChains(w.seed, rd.chains(), w.written)
-		hairpinDelta, shardDelta = w.writePartial(&res, rd, d)
-		if w.out.Len() == 0 {
-			applyCounts(w.hairpins, hairpinDelta)
-			applyCounts(w.shardUse, shardDelta)
-			return res, nil
-		}
+		res, err = w.syncChanges(ctx, rd)
 	}
-	w.lastFull = nil
-	res.Bytes = w.out.Len()
-	if err := w.apply(ctx); err != nil {
+	if err != nil {
 		w.written = nil
+	}
+	return res, err
+}
+
+// syncAll rewrites the whole table (see syncFull).
+func (w *NFTables) syncAll(ctx context.Context, rd *nftRender) (SyncResult, error) {
+	res := SyncResult{Full: true}
+	existing, err := w.listTable(ctx)
+	if err != nil {
+		return res, err
+	}
+	want := rd.flatten()
+	d := diffChains(w.seed, want.chains, nil)
+	w.lastText = func(out *bytes.Buffer) { writeFull(out, &SyncResult{}, want, existing) }
+	if err := w.syncFull(ctx, &res, rd, want, existing); err != nil {
 		return res, err
 	}
 	w.written = d.hashes
-	applyCounts(w.hairpins, hairpinDelta)
-	applyCounts(w.shardUse, shardDelta)
+	w.hairpins, w.shardUse = countHairpins(rd.ports), countShards(rd.ports)
 	return res, nil
 }
 
@@ -175,33 +159,6 @@ func countShards(ports []*nftRules) map[string]int {
 		}
 	}
 	return n
-}
-
-// shardChanges are the endpoint maps a partial sync declares (their
-// first port came) and deletes (their last port went), and the change
-// of their use counts.
-func (w *NFTables) shardChanges(rd *nftRender) (declare []nftSet, remove []string, delta map[string]int) {
-	delta = map[string]int{}
-	specs := map[string]nftSet{}
-	for _, p := range rd.gone {
-		for _, m := range p.shards {
-			delta[m.name]--
-		}
-	}
-	for _, p := range rd.fresh {
-		for _, m := range p.shards {
-			delta[m.name]++
-			specs[m.name] = m
-		}
-	}
-	came, went := countTransitions(w.shardUse, delta)
-	for _, name := range came {
-		declare = append(declare, specs[name])
-	}
-	for _, name := range went {
-		remove = append(remove, "map "+name)
-	}
-	return declare, remove, delta
 }
 
 // countTransitions are the keys of counts that delta takes from zero to
@@ -269,105 +226,6 @@ func parseNFTList(out []byte, ex *nftExisting) {
 			}
 		}
 	}
-}
-
-// writePartial writes a transaction of only what changed since the last
-// sync, in an order nft accepts: new objects first, then elements that
-// go, rewritten chains, elements that come, and last the removal of
-// chains and sets nothing refers to any more. The elements and sets are
-// those of the ports rendered afresh against those that went. It
-// returns the change of the hairpin and endpoint map counts, for Sync to
-// apply once the transaction went in.
-func (w *NFTables) writePartial(res *SyncResult, rd *nftRender, d chainDiff) (hairpinDelta, shardDelta map[string]int) {
-	out := &w.out
-	declare, remove, shardDelta := w.shardChanges(rd)
-	for _, m := range declare {
-		fmt.Fprintf(out, "add map %s %s { %s }\n", nftTable, m.name, m.spec)
-	}
-	goneSets := map[string]bool{}
-	for _, p := range rd.gone {
-		for _, s := range p.sets {
-			goneSets[s.name] = true
-		}
-	}
-	for _, p := range rd.fresh {
-		for _, s := range p.sets {
-			if goneSets[s.name] {
-				delete(goneSets, s.name) // the same port's set, kept
-				continue
-			}
-			out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
-		}
-	}
-	var added []*chain
-	for _, c := range d.changed {
-		if _, ok := w.written[c.name]; !ok {
-			added = append(added, c)
-		}
-	}
-	declareChains(out, added)
-	gone, come, delta := w.elementChanges(rd)
-	res.ElementsDeleted = writeElements(out, "delete", gone)
-	for _, c := range d.changed {
-		out.WriteString("flush chain " + nftTable + " " + c.name + "\n")
-		out.Write(c.body)
-	}
-	res.ChainsWritten = len(d.changed)
-	res.ElementsWritten = writeElements(out, "add", come)
-	stale := remove
-	for name := range goneSets {
-		stale = append(stale, "set "+name)
-	}
-	res.ChainsDeleted = deleteStale(out, d.removed, stale)
-	return delta, shardDelta
-}
-
-// elementChanges are the elements to delete and to add for the ports
-// that went and came: an element both went and came with the same value
-// stays; a hairpin element goes when the last port that had it went,
-// comes when the first does.
-func (w *NFTables) elementChanges(rd *nftRender) (gone, come []*element, hairpinDelta map[string]int) {
-	goneByID := map[string]*element{}
-	hairpinDelta = map[string]int{}
-	hairpinElement := map[string]*element{}
-	for _, p := range rd.gone {
-		for _, e := range p.elements {
-			if e.container == nftHairpin {
-				hairpinDelta[e.key]--
-				hairpinElement[e.key] = e
-				continue
-			}
-			goneByID[e.id] = e
-		}
-	}
-	for _, p := range rd.fresh {
-		for _, e := range p.elements {
-			if e.container == nftHairpin {
-				hairpinDelta[e.key]++
-				hairpinElement[e.key] = e
-				continue
-			}
-			if old, ok := goneByID[e.id]; ok && old.value == e.value {
-				delete(goneByID, e.id)
-				continue
-			}
-			come = append(come, e)
-		}
-	}
-	for _, e := range goneByID {
-		gone = append(gone, e)
-	}
-	came, went := countTransitions(w.hairpins, hairpinDelta)
-	for _, key := range came {
-		come = append(come, hairpinElement[key])
-	}
-	for _, key := range went {
-		gone = append(gone, hairpinElement[key])
-	}
-	byID := func(a, b *element) int { return strings.Compare(a.id, b.id) }
-	slices.SortFunc(gone, byID)
-	slices.SortFunc(come, byID)
-	return gone, come, hairpinDelta
 }
 
 // declareChains writes "add chain" for chains, with the hook of the base

@@ -122,17 +122,8 @@ func portBatch(res *SyncResult, rd *nftRender, want *nftRules, ex *nftExisting) 
 		b.addElements(c, byContainer[c])
 	}
 	res.ElementsWritten = len(want.elements)
-	chains, sets := staleObjects(want, ex)
-	for _, name := range chains {
-		b.flushChain(name)
-	}
-	for _, name := range chains {
-		b.deleteChain(name)
-	}
-	for _, kindName := range sets {
-		_, name, _ := strings.Cut(kindName, " ")
-		b.deleteSet(name)
-	}
+	chains, containers := staleObjects(want, ex)
+	b.deleteStale(chains, containers)
 	res.ChainsDeleted = len(chains)
 	return b
 }

@@ -15,12 +15,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The full sync's service port objects go to the kernel as one netlink
+// Every sync's service port objects go to the kernel as one netlink
 // batch built here, not as nft text: at 10,000 services × 10 endpoints
 // nft spent 0.8 s of its 1.4 s parsing and evaluating the 5.4 MB of text
 // a full sync is (perf, see docs/benchmarks.md), and the batch is built
-// in a tenth of that. Partial syncs stay nft text: they are small, and
-// the text is what an operator reads back.
+// in a tenth of that; a one-endpoint change skips nft's start and its
+// reading of the table.
 
 // nftTableName is mk's table in the ip family (nftTable is "ip mk").
 const nftTableName = "mk"
@@ -121,17 +121,30 @@ func (b *nlBatch) addRule(chainName string, rule []nftStmt) {
 // addElements adds elements, all of one set or map, in messages of at
 // most nlElementsPerMessage.
 func (b *nlBatch) addElements(set string, elements []*element) {
+	b.elements(unix.NFT_MSG_NEWSETELEM, netlink.Create, set, elements)
+}
+
+// deleteElements deletes elements, of any sets and maps.
+func (b *nlBatch) deleteElements(elements []*element) {
+	byContainer, containers := groupElements(elements)
+	for _, set := range containers {
+		b.elements(unix.NFT_MSG_DELSETELEM, 0, set, byContainer[set])
+	}
+}
+
+func (b *nlBatch) elements(msgType int, flags netlink.HeaderFlags, set string, elements []*element) {
 	var list []byte
+	withValue := msgType == unix.NFT_MSG_NEWSETELEM
 	for start := 0; start < len(elements) && b.err == nil; start += nlElementsPerMessage {
 		list = list[:0]
 		for _, e := range elements[start:min(start+nlElementsPerMessage, len(elements))] {
 			var err error
-			if list, err = appendElement(list, e); err != nil {
+			if list, err = appendElement(list, e, withValue); err != nil {
 				b.err = err
 				return
 			}
 		}
-		b.add(unix.NFT_MSG_NEWSETELEM, netlink.Create, func(ae *netlink.AttributeEncoder) {
+		b.add(msgType, flags, func(ae *netlink.AttributeEncoder) {
 			ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, nftTableName)
 			ae.String(unix.NFTA_SET_ELEM_LIST_SET, set)
 			ae.Bytes(unix.NFTA_SET_ELEM_LIST_ELEMENTS|unix.NLA_F_NESTED, list)
@@ -139,12 +152,28 @@ func (b *nlBatch) addElements(set string, elements []*element) {
 	}
 }
 
+// deleteStale flushes the stale chains, then deletes them and the stale
+// sets and maps, given as "set NAME" or "map NAME": a chain can only go
+// once no rule jumps to it, a set once no rule uses it.
+func (b *nlBatch) deleteStale(chains, containers []string) {
+	for _, name := range chains {
+		b.flushChain(name)
+	}
+	for _, name := range chains {
+		b.deleteChain(name)
+	}
+	for _, kindName := range containers {
+		_, name, _ := strings.Cut(kindName, " ")
+		b.deleteSet(name)
+	}
+}
+
 // appendElement appends one element, as a list entry, from the text
-// the renderer made of it: the key and value fields laid out as the
-// set's type has them. A full sync encodes 110,000 of these at 10,000
+// the renderer made of it: the key and, withValue, the value, laid out
+// as the set's type has them. A full sync encodes 110,000 of these at 10,000
 // services, so they are appended directly rather than built as
 // attribute values (a third of the sync's CPU in the profile).
-func appendElement(b []byte, e *element) ([]byte, error) {
+func appendElement(b []byte, e *element, withValue bool) ([]byte, error) {
 	keyFields, valueFields := elementLayout(e.container)
 	elem := len(b)
 	b = appendAttrHeader(b, unix.NFTA_LIST_ELEM|unix.NLA_F_NESTED)
@@ -158,7 +187,7 @@ func appendElement(b []byte, e *element) ([]byte, error) {
 	}
 	b = endAttr(b, value)
 	b = endAttr(b, key)
-	if e.value != "" {
+	if withValue && e.value != "" {
 		data := len(b)
 		b = appendAttrHeader(b, unix.NFTA_SET_ELEM_DATA|unix.NLA_F_NESTED)
 		if chainName, ok := strings.CutPrefix(e.value, "goto "); ok {

@@ -28,7 +28,8 @@ func TestNFTablesNetlinkMatchesText(t *testing.T) {
 		// The same table made in a fresh namespace by nft alone.
 		viaText := newTestNS(t)
 		var text bytes.Buffer
-		writeFull(&text, &SyncResult{}, w.lastFull.want, &nftExisting{})
+		want, _ := renderNFTables(rs, nil, nil, w.slots.clone()) // the writer's slots
+		writeFull(&text, &SyncResult{}, want, &nftExisting{})
 		if _, err := viaText.run.Run(context.Background(), text.Bytes(), "nft", "-f", "-"); err != nil {
 			t.Fatalf("%s: nft -f of the full sync's text: %v\n%s", tc.name, err, text.Bytes())
 		}
