@@ -192,6 +192,9 @@ func startProfile(t *testing.T, name string) func() {
 	if dir == "" {
 		return func() {}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
 	if err != nil {

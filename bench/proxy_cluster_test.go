@@ -336,20 +336,20 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 	p := proxy.New(proxy.Config{Writer: w, Node: proxy.NodeInfo{PodCIDRPool: structs.DefaultPodCIDRPool,
 		ServiceCIDR: structs.DefaultServiceCIDR, PodCIDR: benchPodCIDR, LocalhostNodePorts: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
-	done := make(chan struct{}, 2)
-	go func() {
-		defer func() { done <- struct{}{} }()
+	// The deferred wait covers the goroutines started so far, so a row
+	// that fails before the watch starts still returns.
+	var running sync.WaitGroup
+	running.Go(func() {
 		// The writer's programs inherit this thread's namespace.
 		runtime.LockOSThread()
 		if err := netns.Set(node.handle); err != nil {
 			panic(err)
 		}
 		p.Run(ctx)
-	}()
+	})
 	defer func() {
 		cancel()
-		<-done
-		<-done
+		running.Wait()
 	}()
 	sink := newWatchSink(p)
 	// The server shares this process: collect what setting the cluster
@@ -359,10 +359,9 @@ func benchProxyRow(t *testing.T, f *proxyCluster, mode string, round int) proxyR
 	runtime.GC()
 	stopProfile := startProfile(t, fmt.Sprintf("proxy-%s-%d-full.cpu.prof", mode, services))
 	start := time.Now()
-	go func() {
-		defer func() { done <- struct{}{} }()
+	running.Go(func() {
 		proxy.Watch(ctx, client.NewServiceSource(f.api), nil, sink)
-	}()
+	})
 	want := services * f.perService
 	gen, at, err := sink.waitFor(ctx, func(svcs []*structs.Service, eps []*structs.Endpoints) bool {
 		ready := 0
