@@ -246,26 +246,37 @@ const (
 func elementLayout(container string) (key, value []nftField) {
 	switch {
 	case container == nftServiceIPs || container == nftNoEndpointServices:
-		return []nftField{fieldIPv4, fieldProto, fieldPort}, nil
+		return layoutServiceKey, nil
 	case container == nftServiceNodePorts || container == nftNoEndpointNodePorts:
-		return []nftField{fieldProto, fieldPort}, nil
+		return layoutNodePortKey, nil
 	case container == nftHairpin:
-		return []nftField{fieldIPv4, fieldIPv4}, nil
+		return layoutHairpinKey, nil
 	case strings.HasPrefix(container, nftEndpointsPrefix):
-		return []nftField{fieldNumgen}, []nftField{fieldIPv4, fieldPort}
+		return layoutSlotKey, layoutEndpointValue
 	}
-	return []nftField{fieldInvalid}, nil
+	return layoutInvalid, nil
 }
+
+// The layouts, made once: every element of a full sync looks its up.
+var (
+	layoutServiceKey    = []nftField{fieldIPv4, fieldProto, fieldPort}
+	layoutNodePortKey   = []nftField{fieldProto, fieldPort}
+	layoutHairpinKey    = []nftField{fieldIPv4, fieldIPv4}
+	layoutSlotKey       = []nftField{fieldNumgen}
+	layoutEndpointValue = []nftField{fieldIPv4, fieldPort}
+	layoutInvalid       = []nftField{fieldInvalid}
+)
 
 // appendFields appends "a . b . c" as the concatenation of its fields,
 // each padded to 4 bytes.
 func appendFields(out []byte, text string, fields []nftField) ([]byte, error) {
-	parts := strings.Split(text, " . ")
-	if len(parts) != len(fields) {
-		return nil, fmt.Errorf("%q: want %d fields", text, len(fields))
-	}
+	rest := text
 	for i, f := range fields {
-		p := parts[i]
+		p, more, found := strings.Cut(rest, " . ")
+		if found != (i < len(fields)-1) {
+			return nil, fmt.Errorf("%q: want %d fields", text, len(fields))
+		}
+		rest = more
 		switch f {
 		case fieldIPv4:
 			addr, err := netip.ParseAddr(p)
