@@ -58,7 +58,7 @@ func (w *NFTables) writeFixed(fixed []*chain, want *nftRules, ex *nftExisting) {
 func writeDeclarations(out *bytes.Buffer, want *nftRules, flush bool) {
 	out.WriteString("add table " + nftTable + "\n")
 	declare := func(kind, name, spec string) {
-		fmt.Fprintf(out, "add %s %s %s { %s }\n", kind, nftTable, name, spec)
+		declareSet(out, kind, nftSet{name: name, spec: spec})
 		if flush {
 			fmt.Fprintf(out, "flush %s %s %s\n", kind, nftTable, name)
 		}
@@ -67,11 +67,16 @@ func writeDeclarations(out *bytes.Buffer, want *nftRules, flush bool) {
 		declare(c.kind, c.name, c.spec)
 	}
 	for _, s := range want.sets {
-		out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
+		declareSet(out, "set", s)
 	}
 	for _, m := range want.shards {
 		declare("map", m.name, m.spec)
 	}
+}
+
+// declareSet writes "add set" or "add map" for one set of mk's own.
+func declareSet(out *bytes.Buffer, kind string, s nftSet) {
+	fmt.Fprintf(out, "add %s %s %s { %s }\n", kind, nftTable, s.name, s.spec)
 }
 
 // writeChainBodies writes the rules of chains, flushing those that exist.
@@ -108,19 +113,11 @@ func portBatch(res *SyncResult, rd *nftRender, want *nftRules, ex *nftExisting) 
 	}
 	for _, p := range rd.ports {
 		for _, c := range p.chains {
-			if ex.chains[c.name] {
-				b.flushChain(c.name)
-			}
-			for _, rule := range c.stmts {
-				b.addRule(c.name, rule)
-			}
+			b.writeChain(c, ex.chains[c.name])
 		}
 	}
 	res.ChainsWritten = len(want.chains)
-	byContainer, containers := groupElements(want.elements)
-	for _, c := range containers {
-		b.addElements(c, byContainer[c])
-	}
+	b.addElements(want.elements)
 	res.ElementsWritten = len(want.elements)
 	chains, containers := staleObjects(want, ex)
 	b.deleteStale(chains, containers)

@@ -95,6 +95,17 @@ func (b *nlBatch) deleteSet(name string) {
 	b.named(unix.NFT_MSG_DELSET, 0, unix.NFTA_SET_TABLE, unix.NFTA_SET_NAME, name)
 }
 
+// writeChain writes a chain's rules, flushing the old ones first when
+// the chain exists.
+func (b *nlBatch) writeChain(c *chain, exists bool) {
+	if exists {
+		b.flushChain(c.name)
+	}
+	for _, rule := range c.stmts {
+		b.addRule(c.name, rule)
+	}
+}
+
 // addRule appends a rule of statements to a chain.
 func (b *nlBatch) addRule(chainName string, rule []nftStmt) {
 	exprs, err := nftRuleExprs(rule)
@@ -118,21 +129,26 @@ func (b *nlBatch) addRule(chainName string, rule []nftStmt) {
 	})
 }
 
-// addElements adds elements, all of one set or map, in messages of at
-// most nlElementsPerMessage.
-func (b *nlBatch) addElements(set string, elements []*element) {
-	b.elements(unix.NFT_MSG_NEWSETELEM, netlink.Create, set, elements)
+// addElements adds elements, of any sets and maps.
+func (b *nlBatch) addElements(elements []*element) {
+	b.elements(unix.NFT_MSG_NEWSETELEM, netlink.Create, elements)
 }
 
 // deleteElements deletes elements, of any sets and maps.
 func (b *nlBatch) deleteElements(elements []*element) {
+	b.elements(unix.NFT_MSG_DELSETELEM, 0, elements)
+}
+
+// elements sends elements by set, in messages of at most
+// nlElementsPerMessage.
+func (b *nlBatch) elements(msgType int, flags netlink.HeaderFlags, elements []*element) {
 	byContainer, containers := groupElements(elements)
 	for _, set := range containers {
-		b.elements(unix.NFT_MSG_DELSETELEM, 0, set, byContainer[set])
+		b.setElements(msgType, flags, set, byContainer[set])
 	}
 }
 
-func (b *nlBatch) elements(msgType int, flags netlink.HeaderFlags, set string, elements []*element) {
+func (b *nlBatch) setElements(msgType int, flags netlink.HeaderFlags, set string, elements []*element) {
 	var list []byte
 	withValue := msgType == unix.NFT_MSG_NEWSETELEM
 	for start := 0; start < len(elements) && b.err == nil; start += nlElementsPerMessage {

@@ -28,6 +28,16 @@ type nftChanges struct {
 	hairpinDelta, shardDelta map[string]int
 }
 
+// declareSets declares the maps and sets that came.
+func (c *nftChanges) declareSets(out *bytes.Buffer) {
+	for _, m := range c.maps {
+		declareSet(out, "map", m)
+	}
+	for _, s := range c.sets {
+		declareSet(out, "set", s)
+	}
+}
+
 func (c *nftChanges) empty() bool {
 	return len(c.maps)+len(c.sets)+len(c.changed)+len(c.gone)+len(c.come)+len(c.staleChains)+len(c.staleContainers) == 0
 }
@@ -103,12 +113,7 @@ func (w *NFTables) syncChanges(ctx context.Context, rd *nftRender) (SyncResult, 
 // changesBatch writes the declarations and the fixed chains of c into
 // w.out and returns the rest as a netlink batch.
 func (w *NFTables) changesBatch(c *nftChanges) *nlBatch {
-	for _, m := range c.maps {
-		fmt.Fprintf(&w.out, "add map %s %s { %s }\n", nftTable, m.name, m.spec)
-	}
-	for _, s := range c.sets {
-		w.out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
-	}
+	c.declareSets(&w.out)
 	b := &nlBatch{}
 	var fixed []*chain
 	for _, ch := range c.added {
@@ -126,15 +131,9 @@ func (w *NFTables) changesBatch(c *nftChanges) *nlBatch {
 			w.out.Write(ch.body)
 			continue
 		}
-		b.flushChain(ch.name)
-		for _, rule := range ch.stmts {
-			b.addRule(ch.name, rule)
-		}
+		b.writeChain(ch, true)
 	}
-	byContainer, containers := groupElements(c.come)
-	for _, name := range containers {
-		b.addElements(name, byContainer[name])
-	}
+	b.addElements(c.come)
 	b.deleteStale(c.staleChains, c.staleContainers)
 	return b
 }
@@ -144,12 +143,7 @@ func (w *NFTables) changesBatch(c *nftChanges) *nlBatch {
 // elements that come, and last the removal of chains and sets nothing
 // refers to any more.
 func writeChanges(out *bytes.Buffer, c *nftChanges) {
-	for _, m := range c.maps {
-		fmt.Fprintf(out, "add map %s %s { %s }\n", nftTable, m.name, m.spec)
-	}
-	for _, s := range c.sets {
-		out.WriteString("add set " + nftTable + " " + s.name + " { " + s.spec + " }\n")
-	}
+	c.declareSets(out)
 	declareChains(out, c.added)
 	writeElements(out, "delete", c.gone)
 	for _, ch := range c.changed {
